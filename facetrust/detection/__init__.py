@@ -1,0 +1,11 @@
+"""Face detection: a :class:`Detector` protocol and the ``DETECTORS`` registry."""
+from facetrust.detection.base import Detector
+from facetrust.registry import Registry
+
+DETECTORS: Registry[Detector] = Registry("detector")
+DETECTORS.register("dlib-hog", "facetrust.detection.dlib_hog:DlibHogDetector", "dlib HOG + SVM (embedded, default)")
+DETECTORS.register("dlib-cnn", "facetrust.detection.dlib_cnn:DlibCnnDetector", "dlib MMOD CNN (embedded; accurate, slow on CPU)")
+DETECTORS.register("yunet", "facetrust.detection.yunet:YuNetDetector", "YuNet ONNX, box + 5 landmarks (model zoo)")
+DETECTORS.register("ultraface", "facetrust.detection.ultraface:UltraFaceDetector", "UltraFace RFB-320 ONNX, boxes only (model zoo)")
+
+__all__ = ["DETECTORS", "Detector"]

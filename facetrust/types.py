@@ -1,0 +1,97 @@
+"""Shared result types of the face pipeline.
+
+Coordinates are pixels of the (EXIF-corrected) input image, x to the right,
+y down. Landmarks are always the 5 points in :data:`LANDMARK_ORDER`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Fixed order of the 5 landmarks, from the subject's point of view as seen
+#: in the image: "left eye" is the eye on the image's left side.
+LANDMARK_ORDER: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected face: box (x1, y1, x2, y2), confidence, optional 5 landmarks (5x2)."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray | None = None
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.width) * max(0.0, self.height)
+
+    def with_landmarks(self, landmarks: np.ndarray) -> "Detection":
+        return Detection(self.box, self.score, np.asarray(landmarks, dtype=np.float32).reshape(5, 2))
+
+
+@dataclass
+class Face:
+    """A face found in an image, with whatever the analyzer computed for it.
+
+    ``extras`` holds per-face results of later capabilities (quality,
+    liveness, forgery) keyed by capability name.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+    embedding: np.ndarray | None = None
+    aligned: np.ndarray | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
+
+    def to_dict(self, include_embedding: bool = True) -> dict[str, Any]:
+        """JSON-ready dict in the documented shape (see docs/cli.md)."""
+        out: dict[str, Any] = {
+            "box": [round(float(v), 2) for v in self.box],
+            "score": round(float(self.score), 4),
+            "landmarks": [[round(float(x), 2), round(float(y), 2)] for x, y in self.landmarks],
+        }
+        if include_embedding and self.embedding is not None:
+            out["embedding"] = [round(float(v), 6) for v in self.embedding]
+        out.update(self.extras)
+        return out
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Result of a 1:1 comparison."""
+
+    similarity: float
+    threshold: float
+    fmr: float
+    same: bool
+    face_a: Face
+    face_b: Face
+    faces_in_a: int
+    faces_in_b: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "similarity": round(float(self.similarity), 6),
+            "threshold": round(float(self.threshold), 6),
+            "fmr": self.fmr,
+            "same": bool(self.same),
+            "faces_in_a": self.faces_in_a,
+            "faces_in_b": self.faces_in_b,
+            "face_a": self.face_a.to_dict(include_embedding=False),
+            "face_b": self.face_b.to_dict(include_embedding=False),
+        }

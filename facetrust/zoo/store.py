@@ -1,0 +1,157 @@
+"""Locating, downloading and checksum-verifying model files.
+
+Lookup order for a zoo file ``detection/yunet_n_dynamic.onnx``:
+
+1. ``$FACETRUST_MODEL_DIR/detection/yunet_n_dynamic.onnx`` (offline directory),
+2. the user cache ``$FACETRUST_CACHE_DIR`` (default ``~/.cache/facetrust/models``),
+3. a download from the manifest's official URL into the cache, unless
+   ``FACETRUST_OFFLINE=1``.
+
+Files that ship in a PyPI package (dlib's models) are found in that package
+without importing it. Every file's sha256 is checked against the manifest
+before first use; a mismatch is an error, never a silent fallback.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import urllib.request
+import warnings
+from pathlib import Path
+
+from facetrust.errors import ChecksumMismatchError, ModelNotAvailableError
+from facetrust.zoo.manifest import ModelFile, ModelSpec, get_model
+
+_verified: dict[tuple[str, int, int], str] = {}
+
+
+class NonCommercialLicenseWarning(UserWarning):
+    """A model whose licence forbids commercial use was loaded."""
+
+
+def model_dir() -> Path | None:
+    value = os.environ.get("FACETRUST_MODEL_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def cache_dir() -> Path:
+    value = os.environ.get("FACETRUST_CACHE_DIR")
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "facetrust" / "models"
+
+
+def offline() -> bool:
+    return os.environ.get("FACETRUST_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def package_models_dir(package: str) -> Path:
+    """The ``models/`` folder of a model package, found without importing it
+    (``face_recognition_models/__init__`` needs ``pkg_resources``)."""
+    module = package.replace("-", "_")
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailableError(f"package {package!r} is not installed (pip install {package})")
+    return Path(list(spec.submodule_search_locations)[0]) / "models"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check(path: Path, file: ModelFile) -> Path:
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _verified:
+        actual = sha256_of(path)
+        if actual != file.sha256:
+            raise ChecksumMismatchError(
+                f"{path}: sha256 {actual[:16]}… does not match the manifest's {file.sha256[:16]}… "
+                "(corrupted or wrong file; delete it to re-download)"
+            )
+        _verified[key] = actual
+    return path
+
+
+def _candidates(file: ModelFile) -> list[Path]:
+    if file.package:
+        return [package_models_dir(file.package) / file.path]
+    found = []
+    if (offline_dir := model_dir()) is not None:
+        found.append(offline_dir / file.path)
+    found.append(cache_dir() / file.path)
+    return found
+
+
+def _download(file: ModelFile, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(file.url, timeout=60) as response:
+            shutil.copyfileobj(response, out)
+        tmp = Path(tmp_name)
+        actual = sha256_of(tmp)
+        if actual != file.sha256:
+            raise ChecksumMismatchError(f"download of {file.url} has sha256 {actual[:16]}…, expected {file.sha256[:16]}…")
+        os.replace(tmp, target)  # atomic: a crash never leaves a half file under the final name
+    except OSError as exc:
+        raise ModelNotAvailableError(f"could not download {file.url}: {exc}") from None
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return target
+
+
+def model_file(name: str, index: int = 0, download: bool = True) -> Path:
+    """Path of a verified model file, downloading it into the cache if allowed."""
+    spec = get_model(name)
+    if spec.files == ():
+        raise ModelNotAvailableError(f"model {name!r} has no files (it is built into its library)")
+    file = spec.files[index]
+    _warn_licence(spec)
+    candidates = _candidates(file)
+    for path in candidates:
+        if path.is_file():
+            return _check(path, file)
+    if file.package or not download or offline():
+        where = ", ".join(str(p) for p in candidates)
+        hint = "" if file.package else " (set FACETRUST_MODEL_DIR to a folder holding it, or go online)"
+        raise ModelNotAvailableError(f"model file for {name!r} not found at {where}{hint}")
+    return _download(file, cache_dir() / file.path)
+
+
+def fetch_model(name: str) -> list[Path]:
+    """Make every file of a model available locally (download if needed)."""
+    return [model_file(name, i) for i in range(len(get_model(name).files))]
+
+
+def verify_model(name: str) -> list[tuple[str, str]]:
+    """(path, status) per file: 'ok', 'missing' or 'MISMATCH'. Never downloads."""
+    spec = get_model(name)
+    results = []
+    for file in spec.files:
+        paths = [p for p in _candidates(file) if p.is_file()]
+        if not paths:
+            results.append((file.path, "missing"))
+            continue
+        status = "ok" if sha256_of(paths[0]) == file.sha256 else "MISMATCH"
+        results.append((str(paths[0]), status))
+    return results
+
+
+_warned: set[str] = set()
+
+
+def _warn_licence(spec: ModelSpec) -> None:
+    if not spec.commercial_use and spec.name not in _warned:
+        _warned.add(spec.name)
+        warnings.warn(
+            f"model {spec.name!r} is licensed for non-commercial use only: {spec.license}",
+            NonCommercialLicenseWarning,
+            stacklevel=3,
+        )

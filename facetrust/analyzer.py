@@ -1,0 +1,193 @@
+"""The face pipeline: detect → landmarks → align → embed → verify."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import numpy as np
+
+from facetrust.errors import ConfigError, DeviceUnavailableError, FaceNotFoundError
+from facetrust.io.image import ImageSource, load_image
+from facetrust.types import Detection, Face, Verification
+
+FaceSelection = Literal["largest", "best"] | int
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    """Everything that defines an analyzer; picklable, so worker processes can rebuild it."""
+
+    detector: str = "dlib-hog"
+    recognizer: str = "dlib-resnet"
+    detector_options: dict[str, Any] = field(default_factory=dict)
+    recognizer_options: dict[str, Any] = field(default_factory=dict)
+    #: Execution device for ONNX components ("cpu", "cuda", …); dlib runs on the CPU only.
+    device: str = "cpu"
+    max_pixels: int | None = None
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Batch result of :meth:`FaceAnalyzer.embed`: one row per input image."""
+
+    vectors: np.ndarray  # (N, dim) float32; zero rows where no face was found
+    found: np.ndarray  # (N,) bool
+    faces: list[Face | None]
+
+
+class FaceAnalyzer:
+    """Configured with registry names; components load on first use, once.
+
+    >>> analyzer = FaceAnalyzer(detector="dlib-hog", recognizer="dlib-resnet")
+    >>> faces = analyzer.analyze("photo.jpg")          # doctest: +SKIP
+    >>> result = analyzer.verify("a.jpg", "b.jpg")     # doctest: +SKIP
+    """
+
+    def __init__(self, config: AnalyzerConfig | None = None, **overrides: Any) -> None:
+        from facetrust.detection import DETECTORS
+        from facetrust.recognition import RECOGNIZERS
+
+        if config is not None and overrides:
+            raise ConfigError("pass either a config or keyword options, not both")
+        self.config = AnalyzerConfig(**overrides) if config is None else config
+        # Fail fast on unknown names, before any model loads.
+        DETECTORS.get_class(self.config.detector)
+        RECOGNIZERS.get_class(self.config.recognizer)
+        self._detector: Any = None
+        self._recognizer: Any = None
+
+    @property
+    def detector(self) -> Any:
+        if self._detector is None:
+            from facetrust.detection import DETECTORS
+
+            self._detector = _create(DETECTORS, self.config.detector, self.config.detector_options, self.config.device)
+        return self._detector
+
+    @property
+    def recognizer(self) -> Any:
+        if self._recognizer is None:
+            from facetrust.recognition import RECOGNIZERS
+
+            self._recognizer = _create(
+                RECOGNIZERS, self.config.recognizer, self.config.recognizer_options, self.config.device
+            )
+        return self._recognizer
+
+    def load(self, source: ImageSource) -> np.ndarray:
+        return load_image(source, self.config.max_pixels)
+
+    # -- detection ---------------------------------------------------------
+    def detect_rgb(self, image: np.ndarray) -> list[Detection]:
+        """Detections with 5 landmarks each, largest face first."""
+        detections = self.detector.detect(image)
+        if not self.detector.provides_landmarks:
+            from facetrust.detection.landmarks import add_landmarks
+
+            detections = [add_landmarks(image, d) for d in detections]
+        return detections
+
+    def detect(self, source: ImageSource) -> list[Face]:
+        image = self.load(source)
+        return [Face(d.box, d.score, d.landmarks) for d in self.detect_rgb(image)]
+
+    # -- embedding ---------------------------------------------------------
+    def analyze_rgb(self, image: np.ndarray, embed: bool = True, keep_aligned: bool = False) -> list[Face]:
+        detections = self.detect_rgb(image)
+        faces = [Face(d.box, d.score, d.landmarks) for d in detections]
+        if (embed or keep_aligned) and detections:
+            crops = [self.recognizer.align(image, d) for d in detections]
+            if keep_aligned:
+                for face, crop in zip(faces, crops):
+                    face.aligned = crop
+            if embed:
+                for face, vector in zip(faces, self.recognizer.embed_aligned(crops)):
+                    face.embedding = vector
+        return faces
+
+    def analyze(self, source: ImageSource, embed: bool = True, keep_aligned: bool = False) -> list[Face]:
+        """Every face in the image with box, score, landmarks and (by default) embedding."""
+        return self.analyze_rgb(self.load(source), embed=embed, keep_aligned=keep_aligned)
+
+    def embed(self, sources: Sequence[ImageSource], select: FaceSelection = "largest") -> Embeddings:
+        """One embedding per image (the selected face), computed in one batch."""
+        faces: list[Face | None] = []
+        crops: list[np.ndarray] = []
+        for source in sources:
+            image = self.load(source)
+            detections = self.detect_rgb(image)
+            if not detections:
+                faces.append(None)
+                continue
+            chosen = detections[_select_index(detections, select)]
+            faces.append(Face(chosen.box, chosen.score, chosen.landmarks))
+            crops.append(self.recognizer.align(image, chosen))
+        found = np.array([f is not None for f in faces], dtype=bool)
+        vectors = np.zeros((len(faces), self.recognizer.dim), dtype=np.float32)
+        if crops:
+            vectors[found] = self.recognizer.embed_aligned(crops)
+        for face, vector in zip((f for f in faces if f is not None), vectors[found]):
+            face.embedding = vector
+        return Embeddings(vectors, found, faces)
+
+    # -- verification ------------------------------------------------------
+    def threshold(self, fmr: float | None = None) -> float:
+        from facetrust.recognition.calibration import DEFAULT_FMR, load_calibration
+
+        return load_calibration(self.config.recognizer).threshold_at(DEFAULT_FMR if fmr is None else fmr)
+
+    def verify(
+        self,
+        source_a: ImageSource,
+        source_b: ImageSource,
+        fmr: float | None = None,
+        select: FaceSelection = "largest",
+    ) -> Verification:
+        """Compare the selected face of each image (default: the largest).
+
+        Raises :class:`FaceNotFoundError` naming the image without a face.
+        """
+        from facetrust.recognition.calibration import DEFAULT_FMR
+
+        fmr = DEFAULT_FMR if fmr is None else fmr
+        threshold = self.threshold(fmr)
+        chosen = []
+        counts = []
+        for label, source in (("a", source_a), ("b", source_b)):
+            faces = self.analyze(source)
+            if not faces:
+                raise FaceNotFoundError(f"no face found in image {label}{_describe(source)}")
+            chosen.append(faces[_select_index(faces, select)])
+            counts.append(len(faces))
+        similarity = float(np.dot(chosen[0].embedding, chosen[1].embedding))
+        return Verification(similarity, threshold, fmr, similarity >= threshold, chosen[0], chosen[1], *counts)
+
+
+def _create(registry: Any, name: str, options: dict[str, Any], device: str) -> Any:
+    """Build a component, handing it the device if it takes one; a non-CPU
+    device for a CPU-only component is an error, never a silent fallback."""
+    accepts_device = "device" in inspect.signature(registry.get_class(name)).parameters
+    if accepts_device and "device" not in options:
+        options = {**options, "device": device}
+    elif not accepts_device and device != "cpu":
+        raise DeviceUnavailableError(f"{registry.kind} {name!r} runs on the CPU only (device {device!r} requested)")
+    return registry.create(name, **options)
+
+
+def _select_index(faces: Sequence[Face | Detection], select: FaceSelection) -> int:
+    """Faces arrive largest first; 'best' = highest detection score; an int picks by index."""
+    if select == "largest":
+        return 0
+    if select == "best":
+        return int(np.argmax([f.score for f in faces]))
+    if isinstance(select, int) and not isinstance(select, bool):
+        if not -len(faces) <= select < len(faces):
+            raise ConfigError(f"face index {select} out of range: {len(faces)} face(s) found")
+        return select
+    raise ConfigError(f"select must be 'largest', 'best' or a face index, got {select!r}")
+
+
+def _describe(source: ImageSource) -> str:
+    return f" ({source})" if isinstance(source, (str, Path)) else ""

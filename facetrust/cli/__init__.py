@@ -1,0 +1,1 @@
+"""The ``facetrust`` command line: a thin layer over the Python API."""

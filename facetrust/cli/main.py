@@ -1,0 +1,173 @@
+"""``facetrust`` CLI entry point. Logic lives in the library; this file only
+parses options, calls the API and prints results (docs/cli.md has the JSON shapes)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from facetrust.cli import models as models_cli
+from facetrust.cli.common import parse_options, print_json, user_errors
+
+app = typer.Typer(help="Trustworthy face analysis on a CPU.", no_args_is_help=True, add_completion=False)
+app.add_typer(models_cli.app, name="models")
+
+DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Detector name (see `facetrust models list`).")
+RecognizerOpt = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer name.")
+DetOptsOpt = typer.Option(None, "--detector-opt", help="Detector option KEY=VALUE, e.g. upsample=1 (repeatable).")
+RecOptsOpt = typer.Option(None, "--recognizer-opt", help="Recognizer option KEY=VALUE (repeatable).")
+DeviceOpt = typer.Option("cpu", "--device", help="Execution device for ONNX models: cpu, cuda, …")
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
+WorkersOpt = typer.Option(0, "--workers", "-w", help="Worker processes (0 = one per core for multi-image work).")
+AnnotateOpt = typer.Option(None, "--annotate", help="Folder to write copies with boxes and landmarks drawn.")
+MaxPixelsOpt = typer.Option(None, "--max-pixels", help="Reject images above this many pixels (default 50M).")
+
+
+def _config(detector: str, recognizer: str, det_opts: list[str] | None, rec_opts: list[str] | None,
+            device: str, max_pixels: int | None) -> Any:
+    from facetrust.analyzer import AnalyzerConfig
+
+    return AnalyzerConfig(detector=detector, recognizer=recognizer, detector_options=parse_options(det_opts),
+                          recognizer_options=parse_options(rec_opts), device=device, max_pixels=max_pixels)
+
+
+def _run(inputs: list[str], config: Any, embed: bool, as_json: bool, workers: int,
+         annotate: Optional[Path], allow_video: bool, video_every: float = 1.0) -> None:
+    from facetrust.analyzer import FaceAnalyzer
+    from facetrust.cli.report import print_table
+    from facetrust.io import expand_inputs, is_video
+    from facetrust.parallel import analyze_paths, default_workers, progress_map
+
+    paths = expand_inputs(inputs, allow_video=allow_video)
+    images = [p for p in paths if not (allow_video and is_video(p))]
+    videos = [p for p in paths if allow_video and is_video(p)]
+    analyzer = FaceAnalyzer(config)
+    if workers <= 0:
+        workers = default_workers() if len(images) >= 8 else 1
+    records: list[dict[str, Any]] = []
+    failed = 0
+    results = progress_map(
+        analyze_paths(images, config, embed=embed, workers=workers, analyzer=analyzer),
+        len(images), "analyzing", enabled=len(images) > 1,
+    )
+    for result in results:
+        if result.error:
+            failed += 1
+            typer.echo(f"error: {result.error}", err=True)
+        elif annotate is not None:
+            from facetrust.annotate import save_annotated
+
+            save_annotated(analyzer.load(result.path), result.faces, annotate / f"{result.path.stem}.png")
+        records.append(result.to_dict(include_embedding=embed))
+    for video in videos:
+        from facetrust.errors import FacetrustError
+        from facetrust.video import analyze_video
+
+        try:
+            records.append(analyze_video(analyzer, video, every_seconds=video_every, embed=embed))
+        except FacetrustError as exc:
+            failed += 1
+            typer.echo(f"error: {exc}", err=True)
+            records.append({"path": str(video), "error": str(exc)})
+    if as_json:
+        print_json(records)
+    else:
+        print_table(records)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def detect(
+    inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive) or globs."),
+    detector: str = DetectorOpt, detector_opt: Optional[list[str]] = DetOptsOpt, device: str = DeviceOpt,
+    as_json: bool = JsonOpt, workers: int = WorkersOpt, annotate: Optional[Path] = AnnotateOpt,
+    max_pixels: Optional[int] = MaxPixelsOpt,
+) -> None:
+    """Find faces: box, score and 5 landmarks per face."""
+    with user_errors():
+        config = _config(detector, "dlib-resnet", detector_opt, None, device, max_pixels)
+        _run(inputs, config, False, as_json, workers, annotate, allow_video=False)
+
+
+@app.command()
+def analyze(
+    inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
+    detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
+    recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
+    workers: int = WorkersOpt, annotate: Optional[Path] = AnnotateOpt, max_pixels: Optional[int] = MaxPixelsOpt,
+    every: float = typer.Option(1.0, "--every", help="Seconds between sampled video frames (0 = every frame)."),
+) -> None:
+    """Every face with box, landmarks and embedding; videos are sampled every --every seconds."""
+    with user_errors():
+        config = _config(detector, recognizer, detector_opt, recognizer_opt, device, max_pixels)
+        _run(inputs, config, True, as_json, workers, annotate, allow_video=True, video_every=every)
+
+
+@app.command()
+def embed(
+    inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive) or globs."),
+    detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
+    recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
+    workers: int = WorkersOpt, max_pixels: Optional[int] = MaxPixelsOpt,
+) -> None:
+    """Face embeddings (L2-normalised) of every face."""
+    with user_errors():
+        config = _config(detector, recognizer, detector_opt, recognizer_opt, device, max_pixels)
+        _run(inputs, config, True, as_json, workers, None, allow_video=False)
+
+
+@app.command()
+def verify(
+    image_a: str = typer.Argument(..., help="First image."),
+    image_b: str = typer.Argument(..., help="Second image."),
+    fmr: float = typer.Option(1e-3, "--fmr", help="False-match rate the decision threshold is set for."),
+    select: str = typer.Option("largest", "--select", help="Face to use when several: largest, best or an index."),
+    detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
+    recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
+    max_pixels: Optional[int] = MaxPixelsOpt,
+) -> None:
+    """Are the faces in two images the same person? Exit status 0 either way."""
+    from facetrust.analyzer import FaceAnalyzer
+
+    with user_errors():
+        chosen: Any = int(select) if select.lstrip("-").isdigit() else select
+        config = _config(detector, recognizer, detector_opt, recognizer_opt, device, max_pixels)
+        result = FaceAnalyzer(config).verify(image_a, image_b, fmr=fmr, select=chosen)
+        if as_json:
+            print_json({"image_a": image_a, "image_b": image_b, **result.to_dict()})
+        else:
+            verdict = "SAME person" if result.same else "DIFFERENT people"
+            typer.echo(f"{verdict}: similarity {result.similarity:.4f}, threshold {result.threshold:.4f} "
+                       f"(FMR {result.fmr:g}, {recognizer}); faces found: {result.faces_in_a} / {result.faces_in_b}")
+
+
+@app.command()
+def info(as_json: bool = JsonOpt) -> None:
+    """Versions, execution devices and model locations."""
+    import facetrust
+    from facetrust.runtime import available_devices
+    from facetrust.zoo.store import cache_dir, model_dir
+
+    data = {
+        "facetrust": facetrust.__version__,
+        "onnx_devices": available_devices(),
+        "model_dir": str(model_dir()) if model_dir() else None,
+        "cache_dir": str(cache_dir()),
+    }
+    if as_json:
+        print_json(data)
+    else:
+        for key, value in data.items():
+            typer.echo(f"{key}: {value}")
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
+
+

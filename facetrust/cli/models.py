@@ -1,0 +1,68 @@
+"""``facetrust models``: list, fetch and verify model-zoo files."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from facetrust.cli.common import print_json, user_errors
+
+app = typer.Typer(help="The model zoo: list, fetch, verify checksums.", no_args_is_help=True)
+
+
+def _status(name: str) -> str:
+    from facetrust.zoo import get_model, verify_model
+
+    if not get_model(name).files:
+        return "built-in"
+    states = {status for _, status in verify_model(name)}
+    return "MISMATCH" if "MISMATCH" in states else "missing" if "missing" in states else "ok"
+
+
+@app.command("list")
+def list_(task: Optional[str] = typer.Option(None, help="Only this task (detection, recognition, …)."),
+          as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every model with task, licence, and whether its files are present and intact."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from facetrust.zoo import list_models
+
+    models = list_models(task)
+    rows = [{"name": m.name, "task": m.task, "license": m.license, "commercial_use": m.commercial_use,
+             "embedded": m.embedded, "status": _status(m.name), "input": m.input} for m in models]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "task", "licence", "source", "status")
+    for row in rows:
+        licence = row["license"] if row["commercial_use"] else f"[yellow]{row['license']}[/yellow]"
+        table.add_row(row["name"], row["task"], licence, "pip package" if row["embedded"] else "zoo", row["status"])
+    Console().print(table)
+
+
+@app.command()
+def fetch(names: list[str] = typer.Argument(None, help="Model names (default: all).")) -> None:
+    """Download models into the cache (or find them in FACETRUST_MODEL_DIR), verifying sha256."""
+    from facetrust.zoo import fetch_model, list_models
+
+    with user_errors():
+        for name in names or [m.name for m in list_models() if m.files]:
+            for path in fetch_model(name):
+                typer.echo(f"{name}: {path}")
+
+
+@app.command()
+def verify(names: list[str] = typer.Argument(None, help="Model names (default: all).")) -> None:
+    """Check the sha256 of every local model file; exit 1 on a mismatch."""
+    from facetrust.zoo import list_models, verify_model
+
+    bad = 0
+    with user_errors():
+        for name in names or [m.name for m in list_models()]:
+            for path, status in verify_model(name):
+                typer.echo(f"{status:8s} {name}: {path}")
+                bad += status == "MISMATCH"
+    if bad:
+        typer.echo(f"error: {bad} file(s) do not match the manifest's sha256", err=True)
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""Evaluation protocols and metrics (LFW View-2, pair lists)."""

@@ -1,0 +1,51 @@
+"""The LFW View-2 ``pairs.txt`` protocol: 10 folds of 300 same + 300 different pairs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from facetrust.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Pair:
+    path_a: Path
+    path_b: Path
+    same: bool
+    fold: int
+    line: int  # 1-based line number in pairs.txt, for error messages
+
+
+def lfw_image(root: Path, name: str, number: int) -> Path:
+    return root / name / f"{name}_{number:04d}.jpg"
+
+
+def read_lfw_pairs(pairs_file: str | Path, root: str | Path) -> list[Pair]:
+    """Parse ``pairs.txt`` (header ``folds n``, then per fold n same + n different lines)."""
+    pairs_file, root = Path(pairs_file), Path(root)
+    lines = pairs_file.read_text().splitlines()
+    if not lines:
+        raise ConfigError(f"{pairs_file}: empty pair list")
+    try:
+        folds, per_side = (int(v) for v in lines[0].split())
+    except ValueError:
+        raise ConfigError(f"{pairs_file}:1: header must be '<folds> <pairs per side>', got {lines[0]!r}") from None
+    pairs: list[Pair] = []
+    for number, line in enumerate(lines[1:], start=2):
+        parts = line.split()
+        if not parts:
+            continue
+        fold = len(pairs) // (2 * per_side)
+        try:
+            if len(parts) == 3:
+                pair = Pair(lfw_image(root, parts[0], int(parts[1])), lfw_image(root, parts[0], int(parts[2])), True, fold, number)
+            elif len(parts) == 4:
+                pair = Pair(lfw_image(root, parts[0], int(parts[1])), lfw_image(root, parts[2], int(parts[3])), False, fold, number)
+            else:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"{pairs_file}:{number}: malformed pair line {line!r}") from None
+        pairs.append(pair)
+    if len(pairs) != folds * 2 * per_side:
+        raise ConfigError(f"{pairs_file}: expected {folds * 2 * per_side} pairs, found {len(pairs)}")
+    return pairs

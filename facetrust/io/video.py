@@ -1,0 +1,49 @@
+"""Sampling frames from a video with OpenCV, with bounded memory (one frame at a time)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from facetrust.errors import ImageNotFoundError, VideoError
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    index: int
+    time: float  # seconds from the start
+    image: np.ndarray  # RGB uint8
+
+
+def read_frames(path: str | Path, every_seconds: float = 1.0, max_frames: int | None = None) -> Iterator[VideoFrame]:
+    """Yield one frame every ``every_seconds`` (0 = every frame), at most ``max_frames``.
+
+    Uses the stream's timestamps, so variable-frame-rate files are sampled by
+    time rather than by frame count.
+    """
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise ImageNotFoundError(f"{path}: no such file")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise VideoError(f"{path}: cannot open as a video")
+    try:
+        index, yielded, next_time = 0, 0, 0.0
+        while max_frames is None or yielded < max_frames:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            time = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if time + 1e-6 >= next_time:
+                yield VideoFrame(index, time, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+                yielded += 1
+                next_time = time + every_seconds
+            index += 1
+        if index == 0:
+            raise VideoError(f"{path}: no decodable frames")
+    finally:
+        capture.release()

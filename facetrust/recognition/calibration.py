@@ -1,0 +1,66 @@
+"""Verification thresholds calibrated at stated false-match rates.
+
+Each recognizer ships ``calibration/<name>.json``: the impostor-score
+quantiles measured on LFW (all cross-identity pairs of the 13,233 LFW-a
+images, see docs/recognition.md and ``bench/calibrate_thresholds.py``). The
+threshold for a requested FMR is interpolated on a log-FMR grid; FMRs below
+what the number of impostor pairs can support are refused.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from facetrust.errors import ConfigError
+
+DEFAULT_FMR = 1e-3
+
+
+@dataclass(frozen=True)
+class Calibration:
+    recognizer: str
+    detector: str
+    dataset: str
+    impostor_pairs: int
+    genuine_pairs: int
+    fmr: tuple[float, ...]  # ascending
+    threshold: tuple[float, ...]  # thresholds at those FMRs (descending)
+    fnmr: tuple[float, ...]  # FNMR on the genuine pairs at those thresholds
+
+    @property
+    def min_fmr(self) -> float:
+        return self.fmr[0]
+
+    def threshold_at(self, fmr: float = DEFAULT_FMR) -> float:
+        if not 0.0 < fmr < 1.0:
+            raise ConfigError(f"FMR must lie in (0, 1), got {fmr}")
+        if fmr < self.min_fmr:
+            raise ConfigError(
+                f"{self.recognizer}: FMR {fmr:g} is below the smallest calibrated FMR {self.min_fmr:g} "
+                f"({self.impostor_pairs:,} impostor pairs measured)"
+            )
+        if fmr > self.fmr[-1]:
+            raise ConfigError(f"{self.recognizer}: FMR {fmr:g} is above the largest calibrated FMR {self.fmr[-1]:g}")
+        return float(np.interp(np.log10(fmr), np.log10(self.fmr), self.threshold))
+
+
+@lru_cache(maxsize=None)
+def load_calibration(recognizer: str) -> Calibration:
+    path = resources.files("facetrust.recognition").joinpath("calibration", f"{recognizer}.json")
+    if not path.is_file():
+        raise ConfigError(f"recognizer {recognizer!r} has no calibrated thresholds")
+    raw = json.loads(path.read_text())
+    return Calibration(
+        recognizer=raw["recognizer"],
+        detector=raw["detector"],
+        dataset=raw["dataset"],
+        impostor_pairs=raw["impostor_pairs"],
+        genuine_pairs=raw["genuine_pairs"],
+        fmr=tuple(raw["fmr"]),
+        threshold=tuple(raw["threshold"]),
+        fnmr=tuple(raw["fnmr"]),
+    )

@@ -18,11 +18,6 @@ from facetrust.zoo import model_file
 _STRIDES = (8, 16, 32)
 _DIVISOR = 32  # the coarsest stride: padded input sides must be multiples of it
 
-#: YuNet emits (right eye, left eye, nose, right mouth, left mouth) from the
-#: subject's view, which is already LANDMARK_ORDER's image-left-first order
-#: (checked on skimage's astronaut and the tests' multi-face photos).
-_TO_LANDMARK_ORDER = np.array([0, 1, 2, 3, 4])
-
 
 class YuNetDetector:
     """``model`` is a zoo name: ``yunet`` (n, dynamic input, default) or
@@ -77,7 +72,10 @@ class YuNetDetector:
             x1, y1, x2, y2 = boxes[i]
             box = (max(0.0, float(x1)), max(0.0, float(y1)), min(float(width), float(x2)), min(float(height), float(y2)))
             if box[2] > box[0] and box[3] > box[1]:
-                found.append(Detection(box, float(scores[i]), points[i][_TO_LANDMARK_ORDER]))
+                # YuNet's points are (right eye, left eye, nose, right/left mouth
+                # corner) of the *subject*, i.e. image-left first: already
+                # LANDMARK_ORDER (checked on the astronaut and multi-face photos).
+                found.append(Detection(box, float(scores[i]), points[i]))
         return sort_by_area(rescale(found, scale))
 
     def _blob(self, image: np.ndarray) -> np.ndarray:

@@ -65,7 +65,7 @@ def _decode(data: bytes, name: str, limit: int) -> np.ndarray:
     except ImageTooLargeError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{name}: {exc}") from None
+        raise ImageTooLargeError(f"{name}: image exceeds the limit of {limit:,} pixels ({exc})") from None
     except UnidentifiedImageError:
         raise ImageDecodeError(f"{name}: not an image (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError) as exc:

@@ -1,39 +1,37 @@
 """UltraFaceDetector (box-only) on real images."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-# Shared models/data live next to the checkout (../shared), unless FACETRUST_SHARED says otherwise.
-SHARED = Path(os.environ.get("FACETRUST_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-os.environ.setdefault("FACETRUST_MODEL_DIR", str(SHARED / "models"))
+from facetrust.detection import DETECTORS
+from facetrust.detection.ultraface import UltraFaceDetector
+from facetrust.io import load_image
 
-from facetrust.detection import DETECTORS  # noqa: E402
-from facetrust.detection.ultraface import UltraFaceDetector  # noqa: E402
-from facetrust.io import load_image  # noqa: E402
+# Every test needs ../shared (models and photos); conftest's `shared` fixture
+# skips without it (fails in CI) and points FACETRUST_MODEL_DIR at it.
+pytestmark = pytest.mark.usefixtures("shared")
 
-FACES = SHARED / "data" / "faces"
-MULTIFACE = FACES / "timesler_facenet-pytorch" / "data" / "multiface.jpg"
-OBAMA_BIDEN = FACES / "ageitgey_face_recognition" / "examples" / "knn_examples" / "test" / "obama_and_biden.jpg"
-TWO_PEOPLE = FACES / "ageitgey_face_recognition" / "examples" / "two_people.jpg"
+# Photos under shared/data/faces.
+MULTIFACE = Path("timesler_facenet-pytorch/data/multiface.jpg")
+OBAMA_BIDEN = Path("ageitgey_face_recognition/examples/knn_examples/test/obama_and_biden.jpg")
+TWO_PEOPLE = Path("ageitgey_face_recognition/examples/two_people.jpg")
 
 # Counted by eye (see test_yunet.py).
 COUNTS = [(MULTIFACE, 6), (OBAMA_BIDEN, 3), (TWO_PEOPLE, 2)]
 
 
 @pytest.fixture(scope="module")
-def detector() -> UltraFaceDetector:
-    return UltraFaceDetector()
+def photos(shared: Path) -> Path:
+    return shared / "data" / "faces"
 
 
 @pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    skimage_data = pytest.importorskip("skimage.data")
-    return skimage_data.astronaut()
+def detector() -> UltraFaceDetector:
+    return UltraFaceDetector()
 
 
 def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -55,8 +53,8 @@ def test_astronaut_box_in_pixels(detector: UltraFaceDetector, astronaut: np.ndar
 
 @pytest.mark.parametrize(("path", "count"), COUNTS, ids=lambda v: v.stem if isinstance(v, Path) else str(v))
 @pytest.mark.parametrize("model", ["ultraface", "ultraface-640"])
-def test_face_counts(model: str, path: Path, count: int) -> None:
-    image = load_image(path)
+def test_face_counts(model: str, photos: Path, path: Path, count: int) -> None:
+    image = load_image(photos / path)
     faces = UltraFaceDetector(model=model).detect(image)
     assert len(faces) == count
     height, width = image.shape[:2]

@@ -1,27 +1,26 @@
 """YuNetDetector on real images, cross-checked against cv2.FaceDetectorYN."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-# Shared models/data live next to the checkout (../shared), unless FACETRUST_SHARED says otherwise.
-SHARED = Path(os.environ.get("FACETRUST_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-os.environ.setdefault("FACETRUST_MODEL_DIR", str(SHARED / "models"))
+from facetrust.detection import DETECTORS
+from facetrust.detection.yunet import YuNetDetector
+from facetrust.io import load_image
+from facetrust.types import Detection
+from facetrust.zoo import model_file
 
-from facetrust.detection import DETECTORS  # noqa: E402
-from facetrust.detection.yunet import YuNetDetector  # noqa: E402
-from facetrust.io import load_image  # noqa: E402
-from facetrust.types import Detection  # noqa: E402
-from facetrust.zoo import model_file  # noqa: E402
+# Every test needs ../shared (models and photos); conftest's `shared` fixture
+# skips without it (fails in CI) and points FACETRUST_MODEL_DIR at it.
+pytestmark = pytest.mark.usefixtures("shared")
 
-FACES = SHARED / "data" / "faces"
-MULTIFACE = FACES / "timesler_facenet-pytorch" / "data" / "multiface.jpg"
-OBAMA_BIDEN = FACES / "ageitgey_face_recognition" / "examples" / "knn_examples" / "test" / "obama_and_biden.jpg"
-TWO_PEOPLE = FACES / "ageitgey_face_recognition" / "examples" / "two_people.jpg"
+# Photos under shared/data/faces.
+MULTIFACE = Path("timesler_facenet-pytorch/data/multiface.jpg")
+OBAMA_BIDEN = Path("ageitgey_face_recognition/examples/knn_examples/test/obama_and_biden.jpg")
+TWO_PEOPLE = Path("ageitgey_face_recognition/examples/two_people.jpg")
 
 # Counted by eye: the six Friends; Biden, Obama and the girl at the bottom
 # right (the woman cut off at the right edge shows no face); two portraits.
@@ -29,14 +28,13 @@ COUNTS = [(MULTIFACE, 6), (OBAMA_BIDEN, 3), (TWO_PEOPLE, 2)]
 
 
 @pytest.fixture(scope="module")
-def detector() -> YuNetDetector:
-    return YuNetDetector()
+def photos(shared: Path) -> Path:
+    return shared / "data" / "faces"
 
 
 @pytest.fixture(scope="module")
-def astronaut() -> np.ndarray:
-    skimage_data = pytest.importorskip("skimage.data")
-    return skimage_data.astronaut()
+def detector() -> YuNetDetector:
+    return YuNetDetector()
 
 
 def assert_upright_order(face: Detection) -> None:
@@ -46,6 +44,13 @@ def assert_upright_order(face: Detection) -> None:
     (lex, ley), (rex, rey), (_, ny), (mlx, mly), (mrx, mry) = face.landmarks
     assert lex < rex and mlx < mrx
     assert max(ley, rey) < ny < min(mly, mry)
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def test_astronaut_one_face_with_ordered_landmarks(detector: YuNetDetector, astronaut: np.ndarray) -> None:
@@ -61,8 +66,8 @@ def test_astronaut_one_face_with_ordered_landmarks(detector: YuNetDetector, astr
 
 
 @pytest.mark.parametrize(("path", "count"), COUNTS, ids=lambda v: v.stem if isinstance(v, Path) else str(v))
-def test_face_counts(detector: YuNetDetector, path: Path, count: int) -> None:
-    image = load_image(path)
+def test_face_counts(detector: YuNetDetector, photos: Path, path: Path, count: int) -> None:
+    image = load_image(photos / path)
     faces = detector.detect(image)
     assert len(faces) == count
     height, width = image.shape[:2]
@@ -82,21 +87,19 @@ def test_huge_image_is_downscaled_and_mapped_back(detector: YuNetDetector, astro
     faces = detector.detect(huge)
     assert len(faces) == 1
     reference = detector.detect(astronaut)[0]
-    # Same face in the 4000 px frame. The box varies a few % with the input
-    # scale (1280 px vs 512 px here), so compare loosely: 5% of the face width.
-    tolerance = 0.05 * reference.width * factor
-    assert np.allclose(faces[0].box, np.array(reference.box) * factor, atol=tolerance)
-    assert np.allclose(faces[0].landmarks, reference.landmarks * factor, atol=tolerance)
+    # Same face in the 4000 px frame. The box's top edge moves ~4% of the face
+    # height between input scales (1280 px vs 512 px here), so compare by IoU;
+    # landmarks are steadier: within 5% of the face width.
+    assert iou(faces[0].box, tuple(v * factor for v in reference.box)) > 0.85
+    assert np.allclose(faces[0].landmarks, reference.landmarks * factor, atol=0.05 * reference.width * factor)
 
 
 @pytest.mark.parametrize("model", ["yunet", "yunet-s"])
 @pytest.mark.parametrize("name", ["astronaut", "multiface", "two_people"])
-def test_matches_opencv_facedetectoryn(model: str, name: str, astronaut: np.ndarray) -> None:
+def test_matches_opencv_facedetectoryn(model: str, name: str, astronaut: np.ndarray, photos: Path) -> None:
     if not hasattr(cv2, "FaceDetectorYN"):
         pytest.skip("this OpenCV build has no FaceDetectorYN")
-    image = {"astronaut": astronaut, "multiface": None, "two_people": None}[name]
-    if image is None:
-        image = load_image(MULTIFACE if name == "multiface" else TWO_PEOPLE)
+    image = astronaut if name == "astronaut" else load_image(photos / (MULTIFACE if name == "multiface" else TWO_PEOPLE))
     height, width = image.shape[:2]
     ours = YuNetDetector(model=model, max_side=None).detect(image)  # no resize: same pixels as OpenCV
     reference = cv2.FaceDetectorYN.create(str(model_file(model)), "", (width, height), 0.6, 0.3, 750)
@@ -111,8 +114,8 @@ def test_matches_opencv_facedetectoryn(model: str, name: str, astronaut: np.ndar
         assert match.score == pytest.approx(float(row[14]), abs=1e-3)
 
 
-def test_fixed_size_export_fits_image(astronaut: np.ndarray) -> None:
-    image = load_image(MULTIFACE)  # 1200x630: must be shrunk into the 640x640 input
+def test_fixed_size_export_fits_image(photos: Path) -> None:
+    image = load_image(photos / MULTIFACE)  # 1200x630: must be shrunk into the 640x640 input
     faces = YuNetDetector(model="yunet-640").detect(image)
     assert len(faces) == 6
     assert max(f.box[2] for f in faces) > 640  # mapped back to the original frame

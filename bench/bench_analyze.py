@@ -43,6 +43,7 @@ as an error for that tool.
 
 The table goes to stdout and, as markdown, to ``bench/results/bench_analyze.md``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,10 +53,10 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -90,7 +91,6 @@ class Run:
     seconds: float
     embeddings: list[np.ndarray | None]
     stages_ms: dict[str, float] | None = None
-    stage_images: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -110,7 +110,7 @@ class Run:
 class Accuracy:
     pairs: int
     failed_pairs: int  # pairs with no face in at least one image
-    fixed: float
+    fixed: float | None  # None: the tool has no fixed threshold here
     best: float
     best_threshold: float
 
@@ -258,7 +258,7 @@ def accuracy(
     index: dict[Path, int],
     pairs: Sequence[Pair],
     score: Callable[[np.ndarray, np.ndarray], float],
-    fixed_threshold: float,
+    fixed_threshold: float | None,
     higher_is_same: bool,
 ) -> Accuracy:
     """Accuracy at the tool's fixed threshold and at the best threshold for these pairs."""
@@ -270,15 +270,17 @@ def accuracy(
             labels.append(pair.same)
     s = np.array(scores) if higher_is_same else -np.array(scores)
     y = np.array(labels, dtype=bool)
-    fixed_t = fixed_threshold if higher_is_same else -fixed_threshold
-    fixed_correct = int(np.sum((s >= fixed_t) == y))
+    fixed: float | None = None
+    if fixed_threshold is not None:
+        fixed_t = fixed_threshold if higher_is_same else -fixed_threshold
+        fixed = int(np.sum((s >= fixed_t) == y)) / len(pairs)
     # Best threshold: try every midpoint between sorted scores (and both ends).
     candidates = np.unique(s)
     cuts = np.concatenate([[-np.inf], (candidates[:-1] + candidates[1:]) / 2, [np.inf]]) if len(s) else np.array([0.0])
     correct = np.array([np.sum((s >= c) == y) for c in cuts])
     best = int(np.argmax(correct))
     best_t = float(cuts[best]) if higher_is_same else -float(cuts[best])
-    return Accuracy(len(pairs), len(pairs) - len(s), fixed_correct / len(pairs), int(correct[best]) / len(pairs), best_t)
+    return Accuracy(len(pairs), len(pairs) - len(s), fixed, int(correct[best]) / len(pairs), best_t)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -292,6 +294,10 @@ def euclidean(a: np.ndarray, b: np.ndarray) -> float:
 # -- report ---------------------------------------------------------------------
 def fmt_ms(value: float | None) -> str:
     return "—" if value is None or np.isnan(value) else f"{value:.1f}"
+
+
+def fmt_pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
 def table(runs: Sequence[Run], accuracies: Sequence[Accuracy], baseline: Run) -> str:
@@ -308,7 +314,7 @@ def table(runs: Sequence[Run], accuracies: Sequence[Accuracy], baseline: Run) ->
         lines.append(
             f"| {run.tool} | {run.workers} | {run.images} | {run.seconds:.1f} | {run.rate:.1f} "
             f"| {run.rate / baseline.rate:.2f}x | " + " | ".join(stage_cells) + f" | {total} "
-            f"| {run.no_face} | {acc.pairs} ({acc.failed_pairs}) | {100 * acc.fixed:.2f}% | {100 * acc.best:.2f}% |"
+            f"| {run.no_face} | {acc.pairs} ({acc.failed_pairs}) | {fmt_pct(acc.fixed)} | {fmt_pct(acc.best)} |"
         )
     return "\n".join(lines)
 
@@ -328,7 +334,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", type=int, default=1, help="use the pairs of the first K folds (default 1)")
     parser.add_argument(
-        "--images", type=int, default=None,
+        "--images",
+        type=int,
+        default=None,
         help="keep only the first N images (quick runs; accuracy then uses the pairs they cover)",
     )
     parser.add_argument("--workers", type=int, default=2, help="facetrust worker processes (default 2)")
@@ -362,8 +370,7 @@ def main() -> None:
     }
     print(
         f"{len(paths)} images / {len(pairs)} pairs (LFW folds 1..{args.folds}); "
-        f"{os.cpu_count()} CPUs ({cpu_model()}); "
-        + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        f"{os.cpu_count()} CPUs ({cpu_model()}); " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         file=sys.stderr,
     )
 
@@ -380,9 +387,7 @@ def main() -> None:
 
     accuracies = [accuracy(baseline, index, pairs, euclidean, FR_TOLERANCE, higher_is_same=False)]
     for run in runs[1:]:
-        accuracies.append(
-            accuracy(run, index, pairs, cosine, np.inf if threshold is None else threshold, higher_is_same=True)
-        )
+        accuracies.append(accuracy(run, index, pairs, cosine, threshold, higher_is_same=True))
 
     # Do both tools embed the same face the same way? cos of the two (L2-normalised) embeddings per image.
     agreement = [
@@ -390,22 +395,36 @@ def main() -> None:
         for a, b in zip(baseline.embeddings, runs[1].embeddings)
         if a is not None and b is not None
     ]
+    fixed_rule = (
+        f"{threshold:.4f} (calibrated, FMR {FACETRUST_FMR:g})" if threshold is not None else "n/a (no calibration file)"
+    )
     notes = [
-        f"Image set: {len(paths)} unique LFW-a images of the {len(pairs)} pairs of lfw_pairs.txt folds 1..{args.folds}; "
-        f"{os.cpu_count()} CPUs ({cpu_model()}); " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
-        f"Per-stage ms: mean per image over the first {len(stage_paths)} images, one process; face_recognition's "
-        "align runs inside compute_face_descriptor (counted in embed). facetrust's HOG needed its upsample=1 "
-        f"fallback on {fallbacks} of {len(stage_paths)} images.",
-        f"acc. fixed thr.: face_recognition distance <= {FR_TOLERANCE}; facetrust cosine >= "
-        + (f"{threshold:.4f} (calibrated, FMR {FACETRUST_FMR:g})" if threshold is not None else "n/a (no calibration file)")
-        + f". acc. best thr.: best single threshold on these pairs (face_recognition {accuracies[0].best_threshold:.4f}, "
-        f"facetrust {accuracies[1].best_threshold:.4f}); optimistic, not cross-validated. "
-        "Pairs with no face in an image count as errors.",
-        f"Same face, same models: where both found a face, the two tools' largest-face embeddings have median "
-        f"cosine {np.median(agreement):.4f} (min {np.min(agreement):.4f}, {np.mean(np.array(agreement) > 0.99):.1%} "
-        f"above 0.99) over {len(agreement)} images.",
-        "facetrust seconds include building the analyzer / worker pool and loading models; face_recognition's "
-        "models load at import, outside its timing.",
+        (
+            f"Image set: {len(paths)} unique LFW-a images of the {len(pairs)} pairs of lfw_pairs.txt folds "
+            f"1..{args.folds}; {os.cpu_count()} CPUs ({cpu_model()}); "
+            + ", ".join(f"{k} {v}" for k, v in versions.items())
+            + "."
+        ),
+        (
+            f"Per-stage ms: mean per image over the first {len(stage_paths)} images, one process; "
+            "face_recognition's align runs inside compute_face_descriptor (counted in embed). "
+            f"facetrust's HOG needed its upsample=1 fallback on {fallbacks} of {len(stage_paths)} images."
+        ),
+        (
+            f"acc. fixed thr.: face_recognition distance <= {FR_TOLERANCE}; facetrust cosine >= {fixed_rule}. "
+            "acc. best thr.: the best single threshold on these same pairs "
+            f"(face_recognition {accuracies[0].best_threshold:.4f}, facetrust {accuracies[1].best_threshold:.4f}); "
+            "optimistic, not cross-validated. Pairs with no face in an image count as errors."
+        ),
+        (
+            "Same face, same models: where both found a face, the two tools' largest-face embeddings have "
+            f"median cosine {np.median(agreement):.4f} (min {np.min(agreement):.4f}, "
+            f"{np.mean(np.array(agreement) > 0.99):.1%} above 0.99) over {len(agreement)} images."
+        ),
+        (
+            "facetrust seconds include building the analyzer / worker pool and loading models; "
+            "face_recognition's models load at import, outside its timing."
+        ),
     ]
     for run in runs:
         notes.extend(f"{run.tool} x{run.workers}: {n}" for n in run.notes)

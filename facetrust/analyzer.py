@@ -12,7 +12,7 @@ from facetrust.errors import ConfigError, DeviceUnavailableError, FaceNotFoundEr
 from facetrust.io.image import ImageSource, load_image
 from facetrust.types import Detection, Face, Verification
 
-FaceSelection = Literal["largest", "best"] | int
+FaceSelection = Literal["largest", "best", "center"] | int
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,10 @@ class AnalyzerConfig:
     #: Execution device for ONNX components ("cpu", "cuda", …); dlib runs on the CPU only.
     device: str = "cpu"
     max_pixels: int | None = None
+    #: For pre-cropped datasets (e.g. LFW): when no face is detected, use this box,
+    #: given as fractions (x1, y1, x2, y2) of the image size; such faces get score 0
+    #: and ``extras["fallback"] = True``.
+    fallback_box: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,21 +86,29 @@ class FaceAnalyzer:
     # -- detection ---------------------------------------------------------
     def detect_rgb(self, image: np.ndarray) -> list[Detection]:
         """Detections with 5 landmarks each, largest face first."""
+        from facetrust.detection.landmarks import add_landmarks
+
         detections = self.detector.detect(image)
         if not self.detector.provides_landmarks:
-            from facetrust.detection.landmarks import add_landmarks
-
             detections = [add_landmarks(image, d) for d in detections]
+        if not detections and self.config.fallback_box is not None:
+            height, width = image.shape[:2]
+            x1, y1, x2, y2 = self.config.fallback_box
+            box = (x1 * width, y1 * height, x2 * width, y2 * height)
+            detections = [add_landmarks(image, Detection(box, 0.0, fallback=True))]
         return detections
 
+    @staticmethod
+    def _faces(detections: list[Detection]) -> list[Face]:
+        return [Face(d.box, d.score, d.landmarks, extras={"fallback": True} if d.fallback else {}) for d in detections]
+
     def detect(self, source: ImageSource) -> list[Face]:
-        image = self.load(source)
-        return [Face(d.box, d.score, d.landmarks) for d in self.detect_rgb(image)]
+        return self._faces(self.detect_rgb(self.load(source)))
 
     # -- embedding ---------------------------------------------------------
     def analyze_rgb(self, image: np.ndarray, embed: bool = True, keep_aligned: bool = False) -> list[Face]:
         detections = self.detect_rgb(image)
-        faces = [Face(d.box, d.score, d.landmarks) for d in detections]
+        faces = self._faces(detections)
         if (embed or keep_aligned) and detections:
             crops = [self.recognizer.align(image, d) for d in detections]
             if keep_aligned:
@@ -121,8 +133,8 @@ class FaceAnalyzer:
             if not detections:
                 faces.append(None)
                 continue
-            chosen = detections[_select_index(detections, select)]
-            faces.append(Face(chosen.box, chosen.score, chosen.landmarks))
+            chosen = detections[select_face(detections, select, image.shape)]
+            faces.append(self._faces([chosen])[0])
             crops.append(self.recognizer.align(image, chosen))
         found = np.array([f is not None for f in faces], dtype=bool)
         vectors = np.zeros((len(faces), self.recognizer.dim), dtype=np.float32)
@@ -156,10 +168,11 @@ class FaceAnalyzer:
         chosen = []
         counts = []
         for label, source in (("a", source_a), ("b", source_b)):
-            faces = self.analyze(source)
+            image = self.load(source)
+            faces = self.analyze_rgb(image)
             if not faces:
                 raise FaceNotFoundError(f"no face found in image {label}{_describe(source)}")
-            chosen.append(faces[_select_index(faces, select)])
+            chosen.append(faces[select_face(faces, select, image.shape)])
             counts.append(len(faces))
         similarity = float(np.dot(chosen[0].embedding, chosen[1].embedding))
         return Verification(similarity, threshold, fmr, similarity >= threshold, chosen[0], chosen[1], *counts)
@@ -176,17 +189,22 @@ def _create(registry: Any, name: str, options: dict[str, Any], device: str) -> A
     return registry.create(name, **options)
 
 
-def _select_index(faces: Sequence[Face | Detection], select: FaceSelection) -> int:
-    """Faces arrive largest first; 'best' = highest detection score; an int picks by index."""
+def select_face(faces: Sequence[Face | Detection], select: FaceSelection, shape: tuple[int, ...]) -> int:
+    """Index of the chosen face. Faces arrive largest first; 'best' = highest
+    detection score; 'center' = box centre nearest the image centre; an int picks by index."""
     if select == "largest":
         return 0
     if select == "best":
         return int(np.argmax([f.score for f in faces]))
+    if select == "center":
+        centre = np.array([shape[1] / 2.0, shape[0] / 2.0])
+        boxes = np.array([f.box for f in faces], dtype=np.float64)
+        return int(np.argmin(np.linalg.norm((boxes[:, :2] + boxes[:, 2:]) / 2.0 - centre, axis=1)))
     if isinstance(select, int) and not isinstance(select, bool):
         if not -len(faces) <= select < len(faces):
             raise ConfigError(f"face index {select} out of range: {len(faces)} face(s) found")
         return select
-    raise ConfigError(f"select must be 'largest', 'best' or a face index, got {select!r}")
+    raise ConfigError(f"select must be 'largest', 'best', 'center' or a face index, got {select!r}")
 
 
 def _describe(source: ImageSource) -> str:

@@ -17,11 +17,15 @@ LANDMARK_ORDER: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left"
 
 @dataclass(frozen=True)
 class Detection:
-    """One detected face: box (x1, y1, x2, y2), confidence, optional 5 landmarks (5x2)."""
+    """One detected face: box (x1, y1, x2, y2), confidence, optional 5 landmarks (5x2).
+
+    ``fallback`` marks a box that was assumed (see ``AnalyzerConfig.fallback_box``), not detected.
+    """
 
     box: tuple[float, float, float, float]
     score: float
     landmarks: np.ndarray | None = None
+    fallback: bool = False
 
     @property
     def width(self) -> float:
@@ -36,7 +40,7 @@ class Detection:
         return max(0.0, self.width) * max(0.0, self.height)
 
     def with_landmarks(self, landmarks: np.ndarray) -> "Detection":
-        return Detection(self.box, self.score, np.asarray(landmarks, dtype=np.float32).reshape(5, 2))
+        return Detection(self.box, self.score, np.asarray(landmarks, dtype=np.float32).reshape(5, 2), self.fallback)
 
 
 @dataclass

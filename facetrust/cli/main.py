@@ -144,6 +144,31 @@ def verify(
 
 
 @app.command()
+def demo(as_json: bool = JsonOpt) -> None:
+    """Analyze the astronaut photo that ships with scikit-image, then verify it
+    against matplotlib's Grace Hopper: the embedded default models, nothing to download."""
+    from facetrust.analyzer import FaceAnalyzer
+    from facetrust.examples import example_image
+
+    with user_errors():
+        astronaut, hopper = example_image("astronaut"), example_image("grace_hopper")
+        analyzer = FaceAnalyzer()
+        faces = analyzer.analyze(astronaut)
+        result = analyzer.verify(astronaut, hopper)
+        record = {"path": str(astronaut), "faces": [f.to_dict(include_embedding=False) for f in faces],
+                  "verify": {"image_a": str(astronaut), "image_b": str(hopper), **result.to_dict()}}
+        if as_json:
+            print_json(record)
+            return
+        from facetrust.cli.report import print_table
+
+        print_table([record])
+        verdict = "same person" if result.same else "different people"
+        typer.echo(f"astronaut vs grace_hopper: {verdict} (similarity {result.similarity:.3f}, "
+                   f"threshold {result.threshold:.3f} at FMR {result.fmr:g})")
+
+
+@app.command()
 def info(as_json: bool = JsonOpt) -> None:
     """Versions, execution devices and model locations."""
     import facetrust

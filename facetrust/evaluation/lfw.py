@@ -49,3 +49,9 @@ def read_lfw_pairs(pairs_file: str | Path, root: str | Path) -> list[Pair]:
     if len(pairs) != folds * 2 * per_side:
         raise ConfigError(f"{pairs_file}: expected {folds * 2 * per_side} pairs, found {len(pairs)}")
     return pairs
+
+
+#: Where the face sits in a 250x250 LFW(-a) image, as fractions of its size: the
+#: median dlib-hog box on View-2 fold 1 (77, 89, 182, 193). Used as the centre-crop
+#: fallback when no face is detected (see ``AnalyzerConfig.fallback_box``).
+LFW_FALLBACK_BOX = (0.31, 0.36, 0.73, 0.77)

@@ -155,10 +155,11 @@ class FaceAnalyzer:
         source_a: ImageSource,
         source_b: ImageSource,
         fmr: float | None = None,
-        select: FaceSelection = "largest",
+        select: FaceSelection | tuple[FaceSelection, FaceSelection] = "largest",
     ) -> Verification:
         """Compare the selected face of each image (default: the largest).
 
+        ``select`` applies to both images, or give a pair ``(select_a, select_b)``.
         Raises :class:`FaceNotFoundError` naming the image without a face.
         """
         from facetrust.recognition.calibration import DEFAULT_FMR
@@ -167,12 +168,13 @@ class FaceAnalyzer:
         threshold = self.threshold(fmr)
         chosen = []
         counts = []
-        for label, source in (("a", source_a), ("b", source_b)):
+        selections = select if isinstance(select, tuple) else (select, select)
+        for label, source, selection in (("a", source_a, selections[0]), ("b", source_b, selections[1])):
             image = self.load(source)
             faces = self.analyze_rgb(image)
             if not faces:
                 raise FaceNotFoundError(f"no face found in image {label}{_describe(source)}")
-            chosen.append(faces[select_face(faces, select, image.shape)])
+            chosen.append(faces[select_face(faces, selection, image.shape)])
             counts.append(len(faces))
         similarity = float(np.dot(chosen[0].embedding, chosen[1].embedding))
         return Verification(similarity, threshold, fmr, similarity >= threshold, chosen[0], chosen[1], *counts)

@@ -7,11 +7,13 @@ from typing import Any, Optional
 
 import typer
 
+from facetrust.cli import evaluate as evaluate_cli
 from facetrust.cli import models as models_cli
 from facetrust.cli.common import parse_options, print_json, user_errors
 
 app = typer.Typer(help="Trustworthy face analysis on a CPU.", no_args_is_help=True, add_completion=False)
 app.add_typer(models_cli.app, name="models")
+app.add_typer(evaluate_cli.app, name="eval")
 
 DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Detector name (see `facetrust models list`).")
 RecognizerOpt = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer name.")

@@ -20,3 +20,25 @@ def print_table(records: list[dict[str, Any]]) -> None:
             boxes = "; ".join(f"{[round(v) for v in f['box']]} {f['score']:.2f}" for f in record["faces"])
             table.add_row(record["path"], str(len(record["faces"])), boxes or "no face")
     Console().print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def print_metrics(title: str, metrics: dict[str, dict[str, Any]], rows: list[tuple[str, str]]) -> None:
+    """One column per configuration; ``rows`` are (caption, dotted metric key)."""
+    table = Table("metric", *metrics, title=title)
+    for caption, key in rows:
+        values = []
+        for entry in metrics.values():
+            value: Any = entry
+            for part in key.split("/"):
+                value = value.get(part) if isinstance(value, dict) else None
+            values.append(_cell(value))
+        table.add_row(caption, *values)
+    Console().print(table)

@@ -11,12 +11,11 @@ import cv2
 import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, nms, rescale, sort_by_area
-from facetrust.runtime import onnx_session
+from facetrust.detection.onnx_detector import OnnxDetector
 from facetrust.types import Detection
-from facetrust.zoo import model_file
 
 
-class UltraFaceDetector:
+class UltraFaceDetector(OnnxDetector):
     """``model`` is a zoo name: ``ultraface`` (RFB-320, 320x240 input, default)
     or ``ultraface-640`` (RFB-640, 640x480: finds smaller faces, ~4x the cost).
     The whole image is resized to the model's fixed input, so faces narrower
@@ -33,19 +32,8 @@ class UltraFaceDetector:
         max_side: int | None = None,
         device: str = "cpu",
     ) -> None:
-        self._session = onnx_session(model_file(model), device)
-        first = self._session.get_inputs()[0]
-        self._input = first.name
-        self._size = (int(first.shape[3]), int(first.shape[2]))  # (width, height) for cv2.resize
-        self.model = model
-        self.score_threshold = score_threshold
-        self.nms_threshold = nms_threshold
-        self.max_side = max_side
-        self.device = device
-
-    @property
-    def provider(self) -> str:
-        return self._session.get_providers()[0]
+        super().__init__(model, score_threshold, nms_threshold, max_side, device)
+        self._size = (int(self._input_shape[3]), int(self._input_shape[2]))  # (width, height) for cv2.resize
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         small, scale = downscale_for_detection(image, self.max_side)

@@ -11,15 +11,14 @@ import cv2
 import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, nms, rescale, sort_by_area
-from facetrust.runtime import onnx_session
+from facetrust.detection.onnx_detector import OnnxDetector
 from facetrust.types import Detection
-from facetrust.zoo import model_file
 
 _STRIDES = (8, 16, 32)
 _DIVISOR = 32  # the coarsest stride: padded input sides must be multiples of it
 
 
-class YuNetDetector:
+class YuNetDetector(OnnxDetector):
     """``model`` is a zoo name: ``yunet`` (n, dynamic input, default) or
     ``yunet-s``; the fixed 640x640 exports (``yunet-640``) also work: the image
     is shrunk to fit and zero-padded. ``top_k`` caps the candidates entering
@@ -37,23 +36,12 @@ class YuNetDetector:
         max_side: int | None = 1280,
         device: str = "cpu",
     ) -> None:
-        self._session = onnx_session(model_file(model), device)
-        first = self._session.get_inputs()[0]
-        self._input = first.name
-        height, width = first.shape[2], first.shape[3]
+        super().__init__(model, score_threshold, nms_threshold, max_side, device)
+        height, width = self._input_shape[2], self._input_shape[3]
         # Dynamic exports name their spatial dims ("height"); fixed ones give ints.
         self._fixed = (height, width) if isinstance(height, int) and isinstance(width, int) else None
         self._outputs = [f"{kind}_{s}" for kind in ("cls", "obj", "bbox", "kps") for s in _STRIDES]
-        self.model = model
-        self.score_threshold = score_threshold
-        self.nms_threshold = nms_threshold
         self.top_k = top_k
-        self.max_side = max_side
-        self.device = device
-
-    @property
-    def provider(self) -> str:
-        return self._session.get_providers()[0]
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         small, scale = downscale_for_detection(image, self.max_side)

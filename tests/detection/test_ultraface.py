@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from detection_photos import COUNTS, iou
 from facetrust.detection import DETECTORS
 from facetrust.detection.ultraface import UltraFaceDetector
 from facetrust.io import load_image
@@ -15,30 +16,10 @@ from facetrust.io import load_image
 # skips without it (fails in CI) and points FACETRUST_MODEL_DIR at it.
 pytestmark = pytest.mark.usefixtures("shared")
 
-# Photos under shared/data/faces.
-MULTIFACE = Path("timesler_facenet-pytorch/data/multiface.jpg")
-OBAMA_BIDEN = Path("ageitgey_face_recognition/examples/knn_examples/test/obama_and_biden.jpg")
-TWO_PEOPLE = Path("ageitgey_face_recognition/examples/two_people.jpg")
-
-# Counted by eye (see test_yunet.py).
-COUNTS = [(MULTIFACE, 6), (OBAMA_BIDEN, 3), (TWO_PEOPLE, 2)]
-
-
-@pytest.fixture(scope="module")
-def photos(shared: Path) -> Path:
-    return shared / "data" / "faces"
-
 
 @pytest.fixture(scope="module")
 def detector() -> UltraFaceDetector:
     return UltraFaceDetector()
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def test_astronaut_box_in_pixels(detector: UltraFaceDetector, astronaut: np.ndarray) -> None:

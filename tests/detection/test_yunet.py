@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from detection_photos import COUNTS, MULTIFACE, TWO_PEOPLE, iou
 from facetrust.detection import DETECTORS
 from facetrust.detection.yunet import YuNetDetector
 from facetrust.io import load_image
@@ -16,20 +17,6 @@ from facetrust.zoo import model_file
 # Every test needs ../shared (models and photos); conftest's `shared` fixture
 # skips without it (fails in CI) and points FACETRUST_MODEL_DIR at it.
 pytestmark = pytest.mark.usefixtures("shared")
-
-# Photos under shared/data/faces.
-MULTIFACE = Path("timesler_facenet-pytorch/data/multiface.jpg")
-OBAMA_BIDEN = Path("ageitgey_face_recognition/examples/knn_examples/test/obama_and_biden.jpg")
-TWO_PEOPLE = Path("ageitgey_face_recognition/examples/two_people.jpg")
-
-# Counted by eye: the six Friends; Biden, Obama and the girl at the bottom
-# right (the woman cut off at the right edge shows no face); two portraits.
-COUNTS = [(MULTIFACE, 6), (OBAMA_BIDEN, 3), (TWO_PEOPLE, 2)]
-
-
-@pytest.fixture(scope="module")
-def photos(shared: Path) -> Path:
-    return shared / "data" / "faces"
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +31,6 @@ def assert_upright_order(face: Detection) -> None:
     (lex, ley), (rex, rey), (_, ny), (mlx, mly), (mrx, mry) = face.landmarks
     assert lex < rex and mlx < mrx
     assert max(ley, rey) < ny < min(mly, mry)
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def test_astronaut_one_face_with_ordered_landmarks(detector: YuNetDetector, astronaut: np.ndarray) -> None:

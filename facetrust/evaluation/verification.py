@@ -58,6 +58,7 @@ class VerificationRun:
             embedded = self.embedded.get(label)
             if embedded is not None:
                 entry["images"] = len(embedded.embeddings)
+                entry["images_embedded"] = embedded.computed  # the rest came from the cache
                 entry["failure_to_detect"] = len(embedded.not_detected)
                 entry["images_per_second"] = embedded.images_per_second
             out[label] = entry

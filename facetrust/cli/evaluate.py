@@ -126,7 +126,7 @@ def pairs_(
         with EmbeddingCache(cache) as store:
             run = run_verification(pair_list, models, store, workers=_workers(workers), fusion=fusion)
         result = describe_run("pairs", run, models, {"pairs_file": str(csv_file), "skipped_missing": len(skipped)})
-        result["notes"] = skipped
+        result["notes"] += skipped
         _finish_verification(result, run, report, as_json, f"Pairs {csv_file.name}")
 
 
@@ -166,3 +166,43 @@ def identification(
         title = f"Identification {root.name}"
         _finish(result, report, as_json, title, IDENTIFICATION_ROWS,
                 lambda folder: write_identification_report(result, folder, title))
+
+
+FORGERY_ROWS = [
+    ("frame AUC", "frame/auc"), ("frame AP", "frame/ap"), ("frame EER", "frame/eer"),
+    ("frame accuracy @ 0.5", "frame/accuracy"), ("frame TPR @ 0.5", "frame/tpr"), ("frame FPR @ 0.5", "frame/fpr"),
+    ("frames real", "frame/n_real"), ("frames fake", "frame/n_fake"), ("frames unavailable", "frame/unavailable"),
+    ("video AUC", "video/auc"), ("video AP", "video/ap"), ("video accuracy @ 0.5", "video/accuracy"),
+    ("videos real", "video/n_real"), ("videos fake", "video/n_fake"),
+]
+
+
+@app.command("forgery")
+def forgery_(
+    labels: Path = typer.Option(..., "--labels", help="CSV with columns file,label (real|fake)[,method]."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Folder the CSV's paths are relative to (default: its folder)."),
+    forgery_detector: Optional[list[str]] = typer.Option(None, "--detector", "-m", help="Forgery detector (repeatable; default: sbi and mesonet, plus their fusion)."),
+    group_pattern: Optional[str] = typer.Option(None, "--group-pattern", help="Regex whose first group, on an image's file name, names its video (video-level metrics)."),
+    perturbation: Optional[list[str]] = typer.Option(None, "--perturbation", help="KIND:VALUE (jpeg, blur, noise, downscale; repeatable; default: the standard grid)."),
+    no_robustness: bool = typer.Option(False, "--no-robustness", help="Skip the perturbation runs."),
+    crops: bool = typer.Option(False, "--crops", help="Images are face crops: the whole image is the face where none is detected."),
+    every: float = typer.Option(0.2, "--every", help="Seconds between sampled video frames."),
+    max_frames: Optional[int] = typer.Option(100, "--max-frames", help="Sampled frames per video at most."),
+    skip_missing: bool = typer.Option(False, "--skip-missing", help="Skip rows whose file is missing (noted in the report)."),
+    report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt, device: str = typer.Option("cpu", "--device"),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Score cache for resuming (default ~/.cache/facetrust/forgery_scores.sqlite)."),
+) -> None:
+    """Deepfake detection: frame/video AUC, AP, EER, accuracy at the operating point, per method, robustness."""
+    from facetrust.forensics.cache import ScoreCache, default_score_cache
+    from facetrust.forensics.evaluation import evaluate_forgery, read_forgery_labels, write_forgery_report
+    from facetrust.forensics.perturb import DEFAULT_PERTURBATIONS
+
+    with user_errors():
+        items, skipped = read_forgery_labels(labels, root, group_pattern, skip_missing)
+        perturbations = [] if no_robustness else list(perturbation or DEFAULT_PERTURBATIONS)
+        with ScoreCache(cache or default_score_cache()) as store:
+            result, curves = evaluate_forgery(items, list(forgery_detector or ("sbi", "mesonet")), perturbations, store,
+                                              every, max_frames, crops, device=device, progress=not as_json)
+        result["notes"] += skipped
+        _finish(result, report, as_json, f"Forgery {labels.name}", FORGERY_ROWS,
+                lambda folder: write_forgery_report(result, curves, folder))

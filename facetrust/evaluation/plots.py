@@ -64,20 +64,26 @@ def _finish_axes(axes: Any, title: str, xlabel: str, ylabel: str) -> None:
 
 def plot_roc(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | os.PathLike[str],
              title: str = "ROC", size: tuple[float, float] = DEFAULT_SIZE, dpi: int = DEFAULT_DPI) -> Path:
-    """ROC curves {label: (far, tar)} with a log FAR axis from 1e-5 to 1; returns the PNG path.
+    """ROC curves {label: (far, tar)} on a log FAR axis; returns the PNG path.
 
-    Points with FAR = 0 cannot sit on a log axis and are not drawn.
+    Points with FAR = 0 cannot sit on a log axis and are not drawn. The FAR axis
+    starts at the decade of the smallest positive FAR (at least 1e-5); the TAR axis
+    at the tenth below the lowest TAR drawn, so near-perfect curves stay readable.
     """
     _check_curves(curves, "ROC")
     figure = _figure(size, dpi)
     axes = figure.add_subplot()
+    smallest_far, lowest_tar = 1e-1, 1.0
     for label, (far, tar) in curves.items():
         far, tar = np.asarray(far, dtype=float), np.asarray(tar, dtype=float)
         keep = far > 0
         axes.plot(far[keep], tar[keep], label=str(label), linewidth=1.5)
+        if keep.any():
+            smallest_far = min(smallest_far, float(far[keep].min()))
+            lowest_tar = min(lowest_tar, float(tar[keep].min()))
     axes.set_xscale("log")
-    axes.set_xlim(FAR_MIN, 1.0)
-    axes.set_ylim(0.0, 1.005)
+    axes.set_xlim(max(FAR_MIN, 10.0 ** np.floor(np.log10(smallest_far))), 1.0)
+    axes.set_ylim(max(0.0, np.floor(lowest_tar * 10) / 10 - 0.05), 1.005)
     _finish_axes(axes, title, "False accept rate (FAR)", "True accept rate (TAR)")
     return _save(figure, path)
 
@@ -86,22 +92,23 @@ def plot_det(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path
              title: str = "DET", size: tuple[float, float] = DEFAULT_SIZE, dpi: int = DEFAULT_DPI) -> Path:
     """DET curves {label: (far, frr)} on log-log axes (lower-left is better); returns the PNG path.
 
-    Points where FAR or FRR is 0 are not drawn. The FRR axis starts at the decade
-    below the smallest positive FRR (at least 1e-5).
+    Points where FAR or FRR is 0 are not drawn. Each axis starts at the decade
+    of its smallest positive rate (at least 1e-5).
     """
     _check_curves(curves, "DET")
     figure = _figure(size, dpi)
     axes = figure.add_subplot()
-    smallest = 1e-2
+    smallest, smallest_far = 1e-2, 1e-1
     for label, (far, frr) in curves.items():
         far, frr = np.asarray(far, dtype=float), np.asarray(frr, dtype=float)
         keep = (far > 0) & (frr > 0)
         axes.plot(far[keep], frr[keep], label=str(label), linewidth=1.5)
         if keep.any():
             smallest = min(smallest, float(frr[keep].min()))
+            smallest_far = min(smallest_far, float(far[keep].min()))
     axes.set_xscale("log")
     axes.set_yscale("log")
-    axes.set_xlim(FAR_MIN, 1.0)
+    axes.set_xlim(max(FAR_MIN, 10.0 ** np.floor(np.log10(smallest_far))), 1.0)
     axes.set_ylim(max(FAR_MIN, 10.0 ** np.floor(np.log10(smallest))), 1.0)
     _finish_axes(axes, title, "False accept rate (FAR)", "False reject rate (FRR)")
     return _save(figure, path)

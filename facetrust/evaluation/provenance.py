@@ -38,5 +38,14 @@ def describe_run(protocol: str, run: Any, models: Sequence[EvalModel], dataset: 
                     "images_sha256": first.dataset_sha256()},
         "versions": versions(),
         "metrics": run.metrics(),
-        "notes": [],
+        "notes": _fallback_notes(models),
     }
+
+
+def _fallback_notes(models: Sequence[EvalModel]) -> list[str]:
+    boxes = {m.fallback_box for m in models if m.fallback_box}
+    if not boxes:
+        return ["images where no face was detected leave their pairs out (counted in pairs_skipped)"]
+    return [f"failure to detect: such images are embedded from the fixed centre crop {list(box)} "
+            "(fractions of width/height; standard practice on pre-aligned LFW); 'without_fallback' "
+            "leaves their pairs out instead" for box in boxes]

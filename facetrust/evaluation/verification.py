@@ -48,6 +48,7 @@ class VerificationRun:
         for label, scored in self.with_fallback.items():
             entry: dict[str, Any] = summarize_verification(scored.scores, scored.same, scored.folds).to_dict()
             entry["pairs_scored"] = int(len(scored.scores))
+            entry["pairs_skipped"] = scored.pairs_skipped
             bare = self.without_fallback.get(label)
             if bare is not None and bare is not scored:
                 entry["without_fallback"] = {

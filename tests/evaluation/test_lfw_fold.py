@@ -3,10 +3,10 @@ through the same code path as ``facetrust eval lfw``: parallel embedding into th
 on-disk cache, centre-face selection, centre-crop fallback, cross-validated accuracy.
 
 The 600 pairs are split into 10 sub-folds; each is scored with the threshold that
-maximises accuracy on the other 9. The floor is the peer's number: the
-face_recognition package (same dlib models) reaches 98.25% +- 0.60 over the 10
-folds of this grayscale LFW-a copy (docs/evaluation.md); facetrust must not be worse.
-A second run must come entirely from the cache.
+maximises accuracy on the other 9. facetrust measured 98.67% here (8 errors; no
+face detected on 4 images); the floor sits just below that, and above the
+face_recognition package's 98.25% +- 0.60 over the 10 folds of this grayscale
+LFW-a copy (same dlib models). A second run must come entirely from the cache.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from facetrust.evaluation.embedder import EvalModel
 from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
 from facetrust.evaluation.verification import run_verification
 
-PEER_ACCURACY = 0.9825
+ACCURACY_FLOOR = 0.985
 
 
 def test_lfw_fold_1_accuracy_with_default_models(shared, tmp_path):
@@ -37,7 +37,7 @@ def test_lfw_fold_1_accuracy_with_default_models(shared, tmp_path):
     assert metrics["failure_to_detect"] <= 10
     if metrics["failure_to_detect"]:  # without the fallback those images' pairs drop out
         assert 0 < metrics["without_fallback"]["pairs_skipped"] < 600
-    assert metrics["accuracy"] >= PEER_ACCURACY
+    assert metrics["accuracy"] >= ACCURACY_FLOOR
     assert again.embedded[model.label].computed == 0
     np.testing.assert_array_equal(again.with_fallback[model.label].scores, run.with_fallback[model.label].scores)
     assert embedded.computed == len(embedded.embeddings)

@@ -1,0 +1,89 @@
+"""The liveness-model protocol and the typed results of a liveness check.
+
+Scores are probabilities that the face is a **live person** (bona fide
+presentation): higher = more live. A face is accepted as live when
+``score >= threshold`` (ties are accepted), the same convention as the
+verification metrics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from facetrust.types import Face
+
+Box = Sequence[float]  # (x1, y1, x2, y2) in pixels
+LivenessStatus = Literal["live", "spoof", "unavailable"]
+
+
+@dataclass(frozen=True)
+class LivenessScores:
+    """What a model says about one face: P(live) and, for fused models, each member's P(live)."""
+
+    score: float
+    model_scores: dict[str, float]
+
+
+@runtime_checkable
+class LivenessModel(Protocol):
+    """Scores one face of an RGB uint8 image, given its detection box.
+
+    ``scales`` are the factors by which the model's crops enlarge the face box
+    (the checker needs them to judge whether a face is large enough).
+    """
+
+    name: str
+    scales: tuple[float, ...]
+
+    def predict(self, image: np.ndarray, box: Box) -> LivenessScores: ...
+
+
+@dataclass(frozen=True)
+class LivenessResult:
+    """The liveness decision for one face.
+
+    ``status`` is ``"unavailable"`` when no reliable decision can be made (grayscale
+    image, face too small, face cut by the image border); then ``score`` is None,
+    ``reason`` says why and ``is_live`` is False — never a made-up score.
+    """
+
+    status: LivenessStatus
+    score: float | None
+    threshold: float
+    model: str
+    model_scores: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == "live"
+
+    @property
+    def available(self) -> bool:
+        return self.status != "unavailable"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "is_live": self.is_live,
+            "score": None if self.score is None else round(float(self.score), 6),
+            "threshold": round(float(self.threshold), 6),
+            "model": self.model,
+            "model_scores": {name: round(float(v), 6) for name, v in self.model_scores.items()},
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class FaceLiveness:
+    """A detected face with its liveness result."""
+
+    face: Face
+    result: LivenessResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.face.to_dict(include_embedding=False), "liveness": self.result.to_dict()}

@@ -1,0 +1,69 @@
+"""The MiniFASNet input crop, exactly as Silent-Face-Anti-Spoofing cuts it.
+
+The reference (``src/generate_patches.py``, ``CropImage``) takes the face box as
+integer ``(x, y, w, h)`` — its detector reports ``int(left), int(top),
+int(right - left + 1), int(bottom - top + 1)`` — and then:
+
+1. caps the scale so the enlarged box fits the image:
+   ``scale = min((H - 1) / h, (W - 1) / w, scale)``;
+2. enlarges the box by ``scale`` around its centre ``(x + w/2, y + h/2)``;
+3. **shifts** (does not clip) the enlarged box back inside the image when it
+   sticks out on one side, keeping its size — so near a border the face is no
+   longer centred in the crop;
+4. truncates the corners with ``int()`` and slices
+   ``image[top : bottom + 1, left : right + 1]`` (both ends inclusive);
+5. resizes that patch to 80x80 with OpenCV's default bilinear interpolation.
+
+The models read that patch as BGR 0..255 (no normalisation).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+INPUT_SIZE = 80
+
+
+def reference_xywh(box: Sequence[float]) -> tuple[int, int, int, int]:
+    """Our (x1, y1, x2, y2) float box in the reference detector's integer (x, y, w, h) convention."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return int(x1), int(y1), int(x2 - x1 + 1), int(y2 - y1 + 1)
+
+
+def crop_window(width: int, height: int, xywh: Sequence[int], scale: float) -> tuple[int, int, int, int]:
+    """Inclusive pixel window ``(left, top, right, bottom)`` of the reference crop.
+
+    ``width``/``height`` are the image's; ``xywh`` the integer face box.
+    """
+    x, y, box_w, box_h = xywh
+    if box_w <= 0 or box_h <= 0:
+        raise ValueError(f"face box must have a positive size, got w={box_w}, h={box_h}")
+    scale = min((height - 1) / box_h, min((width - 1) / box_w, scale))
+    new_w, new_h = box_w * scale, box_h * scale
+    centre_x, centre_y = box_w / 2 + x, box_h / 2 + y
+    left, top = centre_x - new_w / 2, centre_y - new_h / 2
+    right, bottom = centre_x + new_w / 2, centre_y + new_h / 2
+    if left < 0:
+        right -= left
+        left = 0
+    if top < 0:
+        bottom -= top
+        top = 0
+    if right > width - 1:
+        left -= right - width + 1
+        right = width - 1
+    if bottom > height - 1:
+        top -= bottom - height + 1
+        bottom = height - 1
+    return int(left), int(top), int(right), int(bottom)
+
+
+def reference_crop(image: np.ndarray, box: Sequence[float], scale: float) -> np.ndarray:
+    """80x80x3 uint8 **BGR** model input from an RGB uint8 image and an (x1, y1, x2, y2) box."""
+    import cv2
+
+    height, width = image.shape[:2]
+    left, top, right, bottom = crop_window(width, height, reference_xywh(box), scale)
+    patch = image[top: bottom + 1, left: right + 1, ::-1]  # RGB -> BGR
+    return cv2.resize(np.ascontiguousarray(patch), (INPUT_SIZE, INPUT_SIZE))

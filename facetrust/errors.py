@@ -56,3 +56,43 @@ class DeviceUnavailableError(FacetrustError):
 
 class FaceNotFoundError(FacetrustError):
     """An operation that needs a face (e.g. verify) found none."""
+
+
+class FaceQualityError(FacetrustError):
+    """A face cannot be quality-assessed: no landmarks, an empty box, a crop too small to measure."""
+
+
+class LowQualityError(FaceQualityError):
+    """A face's quality is below the threshold an operation (e.g. enrolment) requires."""
+
+
+class MultipleFacesError(FacetrustError):
+    """An operation that needs exactly one face (e.g. gallery enrolment) found several."""
+
+
+class GalleryError(FacetrustError):
+    """A gallery cannot be created, opened or changed (not a gallery, read-only, corrupt)."""
+
+
+class IdentityNotFoundError(GalleryError):
+    """No identity (or template) with that id is enrolled."""
+
+
+class DuplicateIdentityError(GalleryError):
+    """An identity with that id is already enrolled."""
+
+
+class EmbeddingError(GalleryError):
+    """An embedding has the wrong dimension, is not finite, or comes from another model."""
+
+
+class ModelMismatchError(EmbeddingError):
+    """Embeddings or an analyzer from a different recognizer than the gallery's."""
+
+
+class ApiKeyError(FacetrustError):
+    """A missing, unknown or revoked API key (the server answers 401)."""
+
+
+class PermissionDeniedError(ApiKeyError):
+    """A valid API key that is not scoped to the gallery it asks for (the server answers 403)."""

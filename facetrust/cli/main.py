@@ -8,12 +8,24 @@ from typing import Any, Optional
 import typer
 
 from facetrust.cli import evaluate as evaluate_cli
+from facetrust.cli import forensics as forensics_cli
+from facetrust.cli import gallery as gallery_cli
+from facetrust.cli import liveness as liveness_cli
 from facetrust.cli import models as models_cli
+from facetrust.cli import quality as quality_cli
+from facetrust.cli import server as server_cli
 from facetrust.cli.common import parse_options, print_json, user_errors
 
 app = typer.Typer(help="Trustworthy face analysis on a CPU.", no_args_is_help=True, add_completion=False)
 app.add_typer(models_cli.app, name="models")
+app.add_typer(server_cli.keys_app, name="keys")
+app.command("serve")(server_cli.serve)
 app.add_typer(evaluate_cli.app, name="eval")
+app.command("forgery")(forensics_cli.forgery)
+app.add_typer(gallery_cli.app, name="gallery")
+app.add_typer(liveness_cli.app, name="liveness")
+app.add_typer(quality_cli.app, name="quality")
+evaluate_cli.app.command("pad")(liveness_cli.evaluate)  # `facetrust eval pad` = `facetrust liveness eval`
 
 DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Detector name (see `facetrust models list`).")
 RecognizerOpt = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer name.")

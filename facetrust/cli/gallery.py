@@ -1,0 +1,306 @@
+"""``facetrust gallery``: create, enrol, search, list, remove, export and import identities.
+
+GALLERY is a gallery file (embedded SQLite + FAISS backend) or a ``postgresql://`` URL.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from facetrust.cli.common import fail, parse_options, print_json, user_errors
+
+app = typer.Typer(help="1:N identification: enrol identities, search faces, erase, export.", no_args_is_help=True)
+
+GalleryArg = typer.Argument(..., help="Gallery file, or a postgresql:// URL.")
+BackendOpt = typer.Option(None, "--backend-opt", help="Backend option KEY=VALUE, e.g. schema=staff (repeatable).")
+DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Face detector for images.")
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
+SelectOpt = typer.Option(None, "--select", help="Face to use when an image has several: largest, best, center, "
+                                                 "or an index (default for enrolment: refuse such images).")
+
+
+def _select(value: Optional[str]) -> Any:
+    return int(value) if value is not None and value.lstrip("-").isdigit() else value
+
+
+def _open(gallery: str, backend_opt: Optional[list[str]], detector: str = "dlib-hog", readonly: bool = False) -> Any:
+    from facetrust.gallery import Gallery
+
+    opened = Gallery.open(gallery, readonly=readonly, **parse_options(backend_opt))
+    if detector != "dlib-hog":
+        from facetrust.analyzer import FaceAnalyzer
+
+        try:
+            opened.analyzer = FaceAnalyzer(detector=detector, recognizer=opened.model.name)
+        except BaseException:
+            opened.close()
+            raise
+    return opened
+
+
+def _metadata(text: Optional[str]) -> Optional[dict[str, Any]]:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"--metadata is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        fail("--metadata must be a JSON object, e.g. '{\"team\": \"a\"}'")
+    return value
+
+
+@app.command()
+def create(
+    gallery: str = GalleryArg,
+    recognizer: str = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer the gallery is tied to."),
+    index: str = typer.Option("auto", "--index", help="Index kind: auto, flat (exact) or ivf (approximate)."),
+    approximate_above: int = typer.Option(50_000, "--approximate-above", help="auto: IVF from this many templates."),
+    nlist: Optional[int] = typer.Option(None, "--nlist", help="IVF lists (default: about 4·√n)."),
+    nprobe: Optional[int] = typer.Option(None, "--nprobe", help="IVF lists visited per query (default: 6·√nlist)."),
+    backend_opt: Optional[list[str]] = BackendOpt,
+) -> None:
+    """Create an empty gallery."""
+    from facetrust.gallery import Gallery, IndexConfig
+
+    with user_errors():
+        config = IndexConfig(index, approximate_above, nlist, nprobe)  # type: ignore[arg-type]
+        with Gallery.create(gallery, recognizer, index=config, **parse_options(backend_opt)) as created:
+            typer.echo(f"created {gallery} for {created.model}")
+
+
+@app.command()
+def enroll(
+    gallery: str = GalleryArg,
+    images: Optional[list[str]] = typer.Argument(None, help="Images of the identity (files, folders, globs)."),
+    identity: Optional[str] = typer.Option(None, "--id", help="Identity id (new)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Display name."),
+    metadata: Optional[str] = typer.Option(None, "--metadata", help="JSON object stored with the identity."),
+    add: bool = typer.Option(False, "--add", help="Add the images as templates of an enrolled identity."),
+    folder: Optional[Path] = typer.Option(None, "--folder", help="Enrol every sub-folder as one identity "
+                                                                 "(resumable: enrolled ids are skipped)."),
+    embeddings: Optional[Path] = typer.Option(None, "--embeddings", help=".npy file of embeddings (one per row)."),
+    select: Optional[str] = SelectOpt,
+    workers: int = typer.Option(1, "--workers", "-w", help="Worker processes for --folder."),
+    detector: str = DetectorOpt, backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Enrol one identity (--id ID IMAGE…) or a folder of identities (--folder DIR)."""
+    from facetrust.io import expand_inputs
+
+    with user_errors():
+        if folder is not None:
+            if identity or images or embeddings:
+                fail("--folder enrols sub-folders by name; do not combine it with --id, images or --embeddings")
+            with _open(gallery, backend_opt, detector) as opened:
+                report = opened.enroll_folder(folder, select=_select(select), workers=workers, progress=not as_json)
+            if as_json:
+                print_json(report.to_dict())
+            else:
+                for path, reason in report.failed.items():
+                    typer.echo(f"skipped image {path}: {reason}", err=True)
+                typer.echo(f"enrolled {len(report.enrolled)} identities, {len(report.skipped)} already enrolled, "
+                           f"{len(report.failed)} image(s) without a usable face")
+            return
+        if not identity:
+            fail("give --id ID with images or --embeddings (or --folder DIR)")
+        import numpy as np
+
+        vectors = None
+        if embeddings is not None:
+            try:
+                vectors = np.load(embeddings, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                fail(f"cannot read {embeddings}: {exc}")
+        paths = expand_inputs(images) if images else []
+        with _open(gallery, backend_opt, detector) as opened:
+            if add:
+                ids = opened.add_templates(identity, paths, embeddings=vectors, select=_select(select))
+                record = opened.get(identity).to_dict()
+                message = f"added {len(ids)} template(s) to {identity}"
+            else:
+                record = opened.enroll(identity, paths, embeddings=vectors, name=name, metadata=_metadata(metadata),
+                                       select=_select(select)).to_dict()
+                message = f"enrolled {identity} with {len(record['templates'])} template(s)"
+        print_json(record) if as_json else typer.echo(message)
+
+
+@app.command()
+def search(
+    gallery: str = GalleryArg,
+    images: list[str] = typer.Argument(..., help="Images to identify (files, folders, globs)."),
+    k: int = typer.Option(5, "-k", help="Identities to return per face."),
+    fmr: Optional[float] = typer.Option(None, "--fmr", help="False-match rate of the decision threshold (1e-3)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Similarity threshold (instead of --fmr)."),
+    all_faces: bool = typer.Option(False, "--all-faces", help="Identify every face, not only the largest."),
+    select: str = typer.Option("largest", "--select", help="Face to identify: largest, best, center or an index."),
+    detector: str = DetectorOpt, backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Who is this? Top-k identities per face and the decision against the threshold."""
+    from facetrust.errors import FacetrustError
+    from facetrust.io import expand_inputs
+
+    with user_errors():
+        records, failed = [], 0
+        with _open(gallery, backend_opt, detector, readonly=True) as opened:
+            for path in expand_inputs(images):
+                try:
+                    if all_faces:
+                        results = opened.search_faces(path, k=k, fmr=fmr, threshold=threshold)
+                    else:
+                        results = [opened.search(path, k=k, fmr=fmr, threshold=threshold, select=_select(select))]
+                except FacetrustError as exc:
+                    failed += 1
+                    typer.echo(f"error: {path}: {exc}", err=True)
+                    records.append({"path": str(path), "error": str(exc)})
+                    continue
+                records.append({"path": str(path), "results": [r.to_dict() for r in results]})
+        if as_json:
+            print_json(records)
+        else:
+            for record in records:
+                for result in record.get("results", []):
+                    best = result["matches"][0] if result["matches"] else None
+                    if result["identity"]:
+                        verdict = f"{result['identity']} (score {best['score']:.4f})"
+                    else:
+                        verdict = (f"not enrolled (best {best['id']} {best['score']:.4f}" if best else "not enrolled (")
+                        verdict += f" < threshold {result['threshold']:.4f})"
+                    typer.echo(f"{record['path']}: {verdict}")
+        if failed:
+            raise typer.Exit(1)
+
+
+@app.command()
+def remove(
+    gallery: str = GalleryArg,
+    identities: Optional[list[str]] = typer.Option(None, "--id", help="Identity to erase (repeatable)."),
+    templates: Optional[list[int]] = typer.Option(None, "--template", help="Template id to erase (repeatable)."),
+    backend_opt: Optional[list[str]] = BackendOpt,
+) -> None:
+    """Erase identities or single templates (from the database file and the index)."""
+    with user_errors():
+        if not identities and not templates:
+            fail("give --id ID or --template TEMPLATE_ID")
+        with _open(gallery, backend_opt) as opened:
+            if identities:
+                opened.remove(identities)
+            for template in templates or []:
+                opened.remove_template(template)
+        typer.echo(f"removed {len(identities or [])} identities, {len(templates or [])} templates")
+
+
+@app.command("list")
+def list_(
+    gallery: str = GalleryArg,
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many identities."),
+    offset: int = typer.Option(0, "--offset", help="Skip this many identities."),
+    backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Enrolled identities in enrolment order."""
+    with user_errors():
+        with _open(gallery, backend_opt, readonly=True) as opened:
+            identities = [i.to_dict() for i in opened.list(offset, limit)]
+        if as_json:
+            print_json(identities)
+        else:
+            for item in identities:
+                typer.echo(f"{item['id']}\t{item['name'] or ''}\t{len(item['templates'])} template(s)\t"
+                           f"{json.dumps(item['metadata'])}")
+
+
+@app.command()
+def get(gallery: str = GalleryArg, identity: str = typer.Argument(..., help="Identity id."),
+        backend_opt: Optional[list[str]] = BackendOpt) -> None:
+    """One identity as JSON (templates without their vectors)."""
+    with user_errors():
+        with _open(gallery, backend_opt, readonly=True) as opened:
+            print_json(opened.get(identity).to_dict())
+
+
+@app.command()
+def update(
+    gallery: str = GalleryArg,
+    identity: str = typer.Option(..., "--id", help="Identity id."),
+    name: Optional[str] = typer.Option(None, "--name", help="New display name."),
+    metadata: Optional[str] = typer.Option(None, "--metadata", help="New metadata (JSON object)."),
+    merge: bool = typer.Option(False, "--merge", help="Merge --metadata into the stored keys instead of replacing."),
+    backend_opt: Optional[list[str]] = BackendOpt,
+) -> None:
+    """Change an identity's display name or metadata."""
+    with user_errors():
+        with _open(gallery, backend_opt) as opened:
+            print_json(opened.update(identity, name=name, metadata=_metadata(metadata), merge=merge).to_dict())
+
+
+@app.command()
+def export(gallery: str = GalleryArg, file: Path = typer.Argument(..., help="Export file (.jsonl or .jsonl.gz)."),
+           backend_opt: Optional[list[str]] = BackendOpt) -> None:
+    """Write all identities and templates to a portable file."""
+    with user_errors():
+        with _open(gallery, backend_opt, readonly=True) as opened:
+            count = opened.export(file, progress=True)
+        typer.echo(f"exported {count} identities to {file}")
+
+
+@app.command("import")
+def import_(
+    gallery: str = GalleryArg, file: Path = typer.Argument(..., help="Export file to import."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Keep enrolled ids (resume an import)."),
+    backend_opt: Optional[list[str]] = BackendOpt,
+) -> None:
+    """Import an export file; a gallery file that does not exist yet is created for its model."""
+    from facetrust.gallery import Gallery, backend_for
+
+    with user_errors():
+        if backend_for(gallery) == "sqlite" and not Path(gallery).exists():
+            with Gallery.create(gallery, _export_model(file), **parse_options(backend_opt)) as opened:
+                count = opened.import_file(file, progress=True)
+        else:
+            with _open(gallery, backend_opt) as opened:
+                count = opened.import_file(file, on_duplicate="skip" if skip_existing else "error", progress=True)
+        typer.echo(f"imported {count} identities into {gallery}")
+
+
+def _export_model(file: Path) -> Any:
+    from facetrust.gallery.portable import read_header
+
+    return read_header(file)["model"]
+
+
+@app.command()
+def stats(gallery: str = GalleryArg, backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt) -> None:
+    """Counts, model, index kind and file sizes."""
+    with user_errors():
+        with _open(gallery, backend_opt, readonly=True) as opened:
+            data = opened.stats()
+        if as_json:
+            print_json(data)
+        else:
+            for key, value in data.items():
+                typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def check(
+    gallery: str = GalleryArg,
+    repair: bool = typer.Option(False, "--repair", help="Rebuild the index from the database first."),
+    backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Integrity check of the database and the index; exit status 1 when it finds problems."""
+    with user_errors():
+        with _open(gallery, backend_opt, readonly=not repair) as opened:
+            if repair:
+                opened.reindex()
+            report = opened.check()
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            typer.echo(f"{report.identities} identities, {report.templates} templates, "
+                       f"{report.index_entries} index entries: {'ok' if report.ok else 'PROBLEMS'}")
+            for problem in report.problems:
+                typer.echo(f"  {problem}")
+        if not report.ok:
+            raise typer.Exit(1)

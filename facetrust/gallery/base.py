@@ -1,0 +1,323 @@
+"""Data types of the gallery and the protocol every storage backend implements.
+
+A gallery stores *identities* (an id, a display name, JSON metadata) with one
+or more *templates* each (an L2-normalised embedding plus an optional quality
+score). Backends store and search; the :class:`~facetrust.gallery.Gallery`
+API validates input, turns images into embeddings and fuses template scores.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal, Protocol, Sequence
+
+import numpy as np
+
+from facetrust.errors import ConfigError, GalleryError
+from facetrust.types import Face
+
+OnDuplicate = Literal["error", "skip"]
+#: Stored in every gallery; bump when the storage layout changes incompatibly.
+FORMAT = "facetrust-gallery"
+FORMAT_VERSION = 1
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+class GalleryIndexWarning(UserWarning):
+    """The search index was unusable (corrupt, from another model) and was rebuilt from the database."""
+
+
+class ErasureWarning(UserWarning):
+    """A removal committed, but a copy of the removed data could not yet be wiped (see the message)."""
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """The recognizer a gallery is tied to: embeddings of any other model are refused."""
+
+    name: str
+    sha256: str
+    dim: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "sha256": self.sha256, "dim": self.dim}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelIdentity":
+        try:
+            return cls(str(data["name"]), str(data["sha256"]), int(data["dim"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GalleryError(f"bad model identity {data!r}: {exc}") from None
+
+    def __str__(self) -> str:
+        return f"{self.name} (sha256 {self.sha256[:12]}…, {self.dim}-d)"
+
+
+def model_identity(recognizer: str) -> ModelIdentity:
+    """Identity of a registered recognizer from the zoo manifest, without loading the model.
+
+    The sha256 is that of the model file (of all files, hashed together, when there are several);
+    the zoo verifies every file against it before use.
+    """
+    import hashlib
+
+    from facetrust.recognition import RECOGNIZERS
+    from facetrust.zoo import get_model
+
+    dim = int(getattr(RECOGNIZERS.get_class(recognizer), "dim"))
+    files = get_model(recognizer).files
+    if not files:
+        raise ConfigError(f"recognizer {recognizer!r} has no model file to identify it by")
+    if len(files) == 1:
+        digest = files[0].sha256
+    else:
+        digest = hashlib.sha256("\n".join(sorted(f.sha256 for f in files)).encode()).hexdigest()
+    return ModelIdentity(recognizer, digest, dim)
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """How the embedded backend indexes templates.
+
+    ``kind``: ``"flat"`` (exact inner product), ``"ivf"`` (inverted lists with 8-bit
+    scalar-quantised codes; candidates are re-scored exactly from the database) or
+    ``"auto"``: flat below ``approximate_above`` templates, IVF from there on.
+    ``nlist`` / ``nprobe``: IVF lists and lists visited per query (``None`` = chosen by size,
+    see docs/gallery.md).
+    """
+
+    kind: Literal["auto", "flat", "ivf"] = "auto"
+    approximate_above: int = 50_000
+    nlist: int | None = None
+    nprobe: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("auto", "flat", "ivf"):
+            raise ConfigError(f"index kind must be 'auto', 'flat' or 'ivf', got {self.kind!r}")
+        if self.approximate_above < 1:
+            raise ConfigError("approximate_above must be >= 1")
+        for name in ("nlist", "nprobe"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be >= 1, got {value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "approximate_above": self.approximate_above, "nlist": self.nlist,
+                "nprobe": self.nprobe}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "IndexConfig":
+        return cls(**{k: data[k] for k in ("kind", "approximate_above", "nlist", "nprobe") if k in data})
+
+
+@dataclass(frozen=True)
+class NewTemplate:
+    """A validated, L2-normalised embedding to store."""
+
+    vector: np.ndarray
+    quality: float | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class EnrollRecord:
+    """One identity to enrol in bulk. ``templates`` may hold :class:`NewTemplate` objects or
+    raw vectors (one per row of an array); the gallery validates and normalises them."""
+
+    identity_id: str
+    templates: Sequence[Any]
+    name: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Template:
+    id: int
+    quality: float | None
+    source: str | None
+    created_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "quality": self.quality, "source": self.source, "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class Identity:
+    id: str
+    name: str | None
+    metadata: dict[str, Any]
+    created_at: float
+    updated_at: float
+    templates: tuple[Template, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "metadata": self.metadata, "created_at": self.created_at,
+                "updated_at": self.updated_at, "templates": [t.to_dict() for t in self.templates]}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A template a backend found for a query, with its exact cosine similarity."""
+
+    template_id: int
+    identity_id: str
+    name: str | None
+    score: float
+
+
+@dataclass(frozen=True)
+class Match:
+    """An identity in a search result; ``score`` is its best template's similarity."""
+
+    identity_id: str
+    name: str | None
+    score: float
+    template_id: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.identity_id, "name": self.name, "score": round(self.score, 6),
+                "template_id": self.template_id}
+
+
+@dataclass
+class SearchResult:
+    """Top-k identities for one query face and the open-set decision.
+
+    ``identity`` is the best match's id when its score reaches ``threshold``, else ``None``
+    ("not enrolled").
+    """
+
+    matches: list[Match]
+    threshold: float
+    face: Face | None = None
+
+    @property
+    def identity(self) -> str | None:
+        if self.matches and self.matches[0].score >= self.threshold:
+            return self.matches[0].identity_id
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"identity": self.identity, "threshold": round(self.threshold, 6),
+                               "matches": [m.to_dict() for m in self.matches]}
+        if self.face is not None:
+            out["face"] = self.face.to_dict(include_embedding=False)
+        return out
+
+
+@dataclass
+class IntegrityReport:
+    identities: int
+    templates: int
+    index_entries: int | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "identities": self.identities, "templates": self.templates,
+                "index_entries": self.index_entries, "problems": self.problems}
+
+
+def fuse(candidates: Sequence[Candidate], k: int) -> list[Match]:
+    """Fusion rule: an identity scores its best template's similarity (max); top ``k`` identities.
+    ``candidates`` must be sorted by descending score."""
+    seen: dict[str, Match] = {}
+    for c in candidates:
+        if c.identity_id not in seen:
+            seen[c.identity_id] = Match(c.identity_id, c.name, c.score, c.template_id)
+            if len(seen) == k:
+                break
+    return list(seen.values())
+
+
+def distinct_identities(candidates: Sequence[Candidate]) -> int:
+    return len({c.identity_id for c in candidates})
+
+
+def check_identity_id(identity_id: Any) -> str:
+    if not isinstance(identity_id, str) or not identity_id.strip() or len(identity_id) > 256:
+        raise GalleryError(f"identity id must be a non-empty string of at most 256 characters, got {identity_id!r}")
+    if _CONTROL.search(identity_id):
+        raise GalleryError(f"identity id {identity_id!r} contains control characters")
+    return identity_id
+
+
+def dump_metadata(metadata: Any) -> str:
+    if not isinstance(metadata, dict):
+        raise GalleryError(f"metadata must be a JSON object (dict), got {type(metadata).__name__}")
+    try:
+        return json.dumps(metadata, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise GalleryError(f"metadata is not JSON-serialisable: {exc}") from None
+
+
+def check_quality(quality: Any) -> float | None:
+    if quality is None:
+        return None
+    value = float(quality)
+    if not math.isfinite(value):
+        raise GalleryError(f"template quality must be finite, got {quality!r}")
+    return value
+
+
+class GalleryBackend(Protocol):
+    """Storage + vector search behind :class:`~facetrust.gallery.Gallery`.
+
+    Implementations are constructed by their classmethods ``create(location, model, index,
+    **options)`` and ``open(location, readonly=False, index=None, **options)``. Vectors handed
+    to a backend are already validated: float32, shape (dim,), unit length.
+    """
+
+    location: str
+    model: ModelIdentity
+    readonly: bool
+
+    def enroll(self, records: Sequence[tuple[str, str | None, str, Sequence[NewTemplate]]],
+               on_duplicate: OnDuplicate = "error") -> list[str]:
+        """Insert (id, name, metadata JSON, templates) records in one transaction; returns the ids
+        inserted. ``on_duplicate="skip"`` leaves existing ids alone; ``"error"`` changes nothing."""
+        ...
+
+    def add_templates(self, identity_id: str, templates: Sequence[NewTemplate]) -> list[int]: ...
+
+    def get(self, identity_id: str) -> Identity: ...
+
+    def list(self, offset: int = 0, limit: int | None = None) -> list[Identity]: ...
+
+    def existing(self, identity_ids: Sequence[str]) -> set[str]: ...
+
+    def counts(self) -> tuple[int, int]:
+        """(identities, templates)."""
+        ...
+
+    def update(self, identity_id: str, name: str | None, metadata_json: str | None) -> Identity: ...
+
+    def remove(self, identity_ids: Sequence[str]) -> int:
+        """Delete identities and their templates so that they cannot be recovered from storage."""
+        ...
+
+    def remove_template(self, template_id: int) -> None: ...
+
+    def search(self, vectors: np.ndarray, k: int) -> list[list[Candidate]]:
+        """Per query, candidates sorted by exact score, covering at least ``k`` distinct
+        identities when the gallery holds that many."""
+        ...
+
+    def iter_export(self) -> Iterator[tuple[Identity, np.ndarray]]:
+        """Every identity with its templates' vectors (rows in ``Identity.templates`` order)."""
+        ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def check(self) -> IntegrityReport: ...
+
+    def reindex(self) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,483 @@
+"""The gallery API: enrol identities from images or embeddings, search, manage, export.
+
+>>> from facetrust.gallery import Gallery
+>>> with Gallery.create("staff.gallery") as gallery:                     # doctest: +SKIP
+...     gallery.enroll("obama", ["obama.jpg"], name="Barack Obama", metadata={"team": "a"})
+...     result = gallery.search("unknown.jpg")
+...     print(result.identity, result.matches[0].score)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from facetrust.errors import (
+    ConfigError, EmbeddingError, FaceNotFoundError, GalleryError, ModelMismatchError, MultipleFacesError,
+)
+from facetrust.gallery.base import (
+    EnrollRecord, GalleryBackend, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate,
+    SearchResult, check_identity_id, check_quality, dump_metadata, fuse, model_identity,
+)
+
+if TYPE_CHECKING:
+    from facetrust.analyzer import FaceAnalyzer
+    from facetrust.io.image import ImageSource
+
+
+def backend_for(location: str | os.PathLike[str]) -> str:
+    """``postgres`` for ``postgresql://`` URLs, else the embedded ``sqlite`` backend."""
+    return "postgres" if str(location).startswith(("postgresql://", "postgres://")) else "sqlite"
+
+
+@dataclass
+class FolderReport:
+    """Outcome of :meth:`Gallery.enroll_folder`."""
+
+    enrolled: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # already enrolled (a resumed run)
+    failed: dict[str, str] = field(default_factory=dict)  # image path -> reason it gave no template
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"enrolled": len(self.enrolled), "skipped": len(self.skipped), "failed": self.failed}
+
+
+class Gallery:
+    """A 1:N identification gallery tied to one recognizer (name + model sha256).
+
+    Search fuses an identity's templates by their **maximum** similarity, and
+    decides "enrolled" when the best identity's score reaches the threshold
+    (default: the recognizer's threshold calibrated at FMR 1e-3; with N enrolled
+    identities the chance that an unknown face matches someone is up to N times that).
+    Enrolment images must show exactly one face unless ``select`` picks one.
+    """
+
+    def __init__(self, backend: GalleryBackend, analyzer: "FaceAnalyzer | None" = None) -> None:
+        self.backend = backend
+        self.model: ModelIdentity = backend.model
+        self._analyzer: FaceAnalyzer | None = None
+        if analyzer is not None:
+            self.analyzer = analyzer
+
+    # -- construction ------------------------------------------------------
+    @classmethod
+    def create(cls, location: str | os.PathLike[str], recognizer: str | ModelIdentity | None = None, *,
+               analyzer: "FaceAnalyzer | None" = None, backend: str | None = None, index: IndexConfig | None = None,
+               **options: Any) -> "Gallery":
+        """A new, empty gallery. ``recognizer`` defaults to the analyzer's (else ``dlib-resnet``);
+        pass a :class:`ModelIdentity` for embeddings from a model outside the zoo."""
+        from facetrust.gallery import BACKENDS
+
+        if isinstance(recognizer, ModelIdentity):
+            model = recognizer
+        else:
+            model = model_identity(recognizer or (analyzer.config.recognizer if analyzer else "dlib-resnet"))
+        store = BACKENDS.get_class(backend or backend_for(location)).create(location, model, index, **options)
+        try:
+            return cls(store, analyzer)
+        except BaseException:
+            store.close()
+            raise
+
+    @classmethod
+    def open(cls, location: str | os.PathLike[str], *, analyzer: "FaceAnalyzer | None" = None,
+             readonly: bool = False, backend: str | None = None, index: IndexConfig | None = None,
+             **options: Any) -> "Gallery":
+        from facetrust.gallery import BACKENDS
+
+        store = BACKENDS.get_class(backend or backend_for(location)).open(location, readonly, index, **options)
+        try:
+            return cls(store, analyzer)
+        except BaseException:
+            store.close()
+            raise
+
+    @classmethod
+    def from_export(cls, location: str | os.PathLike[str], export_file: str | os.PathLike[str], *,
+                    progress: bool = False, **create_options: Any) -> "Gallery":
+        """Create a gallery with the export's model and import every identity of it."""
+        from facetrust.gallery.portable import read_header
+
+        gallery = cls.create(location, read_header(export_file)["model"], **create_options)
+        gallery.import_file(export_file, progress=progress)
+        return gallery
+
+    def __enter__(self) -> "Gallery":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.backend.close()
+
+    @property
+    def analyzer(self) -> "FaceAnalyzer":
+        """Used for images; by default the standard detector with the gallery's recognizer."""
+        if self._analyzer is None:
+            from facetrust.analyzer import FaceAnalyzer
+
+            self._analyzer = FaceAnalyzer(recognizer=self.model.name)
+        return self._analyzer
+
+    @analyzer.setter
+    def analyzer(self, analyzer: "FaceAnalyzer") -> None:
+        self._check_model(analyzer.config.recognizer, "the analyzer's recognizer")
+        self._analyzer = analyzer
+
+    def _check_model(self, model: str | ModelIdentity, what: str = "the embeddings") -> None:
+        if isinstance(model, str):
+            if model != self.model.name:
+                raise ModelMismatchError(f"{what} come from {model!r}; this gallery holds {self.model}")
+            model = model_identity(model)
+        if model != self.model:
+            raise ModelMismatchError(f"{what} come from {model}; this gallery holds {self.model}")
+
+    # -- validation ----------------------------------------------------------
+    def _vectors(self, embeddings: Any, model: str | ModelIdentity | None) -> np.ndarray:
+        """(n, dim) float32 unit vectors, or a clear error."""
+        if model is not None:
+            self._check_model(model)
+        try:
+            array = np.asarray(embeddings, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise EmbeddingError(f"embeddings must be numeric arrays: {exc}") from None
+        if array.ndim == 1:
+            array = array[None, :]
+        if array.ndim != 2 or array.shape[1] != self.model.dim:
+            raise EmbeddingError(f"expected {self.model.dim}-d embeddings from {self.model.name}, "
+                                 f"got an array of shape {np.shape(embeddings)}")
+        if not np.isfinite(array).all():
+            raise EmbeddingError("embeddings contain NaN or infinite values")
+        norms = np.linalg.norm(array, axis=1)
+        if (norms < 1e-6).any():
+            raise EmbeddingError("an embedding is the zero vector")
+        # Rows already of unit length are kept bit for bit (exports re-import exactly).
+        unit = np.abs(norms - 1.0) < 1e-6
+        return np.where(unit[:, None], array, array / norms[:, None]).astype(np.float32)
+
+    def _templates(self, items: Any, model: str | ModelIdentity | None = None) -> list[NewTemplate]:
+        """Validated templates from an array (1-D: one embedding, 2-D: one per row) or a
+        sequence of vectors / :class:`NewTemplate` objects."""
+        return self._templates_of_many([items], model)[0]
+
+    def _templates_of_many(self, groups: Sequence[Any], model: str | ModelIdentity | None = None,
+                           ) -> list[list[NewTemplate]]:
+        """:meth:`_templates` for many identities at once (one validation pass: bulk enrolment)."""
+        raws: list[Any] = []
+        given: list[NewTemplate | None] = []
+        sizes = []
+        for items in groups:
+            pairs = _split_templates(items)
+            if not pairs:
+                raise GalleryError("an identity needs at least one template (an image or an embedding)")
+            raws += [raw for raw, _ in pairs]
+            given += [template for _, template in pairs]
+            sizes.append(len(pairs))
+        rows = []
+        for raw in raws:
+            try:
+                row = np.asarray(raw, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise EmbeddingError(f"embeddings must be numeric arrays: {exc}") from None
+            if row.shape != (self.model.dim,):
+                raise EmbeddingError(f"expected {self.model.dim}-d embeddings from {self.model.name}, "
+                                     f"got an array of shape {row.shape}")
+            rows.append(row)
+        vectors = self._vectors(np.stack(rows), model)
+        templates = [NewTemplate(v, check_quality(t.quality), t.source) if t is not None else NewTemplate(v)
+                     for v, t in zip(vectors, given)]
+        bounds = np.cumsum([0] + sizes).tolist()
+        return [templates[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def _image_templates(self, images: Sequence[ImageSource], select: Any) -> list[NewTemplate]:
+        """One template per image: the only face, or the one ``select`` picks when there are several."""
+        from facetrust.analyzer import select_face
+
+        analyzer = self.analyzer
+        crops, sources = [], []
+        for image in images:
+            rgb = analyzer.load(image)
+            detections = analyzer.detect_rgb(rgb)
+            label = f" in {image}" if isinstance(image, (str, Path)) else ""
+            if not detections:
+                raise FaceNotFoundError(f"no face found{label}")
+            if len(detections) > 1 and select is None:
+                raise MultipleFacesError(f"{len(detections)} faces found{label}; enrolment needs exactly one "
+                                         "(pass select='largest', 'center', … to choose)")
+            chosen = detections[select_face(detections, select or "largest", rgb.shape)]
+            crops.append(analyzer.recognizer.align(rgb, chosen))
+            sources.append(str(image) if isinstance(image, (str, Path)) else None)
+        vectors = analyzer.recognizer.embed_aligned(crops)
+        return [NewTemplate(v, None, s) for v, s in zip(self._vectors(vectors, None), sources)]
+
+    def _all_templates(self, images: Sequence[ImageSource] | ImageSource, embeddings: Any,
+                       quality: Sequence[float | None] | None, select: Any,
+                       model: str | ModelIdentity | None) -> list[NewTemplate]:
+        if _is_single_image(images):
+            images = [images]  # type: ignore[list-item]
+        images = list(images)  # type: ignore[arg-type]
+        templates = self._image_templates(images, select) if images else []
+        if embeddings is not None:
+            templates += self._templates(embeddings, model)
+        if not templates:
+            raise GalleryError("give at least one image or embedding")
+        if quality is not None:
+            if len(quality) != len(templates):
+                raise GalleryError(f"{len(quality)} quality values for {len(templates)} templates")
+            templates = [NewTemplate(t.vector, check_quality(q), t.source) for t, q in zip(templates, quality)]
+        return templates
+
+    # -- enrolment -------------------------------------------------------------
+    def enroll(self, identity_id: str, images: Sequence[ImageSource] | ImageSource = (), *, embeddings: Any = None,
+               name: str | None = None, metadata: dict[str, Any] | None = None,
+               quality: Sequence[float | None] | None = None, select: Any = None,
+               model: str | ModelIdentity | None = None) -> Identity:
+        """Enrol a new identity with one template per image and per embedding row, atomically:
+        on any error (no face, two faces, duplicate id, bad embedding) nothing is stored.
+        ``quality`` (one value per template, images first) is stored with the templates;
+        ``model`` names the recognizer that produced ``embeddings`` and is checked."""
+        check_identity_id(identity_id)
+        meta = dump_metadata(metadata or {})
+        templates = self._all_templates(images, embeddings, quality, select, model)
+        self.backend.enroll([(identity_id, name, meta, templates)], "error")
+        return self.backend.get(identity_id)
+
+    def add_templates(self, identity_id: str, images: Sequence[ImageSource] | ImageSource = (), *,
+                      embeddings: Any = None, quality: Sequence[float | None] | None = None, select: Any = None,
+                      model: str | ModelIdentity | None = None) -> list[int]:
+        """More templates for an enrolled identity; returns their ids."""
+        templates = self._all_templates(images, embeddings, quality, select, model)
+        return self.backend.add_templates(check_identity_id(identity_id), templates)
+
+    def enroll_many(self, records: Iterable[EnrollRecord], *, batch_size: int = 1000,
+                    on_duplicate: OnDuplicate = "error", progress: bool = False, total: int | None = None,
+                    model: str | ModelIdentity | None = None) -> int:
+        """Bulk enrolment of identities given as embeddings. Each batch of ``batch_size`` identities is
+        one transaction: an interruption keeps whole batches only, and a rerun with
+        ``on_duplicate="skip"`` resumes. Returns the number of identities inserted."""
+        if on_duplicate not in ("error", "skip"):
+            raise ConfigError(f"on_duplicate must be 'error' or 'skip', got {on_duplicate!r}")
+        if model is not None:
+            self._check_model(model)
+        inserted = 0
+        batch: list[EnrollRecord] = []
+        for record in _progress(records, total, "enrolling", progress):
+            batch.append(record)
+            if len(batch) >= batch_size:
+                inserted += self._enroll_batch(batch, on_duplicate)
+                batch = []
+        if batch:
+            inserted += self._enroll_batch(batch, on_duplicate)
+        return inserted
+
+    def _enroll_batch(self, batch: list[EnrollRecord], on_duplicate: OnDuplicate) -> int:
+        templates = self._templates_of_many([r.templates for r in batch])
+        rows = [(check_identity_id(r.identity_id), r.name, dump_metadata(r.metadata) if r.metadata else "{}", t)
+                for r, t in zip(batch, templates)]
+        return len(self.backend.enroll(rows, on_duplicate))
+
+    def enroll_folder(self, folder: str | os.PathLike[str], *, select: Any = None, workers: int = 1,
+                      progress: bool = False, batch_size: int = 50) -> FolderReport:
+        """Enrol every sub-folder of ``folder`` as one identity (id = folder name), one template per
+        image. Identities already enrolled are skipped, so an interrupted run resumes; images
+        without exactly one face (unless ``select``) are reported in ``failed``."""
+        from facetrust.analyzer import select_face
+        from facetrust.io import expand_inputs
+        from facetrust.parallel import analyze_paths, progress_map
+
+        root = Path(folder)
+        if not root.is_dir():
+            raise GalleryError(f"{root} is not a folder")
+        report = FolderReport()
+        folders = sorted(d for d in root.iterdir() if d.is_dir())
+        done = self.backend.existing([d.name for d in folders])
+        report.skipped = [d.name for d in folders if d.name in done]
+        plan = [(d.name, expand_inputs([str(d)])) for d in folders if d.name not in done]
+        paths = [p for _, images in plan for p in images]
+        owners = iter([name for name, images in plan for _ in images])
+        remaining = {name: len(images) for name, images in plan}
+        pending: dict[str, list[NewTemplate]] = {}
+        batch: list[tuple[str, str | None, str, list[NewTemplate]]] = []
+        analyzer = self.analyzer
+        results = analyze_paths(paths, analyzer.config, embed=True, workers=workers,
+                                analyzer=analyzer if workers <= 1 else None)
+        for result in progress_map(results, len(paths), "enrolling", enabled=progress):
+            owner = next(owners)
+            if result.error:
+                report.failed[str(result.path)] = result.error
+            elif not result.faces:
+                report.failed[str(result.path)] = "no face found"
+            elif len(result.faces) > 1 and select is None:
+                report.failed[str(result.path)] = f"{len(result.faces)} faces found"
+            else:
+                face = result.faces[select_face(result.faces, select or "largest", (result.height, result.width))]
+                template = NewTemplate(self._vectors(face.embedding, None)[0], None, str(result.path))
+                pending.setdefault(owner, []).append(template)
+            remaining[owner] -= 1
+            if remaining[owner] == 0 and pending.get(owner):
+                batch.append((owner, None, "{}", pending.pop(owner)))
+                if len(batch) >= batch_size:
+                    report.enrolled += self.backend.enroll(batch, "skip")
+                    batch = []
+        if batch:
+            report.enrolled += self.backend.enroll(batch, "skip")
+        return report
+
+    # -- search ------------------------------------------------------------------
+    def threshold(self, fmr: float | None = None) -> float:
+        """The recognizer's calibrated similarity threshold at ``fmr`` (default 1e-3)."""
+        from facetrust.recognition.calibration import DEFAULT_FMR, load_calibration
+
+        return load_calibration(self.model.name).threshold_at(DEFAULT_FMR if fmr is None else fmr)
+
+    def _decision(self, threshold: float | None, fmr: float | None) -> float:
+        if threshold is not None and fmr is not None:
+            raise ConfigError("give a threshold or an FMR, not both")
+        return float(threshold) if threshold is not None else self.threshold(fmr)
+
+    def search_embeddings(self, embeddings: Any, *, k: int = 5, threshold: float | None = None,
+                          fmr: float | None = None, model: str | ModelIdentity | None = None) -> list[SearchResult]:
+        """Top-``k`` identities for each embedding (one row per query)."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ConfigError(f"k must be a positive integer, got {k!r}")
+        cut = self._decision(threshold, fmr)
+        vectors = self._vectors(embeddings, model)
+        return [SearchResult(fuse(candidates, k), cut) for candidates in self.backend.search(vectors, k)]
+
+    def search_embedding(self, embedding: Any, **options: Any) -> SearchResult:
+        vector = np.asarray(embedding)
+        if vector.ndim != 1:
+            raise EmbeddingError(f"search_embedding takes one embedding, got an array of shape {vector.shape}")
+        return self.search_embeddings(vector, **options)[0]
+
+    def search(self, image: ImageSource, *, k: int = 5, threshold: float | None = None, fmr: float | None = None,
+               select: Any = "largest") -> SearchResult:
+        """Identify the selected face of an image (default: the largest)."""
+        from facetrust.analyzer import select_face
+
+        from facetrust.types import Face
+
+        analyzer = self.analyzer
+        rgb = analyzer.load(image)
+        detections = analyzer.detect_rgb(rgb)
+        if not detections:
+            label = f" in {image}" if isinstance(image, (str, Path)) else ""
+            raise FaceNotFoundError(f"no face found{label}")
+        chosen = detections[select_face(detections, select, rgb.shape)]
+        embedding = analyzer.recognizer.embed_aligned([analyzer.recognizer.align(rgb, chosen)])[0]
+        result = self.search_embedding(embedding, k=k, threshold=threshold, fmr=fmr)
+        result.face = Face(chosen.box, chosen.score, chosen.landmarks, extras={"fallback": True} if chosen.fallback else {})
+        return result
+
+    def search_faces(self, image: ImageSource, *, k: int = 5, threshold: float | None = None,
+                     fmr: float | None = None) -> list[SearchResult]:
+        """Identify every face in an image (largest first); an empty list when there is none."""
+        faces = self.analyzer.analyze(image)
+        if not faces:
+            return []
+        results = self.search_embeddings(np.stack([f.embedding for f in faces]), k=k, threshold=threshold, fmr=fmr)
+        for face, result in zip(faces, results):
+            face.embedding = None
+            result.face = face
+        return results
+
+    # -- management ------------------------------------------------------------
+    def get(self, identity_id: str) -> Identity:
+        return self.backend.get(check_identity_id(identity_id))
+
+    def list(self, offset: int = 0, limit: int | None = None) -> list[Identity]:
+        return self.backend.list(offset, limit)
+
+    def __len__(self) -> int:
+        return self.backend.counts()[0]
+
+    def __contains__(self, identity_id: object) -> bool:
+        return isinstance(identity_id, str) and bool(self.backend.existing([identity_id]))
+
+    def update(self, identity_id: str, *, name: str | None = None, metadata: dict[str, Any] | None = None,
+               merge: bool = False) -> Identity:
+        """Change the display name and/or metadata (replaced, or merged key by key with ``merge=True``)."""
+        check_identity_id(identity_id)
+        if metadata is not None and merge:
+            metadata = {**self.backend.get(identity_id).metadata, **metadata}
+        return self.backend.update(identity_id, name, None if metadata is None else dump_metadata(metadata))
+
+    def remove(self, identity_ids: str | Sequence[str]) -> int:
+        """Erase identities: their templates are deleted from the database (zeroed on disk) and
+        from the index file. Unknown ids raise and remove nothing."""
+        ids = [identity_ids] if isinstance(identity_ids, str) else list(identity_ids)
+        return self.backend.remove([check_identity_id(i) for i in ids])
+
+    def remove_template(self, template_id: int) -> None:
+        """Erase one template (an identity keeps at least one)."""
+        self.backend.remove_template(int(template_id))
+
+    # -- files and maintenance ---------------------------------------------------
+    def export(self, path: str | os.PathLike[str], *, progress: bool = False) -> int:
+        """Write every identity with its templates to a portable file (see ``portable``)."""
+        from facetrust.gallery.portable import write_export
+
+        total = len(self)
+        items = _progress(self.backend.iter_export(), total, "exporting", progress)
+        return write_export(path, self.model, items, total)
+
+    def import_file(self, path: str | os.PathLike[str], *, on_duplicate: OnDuplicate = "error",
+                    batch_size: int = 1000, progress: bool = False) -> int:
+        """Enrol the identities of an export file made with the same model; returns how many were new."""
+        from facetrust.gallery.portable import iter_records, read_header
+
+        header = read_header(path)
+        self._check_model(header["model"], f"the identities in {path}")
+        return self.enroll_many(iter_records(path), batch_size=batch_size, on_duplicate=on_duplicate,
+                                progress=progress, total=int(header.get("identities") or 0) or None)
+
+    def stats(self) -> dict[str, Any]:
+        return self.backend.stats()
+
+    def check(self) -> IntegrityReport:
+        return self.backend.check()
+
+    def reindex(self) -> None:
+        """Rebuild the search index from the stored templates."""
+        self.backend.reindex()
+
+    def flush(self) -> None:
+        """Persist the search index (done on close, and after every removal)."""
+        self.backend.flush()
+
+
+def _split_templates(items: Any) -> list[tuple[Any, NewTemplate | None]]:
+    """(raw vector, the NewTemplate it came from) per template of one identity."""
+    if isinstance(items, NewTemplate):
+        return [(items.vector, items)]
+    if isinstance(items, np.ndarray):
+        return [(items, None)] if items.ndim <= 1 else [(row, None) for row in items]
+    if isinstance(items, (list, tuple)):
+        if items and not isinstance(items[0], (NewTemplate, list, tuple, np.ndarray)):
+            return [(items, None)]  # a flat list of numbers: one embedding
+        return [(t.vector, t) if isinstance(t, NewTemplate) else (t, None) for t in items]
+    return [(items, None)]
+
+
+def _is_single_image(images: Any) -> bool:
+    """A path, bytes, an array or a PIL image, as opposed to a sequence of them."""
+    return isinstance(images, (str, os.PathLike, bytes, np.ndarray)) or type(images).__module__.startswith("PIL.")
+
+
+def _progress(items: Iterable[Any], total: int | None, description: str, enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        yield from items
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True)) as bar:
+        task = bar.add_task(description, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)

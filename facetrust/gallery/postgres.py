@@ -1,0 +1,355 @@
+"""PostgreSQL + pgvector backend, for several application servers sharing one gallery.
+
+Location: a PostgreSQL URL (``postgresql://user:pass@host/db``); the gallery
+lives in one schema (option ``schema``, default ``facetrust``), so one database
+can hold several galleries. The ``vector`` extension must be installable by
+the user (or already installed). Templates are indexed with pgvector's HNSW
+index on inner product (``index=IndexConfig(kind="flat")`` for exact scans);
+``ef_search`` sets the candidate list of a query.
+
+Erasure (option ``erase``): ``"full"`` (default) deletes the rows and runs
+``VACUUM FULL`` on the gallery's tables, which rewrites their files without the
+removed rows (a plain ``VACUUM`` only marks the space reusable: the bytes stay in
+the table files until overwritten). ``VACUUM FULL`` locks the tables while it
+runs, which grows with the gallery; ``"vacuum"`` trades that for the weaker
+guarantee. Either way PostgreSQL keeps old row versions in its write-ahead log
+segments (and in backups) until they are recycled, which the operator controls.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from facetrust.errors import ConfigError, DuplicateIdentityError, GalleryError, IdentityNotFoundError
+from facetrust.gallery.base import (
+    FORMAT, FORMAT_VERSION, Candidate, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate,
+    OnDuplicate, Template, distinct_identities,
+)
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _vector_text(vector: np.ndarray) -> str:
+    # 9 significant digits round-trip float32 exactly.
+    return "[" + ",".join(f"{v:.9g}" for v in np.asarray(vector, dtype=np.float32).tolist()) + "]"
+
+
+def _parse_vector(text: str) -> np.ndarray:
+    return np.array(text.strip("[]").split(","), dtype=np.float32)
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+class PostgresGallery:
+    def __init__(self, conn: Any, url: str, schema: str, model: ModelIdentity, readonly: bool,
+                 index: IndexConfig, ef_search: int, erase: str) -> None:
+        if erase not in ("full", "vacuum"):
+            raise ConfigError(f"erase must be 'full' or 'vacuum', got {erase!r}")
+        self._conn = conn
+        self.location = _redact(url)
+        self.schema = schema
+        self.model = model
+        self.readonly = readonly
+        self.index_config = index
+        self.ef_search = ef_search
+        self.erase = erase
+        self._lock = threading.RLock()
+
+    # -- opening -----------------------------------------------------------
+    @staticmethod
+    def _connect(url: str, schema: str) -> Any:
+        if not _SCHEMA_NAME.match(schema):
+            raise ConfigError(f"schema must be a lower-case SQL identifier, got {schema!r}")
+        try:
+            import psycopg
+        except ImportError:
+            raise ConfigError("the postgres backend needs psycopg: pip install 'facetrust[postgres]'") from None
+        try:
+            return psycopg.connect(url, autocommit=True)
+        except psycopg.Error as exc:
+            raise GalleryError(f"cannot connect to {_redact(url)}: {str(exc).strip()}") from None
+
+    @classmethod
+    def create(cls, location: str, model: ModelIdentity, index: IndexConfig | None = None, schema: str = "facetrust",
+               ef_search: int = 100, erase: str = "full") -> "PostgresGallery":
+        import psycopg
+
+        index = index or IndexConfig()
+        conn = cls._connect(str(location), schema)
+        s = schema
+        try:
+            with conn.transaction():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                if conn.execute("SELECT to_regclass(%s)", (f"{s}.meta",)).fetchone()[0] is not None:
+                    raise GalleryError(f"a gallery already exists in schema {s!r} of {_redact(str(location))}")
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+                conn.execute(f"CREATE TABLE {s}.meta (key text PRIMARY KEY, value text NOT NULL)")
+                conn.execute(f"CREATE TABLE {s}.identities (pk bigserial PRIMARY KEY, id text NOT NULL UNIQUE, "
+                             "name text, metadata jsonb NOT NULL, created_at double precision NOT NULL, "
+                             "updated_at double precision NOT NULL)")
+                conn.execute(f"CREATE TABLE {s}.templates (id bigserial PRIMARY KEY, identity_pk bigint NOT NULL "
+                             f"REFERENCES {s}.identities(pk) ON DELETE CASCADE, vector vector({model.dim}) NOT NULL, "
+                             "quality real, source text, created_at double precision NOT NULL)")
+                conn.execute(f"CREATE INDEX ON {s}.templates (identity_pk)")
+                if index.kind != "flat":
+                    conn.execute(f"CREATE INDEX templates_hnsw ON {s}.templates USING hnsw (vector vector_ip_ops)")
+                meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "created_at": repr(time.time()),
+                        "model": json.dumps(model.to_dict()), "index": json.dumps(index.to_dict())}
+                with conn.cursor() as cur:
+                    cur.executemany(f"INSERT INTO {s}.meta VALUES (%s, %s)", list(meta.items()))
+        except psycopg.Error as exc:
+            conn.close()
+            raise GalleryError(f"cannot create a gallery in {_redact(str(location))}: {str(exc).strip()}") from None
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, str(location), schema, model, False, index, ef_search, erase)
+
+    @classmethod
+    def open(cls, location: str, readonly: bool = False, index: IndexConfig | None = None, schema: str = "facetrust",
+             ef_search: int = 100, erase: str = "full") -> "PostgresGallery":
+        import psycopg
+
+        conn = cls._connect(str(location), schema)
+        try:
+            if conn.execute("SELECT to_regclass(%s)", (f"{schema}.meta",)).fetchone()[0] is None:
+                raise GalleryError(f"no gallery in schema {schema!r} of {_redact(str(location))}")
+            meta = dict(conn.execute(f"SELECT key, value FROM {schema}.meta").fetchall())
+            if meta.get("format") != FORMAT:
+                raise GalleryError(f"schema {schema!r} does not hold a facetrust gallery")
+            if readonly:
+                conn.execute("SET default_transaction_read_only = on")
+        except psycopg.Error as exc:
+            conn.close()
+            raise GalleryError(f"cannot open the gallery: {str(exc).strip()}") from None
+        except BaseException:
+            conn.close()
+            raise
+        model = ModelIdentity.from_dict(json.loads(meta["model"]))
+        stored = IndexConfig.from_dict(json.loads(meta.get("index", "{}")))
+        return cls(conn, str(location), schema, model, readonly, index or stored, ef_search, erase)
+
+    @contextmanager
+    def _tx(self, write: bool) -> Iterator[Any]:
+        import psycopg
+
+        if write and self.readonly:
+            raise GalleryError("the gallery is open read-only")
+        with self._lock:
+            try:
+                with self._conn.transaction():
+                    yield self._conn
+            except psycopg.errors.UniqueViolation as exc:
+                raise DuplicateIdentityError(f"already enrolled ({str(exc).strip().splitlines()[-1]})") from None
+            except psycopg.Error as exc:
+                raise GalleryError(f"database error: {str(exc).strip()}") from None
+
+    # -- writes --------------------------------------------------------------
+    def enroll(self, records: Sequence[tuple[str, str | None, str, Sequence[NewTemplate]]],
+               on_duplicate: OnDuplicate = "error") -> list[str]:
+        s = self.schema
+        ids = [r[0] for r in records]
+        if len(set(ids)) != len(ids):
+            raise DuplicateIdentityError("an identity id is given twice")
+        with self._tx(write=True) as c:
+            existing = {r[0] for r in c.execute(f"SELECT id FROM {s}.identities WHERE id = ANY(%s)", (ids,))}
+            if existing and on_duplicate == "error":
+                raise DuplicateIdentityError(f"already enrolled: {', '.join(sorted(existing)[:5])}")
+            now = time.time()
+            inserted = []
+            with c.cursor() as cur:
+                for identity_id, name, metadata_json, templates in records:
+                    if identity_id in existing:
+                        continue
+                    pk = cur.execute(f"INSERT INTO {s}.identities (id, name, metadata, created_at, updated_at) "
+                                     "VALUES (%s, %s, %s::jsonb, %s, %s) RETURNING pk",
+                                     (identity_id, name, metadata_json, now, now)).fetchone()[0]
+                    cur.executemany(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at) "
+                                    "VALUES (%s, %s::vector, %s, %s, %s)",
+                                    [(pk, _vector_text(t.vector), t.quality, t.source, now) for t in templates])
+                    inserted.append(identity_id)
+        return inserted
+
+    def add_templates(self, identity_id: str, templates: Sequence[NewTemplate]) -> list[int]:
+        s = self.schema
+        with self._tx(write=True) as c:
+            pk = self._pk(c, identity_id)
+            now = time.time()
+            new_ids = [c.execute(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at) "
+                                 "VALUES (%s, %s::vector, %s, %s, %s) RETURNING id",
+                                 (pk, _vector_text(t.vector), t.quality, t.source, now)).fetchone()[0]
+                       for t in templates]
+            c.execute(f"UPDATE {s}.identities SET updated_at = %s WHERE pk = %s", (now, pk))
+        return [int(i) for i in new_ids]
+
+    def update(self, identity_id: str, name: str | None, metadata_json: str | None) -> Identity:
+        s = self.schema
+        with self._tx(write=True) as c:
+            pk = self._pk(c, identity_id)
+            c.execute(f"UPDATE {s}.identities SET name = COALESCE(%s, name), "
+                      "metadata = COALESCE(%s::jsonb, metadata), updated_at = %s WHERE pk = %s",
+                      (name, metadata_json, time.time(), pk))
+        return self.get(identity_id)
+
+    def remove(self, identity_ids: Sequence[str]) -> int:
+        s = self.schema
+        ids = list(dict.fromkeys(identity_ids))
+        with self._tx(write=True) as c:
+            found = {r[0] for r in c.execute(f"SELECT id FROM {s}.identities WHERE id = ANY(%s)", (ids,))}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise IdentityNotFoundError(f"not enrolled: {', '.join(missing[:5])}")
+            c.execute(f"DELETE FROM {s}.identities WHERE id = ANY(%s)", (ids,))
+        self._vacuum()
+        return len(ids)
+
+    def remove_template(self, template_id: int) -> None:
+        s = self.schema
+        with self._tx(write=True) as c:
+            row = c.execute(f"SELECT identity_pk FROM {s}.templates WHERE id = %s", (template_id,)).fetchone()
+            if row is None:
+                raise IdentityNotFoundError(f"no template with id {template_id}")
+            (count,) = c.execute(f"SELECT count(*) FROM {s}.templates WHERE identity_pk = %s", row).fetchone()
+            if count == 1:
+                raise GalleryError(f"template {template_id} is its identity's only one; remove the identity instead")
+            c.execute(f"DELETE FROM {s}.templates WHERE id = %s", (template_id,))
+            c.execute(f"UPDATE {s}.identities SET updated_at = %s WHERE pk = %s", (time.time(), row[0]))
+        self._vacuum()
+
+    def _vacuum(self) -> None:
+        # VACUUM cannot run inside a transaction; the connection is in autocommit mode.
+        command = "VACUUM FULL" if self.erase == "full" else "VACUUM"
+        with self._lock:
+            self._conn.execute(f"{command} {self.schema}.templates")
+            self._conn.execute(f"{command} {self.schema}.identities")
+
+    # -- reads ---------------------------------------------------------------
+    def _pk(self, c: Any, identity_id: str) -> int:
+        row = c.execute(f"SELECT pk FROM {self.schema}.identities WHERE id = %s", (identity_id,)).fetchone()
+        if row is None:
+            raise IdentityNotFoundError(f"not enrolled: {identity_id}")
+        return int(row[0])
+
+    def existing(self, identity_ids: Sequence[str]) -> set[str]:
+        with self._tx(write=False) as c:
+            return {r[0] for r in c.execute(f"SELECT id FROM {self.schema}.identities WHERE id = ANY(%s)",
+                                            (list(identity_ids),))}
+
+    def counts(self) -> tuple[int, int]:
+        with self._tx(write=False) as c:
+            return (int(c.execute(f"SELECT count(*) FROM {self.schema}.identities").fetchone()[0]),
+                    int(c.execute(f"SELECT count(*) FROM {self.schema}.templates").fetchone()[0]))
+
+    def get(self, identity_id: str) -> Identity:
+        with self._tx(write=False) as c:
+            rows = c.execute(f"SELECT pk, id, name, metadata, created_at, updated_at FROM {self.schema}.identities "
+                             "WHERE id = %s", (identity_id,)).fetchall()
+            if not rows:
+                raise IdentityNotFoundError(f"not enrolled: {identity_id}")
+            return self._identities(c, rows)[0]
+
+    def list(self, offset: int = 0, limit: int | None = None) -> list[Identity]:
+        with self._tx(write=False) as c:
+            rows = c.execute(f"SELECT pk, id, name, metadata, created_at, updated_at FROM {self.schema}.identities "
+                             "ORDER BY pk OFFSET %s LIMIT %s", (offset, limit)).fetchall()
+            return self._identities(c, rows)
+
+    def _identities(self, c: Any, rows: list[tuple[Any, ...]]) -> list[Identity]:
+        templates: dict[int, list[Template]] = {}
+        for pk, tid, quality, source, created in c.execute(
+                f"SELECT identity_pk, id, quality, source, created_at FROM {self.schema}.templates "
+                "WHERE identity_pk = ANY(%s) ORDER BY id", ([r[0] for r in rows],)):
+            templates.setdefault(pk, []).append(Template(int(tid), quality, source, created))
+        return [Identity(ident, name, meta, created, updated, tuple(templates.get(pk, ())))
+                for pk, ident, name, meta, created, updated in rows]
+
+    def iter_export(self) -> Iterator[tuple[Identity, np.ndarray]]:
+        last = 0
+        while True:
+            with self._tx(write=False) as c:
+                rows = c.execute(f"SELECT pk, id, name, metadata, created_at, updated_at FROM "
+                                 f"{self.schema}.identities WHERE pk > %s ORDER BY pk LIMIT 1000", (last,)).fetchall()
+                if not rows:
+                    return
+                identities = self._identities(c, rows)
+                vectors: dict[int, list[np.ndarray]] = {}
+                for pk, text in c.execute(f"SELECT identity_pk, vector::text FROM {self.schema}.templates "
+                                          "WHERE identity_pk = ANY(%s) ORDER BY id", ([r[0] for r in rows],)):
+                    vectors.setdefault(pk, []).append(_parse_vector(text))
+            last = rows[-1][0]
+            for row, identity in zip(rows, identities):
+                found = vectors.get(row[0], [])
+                yield identity, np.stack(found) if found else np.zeros((0, self.model.dim), dtype=np.float32)
+
+    def search(self, vectors: np.ndarray, k: int) -> list[list[Candidate]]:
+        s = self.schema
+        results = []
+        with self._tx(write=False) as c:
+            want = max(32, 4 * k)
+            c.execute(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, want)}")
+            for vector in vectors:
+                text = _vector_text(vector)
+                while True:
+                    rows = c.execute(
+                        f"SELECT n.id, i.id, i.name, n.score FROM (SELECT id, identity_pk, -(vector <#> %s::vector) "
+                        f"AS score FROM {s}.templates ORDER BY vector <#> %s::vector LIMIT %s) n "
+                        f"JOIN {s}.identities i ON i.pk = n.identity_pk ORDER BY n.score DESC",
+                        (text, text, want)).fetchall()
+                    found = [Candidate(int(t), ident, name, float(score)) for t, ident, name, score in rows]
+                    # Several templates of one identity can fill the candidate list: ask for more.
+                    if distinct_identities(found) >= k or len(rows) < want:
+                        break
+                    want *= 4
+                    c.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(self.ef_search, want))}")
+                results.append(found)
+        return results
+
+    # -- maintenance -----------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        identities, templates = self.counts()
+        with self._tx(write=False) as c:
+            size = c.execute("SELECT pg_total_relation_size(%s) + pg_total_relation_size(%s)",
+                             (f"{self.schema}.templates", f"{self.schema}.identities")).fetchone()[0]
+        return {"backend": "postgres", "location": self.location, "schema": self.schema,
+                "model": self.model.to_dict(), "identities": identities, "templates": templates,
+                "files_bytes": {"tables": int(size)},
+                "index": {"kind": "flat" if self.index_config.kind == "flat" else "hnsw", "ef_search": self.ef_search}}
+
+    def check(self) -> IntegrityReport:
+        s = self.schema
+        problems = []
+        with self._tx(write=False) as c:
+            (bad,) = c.execute(f"SELECT count(*) FROM {s}.templates WHERE vector_dims(vector) != %s",
+                               (self.model.dim,)).fetchone()
+            if bad:
+                problems.append(f"{bad} template(s) have a vector of the wrong size")
+            (empty,) = c.execute(f"SELECT count(*) FROM {s}.identities i WHERE NOT EXISTS "
+                                 f"(SELECT 1 FROM {s}.templates t WHERE t.identity_pk = i.pk)").fetchone()
+            if empty:
+                problems.append(f"{empty} identit{'y has' if empty == 1 else 'ies have'} no template")
+            invalid = c.execute("SELECT count(*) FROM pg_index x JOIN pg_class r ON r.oid = x.indrelid "
+                                "JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = %s "
+                                "AND NOT x.indisvalid", (s,)).fetchone()[0]
+            if invalid:
+                problems.append(f"{invalid} invalid index(es); run reindex")
+        identities, templates = self.counts()
+        return IntegrityReport(identities, templates, None, problems)
+
+    def reindex(self) -> None:
+        with self._lock:
+            self._conn.execute(f"REINDEX TABLE {self.schema}.templates")
+
+    def flush(self) -> None:
+        """Nothing to do: every write is committed and indexed by PostgreSQL."""
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,629 @@
+"""The embedded backend: SQLite (WAL) is the source of truth, FAISS the search index.
+
+Files: ``GALLERY`` (the database), ``GALLERY-wal`` / ``GALLERY-shm`` (SQLite's
+write-ahead log, present while open) and ``GALLERY.index`` (the FAISS index, a
+rebuildable cache; see :mod:`facetrust.gallery.faiss_index`).
+
+* Every write is one transaction, committed with ``synchronous=FULL``; a crash
+  loses at most the transaction in flight. Each write that changes templates
+  increments ``state.generation``; removed template ids go to the ``removed``
+  log, so an index that lags behind is brought up to date instead of rebuilt.
+* Erasure: ``secure_delete`` zeroes deleted rows in place, then a
+  ``wal_checkpoint(TRUNCATE)`` moves the zeroed pages into the database file and
+  empties the log, and the index file is rewritten without the removed vectors.
+* Readers in other processes (``readonly=True`` or not) see committed writes:
+  each search first applies changes committed since the index's generation.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+import warnings
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+from urllib.parse import quote
+
+import numpy as np
+
+from facetrust.errors import DuplicateIdentityError, GalleryError, IdentityNotFoundError
+from facetrust.gallery.base import (
+    FORMAT, FORMAT_VERSION, Candidate, ErasureWarning, GalleryIndexWarning, Identity, IndexConfig,
+    IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, distinct_identities,
+)
+from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, auto_nprobe, planned_kind
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE state (singleton INTEGER PRIMARY KEY CHECK (singleton = 0),
+                    generation INTEGER NOT NULL, log_since INTEGER NOT NULL);
+CREATE TABLE identities (pk INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT,
+                         metadata TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE templates (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        identity_pk INTEGER NOT NULL REFERENCES identities(pk) ON DELETE CASCADE,
+                        vector BLOB NOT NULL, quality REAL, source TEXT, created_at REAL NOT NULL);
+CREATE INDEX templates_identity ON templates(identity_pk);
+CREATE TABLE removed (template_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
+CREATE INDEX removed_generation ON removed(generation);
+INSERT INTO state VALUES (0, 0, 0);
+"""
+_MAX_VARS = 30_000  # below SQLite's limit of 32,766 bound parameters
+_STREAM = 50_000  # rows per fetch when streaming vectors into the index
+_RESCORED = 16  # IVF candidates re-scored exactly per query (at least)
+
+
+def _chunks(items: Sequence[Any], size: int = _MAX_VARS) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class SQLiteGallery:
+    """Embedded gallery in one SQLite file plus its FAISS index file. Thread-safe (one lock)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, meta: dict[str, str], readonly: bool,
+                 index: IndexConfig) -> None:
+        self.path = path
+        self.location = str(path)
+        self.readonly = readonly
+        self.model = ModelIdentity.from_dict(json.loads(meta["model"]))
+        self.index_config = index
+        self._uuid = meta["uuid"]
+        self._created_at = float(meta["created_at"])
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._index: TemplateIndex | None = None
+        self._dirty = False  # the in-memory index holds changes the index file lacks
+        self._wrote = False  # templates were added in this session: bring the index file up to date on close
+
+    @property
+    def index_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".index")
+
+    # -- opening -----------------------------------------------------------
+    @classmethod
+    def create(cls, location: str | os.PathLike[str], model: ModelIdentity, index: IndexConfig | None = None,
+               ) -> "SQLiteGallery":
+        path = Path(location)
+        if path.exists():
+            raise GalleryError(f"{path} already exists")
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise GalleryError(f"cannot create {path}: folder {folder} does not exist")
+        meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "uuid": uuid.uuid4().hex,
+                "created_at": repr(time.time()), "model": json.dumps(model.to_dict()),
+                "index": json.dumps((index or IndexConfig()).to_dict())}
+        # Built under a temporary name and linked into place: the gallery appears complete or not at all.
+        tmp = folder / f".{path.name}.{os.getpid()}.creating"
+        try:
+            conn = sqlite3.connect(tmp)
+            with conn:
+                conn.executescript(_SCHEMA)
+                conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            conn.close()
+            os.link(tmp, path)
+        except FileExistsError:
+            raise GalleryError(f"{path} already exists") from None
+        except (OSError, sqlite3.Error) as exc:
+            raise GalleryError(f"cannot create a gallery at {path}: {exc}") from None
+        finally:
+            _unlink_quietly(tmp)
+        # An index file left by an earlier gallery of the same name belongs to that one.
+        Path(str(path) + ".index").unlink(missing_ok=True)
+        return cls.open(path, index=index)
+
+    @classmethod
+    def open(cls, location: str | os.PathLike[str], readonly: bool = False, index: IndexConfig | None = None,
+             ) -> "SQLiteGallery":
+        path = Path(location)
+        if not path.is_file():
+            raise GalleryError(f"no gallery at {path}")
+        conn = _connect(path, readonly)
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if "no such table" in str(exc):
+                raise GalleryError(f"{path} is not a facetrust gallery (a database without its tables)") from None
+            if readonly and not _has_wal(path):
+                # A read-only folder: SQLite cannot create its shared-memory file there. Without a
+                # write-ahead log to replay, the database file alone is the complete gallery.
+                conn = _connect(path, readonly, immutable=True)
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            else:
+                hint = "" if readonly else "; open it read-only instead"
+                raise GalleryError(f"cannot open {path} ({exc}: read-only location?){hint}") from None
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise GalleryError(f"{path} is not a facetrust gallery ({exc})") from None
+        if meta.get("format") != FORMAT or "model" not in meta:
+            conn.close()
+            raise GalleryError(f"{path} is not a facetrust gallery")
+        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+            conn.close()
+            raise GalleryError(f"{path} was written by a newer facetrust (format {meta['format_version']})")
+        try:
+            conn.execute("PRAGMA secure_delete=ON")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=FULL")
+            if not readonly:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("BEGIN IMMEDIATE")  # fail now, not mid-enrolment, when the location is read-only
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise GalleryError(f"cannot write to {path} ({exc}); open it read-only instead") from None
+        stored = IndexConfig.from_dict(json.loads(meta.get("index", "{}")))
+        gallery = cls(path, conn, meta, readonly, index or stored)
+        if index is not None and index != stored and not readonly:
+            with gallery._write() as c:
+                c.execute("UPDATE meta SET value = ? WHERE key = 'index'", (json.dumps(index.to_dict()),))
+        return gallery
+
+    # -- transactions --------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise GalleryError(f"{self.path} is open read-only")
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise GalleryError(f"cannot write to {self.path}: {exc}") from None
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot (one read transaction), reentrant."""
+        with self._lock:
+            if self._conn.in_transaction:
+                yield self._conn
+                return
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    @staticmethod
+    def _bump(c: sqlite3.Connection) -> int:
+        c.execute("UPDATE state SET generation = generation + 1")
+        return int(c.execute("SELECT generation FROM state").fetchone()[0])
+
+    # -- writes --------------------------------------------------------------
+    def enroll(self, records: Sequence[tuple[str, str | None, str, Sequence[NewTemplate]]],
+               on_duplicate: OnDuplicate = "error") -> list[str]:
+        ids = [r[0] for r in records]
+        if len(set(ids)) != len(ids):
+            dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
+            raise DuplicateIdentityError(f"identity id(s) given twice: {', '.join(dupes[:5])}")
+        with self._write() as c:
+            existing = self._existing(c, ids)
+            if existing and on_duplicate == "error":
+                shown = ", ".join(sorted(existing)[:5])
+                raise DuplicateIdentityError(f"already enrolled: {shown}{' …' if len(existing) > 5 else ''}")
+            now = time.time()
+            fresh = [r for r in records if r[0] not in existing]
+            (last_pk,) = c.execute("SELECT coalesce(max(pk), 0) FROM identities").fetchone()
+            c.executemany("INSERT INTO identities (id, name, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                          [(ident, name, meta, now, now) for ident, name, meta, _ in fresh])
+            pks = dict(c.execute("SELECT id, pk FROM identities WHERE pk > ?", (last_pk,)).fetchall())
+            c.executemany("INSERT INTO templates (identity_pk, vector, quality, source, created_at) VALUES (?, ?, ?, ?, ?)",
+                          [(pks[ident], _blob(t.vector), t.quality, t.source, now)
+                           for ident, _, _, templates in fresh for t in templates])
+            inserted = [r[0] for r in fresh]
+            if inserted:
+                self._bump(c)
+                self._wrote = True
+        return inserted
+
+    def add_templates(self, identity_id: str, templates: Sequence[NewTemplate]) -> list[int]:
+        with self._write() as c:
+            pk = self._pk(c, identity_id)
+            now = time.time()
+            new_ids = [int(c.execute("INSERT INTO templates (identity_pk, vector, quality, source, created_at) "
+                                     "VALUES (?, ?, ?, ?, ?)", (pk, _blob(t.vector), t.quality, t.source, now)
+                                     ).lastrowid) for t in templates]
+            c.execute("UPDATE identities SET updated_at = ? WHERE pk = ?", (now, pk))
+            self._bump(c)
+            self._wrote = True
+        return new_ids
+
+    def update(self, identity_id: str, name: str | None, metadata_json: str | None) -> Identity:
+        with self._write() as c:
+            pk = self._pk(c, identity_id)
+            if name is not None:
+                c.execute("UPDATE identities SET name = ? WHERE pk = ?", (name, pk))
+            if metadata_json is not None:
+                c.execute("UPDATE identities SET metadata = ? WHERE pk = ?", (metadata_json, pk))
+            c.execute("UPDATE identities SET updated_at = ? WHERE pk = ?", (time.time(), pk))
+        return self.get(identity_id)
+
+    def remove(self, identity_ids: Sequence[str]) -> int:
+        ids = list(dict.fromkeys(identity_ids))
+        with self._write() as c:
+            found = {}
+            for chunk in _chunks(ids):
+                found.update(c.execute(f"SELECT id, pk FROM identities WHERE id IN ({_marks(len(chunk))})",
+                                       list(chunk)).fetchall())
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise IdentityNotFoundError(f"not enrolled: {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
+            pks = list(found.values())
+            template_ids: list[int] = []
+            for chunk in _chunks(pks):
+                template_ids += [r[0] for r in c.execute(
+                    f"SELECT id FROM templates WHERE identity_pk IN ({_marks(len(chunk))})", list(chunk))]
+            self._log_removed(c, template_ids)
+            for chunk in _chunks(pks):
+                c.execute(f"DELETE FROM identities WHERE pk IN ({_marks(len(chunk))})", list(chunk))
+        self._erase_copies()
+        return len(pks)
+
+    def remove_template(self, template_id: int) -> None:
+        with self._write() as c:
+            row = c.execute("SELECT identity_pk FROM templates WHERE id = ?", (int(template_id),)).fetchone()
+            if row is None:
+                raise IdentityNotFoundError(f"no template with id {template_id}")
+            (count,) = c.execute("SELECT count(*) FROM templates WHERE identity_pk = ?", row).fetchone()
+            if count == 1:
+                raise GalleryError(f"template {template_id} is its identity's only one; remove the identity instead")
+            self._log_removed(c, [int(template_id)])
+            c.execute("DELETE FROM templates WHERE id = ?", (int(template_id),))
+            c.execute("UPDATE identities SET updated_at = ? WHERE pk = ?", (time.time(), row[0]))
+        self._erase_copies()
+
+    def _log_removed(self, c: sqlite3.Connection, template_ids: list[int]) -> None:
+        generation = self._bump(c)
+        c.executemany("INSERT OR REPLACE INTO removed VALUES (?, ?)", [(t, generation) for t in template_ids])
+
+    def _erase_copies(self) -> None:
+        """After a removal commits: rewrite the index file without the removed vectors and
+        checkpoint the write-ahead log so the zeroed pages replace the old ones on disk."""
+        with self._lock:
+            if self._index is not None or self.index_path.exists():
+                self.flush()
+            for _ in range(50):
+                busy, _log, _done = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    return
+                time.sleep(0.05)
+        warnings.warn(ErasureWarning(
+            f"{self.path}: other connections kept the write-ahead log busy; the removed data leave "
+            "the -wal file at the next checkpoint (when they close)"), stacklevel=3)
+
+    # -- reads ---------------------------------------------------------------
+    def _pk(self, c: sqlite3.Connection, identity_id: str) -> int:
+        row = c.execute("SELECT pk FROM identities WHERE id = ?", (identity_id,)).fetchone()
+        if row is None:
+            raise IdentityNotFoundError(f"not enrolled: {identity_id}")
+        return int(row[0])
+
+    @staticmethod
+    def _existing(c: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(list(ids)):
+            found.update(r[0] for r in c.execute(f"SELECT id FROM identities WHERE id IN ({_marks(len(chunk))})",
+                                                 list(chunk)))
+        return found
+
+    def existing(self, identity_ids: Sequence[str]) -> set[str]:
+        with self._read() as c:
+            return self._existing(c, identity_ids)
+
+    def counts(self) -> tuple[int, int]:
+        with self._read() as c:
+            (identities,) = c.execute("SELECT count(*) FROM identities").fetchone()
+            (templates,) = c.execute("SELECT count(*) FROM templates").fetchone()
+        return int(identities), int(templates)
+
+    def get(self, identity_id: str) -> Identity:
+        with self._read() as c:
+            row = c.execute("SELECT pk, id, name, metadata, created_at, updated_at FROM identities WHERE id = ?",
+                            (identity_id,)).fetchone()
+            if row is None:
+                raise IdentityNotFoundError(f"not enrolled: {identity_id}")
+            return self._identities(c, [row])[0]
+
+    def list(self, offset: int = 0, limit: int | None = None) -> list[Identity]:
+        with self._read() as c:
+            rows = c.execute("SELECT pk, id, name, metadata, created_at, updated_at FROM identities "
+                             "ORDER BY pk LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset)).fetchall()
+            return self._identities(c, rows)
+
+    @staticmethod
+    def _identities(c: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Identity]:
+        templates: dict[int, list[Template]] = {}
+        pks = [r[0] for r in rows]
+        for chunk in _chunks(pks):
+            for pk, tid, quality, source, created in c.execute(
+                    f"SELECT identity_pk, id, quality, source, created_at FROM templates "
+                    f"WHERE identity_pk IN ({_marks(len(chunk))}) ORDER BY id", list(chunk)):
+                templates.setdefault(pk, []).append(Template(tid, quality, source, created))
+        return [Identity(ident, name, json.loads(meta), created, updated, tuple(templates.get(pk, ())))
+                for pk, ident, name, meta, created, updated in rows]
+
+    def iter_export(self) -> Iterator[tuple[Identity, np.ndarray]]:
+        """Streams a consistent snapshot through a separate read-only connection."""
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+        try:
+            conn.execute("BEGIN")
+            last = 0
+            while True:
+                rows = conn.execute("SELECT pk, id, name, metadata, created_at, updated_at FROM identities "
+                                    "WHERE pk > ? ORDER BY pk LIMIT 1000", (last,)).fetchall()
+                if not rows:
+                    break
+                last = rows[-1][0]
+                vectors: dict[int, list[bytes]] = {}
+                for pk, blob in conn.execute(
+                        f"SELECT identity_pk, vector FROM templates WHERE identity_pk IN ({_marks(len(rows))}) "
+                        "ORDER BY id", [r[0] for r in rows]):
+                    vectors.setdefault(pk, []).append(blob)
+                for row, identity in zip(rows, self._identities(conn, rows)):
+                    yield identity, _vectors(vectors.get(row[0], []), self.model.dim)
+        finally:
+            conn.close()
+
+    # -- the index -----------------------------------------------------------
+    def _sync(self, c: sqlite3.Connection) -> TemplateIndex:
+        """The index, loaded or built if needed and brought up to the snapshot's generation.
+        Call inside a transaction."""
+        generation, log_since = c.execute("SELECT generation, log_since FROM state").fetchone()
+        index = self._index
+        if index is not None and not (log_since <= index.stamp.generation <= generation):
+            index = None  # removals it missed were pruned from the log (or the database went back in time)
+        if index is None:
+            index = self._load(c, generation, log_since) or self._build(c, generation)
+            self._index = index
+        if index.stamp.generation != generation:
+            removed = np.array([r[0] for r in c.execute("SELECT template_id FROM removed WHERE generation > ?",
+                                                        (index.stamp.generation,))], dtype=np.int64)
+            index.remove(removed)
+            self._add_new(c, index)
+            index.stamp.generation = generation
+            self._dirty = True
+        return index
+
+    def _load(self, c: sqlite3.Connection, generation: int, log_since: int) -> TemplateIndex | None:
+        if not self.index_path.exists():
+            return None
+        try:
+            index = TemplateIndex.load(self.index_path, self.model.dim, self._uuid)
+        except (IndexFileError, OSError) as exc:
+            warnings.warn(GalleryIndexWarning(f"{self.index_path}: {exc}; rebuilding it from the database"),
+                          stacklevel=4)
+            return None
+        if not log_since <= index.stamp.generation <= generation:
+            warnings.warn(GalleryIndexWarning(
+                f"{self.index_path} is from generation {index.stamp.generation}, the database is at "
+                f"{generation} and no longer logs the removals up to {log_since}; rebuilding it from the database"),
+                stacklevel=4)
+            return None
+        index.nprobe = self.index_config.nprobe
+        (count,) = c.execute("SELECT count(*) FROM templates").fetchone()
+        return None if self._wants_rebuild(index, count) else index
+
+    def _wants_rebuild(self, index: TemplateIndex, count: int) -> bool:
+        kind = planned_kind(count, self.index_config, index.kind)
+        if kind != index.kind:
+            return True
+        if kind == "ivf":
+            if self.index_config.nlist is not None:
+                return index.nlist != min(self.index_config.nlist, max(1, index.stamp.trained_for // 39))
+            # Lists were sized for trained_for vectors; retrain once the gallery grew or shrank 4x.
+            return not index.stamp.trained_for / 4 <= count <= index.stamp.trained_for * 4
+        return False
+
+    def _build(self, c: sqlite3.Connection, generation: int) -> TemplateIndex:
+        all_ids = np.array([r[0] for r in c.execute("SELECT id FROM templates ORDER BY id")], dtype=np.int64)
+        kind = planned_kind(len(all_ids), self.index_config)
+        stamp = IndexStamp(generation, 0, len(all_ids))
+        training = None
+        if kind == "ivf":
+            size = TemplateIndex.training_size(len(all_ids), self.index_config)
+            sample = np.sort(np.random.default_rng(0).choice(all_ids, size, replace=False))
+            training = self._fetch_vectors(c, sample)
+        index = TemplateIndex.empty(self.model.dim, kind, stamp, self.index_config, training)
+        index.nprobe = self.index_config.nprobe
+        self._add_new(c, index)
+        self._dirty = True
+        return index
+
+    def _fetch_vectors(self, c: sqlite3.Connection, ids: np.ndarray) -> np.ndarray:
+        blobs = []
+        for chunk in _chunks(ids.tolist()):
+            blobs += [r[0] for r in c.execute(f"SELECT vector FROM templates WHERE id IN ({_marks(len(chunk))}) "
+                                              "ORDER BY id", chunk)]
+        return _vectors(blobs, self.model.dim)
+
+    def _add_new(self, c: sqlite3.Connection, index: TemplateIndex) -> None:
+        cursor = c.execute("SELECT id, vector FROM templates WHERE id > ? ORDER BY id", (index.stamp.max_template_id,))
+        while rows := cursor.fetchmany(_STREAM):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            index.add(ids, _vectors([r[1] for r in rows], self.model.dim))
+            index.stamp.max_template_id = int(ids[-1])
+
+    def search(self, vectors: np.ndarray, k: int) -> list[list[Candidate]]:
+        with self._read() as c:
+            index = self._sync(c)
+            # Flat scores are exact: k candidates suffice. IVF ranks by 8-bit codes: a few more
+            # candidates are re-scored exactly so quantisation error cannot change the top k.
+            want = min(index.ntotal, k if index.kind == "flat" else max(_RESCORED, 2 * k))
+            results: list[list[Candidate]] = [[] for _ in range(len(vectors))]
+            todo = np.arange(len(vectors))
+            while want and len(todo):
+                _, ids = index.search(vectors[todo], want)
+                found = self._rescore(c, vectors[todo], ids)
+                short = []
+                for row, query in enumerate(todo):
+                    results[query] = found[row]
+                    # Several templates of one identity can fill the candidate list: ask for more.
+                    if distinct_identities(found[row]) < k and (ids[row] >= 0).sum() == want:
+                        short.append(query)
+                if want >= index.ntotal:
+                    break
+                todo, want = np.array(short, dtype=np.int64), min(index.ntotal, want * 4)
+            return results
+
+    def _rescore(self, c: sqlite3.Connection, queries: np.ndarray, ids: np.ndarray) -> list[list[Candidate]]:
+        """Exact cosine of each candidate from the stored float32 vector (the IVF index only
+        ranks approximately), sorted best first."""
+        unique = np.unique(ids[ids >= 0])
+        rows: dict[int, tuple[str, str | None, bytes]] = {}
+        for chunk in _chunks(unique.tolist()):
+            for tid, blob, ident, name in c.execute(
+                    f"SELECT t.id, t.vector, i.id, i.name FROM templates t JOIN identities i ON i.pk = t.identity_pk "
+                    f"WHERE t.id IN ({_marks(len(chunk))})", chunk):
+                rows[tid] = (ident, name, blob)
+        present = [t for t in unique.tolist() if t in rows]
+        position = {t: j for j, t in enumerate(present)}
+        matrix = _vectors([rows[t][2] for t in present], self.model.dim)
+        out = []
+        for query, query_ids in zip(queries, ids):
+            kept = [t for t in query_ids.tolist() if t in position]
+            scores = matrix[[position[t] for t in kept]] @ query
+            order = np.argsort(-scores, kind="stable")
+            out.append([Candidate(kept[j], rows[kept[j]][0], rows[kept[j]][1], float(scores[j])) for j in order])
+        return out
+
+    # -- maintenance -----------------------------------------------------------
+    def flush(self) -> None:
+        """Bring the index file up to date (and rebuild the index if the gallery outgrew it)."""
+        if self.readonly:
+            return
+        with self._write() as c:
+            index = self._sync(c)
+            (count,) = c.execute("SELECT count(*) FROM templates").fetchone()
+            if self._wants_rebuild(index, count):
+                self._index = index = self._build(c, index.stamp.generation)
+            if self._dirty or not self.index_path.exists():
+                self._save(c, index)
+            self._wrote = False
+
+    def reindex(self) -> None:
+        """Rebuild the index from the database now and save it."""
+        with self._write() as c:
+            self._index = None
+            (generation,) = c.execute("SELECT generation FROM state").fetchone()
+            self._index = index = self._build(c, generation)
+            self._save(c, index)
+
+    def _save(self, c: sqlite3.Connection, index: TemplateIndex) -> None:
+        """Called under the write lock, so no removal can commit between catching up and renaming
+        the file; the removals up to this generation need no log any more."""
+        try:
+            index.save(self.index_path, self._uuid)
+        except OSError as exc:
+            raise GalleryError(f"cannot write the index file {self.index_path}: {exc}") from None
+        # log_since = the newest generation whose removals are no longer logged: an index file at
+        # an older generation cannot learn about them and must be rebuilt.
+        (pruned,) = c.execute("SELECT max(generation) FROM removed WHERE generation <= ?",
+                              (index.stamp.generation,)).fetchone()
+        if pruned is not None:
+            c.execute("DELETE FROM removed WHERE generation <= ?", (pruned,))
+            c.execute("UPDATE state SET log_since = max(log_since, ?)", (pruned,))
+        self._dirty = False
+
+    def stats(self) -> dict[str, Any]:
+        identities, templates = self.counts()
+        with self._read() as c:
+            (generation,) = c.execute("SELECT generation FROM state").fetchone()
+            index = self._sync(c)
+        sizes = {name: p.stat().st_size for name, p in (("database", self.path), ("wal", Path(f"{self.path}-wal")),
+                                                         ("index", self.index_path)) if p.exists()}
+        return {
+            "backend": "sqlite", "location": self.location, "model": self.model.to_dict(),
+            "created_at": self._created_at, "identities": identities, "templates": templates,
+            "generation": generation, "files_bytes": sizes,
+            "index": {"kind": index.kind, "entries": index.ntotal, "nlist": index.nlist or None,
+                      "nprobe": (index.nprobe or auto_nprobe(index.nlist)) if index.kind == "ivf" else None,
+                      "trained_for": index.stamp.trained_for if index.kind == "ivf" else None,
+                      "config": self.index_config.to_dict()},
+        }
+
+    def check(self) -> IntegrityReport:
+        """SQLite's integrity and foreign-key checks, vector sizes, and index == templates."""
+        with self._read() as c:
+            problems = [f"sqlite: {r[0]}" for r in c.execute("PRAGMA integrity_check") if r[0] != "ok"]
+            problems += [f"foreign key: template row {r[1]} points to a missing identity"
+                         for r in c.execute("PRAGMA foreign_key_check")]
+            (bad,) = c.execute("SELECT count(*) FROM templates WHERE length(vector) != ?",
+                               (4 * self.model.dim,)).fetchone()
+            if bad:
+                problems.append(f"{bad} template(s) have a vector of the wrong size")
+            (empty,) = c.execute("SELECT count(*) FROM identities i WHERE NOT EXISTS "
+                                 "(SELECT 1 FROM templates t WHERE t.identity_pk = i.pk)").fetchone()
+            if empty:
+                problems.append(f"{empty} identit{'y has' if empty == 1 else 'ies have'} no template")
+            (identities,) = c.execute("SELECT count(*) FROM identities").fetchone()
+            stored = np.array([r[0] for r in c.execute("SELECT id FROM templates")], dtype=np.int64)
+            index = self._sync(c)
+            indexed = index.ids()
+            if len(np.unique(indexed)) != len(indexed):
+                problems.append("the index holds duplicate template ids")
+            missing, extra = np.setdiff1d(stored, indexed), np.setdiff1d(indexed, stored)
+            if len(missing):
+                problems.append(f"{len(missing)} template(s) missing from the index")
+            if len(extra):
+                problems.append(f"{len(extra)} index entr{'y' if len(extra) == 1 else 'ies'} without a template")
+        return IntegrityReport(int(identities), len(stored), len(indexed), problems)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                if (self._dirty or self._wrote) and not self.readonly:
+                    self.flush()
+            finally:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
+                self._index = None
+
+
+def _connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Connection:
+    mode = "ro" if readonly else "rw"
+    uri = f"file:{quote(str(path.resolve()))}?mode={mode}{'&immutable=1' if immutable else ''}"
+    try:
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0)
+    except sqlite3.Error as exc:
+        raise GalleryError(f"cannot open {path}: {exc}") from None
+
+
+def _has_wal(path: Path) -> bool:
+    wal = Path(f"{path}-wal")
+    return wal.exists() and wal.stat().st_size > 0
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def _vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim).astype(np.float32, copy=False)

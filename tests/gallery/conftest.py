@@ -1,0 +1,83 @@
+"""Gallery fixtures: a real PostgreSQL + pgvector server, galleries on both backends.
+
+The PostgreSQL server comes from the ``pgserver`` package (in the ``test``
+extra): a real PostgreSQL 16 with pgvector, started in a temporary folder for
+the session. Where it cannot start, the postgres tests skip with the reason
+(and fail in CI, which must be able to run them).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from facetrust.gallery import Gallery, IndexConfig
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        try:
+            import pgserver
+        except ImportError as exc:
+            _unavailable(f"pgserver is not installed ({exc}); pip install -e '.[test]'")
+        try:
+            server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+            server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+        except Exception as exc:  # noqa: BLE001 - any failure to start means: no server here
+            _unavailable(f"pgserver could not start PostgreSQL with pgvector: {exc}")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server: Any) -> str:
+    return str(pg_server.get_uri())
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+_schemas = iter(range(1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_gallery(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Gallery]]:
+    """``make_gallery(**create_options)`` → a new gallery on the parametrised backend; each call
+    makes another one (its own file, or its own schema in the session's PostgreSQL)."""
+    made: list[Gallery] = []
+
+    def make(**options: object) -> Gallery:
+        if request.param == "sqlite":
+            gallery = Gallery.create(tmp_path / f"g{len(made)}.gallery", **options)  # type: ignore[arg-type]
+        else:
+            url = request.getfixturevalue("pg_url")
+            options.setdefault("index", IndexConfig(kind="flat"))  # pgvector HNSW inserts are slow; tested separately
+            gallery = Gallery.create(url, schema=f"t{next(_schemas)}", **options)  # type: ignore[arg-type]
+        made.append(gallery)
+        return gallery
+
+    def reopen(gallery: Gallery, **options: object) -> Gallery:
+        """Another connection to the same gallery (as a second process or server would open it)."""
+        if request.param == "sqlite":
+            other = Gallery.open(gallery.backend.location, **options)  # type: ignore[arg-type]
+        else:
+            other = Gallery.open(request.getfixturevalue("pg_url"), schema=gallery.backend.schema,  # type: ignore
+                                 **options)
+        made.append(other)
+        return other
+
+    make.backend = request.param  # type: ignore[attr-defined]
+    make.reopen = reopen  # type: ignore[attr-defined]
+    yield make
+    for gallery in made:
+        gallery.close()

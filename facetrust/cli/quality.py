@@ -1,0 +1,106 @@
+"""``facetrust quality``: per-face quality scores, and training a learned quality model."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from facetrust.cli.common import parse_options, print_json, user_errors
+
+app = typer.Typer(help="Face image quality: how useful is each face for recognition?", no_args_is_help=True)
+
+MethodOpt = typer.Option("learned", "--method", "-m", help="Quality method: learned, explainable or stability.")
+DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Detector name.")
+RecognizerOpt = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer name (learned and stability use it).")
+
+
+@app.command()
+def assess(
+    inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive) or globs."),
+    method: str = MethodOpt, detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    model: Optional[Path] = typer.Option(None, "--model", help="Learned model file from `facetrust quality train`."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Acceptance threshold (default: the method's recommended one)."),
+    detector_opt: Optional[list[str]] = typer.Option(None, "--detector-opt", help="Detector option KEY=VALUE (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
+) -> None:
+    """Quality score (0-100), components and reasons for every face; exit status 1 if an image fails."""
+    from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
+    from facetrust.errors import FacetrustError
+    from facetrust.io import expand_inputs
+    from facetrust.quality import assess_faces, create_assessor
+
+    with user_errors():
+        analyzer = FaceAnalyzer(AnalyzerConfig(detector=detector, recognizer=recognizer,
+                                               detector_options=parse_options(detector_opt)))
+        options: dict[str, Any] = {"threshold": threshold}
+        if model is not None:
+            options["model"] = model
+        assessor = create_assessor(method, analyzer, **options)
+        paths = expand_inputs(inputs)
+        records: list[dict[str, Any]] = []
+        failed = 0
+        for path in paths:
+            try:
+                image = analyzer.load(path)
+                faces = analyzer.analyze_rgb(image, embed=method == "learned")
+                assess_faces(image, faces, assessor)
+                records.append({"path": str(path), "faces": [f.to_dict(include_embedding=False) for f in faces]})
+            except FacetrustError as exc:
+                failed += 1
+                typer.echo(f"error: {exc}", err=True)
+                records.append({"path": str(path), "error": str(exc)})
+    if as_json:
+        print_json(records)
+    else:
+        _print_quality(records)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_quality(records: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("path", "face", "box", "quality", "ok", "reasons")
+    for record in records:
+        if "error" in record:
+            table.add_row(record["path"], "-", "-", "-", "-", f"[red]{record['error']}[/red]")
+            continue
+        if not record["faces"]:
+            table.add_row(record["path"], "-", "no face", "-", "-", "")
+        for index, face in enumerate(record["faces"]):
+            quality = face["quality"]
+            table.add_row(record["path"] if index == 0 else "", str(index), str([round(v) for v in face["box"]]),
+                          f"{quality['score']:.1f}", "yes" if quality["acceptable"] else "[red]no[/red]",
+                          ", ".join(quality["reasons"]))
+    Console().print(table)
+
+
+@app.command()
+def train(
+    root: Path = typer.Option(..., "--root", help="Folder with one sub-folder of images per identity."),
+    out: Path = typer.Option(..., "--out", help="Model file to write (JSON)."),
+    detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    kind: str = typer.Option("mlp", "--kind", help="Regressor: mlp (32 ReLU units) or linear (ridge)."),
+    fmr: float = typer.Option(1e-3, "--fmr", help="FMR of the decision threshold the quality threshold is tuned for."),
+    workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (0 = one per core)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Feature cache folder (default ~/.cache/facetrust/quality)."),
+) -> None:
+    """Fit a learned quality model on your own labelled faces (SDD-FIQA labels; needs scikit-learn)."""
+    from facetrust.analyzer import AnalyzerConfig
+    from facetrust.parallel import default_workers
+    from facetrust.quality.training import train_on_folder
+
+    with user_errors():
+        import importlib.util
+
+        if importlib.util.find_spec("sklearn") is None:
+            from facetrust.errors import ConfigError
+
+            raise ConfigError("training needs scikit-learn: pip install 'facetrust[quality-train]'")
+        store = cache or Path.home() / ".cache" / "facetrust" / "quality"
+        record = train_on_folder(root, AnalyzerConfig(detector=detector, recognizer=recognizer), out, store,
+                                 kind=kind, fmr=fmr, workers=workers if workers > 0 else default_workers())
+        typer.echo(f"wrote {out}: {record['training_images']} images of {len(record['training_identities'])} "
+                   f"identities, recommended threshold {record['threshold']}")

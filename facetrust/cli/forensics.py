@@ -1,0 +1,99 @@
+"""``facetrust forgery``: is a face manipulated? Images per face, videos per face track."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from facetrust.cli.common import print_json, user_errors
+
+
+def _describe(result: dict[str, Any]) -> str:
+    if result["status"] == "unavailable":
+        return f"[yellow]unavailable[/yellow]: {result.get('reason') or '; '.join(result.get('unavailable_reasons', []))}"
+    colour = "red" if result["status"] == "fake" else "green"
+    return f"[{colour}]{result['status']}[/{colour}] {result['score']:.3f} (threshold {result['threshold']:.2f})"
+
+
+def _segments(record: dict[str, Any]) -> str:
+    parts = [f"{s['start_time']:.1f}-{s['end_time']:.1f}s" for s in record.get("segments", [])]
+    drift = record.get("drift") or {}
+    text = f"suspicious: {', '.join(parts) or 'none'}"
+    if drift.get("score") is not None:
+        text += f"; identity drift {drift['score']:.3f}"
+    return text
+
+
+def print_forgery_table(records: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("path", "face", "box / frames", "forgery", "region / segments")
+    for record in records:
+        if "error" in record:
+            table.add_row(record["path"], "-", "-", f"[red]{record['error']}[/red]", "")
+        elif "tracks" in record:
+            if not record["tracks"]:
+                table.add_row(record["path"], "-", f"{record['frames_sampled']} frames", _describe(record), "")
+            for track in record["tracks"]:
+                subject = " (subject)" if track["track"] == record["subject_track"] else ""
+                table.add_row(record["path"], f"track {track['track']}{subject}",
+                              f"{track['frames_scored']}/{track['frames']} frames scored", _describe(track),
+                              _segments(track))
+        else:
+            for i, face in enumerate(record["faces"]):
+                region = face["forgery"].get("region")
+                table.add_row(record["path"], str(i), str([round(v) for v in face["box"]]), _describe(face["forgery"]),
+                              "" if region is None else str([round(v) for v in region]))
+    Console().print(table)
+
+
+def forgery(
+    inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
+    detector: str = typer.Option("sbi", "--detector", "-m", help="sbi (default), mesonet, fusion, meso4-df, …"),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Threshold on P(fake) (default 0.5)."),
+    face_detector: str = typer.Option("yunet", "--face-detector", "-d", help="Face detector."),
+    crops: bool = typer.Option(False, "--crops", help="Inputs are face crops: use the whole image where no face is found."),
+    heatmap: Optional[Path] = typer.Option(None, "--heatmap", help="Folder for heat-map overlays of images (PNG)."),
+    every: float = typer.Option(0.2, "--every", help="Seconds between sampled video frames (0 = every frame)."),
+    max_frames: Optional[int] = typer.Option(100, "--max-frames", help="Sampled video frames at most (bounds time and memory)."),
+    device: str = typer.Option("cpu", "--device", help="Execution device for the ONNX models: cpu, cuda, …"),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
+) -> None:
+    """Real or fake, per face (images) or per face track (videos, with identity drift and
+    suspicious segments). Exit 1 if an input could not be checked."""
+    from facetrust.errors import FaceNotFoundError, FacetrustError
+    from facetrust.forensics.checker import ForgeryChecker
+    from facetrust.io import expand_inputs, is_video
+
+    with user_errors():
+        checker = ForgeryChecker(detector, threshold=threshold, face_detector=face_detector, device=device,
+                                 crop_fallback=crops)
+        records: list[dict[str, Any]] = []
+        failed = 0
+        for path in expand_inputs(inputs, allow_video=True):
+            try:
+                if is_video(path):
+                    video = checker.check_video(path, every_seconds=every, max_frames=max_frames, progress=not as_json)
+                    records.append(video.to_dict(include_frames=as_json))
+                    continue
+                image = checker.analyzer.load(path)
+                results = checker.check_rgb(image)
+                if heatmap is not None and results:
+                    from facetrust.forensics.overlay import save_overlay
+
+                    save_overlay(image, results, heatmap / f"{path.stem}_forgery.png")
+                if not results:
+                    raise FaceNotFoundError(f"no face found in {path}")
+                records.append({"path": str(path), "faces": [r.to_dict() for r in results]})
+            except FacetrustError as exc:
+                failed += 1
+                typer.echo(f"error: {exc}", err=True)
+                records.append({"path": str(path), "error": str(exc)})
+    if as_json:
+        print_json(records)
+    else:
+        print_forgery_table(records)
+    if failed:
+        raise typer.Exit(1)

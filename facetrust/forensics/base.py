@@ -1,0 +1,96 @@
+"""The forgery-detector protocol and the typed results of a forgery check.
+
+Scores are probabilities that a face is **manipulated** (face swap, reenactment,
+blended): higher = more likely fake. A face is judged fake when
+``score >= threshold`` (ties are fake). Detectors whose native output means
+"real" (MesoNet) are flipped to this convention inside their implementation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from facetrust.types import Face
+
+ForgeryStatus = Literal["real", "fake", "unavailable"]
+
+
+@dataclass(frozen=True)
+class ForgeryScores:
+    """What a detector says about one face.
+
+    ``heatmap`` (optional) is the suspected manipulated region over the detector's
+    ``crop_size`` x ``crop_size`` crop, values in [0, 1], at any grid size;
+    ``crop_to_image`` is the 2x3 affine map from crop pixel coordinates to image pixel
+    coordinates, so the heat map can be placed on the image.
+    """
+
+    score: float
+    heatmap: np.ndarray | None = None
+    crop_to_image: np.ndarray | None = None
+    crop_size: int = 0
+
+
+@runtime_checkable
+class ForgeryDetector(Protocol):
+    """Scores one face of an RGB uint8 image from its 5 landmarks (``LANDMARK_ORDER``)."""
+
+    name: str
+
+    def predict(self, image: np.ndarray, landmarks: np.ndarray) -> ForgeryScores: ...
+
+
+@dataclass(frozen=True)
+class ForgeryResult:
+    """The forgery decision for one face.
+
+    ``status`` is ``"unavailable"`` when no reliable decision can be made (face too
+    small, no landmarks); then ``score`` is None and ``reason`` says why — never a
+    made-up score. ``region`` is the image-space box (x1, y1, x2, y2) of the heat map's
+    suspected region (heat >= 0.5), when the detector localises and found one.
+    """
+
+    status: ForgeryStatus
+    score: float | None
+    threshold: float
+    model: str
+    reason: str | None = None
+    heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)
+    crop_to_image: np.ndarray | None = field(default=None, repr=False, compare=False)
+    crop_size: int = 0
+    region: tuple[float, float, float, float] | None = None
+
+    @property
+    def is_fake(self) -> bool:
+        return self.status == "fake"
+
+    @property
+    def available(self) -> bool:
+        return self.status != "unavailable"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "is_fake": self.is_fake,
+            "score": None if self.score is None else round(float(self.score), 6),
+            "threshold": round(float(self.threshold), 6),
+            "model": self.model,
+        }
+        if self.region is not None:
+            out["region"] = [round(float(v), 1) for v in self.region]
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class FaceForgery:
+    """A detected face with its forgery result."""
+
+    face: Face
+    result: ForgeryResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.face.to_dict(include_embedding=False), "forgery": self.result.to_dict()}

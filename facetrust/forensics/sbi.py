@@ -1,0 +1,80 @@
+"""The project's own forgery detector: trained on self-blended real faces only
+(facetrust.forensics.training.train_sbi), run here with onnxruntime — no torch.
+
+Input: the face aligned to the ArcFace 5-point template with a 30% margin, 96x96
+RGB, plus the log-magnitude spectrum of its luminance (:mod:`facetrust.forensics.sbi_inputs`).
+Outputs: P(fake) and a 24x24 heat map of the suspected blended region over the crop.
+The model file ships inside the package (``facetrust/models/forensics``, not a zoo
+download); its training recipe and data list are the JSON file beside it, and its sha256
+is recorded here and checked before the first load.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facetrust.forensics.base import ForgeryScores
+from facetrust.forensics.crop import aligned_crop
+from facetrust.forensics.sbi_inputs import CROP_MARGIN, INPUT_SIZE, model_inputs
+from facetrust.runtime import onnx_session
+
+MODEL_NAME = "sbi-rgbfreq-96.onnx"
+MODEL_SHA256 = "81aa32fc3ece3878d511030a791548fbadbf6c26dc83c8b277394d96e27f3aef"
+
+
+def model_path() -> Path:
+    """The packaged model, after checking its sha256 against :data:`MODEL_SHA256`."""
+    from importlib import resources
+
+    from facetrust.errors import ChecksumMismatchError, ModelNotAvailableError
+    from facetrust.zoo.store import sha256_of
+
+    path = Path(str(resources.files("facetrust").joinpath("models", "forensics", MODEL_NAME)))
+    if not path.is_file():
+        raise ModelNotAvailableError(f"{path}: the packaged SBI model is missing (reinstall facetrust)")
+    actual = sha256_of(path)
+    if actual != MODEL_SHA256:
+        raise ChecksumMismatchError(f"{path}: sha256 {actual[:16]}… does not match the recorded {MODEL_SHA256[:16]}…")
+    return path
+
+
+class SBIDetector:
+    name = "sbi"
+
+    def __init__(self, device: str = "cpu") -> None:
+        self._session = onnx_session(model_path(), device)
+        self.device = device
+
+    def crop(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return aligned_crop(image, landmarks, INPUT_SIZE, CROP_MARGIN)
+
+    def score_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scores (N,), heat maps (N, 24, 24)) for (N, 96, 96, 3) uint8 RGB crops."""
+        score, heatmap = self._session.run(None, model_inputs(crops))
+        return score.astype(np.float64), heatmap
+
+    def predict(self, image: np.ndarray, landmarks: np.ndarray) -> ForgeryScores:
+        crop, crop_to_image = self.crop(image, landmarks)
+        scores, heatmaps = self.score_crops(crop[None])
+        return ForgeryScores(float(scores[0]), heatmaps[0], crop_to_image, INPUT_SIZE)
+
+
+class FusionDetector:
+    """Mean of the members' P(fake) (equal weights, no fitting); the heat map of the first
+    member that has one. Default members: the project's SBI detector and MesoNet."""
+
+    name = "fusion"
+
+    def __init__(self, members: tuple[str, ...] = ("sbi", "mesonet"), device: str = "cpu") -> None:
+        from facetrust.analyzer import _create
+        from facetrust.forensics import FORGERY_DETECTORS
+
+        self.members = [_create(FORGERY_DETECTORS, name, {}, device) for name in members]
+        self.name = "fusion(" + "+".join(members) + ")"
+
+    def predict(self, image: np.ndarray, landmarks: np.ndarray) -> ForgeryScores:
+        results = [member.predict(image, landmarks) for member in self.members]
+        located = next((r for r in results if r.heatmap is not None), results[0])
+        return ForgeryScores(float(np.mean([r.score for r in results])), located.heatmap, located.crop_to_image,
+                             located.crop_size)

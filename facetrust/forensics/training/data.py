@@ -1,0 +1,109 @@
+"""Real faces for self-blended training: aligned crops with their 5 landmarks.
+
+Sources (all real, none from the deepfake evaluation data):
+
+* every image under ``shared/data/faces`` (colour photos; every detected face);
+* frames of ``short_hamilton_clip.mp4`` there (colour video; every 3rd frame);
+* a seeded random subset of LFW-a (grayscale, kept gray: see docs/forensics.md).
+
+Faces are detected with YuNet (images under 256 px are enlarged for detection),
+aligned with :func:`facetrust.forensics.crop.aligned_crop` at the detector's input
+size and margin, and cached as one ``.npz`` (crops, landmarks in crop coordinates,
+source file per crop, and whether it is colour) so repeated training runs skip detection.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facetrust.forensics.synthesis import is_gray
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+VIDEO_EVERY_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class FaceSet:
+    crops: np.ndarray  # (N, S, S, 3) uint8 RGB
+    landmarks: np.ndarray  # (N, 5, 2) float32, crop coordinates
+    sources: np.ndarray  # (N,) str: file (and frame) each crop came from
+    colour: np.ndarray  # (N,) bool
+
+    def save(self, path: Path) -> None:
+        import os
+        import tempfile
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+        os.close(handle)
+        np.savez_compressed(tmp, crops=self.crops, landmarks=self.landmarks, sources=self.sources,
+                            colour=self.colour)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "FaceSet":
+        with np.load(path) as data:
+            return cls(data["crops"], data["landmarks"], data["sources"], data["colour"])
+
+
+def training_files(shared: Path, lfw_images: int, seed: int) -> list[Path]:
+    """The real-face files used for training, in a fixed order."""
+    faces = sorted(p for p in (shared / "data" / "faces").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    videos = sorted((shared / "data" / "faces").rglob("*.mp4"))
+    lfw = sorted((shared / "data" / "lfw").rglob("*.jpg"))
+    rng = np.random.default_rng(seed)
+    picked = [lfw[i] for i in sorted(rng.choice(len(lfw), size=min(lfw_images, len(lfw)), replace=False))]
+    return faces + videos + picked
+
+
+def _detect(analyzer: object, image: np.ndarray) -> list[np.ndarray]:
+    from facetrust.forensics.faces import detect_faces
+
+    return [face.landmarks for face in detect_faces(analyzer, image)]
+
+
+def build_face_set(files: list[Path], size: int, margin: float, min_face_side: float) -> FaceSet:
+    from rich.progress import track
+
+    from facetrust.analyzer import FaceAnalyzer
+    from facetrust.forensics.crop import aligned_crop, face_scale
+    from facetrust.io.image import load_image
+    from facetrust.io.video import read_frames
+
+    analyzer = FaceAnalyzer(detector="yunet")
+    crops, points, sources, colour = [], [], [], []
+    for path in track(files, description="detecting training faces"):
+        if path.suffix == ".mp4":
+            frames = [(f"{path}#{f.index}", f.image) for f in read_frames(path, every_seconds=VIDEO_EVERY_SECONDS)]
+        else:
+            frames = [(str(path), load_image(path))]
+        for name, image in frames:
+            for landmarks in _detect(analyzer, image):
+                if face_scale(landmarks) < min_face_side * 0.4:  # eyes-to-mouth ~ 0.4 x box side
+                    continue
+                crop, crop_to_image = aligned_crop(image, landmarks, size, margin)
+                image_to_crop = _invert(crop_to_image)
+                crops.append(crop)
+                points.append(np.asarray(landmarks, np.float64) @ image_to_crop[:, :2].T + image_to_crop[:, 2])
+                sources.append(name)
+                colour.append(not is_gray(crop))
+    return FaceSet(np.stack(crops), np.asarray(points, np.float32), np.asarray(sources), np.asarray(colour))
+
+
+def _invert(matrix: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.invertAffineTransform(matrix)
+
+
+def files_digest(files: list[Path]) -> str:
+    """sha256 over the sorted (relative name, file sha256) list: identifies the training data."""
+    from facetrust.zoo.store import sha256_of
+
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.parent.name}/{path.name}:{sha256_of(path)}\n".encode())
+    return digest.hexdigest()

@@ -1,0 +1,196 @@
+"""Video forgery check: per-frame scores on face tracks, identity drift, suspicious segments.
+
+Frames are sampled every ``every_seconds`` by stream time (variable frame rates are
+sampled by time, not by count), at most ``max_frames`` of them, one frame in memory at
+a time (:func:`facetrust.io.video.read_frames`); frames over
+:data:`~facetrust.forensics.faces.DETECT_MAX_SIDE` are shrunk for detection only.
+A face joins the track whose latest box overlaps it most (IoU >= :data:`TRACK_IOU`),
+else it opens a new track. Per track:
+
+* ``score``: the mean P(fake) over its frames with a decision (unavailable frames are
+  counted, not averaged); fake when it reaches the threshold;
+* ``drift``: the training-free identity drift (:mod:`facetrust.forensics.temporal`);
+* ``segments``: runs of suspicious frames (:mod:`facetrust.forensics.localisation`).
+
+The **subject** is the track seen in the most frames (ties: larger mean face area):
+the one decision for the whole video. A video in which no sampled frame has a face
+gets ``status="unavailable"`` with the reason, not an exception.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from facetrust.forensics.base import ForgeryResult
+from facetrust.forensics.localisation import Segment, suspicious_segments
+from facetrust.forensics.temporal import Drift, identity_drift
+from facetrust.types import Detection, Face
+
+TRACK_IOU = 0.3
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
+
+
+@dataclass
+class TrackFrame:
+    frame: int
+    time: float
+    face: Face
+    result: ForgeryResult
+
+
+@dataclass
+class ForgeryTrack:
+    track_id: int
+    threshold: float
+    model: str
+    frames: list[TrackFrame] = field(default_factory=list)
+    drift: Drift | None = None
+
+    @property
+    def scored(self) -> list[TrackFrame]:
+        return [f for f in self.frames if f.result.score is not None]
+
+    @property
+    def score(self) -> float | None:
+        scored = self.scored
+        return float(np.mean([f.result.score for f in scored])) if scored else None
+
+    @property
+    def status(self) -> str:
+        score = self.score
+        return "unavailable" if score is None else "fake" if score >= self.threshold else "real"
+
+    @property
+    def segments(self) -> list[Segment]:
+        scored = self.scored
+        return suspicious_segments([f.frame for f in scored], [f.time for f in scored],
+                                   [f.result.score for f in scored], self.threshold)
+
+    @property
+    def mean_area(self) -> float:
+        return float(np.mean([f.face.area for f in self.frames]))
+
+    def to_dict(self, include_frames: bool = True) -> dict[str, Any]:
+        reasons = sorted({f.result.reason for f in self.frames if f.result.reason})
+        out: dict[str, Any] = {
+            "track": self.track_id, "status": self.status, "is_fake": self.status == "fake",
+            "score": None if self.score is None else round(self.score, 6), "threshold": round(self.threshold, 6),
+            "model": self.model, "frames": len(self.frames), "frames_scored": len(self.scored),
+            "frames_fake": sum(f.result.is_fake for f in self.frames),
+            "drift": None if self.drift is None else self.drift.to_dict(),
+            "segments": [s.to_dict() for s in self.segments],
+        }
+        if reasons:
+            out["unavailable_reasons"] = reasons
+        if include_frames:
+            out["per_frame"] = [{"frame": f.frame, "time": round(f.time, 3), "box": [round(v, 1) for v in f.face.box],
+                                 **f.result.to_dict()} for f in self.frames]
+        return out
+
+
+@dataclass
+class VideoForgery:
+    path: str
+    frames_sampled: int
+    tracks: list[ForgeryTrack]
+    model: str
+    threshold: float
+
+    @property
+    def subject(self) -> ForgeryTrack | None:
+        return max(self.tracks, key=lambda t: (len(t.frames), t.mean_area), default=None)
+
+    @property
+    def status(self) -> str:
+        return "unavailable" if self.subject is None else self.subject.status
+
+    @property
+    def score(self) -> float | None:
+        return None if self.subject is None else self.subject.score
+
+    @property
+    def reason(self) -> str | None:
+        if self.subject is None:
+            return f"no face in any of the {self.frames_sampled} sampled frames"
+        if self.subject.score is None:
+            return "; ".join(sorted({f.result.reason for f in self.subject.frames if f.result.reason}))
+        return None
+
+    def to_dict(self, include_frames: bool = True) -> dict[str, Any]:
+        subject = self.subject
+        out: dict[str, Any] = {
+            "path": self.path, "frames_sampled": self.frames_sampled, "model": self.model,
+            "threshold": round(self.threshold, 6), "status": self.status, "is_fake": self.status == "fake",
+            "score": None if self.score is None else round(self.score, 6),
+            "subject_track": None if subject is None else subject.track_id,
+            "drift": None if subject is None or subject.drift is None else subject.drift.to_dict(),
+            "segments": [] if subject is None else [s.to_dict() for s in subject.segments],
+            "tracks": [t.to_dict(include_frames) for t in self.tracks],
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def check_video(checker: Any, path: str | Path, every_seconds: float = 0.2, max_frames: int | None = 100,
+                progress: bool = False, drift: bool = True) -> VideoForgery:
+    """Forgery check of every face track in a video (see the module docstring)."""
+    return scan_video([checker], path, every_seconds, max_frames, progress, drift)[0]
+
+
+def scan_video(checkers: Sequence[Any], path: str | Path, every_seconds: float = 0.2, max_frames: int | None = 100,
+               progress: bool = False, drift: bool = True) -> list[VideoForgery]:
+    """One pass over the video for several checkers: faces are detected, tracked and embedded once
+    (with the first checker's analyzer), then scored by each checker. One result per checker."""
+    from rich.progress import Progress
+
+    from facetrust.io.video import read_frames
+
+    path = Path(path)
+    first = checkers[0]
+    analyzer = first.analyzer
+    tracks: list[list[ForgeryTrack]] = [[] for _ in checkers]
+    last_box: dict[int, tuple[float, ...]] = {}
+    samples: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    sampled = 0
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"checking {path.name}", total=max_frames)
+        for frame in read_frames(path, every_seconds=every_seconds, max_frames=max_frames):
+            sampled += 1
+            open_tracks = set(last_box)
+            for face in first.detect(frame.image):
+                overlaps = {tid: iou(face.box, last_box[tid]) for tid in open_tracks}
+                best = max(overlaps, key=overlaps.get, default=None)
+                if best is None or overlaps[best] < TRACK_IOU:
+                    best = len(samples)
+                    samples[best] = []
+                    for checker, found in zip(checkers, tracks):
+                        found.append(ForgeryTrack(best, checker.threshold, checker.name))
+                else:
+                    open_tracks.discard(best)  # one face per track and frame
+                last_box[best] = tuple(face.box)
+                for checker, found in zip(checkers, tracks):
+                    found[best].frames.append(TrackFrame(frame.index, frame.time, face, checker.check_face(frame.image, face)))
+                if drift and first.unavailable_reason(face) is None:
+                    aligned = analyzer.recognizer.align(frame.image, Detection(face.box, face.score, face.landmarks))
+                    samples[best].append((analyzer.recognizer.embed_aligned([aligned])[0], face.landmarks))
+            bar.update(task, advance=1)
+    if drift and samples:
+        impostor_distance = 1.0 - analyzer.threshold()
+        for track_id, track_samples in samples.items():
+            measured = identity_drift([e for e, _ in track_samples], [lm for _, lm in track_samples], impostor_distance)
+            for found in tracks:
+                found[track_id].drift = measured
+    return [VideoForgery(str(path), sampled, found, checker.name, checker.threshold)
+            for checker, found in zip(checkers, tracks)]

@@ -1,0 +1,45 @@
+"""``facetrust forgery`` and ``facetrust eval forgery`` end to end, including bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from facetrust.cli.main import app
+
+runner = CliRunner()
+
+
+def invoke(*args: object):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_forgery_image_json_and_heatmap(faces_dir: Path, tmp_path: Path) -> None:
+    result = invoke("forgery", faces_dir / "examples" / "two_people.jpg", "--json", "--heatmap", tmp_path)
+    assert result.exit_code == 0, result.output
+    [record] = json.loads(result.stdout)
+    assert len(record["faces"]) == 2
+    assert all(f["forgery"]["status"] in ("real", "fake") for f in record["faces"])
+    assert (tmp_path / "two_people_forgery.png").is_file()
+
+
+def test_forgery_bad_inputs_exit_1_with_one_line(faces_dir: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    result = invoke("forgery", empty)
+    assert result.exit_code == 1
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        f"error: {empty}: cannot open as a video"]
+    assert invoke("forgery", faces_dir / "examples" / "obama.jpg", "--detector", "nope").exit_code == 1
+
+
+def test_eval_forgery_json(deepfake_dir: Path, tmp_path: Path) -> None:
+    images = sorted((deepfake_dir / "mesonet_test_images").glob("*/*.jpg"))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,label\n" + "".join(f"{p},{'fake' if p.parent.name == 'df' else 'real'}\n" for p in images))
+    result = invoke("eval", "forgery", "--labels", labels, "--root", "/", "--detector", "meso4-df", "--no-robustness",
+                    "--json", "--cache", tmp_path / "cache.sqlite")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["metrics"]["meso4-df"]["frame"]["n_real"] == 2 and out["metrics"]["meso4-df"]["frame"]["auc"] == 1.0

@@ -1,0 +1,51 @@
+"""The project's shipped SBI model: checksum, inputs, and that it separates self-blends of
+faces it never saw (scikit-image's astronaut, matplotlib's Grace Hopper) from the originals."""
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import numpy as np
+import pytest
+
+
+def test_shipped_model_matches_recorded_checksum_and_recipe() -> None:
+    from facetrust.forensics.sbi import model_path
+    from facetrust.zoo.store import sha256_of
+
+    path = model_path()  # verifies the sha256 against the recorded one
+    recipe = json.loads(resources.files("facetrust").joinpath("models/forensics/sbi-rgbfreq-96.json").read_text())
+    assert recipe["sha256"] == sha256_of(path)
+    assert path.stat().st_size < 2_000_000
+    assert not any("deepfake" in f for f in recipe["data"]["file_list"])  # never trained on evaluation data
+
+
+def test_model_inputs_reject_wrong_shapes() -> None:
+    from facetrust.forensics.sbi_inputs import model_inputs
+
+    with pytest.raises(ValueError):
+        model_inputs(np.zeros((1, 64, 64, 3), np.uint8))
+    feed = model_inputs(np.zeros((2, 96, 96, 3), np.uint8))
+    assert feed["rgb"].shape == (2, 3, 96, 96) and feed["spectrum"].shape == (2, 1, 96, 96)
+
+
+def test_self_blends_of_unseen_faces_score_above_their_originals(sbi_checker, astronaut, grace_hopper_path) -> None:
+    import cv2
+
+    from facetrust.evaluation.metrics import auc
+    from facetrust.forensics.synthesis import self_blend
+    from facetrust.io.image import load_image
+
+    detector = sbi_checker.detector
+    scores, fake = [], []
+    for image in (astronaut, load_image(grace_hopper_path)):
+        face = sbi_checker.detect(image)[0]
+        crop, crop_to_image = detector.crop(image, face.landmarks)
+        to_crop = cv2.invertAffineTransform(crop_to_image)
+        points = face.landmarks @ to_crop[:, :2].T + to_crop[:, 2]
+        blends = [self_blend(crop, points, np.random.default_rng(seed)).image for seed in range(8)]
+        batch_scores, heatmaps = detector.score_crops(np.stack([crop, *blends]))
+        assert heatmaps.shape == (9, 24, 24)
+        scores += list(batch_scores)
+        fake += [False] + [True] * 8
+    assert auc(np.array(scores), np.array(fake)) > 0.5  # better than chance on faces outside the training data

@@ -1,0 +1,31 @@
+"""The SBI trainer end to end on two real photos for a few seconds (needs the [train] extra)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+
+def test_train_and_export_round_trip(faces_dir: Path, tmp_path: Path) -> None:
+    from facetrust.forensics.training.data import FaceSet, build_face_set
+    from facetrust.forensics.training.train_sbi import export, make_batch, split_by_source, train
+
+    files = [faces_dir / "examples" / "obama.jpg", faces_dir / "examples" / "biden.jpg",
+             faces_dir / "examples" / "two_people.jpg"]
+    faces = build_face_set(files, 96, 0.3, 32)
+    assert len(faces.crops) == 4 and faces.colour.all()
+    faces.save(tmp_path / "faces.npz")
+    faces = FaceSet.load(tmp_path / "faces.npz")
+    inputs, labels, masks = make_batch(faces, np.arange(2), np.random.default_rng(0))
+    assert inputs["rgb"].shape == (4, 3, 96, 96) and list(labels) == [0, 1, 0, 1] and masks.shape == (4, 24, 24)
+    assert masks[0].max() == 0 and masks[1].max() > 0
+    train_idx, val_idx = split_by_source(faces, seed=0)
+    assert len(train_idx) + len(val_idx) == 4
+    torch.set_num_threads(1)
+    net, stats = train(faces, np.arange(4), seconds=3.0, batch_pairs=2, lr=1e-3, seed=0)
+    assert stats["steps"] >= 1
+    assert export(net, tmp_path / "model.onnx") < 1e-4  # onnxruntime reproduces torch

@@ -1,0 +1,28 @@
+# facetrust REST service and web UI with the embedded default models (dlib's, shipped in
+# the dlib-bin and face-recognition-models packages: nothing is downloaded at run time).
+#
+#   docker build -t facetrust .
+#   docker run --rm -v facetrust-data:/data facetrust facetrust keys create      # prints a key once
+#   docker run -d -p 8000:8000 -v facetrust-data:/data facetrust                # http://localhost:8000/ui/
+#
+# Keys, galleries and an optional /data/server.toml live in the /data volume (FACETRUST_HOME).
+FROM python:3.11-slim
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libglib2.0-0 libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY facetrust ./facetrust
+RUN pip install --no-cache-dir '.[server]' \
+    && facetrust models verify dlib-shape5 dlib-resnet
+
+RUN useradd --create-home facetrust && mkdir /data && chown facetrust /data
+USER facetrust
+ENV FACETRUST_HOME=/data FACETRUST_OFFLINE=1
+VOLUME /data
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"
+CMD ["facetrust", "serve", "--host", "0.0.0.0", "--port", "8000"]

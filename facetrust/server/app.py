@@ -1,0 +1,131 @@
+"""The FastAPI application factory: ``create_app(config)``.
+
+Routes are thin: they read the upload, hand the bytes to the inference pool (or the
+gallery), and shape the answer. Everything else — auth, limits, error shapes — is set
+up here once.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import facetrust
+from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
+from facetrust.errors import FacetrustError
+from facetrust.server.config import ServerConfig
+from facetrust.server.errors import error_body, error_response, http_code
+from facetrust.server.gate import Gate
+from facetrust.server.inference import InferencePool
+from facetrust.server.keys import KeyStore
+from facetrust.server.ratelimit import RateLimiter
+
+log = logging.getLogger("facetrust.server")
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@dataclass
+class Services:
+    """What the routes share, built once per app."""
+
+    config: ServerConfig
+    analyzer_config: AnalyzerConfig
+    pool: InferencePool
+    keys: KeyStore
+    galleries: Any  # facetrust.server.galleries.Galleries
+
+
+def analyzer_config(config: ServerConfig) -> AnalyzerConfig:
+    return AnalyzerConfig(detector=config.detector, recognizer=config.recognizer,
+                          detector_options=dict(config.detector_options),
+                          recognizer_options=dict(config.recognizer_options), device=config.device,
+                          max_pixels=config.max_pixels)
+
+
+def check_config(config: ServerConfig) -> AnalyzerConfig:
+    """Fail before start-up on unknown model or extra names (ConfigError)."""
+    analyzer = analyzer_config(config)
+    FaceAnalyzer(analyzer)  # validates the registry names without loading models
+    for spec in config.extras:
+        from facetrust.server.extras import extra_class
+
+        extra_class(spec)
+    return analyzer
+
+
+def create_app(config: ServerConfig | None = None) -> FastAPI:
+    from facetrust.server import api, compreface, galleries, reports
+
+    config = config or ServerConfig()
+    services = Services(
+        config=config,
+        analyzer_config=check_config(config),
+        pool=InferencePool(analyzer_config(config), config.extras, config.resolved_workers(),
+                           config.max_pending, config.request_timeout_s),
+        keys=KeyStore(config.keys_path()),
+        galleries=galleries.Galleries(config.galleries_path(), config.recognizer),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not services.pool.running:  # `facetrust serve` starts it earlier, to report model errors in one line
+            services.pool.start()
+        log.info("facetrust %s: %d inference workers ready", facetrust.__version__, services.pool.workers)
+        if config.auth and not services.keys.list(include_revoked=False):
+            log.warning("no API key exists yet: create one with `facetrust keys create`")
+        try:
+            yield
+        finally:
+            services.pool.stop()
+            services.galleries.close()
+
+    app = FastAPI(title="facetrust", version=facetrust.__version__, lifespan=lifespan,
+                  description="Face detection, analysis, verification and galleries over the facetrust library. "
+                              "Send the API key in the `x-api-key` header.")
+    app.state.services = services
+    _install_error_handlers(app)
+    app.add_middleware(Gate, keys=services.keys,
+                       limiter=RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst),
+                       auth=config.auth, max_upload_bytes=config.max_upload_bytes,
+                       upload_timeout_s=config.upload_timeout_s)
+    if config.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
+                           allow_methods=["GET", "POST", "PUT", "DELETE"], allow_headers=["x-api-key", "content-type"])
+    for router in (api.public, api.router, galleries.router, compreface.router, reports.router):
+        app.include_router(router)
+    api.mount_ui(app, STATIC_DIR)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(FacetrustError)
+    async def library_error(request: Request, exc: FacetrustError) -> JSONResponse:
+        return error_response(request.url.path, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else http_code(exc.status_code).replace("_", " ")
+        return JSONResponse(error_body(request.url.path, exc.status_code, http_code(exc.status_code), message),
+                            exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for item in exc.errors():
+            where = ".".join(str(part) for part in item.get("loc", ())[1:]) or "request"
+            problems.append(f"{where}: {item.get('msg', 'invalid')}")
+        # CompreFace answers a missing part/parameter with 400 and its code 33/34.
+        status = 400 if request.url.path.startswith("/api/v1/") else 422
+        return JSONResponse(error_body(request.url.path, status, "bad_request", "; ".join(problems), 34), status)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(request.url.path, exc)

@@ -1,0 +1,251 @@
+"""Galleries over HTTP: create, enrol, search, list, update, remove, export.
+
+Each gallery is ``<gallery_dir>/<name>.gallery`` (the embedded SQLite + FAISS backend of
+:mod:`facetrust.gallery`), opened once and shared. Faces are found and embedded in
+the inference workers; the gallery only ever receives embeddings, tagged with the
+server's recognizer, so a gallery made with another model is refused. Gallery calls
+run in a thread (the backend is thread-safe) to keep the event loop free.
+"""
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from facetrust.errors import ConfigError, GalleryError
+from facetrust.gallery import Gallery
+from facetrust.server import worker
+from facetrust.server.api import SelectQuery, api_key_header, parse_select, services
+from facetrust.server.errors import ConflictError, NotFoundError
+
+SUFFIX = ".gallery"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Galleries:
+    """The open galleries of one server, by name."""
+
+    def __init__(self, folder: Path, recognizer: str) -> None:
+        self.folder = folder
+        self.recognizer = recognizer
+        self._open: dict[str, Gallery] = {}
+        self._lock = threading.Lock()
+
+    def path(self, name: str) -> Path:
+        if not _NAME.match(name) or name.endswith(SUFFIX):
+            raise ConfigError(f"gallery name {name!r} must be 1-64 letters, digits, '_', '-' or '.', "
+                              "starting with a letter or digit")
+        return self.folder / f"{name}{SUFFIX}"
+
+    def names(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.name[:-len(SUFFIX)] for p in self.folder.glob(f"*{SUFFIX}") if _NAME.match(p.name))
+
+    def get(self, name: str) -> Gallery:
+        path = self.path(name)
+        with self._lock:
+            if name not in self._open:
+                if not path.is_file():
+                    raise NotFoundError(f"no gallery named {name!r}")
+                self._open[name] = Gallery.open(path)
+            return self._open[name]
+
+    def create(self, name: str) -> Gallery:
+        path = self.path(name)
+        with self._lock:
+            if path.exists():
+                raise ConflictError(f"gallery {name!r} already exists")
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._open[name] = Gallery.create(path, self.recognizer)
+            return self._open[name]
+
+    def get_or_create(self, name: str) -> Gallery:
+        try:
+            return self.get(name)
+        except NotFoundError:
+            try:
+                return self.create(name)
+            except ConflictError:  # created by a concurrent request meanwhile
+                return self.get(name)
+
+    def close(self) -> None:
+        with self._lock:
+            for gallery in self._open.values():
+                gallery.close()
+            self._open.clear()
+
+
+async def gallery_for(request: Request, name: str) -> Gallery:
+    """The named gallery, if the request's key may use it (403 otherwise, 404 if missing).
+    Opened in a thread: a first open may rebuild the search index."""
+    key = getattr(request.state, "api_key", None)
+    if key is not None:
+        key.check_gallery(name)
+    return await run_in_threadpool(services(request).galleries.get, name)
+
+
+def summary(name: str, gallery: Gallery) -> dict[str, Any]:
+    identities, templates = gallery.backend.counts()
+    return {"name": name, "identities": identities, "templates": templates, "recognizer": gallery.model.name}
+
+
+router = APIRouter(prefix="/v1/galleries", dependencies=[Depends(api_key_header)], tags=["galleries"])
+
+
+@router.get("", summary="Galleries this key may use")
+async def list_galleries(request: Request) -> dict[str, Any]:
+    key = getattr(request.state, "api_key", None)
+    names = [n for n in services(request).galleries.names() if key is None or key.allows(n)]
+    return {"galleries": [await run_in_threadpool(summary, n, await gallery_for(request, n)) for n in names]}
+
+
+@router.post("", status_code=201, summary="Create an empty gallery tied to the server's recognizer")
+async def create_gallery(request: Request, name: str = Body(..., embed=True)) -> dict[str, Any]:
+    key = getattr(request.state, "api_key", None)
+    if key is not None:
+        key.check_gallery(name)
+    gallery = await run_in_threadpool(services(request).galleries.create, name)
+    return await run_in_threadpool(summary, name, gallery)
+
+
+@router.get("/{name}", summary="Statistics of a gallery")
+async def gallery_stats(request: Request, name: str) -> dict[str, Any]:
+    gallery = await gallery_for(request, name)
+    return {**await run_in_threadpool(summary, name, gallery), "stats": await run_in_threadpool(gallery.stats)}
+
+
+async def _enrolment_vectors(request: Request, images: list[UploadFile], select: str | None) -> np.ndarray:
+    chosen = parse_select(select) if select else None
+    faces = [await services(request).pool.run(worker.enrolment_face, await image.read(), chosen) for image in images]
+    return np.stack([face.embedding for face in faces])
+
+
+@router.post("/{name}/identities", status_code=201, summary="Enrol an identity from one or more images")
+async def enrol(request: Request, name: str, id: str = Form(..., description="Identity id."),
+                images: list[UploadFile] = File(..., description="One face per image."),
+                display_name: str | None = Form(None, alias="name", description="Display name."),
+                metadata: str | None = Form(None, description="JSON object stored with the identity."),
+                select: str | None = Query(None, description="Face to use when an image has several "
+                                                             "(default: refuse such images).")) -> dict[str, Any]:
+    gallery = await gallery_for(request, name)
+    meta = _json_object(metadata)
+    vectors = await _enrolment_vectors(request, images, select)
+    recognizer = services(request).config.recognizer
+    identity = await run_in_threadpool(lambda: gallery.enroll(id, embeddings=vectors, name=display_name,
+                                                              metadata=meta, model=recognizer))
+    return identity.to_dict()
+
+
+@router.post("/{name}/identities/{identity_id}/templates", status_code=201,
+             summary="Add templates (images) to an enrolled identity")
+async def add_templates(request: Request, name: str, identity_id: str, images: list[UploadFile] = File(...),
+                        select: str | None = Query(None)) -> dict[str, Any]:
+    gallery = await gallery_for(request, name)
+    vectors = await _enrolment_vectors(request, images, select)
+    recognizer = services(request).config.recognizer
+    ids = await run_in_threadpool(lambda: gallery.add_templates(identity_id, embeddings=vectors, model=recognizer))
+    return {"id": identity_id, "template_ids": ids}
+
+
+@router.get("/{name}/identities", summary="Enrolled identities, paged")
+async def list_identities(request: Request, name: str, offset: int = Query(0, ge=0),
+                          limit: int = Query(100, ge=1, le=10_000)) -> dict[str, Any]:
+    gallery = await gallery_for(request, name)
+    identities = await run_in_threadpool(gallery.list, offset, limit)
+    total = await run_in_threadpool(len, gallery)
+    return {"total": total, "offset": offset, "limit": limit, "identities": [i.to_dict() for i in identities]}
+
+
+@router.get("/{name}/identities/{identity_id}", summary="One identity with its templates")
+async def get_identity(request: Request, name: str, identity_id: str) -> dict[str, Any]:
+    gallery = await gallery_for(request, name)
+    return (await run_in_threadpool(gallery.get, identity_id)).to_dict()
+
+
+@router.patch("/{name}/identities/{identity_id}", summary="Change display name and/or metadata")
+async def update_identity(request: Request, name: str, identity_id: str,
+                          display_name: str | None = Body(None, alias="name"),
+                          metadata: dict[str, Any] | None = Body(None),
+                          merge: bool = Body(False, description="Merge metadata key by key instead of replacing.")
+                          ) -> dict[str, Any]:
+    gallery = await gallery_for(request, name)
+    identity = await run_in_threadpool(lambda: gallery.update(identity_id, name=display_name, metadata=metadata,
+                                                              merge=merge))
+    return identity.to_dict()
+
+
+@router.delete("/{name}/identities/{identity_id}", summary="Erase an identity and all its templates")
+async def remove_identity(request: Request, name: str, identity_id: str) -> dict[str, Any]:
+    gallery = await gallery_for(request, name)
+    await run_in_threadpool(gallery.remove, identity_id)
+    return {"removed": identity_id}
+
+
+@router.delete("/{name}/templates/{template_id}", summary="Erase one template")
+async def remove_template(request: Request, name: str, template_id: int) -> dict[str, Any]:
+    gallery = await gallery_for(request, name)
+    await run_in_threadpool(gallery.remove_template, template_id)
+    return {"removed_template": template_id}
+
+
+@router.post("/{name}/search", summary="Who is this? Top-k identities and the open-set decision")
+async def search(request: Request, name: str, image: UploadFile = File(...), k: int = Query(5, ge=1, le=1000),
+                 fmr: float | None = Query(None, gt=0, lt=1, description="Decision threshold at this FMR "
+                                                                        "(default 1e-3)."),
+                 threshold: float | None = Query(None, ge=-1, le=1, description="Explicit similarity threshold."),
+                 all_faces: bool = Query(False, description="Search every face, not only the selected one."),
+                 select: str = SelectQuery) -> dict[str, Any]:
+    gallery = await gallery_for(request, name)
+    data = await image.read()
+    if all_faces:
+        found = await services(request).pool.run(worker.analyze, data, True)
+        faces = found.faces
+        size: dict[str, Any] = {"width": found.width, "height": found.height}
+    else:
+        face, count = await services(request).pool.run(worker.embed_one, data, parse_select(select))
+        faces, size = [face], {"faces_in_image": count}
+    results = []
+    if faces:
+        vectors = np.stack([f.embedding for f in faces])
+        recognizer = services(request).config.recognizer
+        results = await run_in_threadpool(lambda: gallery.search_embeddings(vectors, k=k, fmr=fmr, threshold=threshold,
+                                                                            model=recognizer))
+        for face, result in zip(faces, results):
+            result.face = face
+    return {**size, "results": [r.to_dict() for r in results]}
+
+
+@router.get("/{name}/export", summary="Download every identity with its templates (portable .jsonl.gz)")
+async def export(request: Request, name: str) -> FileResponse:
+    gallery = await gallery_for(request, name)
+    folder = Path(tempfile.mkdtemp(prefix="facetrust-export-"))
+    path = folder / f"{name}.jsonl.gz"
+    await run_in_threadpool(gallery.export, path)
+
+    def cleanup() -> None:
+        path.unlink(missing_ok=True)
+        folder.rmdir()
+
+    return FileResponse(path, media_type="application/gzip", filename=path.name, background=BackgroundTask(cleanup))
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GalleryError(f"metadata is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise GalleryError("metadata must be a JSON object")
+    return value

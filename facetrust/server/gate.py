@@ -1,0 +1,111 @@
+"""The ASGI gate in front of every request: API key, rate limit, upload size and upload time.
+
+It runs before any route, so a request with a bad key or over its rate limit is refused
+before its body is read, and the app only ever sees bodies that arrived completely,
+within ``upload_timeout_s`` and within ``max_upload_bytes``. A client that disconnects
+mid-upload is simply dropped.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+from facetrust.errors import ApiKeyError
+from facetrust.server.errors import RateLimitedError, UploadTimeoutError, UploadTooLargeError, error_response
+from facetrust.server.keys import ApiKey, KeyStore
+from facetrust.server.ratelimit import RateLimiter
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Paths that need an API key; the UI page, /health, /version and the OpenAPI docs do not.
+PROTECTED_PREFIXES = ("/v1/", "/api/v1/")
+#: A body over the limit is still read (and dropped) up to this multiple of it, so the
+#: client gets its 413 instead of a reset connection; beyond it the connection is closed.
+_DRAIN_FACTOR = 4
+
+
+def presented_key(scope: Scope) -> str | None:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    if headers.get("x-api-key"):
+        return headers["x-api-key"].strip()
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class Gate:
+    def __init__(self, app: Any, keys: KeyStore, limiter: RateLimiter, auth: bool, max_upload_bytes: int,
+                 upload_timeout_s: float) -> None:
+        self.app = app
+        self.keys = keys
+        self.limiter = limiter
+        self.auth = auth
+        self.max_upload_bytes = max_upload_bytes
+        self.upload_timeout_s = upload_timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        try:
+            if path.startswith(PROTECTED_PREFIXES) and scope["method"] != "OPTIONS":
+                scope.setdefault("state", {})["api_key"] = self._admit(scope)
+            body = await self._read_body(receive)
+        except (ApiKeyError, RateLimitedError, UploadTooLargeError, UploadTimeoutError) as exc:
+            await error_response(path, exc)(scope, receive, send)
+            return
+        if body is None:
+            return  # the client went away mid-upload: nobody to answer
+        await self.app(scope, _replay(body, receive), send)
+
+    def _admit(self, scope: Scope) -> ApiKey | None:
+        key = self.keys.authenticate(presented_key(scope)) if self.auth else None
+        client = f"key:{key.id}" if key is not None else f"ip:{(scope.get('client') or ('?',))[0]}"
+        wait = self.limiter.acquire(client, key.rate_limit_per_minute if key is not None else None)
+        if wait > 0:
+            raise RateLimitedError(f"rate limit exceeded; retry in {wait:.1f} s", wait)
+        return key
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.upload_timeout_s
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    raise asyncio.TimeoutError
+                message = await asyncio.wait_for(receive(), remaining)
+            except asyncio.TimeoutError:
+                raise UploadTimeoutError(f"request body not received within {self.upload_timeout_s:g} s") from None
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= self.max_upload_bytes:
+                chunks.append(chunk)
+            else:
+                chunks.clear()
+            if not message.get("more_body", False) or size > _DRAIN_FACTOR * self.max_upload_bytes:
+                break
+        if size > self.max_upload_bytes:
+            raise UploadTooLargeError(f"request body exceeds the limit of {self.max_upload_bytes:,} bytes")
+        return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive() that hands the buffered body once, then waits for the real disconnect."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

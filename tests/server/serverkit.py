@@ -1,0 +1,114 @@
+"""Helpers of the server tests: photos, and ``facetrust serve`` run in a subprocess on a free
+loopback port, its FACETRUST_HOME holding an API key made by the KeyStore."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+FACES = Path(os.environ.get("FACETRUST_SHARED", ROOT.parent / "shared")) / "data/faces/ageitgey_face_recognition"
+EXAMPLES = FACES / "examples"
+TEST_IMAGES = FACES / "tests" / "test_images"
+STARTUP_TIMEOUT_S = 180
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    home: Path
+    key: str
+    process: subprocess.Popen
+    log: Path
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"x-api-key": key or self.key}
+
+    def post(self, path: str, key: str | None = None, **kwargs):
+        return requests.post(self.url + path, headers=self.headers(key), timeout=120, **kwargs)
+
+    def get(self, path: str, key: str | None = None, **kwargs):
+        return requests.get(self.url + path, headers=self.headers(key), timeout=120, **kwargs)
+
+    def patch(self, path: str, key: str | None = None, **kwargs):
+        return requests.patch(self.url + path, headers=self.headers(key), timeout=120, **kwargs)
+
+    def delete(self, path: str, key: str | None = None, **kwargs):
+        return requests.delete(self.url + path, headers=self.headers(key), timeout=120, **kwargs)
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(home: Path, args: list[str] = (), env: dict[str, str] | None = None) -> Server:
+    """Start ``facetrust serve`` and wait for /health; the first key of ``home`` is the server's key."""
+    from facetrust.server.keys import KeyStore
+
+    home.mkdir(parents=True, exist_ok=True)
+    _, key = KeyStore(home / "keys.json").create("tests")
+    port = free_port()
+    log = home / "server.log"
+    environment = {**os.environ, "FACETRUST_HOME": str(home), **(env or {})}
+    command = [sys.executable, "-m", "facetrust.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--log-level", "warning", *args]
+    with open(log, "wb") as stream:
+        process = subprocess.Popen(command, env=environment, stdout=stream, stderr=subprocess.STDOUT,
+                                   cwd=ROOT)
+    server = Server(f"http://127.0.0.1:{port}", port, home, key, process, log)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            if requests.get(server.url + "/health", timeout=2).status_code == 200:
+                return server
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    pytest.fail(f"server did not answer /health within {STARTUP_TIMEOUT_S} s:\n{server.log_tail()}")
+
+
+def upload(path, field: str = "image") -> dict:
+    return {field: (path.name, path.read_bytes())}
+
+
+def assert_error(response: requests.Response, status: int, code: str) -> dict:
+    """The stable error shape: exactly {"error": {"code", "message"}}, a one-line message, no traceback."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["code"] == code, body
+    assert "Traceback" not in response.text and "\n" not in body["error"]["message"]
+    return body
+
+
+def wait_for_key(server, secret: str) -> None:
+    deadline = time.monotonic() + 5  # the server re-reads the key file within a second
+    while server.get("/v1/galleries", key=secret).status_code == 401 and time.monotonic() < deadline:
+        time.sleep(0.2)

@@ -8,6 +8,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from facetrust.checks import FaceCheck, check_class, create_check
 from facetrust.errors import ConfigError, DeviceUnavailableError, FaceNotFoundError
 from facetrust.io.image import ImageSource, load_image
 from facetrust.types import Detection, Face, Verification
@@ -30,6 +31,12 @@ class AnalyzerConfig:
     #: given as fractions (x1, y1, x2, y2) of the image size; such faces get score 0
     #: and ``extras["fallback"] = True``.
     fallback_box: tuple[float, float, float, float] | None = None
+    #: Per-face checks run by :meth:`FaceAnalyzer.analyze` (names in
+    #: :data:`facetrust.checks.FACE_CHECKS`, e.g. "quality", "liveness", "forgery", or a
+    #: plugin's "module:Class"); results land in ``face.extras[name]``.
+    checks: tuple[str, ...] = ()
+    #: Options per check, e.g. ``{"forgery": {"detector": "fusion"}}``.
+    check_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,8 +66,14 @@ class FaceAnalyzer:
         # Fail fast on unknown names, before any model loads.
         DETECTORS.get_class(self.config.detector)
         RECOGNIZERS.get_class(self.config.recognizer)
+        unknown = set(self.config.check_options) - set(self.config.checks)
+        if unknown:
+            raise ConfigError(f"options given for checks that are not enabled: {', '.join(sorted(unknown))}")
+        for spec in self.config.checks:
+            check_class(spec)
         self._detector: Any = None
         self._recognizer: Any = None
+        self._checks: list[FaceCheck] | None = None
 
     @property
     def detector(self) -> Any:
@@ -79,6 +92,21 @@ class FaceAnalyzer:
                 RECOGNIZERS, self.config.recognizer, self.config.recognizer_options, self.config.device
             )
         return self._recognizer
+
+    @property
+    def checks(self) -> list[FaceCheck]:
+        """The configured per-face checks, built on first use."""
+        if self._checks is None:
+            self._checks = [create_check(spec, self, self.config.check_options.get(spec))
+                            for spec in self.config.checks]
+        return self._checks
+
+    def run_checks(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
+        """Run every configured check on ``faces`` of ``image`` (results in ``face.extras``)."""
+        if faces:
+            for check in self.checks:
+                check(image, faces)
+        return faces
 
     def load(self, source: ImageSource) -> np.ndarray:
         return load_image(source, self.config.max_pixels)
@@ -106,7 +134,9 @@ class FaceAnalyzer:
         return self._faces(self.detect_rgb(self.load(source)))
 
     # -- embedding ---------------------------------------------------------
-    def analyze_rgb(self, image: np.ndarray, embed: bool = True, keep_aligned: bool = False) -> list[Face]:
+    def analyze_rgb(self, image: np.ndarray, embed: bool = True, keep_aligned: bool = False,
+                    checks: bool = True) -> list[Face]:
+        """Every face with box, score, landmarks, (by default) embedding and the configured checks."""
         detections = self.detect_rgb(image)
         faces = self._faces(detections)
         if (embed or keep_aligned) and detections:
@@ -117,11 +147,12 @@ class FaceAnalyzer:
             if embed:
                 for face, vector in zip(faces, self.recognizer.embed_aligned(crops)):
                     face.embedding = vector
-        return faces
+        return self.run_checks(image, faces) if checks else faces
 
-    def analyze(self, source: ImageSource, embed: bool = True, keep_aligned: bool = False) -> list[Face]:
-        """Every face in the image with box, score, landmarks and (by default) embedding."""
-        return self.analyze_rgb(self.load(source), embed=embed, keep_aligned=keep_aligned)
+    def analyze(self, source: ImageSource, embed: bool = True, keep_aligned: bool = False,
+                checks: bool = True) -> list[Face]:
+        """Every face in the image with box, score, landmarks, (by default) embedding and the configured checks."""
+        return self.analyze_rgb(self.load(source), embed=embed, keep_aligned=keep_aligned, checks=checks)
 
     def embed(self, sources: Sequence[ImageSource], select: FaceSelection = "largest") -> Embeddings:
         """One embedding per image (the selected face), computed in one batch."""
@@ -171,10 +202,10 @@ class FaceAnalyzer:
         selections = select if isinstance(select, tuple) else (select, select)
         for label, source, selection in (("a", source_a, selections[0]), ("b", source_b, selections[1])):
             image = self.load(source)
-            faces = self.analyze_rgb(image)
+            faces = self.analyze_rgb(image, checks=False)
             if not faces:
                 raise FaceNotFoundError(f"no face found in image {label}{_describe(source)}")
-            chosen.append(faces[select_face(faces, selection, image.shape)])
+            chosen.append(self.run_checks(image, [faces[select_face(faces, selection, image.shape)]])[0])
             counts.append(len(faces))
         similarity = float(np.dot(chosen[0].embedding, chosen[1].embedding))
         return Verification(similarity, threshold, fmr, similarity >= threshold, chosen[0], chosen[1], *counts)

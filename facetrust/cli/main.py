@@ -14,7 +14,7 @@ from facetrust.cli import liveness as liveness_cli
 from facetrust.cli import models as models_cli
 from facetrust.cli import quality as quality_cli
 from facetrust.cli import server as server_cli
-from facetrust.cli.common import parse_options, print_json, user_errors
+from facetrust.cli.common import parse_check_options, parse_options, print_json, user_errors
 
 app = typer.Typer(help="Trustworthy face analysis on a CPU.", no_args_is_help=True, add_completion=False)
 app.add_typer(models_cli.app, name="models")
@@ -36,14 +36,18 @@ JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on std
 WorkersOpt = typer.Option(0, "--workers", "-w", help="Worker processes (0 = one per core for multi-image work).")
 AnnotateOpt = typer.Option(None, "--annotate", help="Folder to write copies with boxes and landmarks drawn.")
 MaxPixelsOpt = typer.Option(None, "--max-pixels", help="Reject images above this many pixels (default 50M).")
+CheckOpt = typer.Option(None, "--check", "-c", help="Per-face check: quality, liveness or forgery (repeatable).")
+CheckOptsOpt = typer.Option(None, "--check-opt", help="Check option CHECK.KEY=VALUE, e.g. forgery.detector=fusion (repeatable).")
 
 
 def _config(detector: str, recognizer: str, det_opts: list[str] | None, rec_opts: list[str] | None,
-            device: str, max_pixels: int | None) -> Any:
+            device: str, max_pixels: int | None, checks: list[str] | None = None,
+            check_opts: list[str] | None = None) -> Any:
     from facetrust.analyzer import AnalyzerConfig
 
     return AnalyzerConfig(detector=detector, recognizer=recognizer, detector_options=parse_options(det_opts),
-                          recognizer_options=parse_options(rec_opts), device=device, max_pixels=max_pixels)
+                          recognizer_options=parse_options(rec_opts), device=device, max_pixels=max_pixels,
+                          checks=tuple(checks or ()), check_options=parse_check_options(checks, check_opts))
 
 
 def _run(inputs: list[str], config: Any, embed: bool, as_json: bool, workers: int,
@@ -112,10 +116,12 @@ def analyze(
     recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
     workers: int = WorkersOpt, annotate: Optional[Path] = AnnotateOpt, max_pixels: Optional[int] = MaxPixelsOpt,
     every: float = typer.Option(1.0, "--every", help="Seconds between sampled video frames (0 = every frame)."),
+    check: Optional[list[str]] = CheckOpt, check_opt: Optional[list[str]] = CheckOptsOpt,
 ) -> None:
-    """Every face with box, landmarks and embedding; videos are sampled every --every seconds."""
+    """Every face with box, landmarks, embedding and the --check results; videos are sampled
+    every --every seconds and their faces linked into tracks with one result per check."""
     with user_errors():
-        config = _config(detector, recognizer, detector_opt, recognizer_opt, device, max_pixels)
+        config = _config(detector, recognizer, detector_opt, recognizer_opt, device, max_pixels, check, check_opt)
         _run(inputs, config, True, as_json, workers, annotate, allow_video=True, video_every=every)
 
 
@@ -140,21 +146,28 @@ def verify(
     select: str = typer.Option("largest", "--select", help="Face to use when several: largest, best or an index."),
     detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
     recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
-    max_pixels: Optional[int] = MaxPixelsOpt,
+    max_pixels: Optional[int] = MaxPixelsOpt, check: Optional[list[str]] = CheckOpt,
+    check_opt: Optional[list[str]] = CheckOptsOpt,
 ) -> None:
-    """Are the faces in two images the same person? Exit status 0 either way."""
+    """Are the faces in two images the same person? Exit status 0 either way; --check results
+    (e.g. liveness) are reported for both compared faces."""
     from facetrust.analyzer import FaceAnalyzer
 
     with user_errors():
         chosen: Any = int(select) if select.lstrip("-").isdigit() else select
-        config = _config(detector, recognizer, detector_opt, recognizer_opt, device, max_pixels)
+        config = _config(detector, recognizer, detector_opt, recognizer_opt, device, max_pixels, check, check_opt)
         result = FaceAnalyzer(config).verify(image_a, image_b, fmr=fmr, select=chosen)
         if as_json:
             print_json({"image_a": image_a, "image_b": image_b, **result.to_dict()})
         else:
+            from facetrust.cli.report import check_summary
+
             verdict = "SAME person" if result.same else "DIFFERENT people"
             typer.echo(f"{verdict}: similarity {result.similarity:.4f}, threshold {result.threshold:.4f} "
                        f"(FMR {result.fmr:g}, {recognizer}); faces found: {result.faces_in_a} / {result.faces_in_b}")
+            for label, face in (("a", result.face_a), ("b", result.face_b)):
+                if face.extras.keys() & set(config.checks):
+                    typer.echo(f"face {label}: {check_summary(face.extras)}")
 
 
 @app.command()

@@ -4,8 +4,7 @@ Frames are sampled every ``every_seconds`` by stream time (variable frame rates 
 sampled by time, not by count), at most ``max_frames`` of them, one frame in memory at
 a time (:func:`facetrust.io.video.read_frames`); frames over
 :data:`~facetrust.forensics.faces.DETECT_MAX_SIDE` are shrunk for detection only.
-A face joins the track whose latest box overlaps it most (IoU >= :data:`TRACK_IOU`),
-else it opens a new track. Per track:
+Faces are linked into tracks by :class:`facetrust.tracking.FaceTracker`. Per track:
 
 * ``score``: the mean P(fake) over its frames with a decision (unavailable frames are
   counted, not averaged); fake when it reaches the threshold;
@@ -27,18 +26,8 @@ import numpy as np
 from facetrust.forensics.base import ForgeryResult
 from facetrust.forensics.localisation import Segment, suspicious_segments
 from facetrust.forensics.temporal import Drift, identity_drift
+from facetrust.tracking import FaceTracker
 from facetrust.types import Detection, Face
-
-TRACK_IOU = 0.3
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
 
 
 @dataclass
@@ -161,25 +150,19 @@ def scan_video(checkers: Sequence[Any], path: str | Path, every_seconds: float =
     first = checkers[0]
     analyzer = first.analyzer
     tracks: list[list[ForgeryTrack]] = [[] for _ in checkers]
-    last_box: dict[int, tuple[float, ...]] = {}
+    tracker = FaceTracker()
     samples: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     sampled = 0
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"checking {path.name}", total=max_frames)
         for frame in read_frames(path, every_seconds=every_seconds, max_frames=max_frames):
             sampled += 1
-            open_tracks = set(last_box)
-            for face in first.detect(frame.image):
-                overlaps = {tid: iou(face.box, last_box[tid]) for tid in open_tracks}
-                best = max(overlaps, key=overlaps.get, default=None)
-                if best is None or overlaps[best] < TRACK_IOU:
-                    best = len(samples)
+            faces = first.detect(frame.image)
+            for face, best in zip(faces, tracker.assign([f.box for f in faces])):
+                if best not in samples:
                     samples[best] = []
                     for checker, found in zip(checkers, tracks):
                         found.append(ForgeryTrack(best, checker.threshold, checker.name))
-                else:
-                    open_tracks.discard(best)  # one face per track and frame
-                last_box[best] = tuple(face.box)
                 for checker, found in zip(checkers, tracks):
                     found[best].frames.append(TrackFrame(frame.index, frame.time, face, checker.check_face(frame.image, face)))
                 if drift and first.unavailable_reason(face) is None:

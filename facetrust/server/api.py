@@ -48,7 +48,7 @@ async def detect(request: Request, image: UploadFile = File(..., description="An
     return faces_json(found, include_embedding=False)
 
 
-@router.post("/v1/analyze", summary="Every per-face result: box, landmarks, extras, embedding on request")
+@router.post("/v1/analyze", summary="Every per-face result: box, landmarks, configured checks, embedding on request")
 async def analyze(request: Request, image: UploadFile = File(...),
                   embedding: bool = Query(False, description="Include each face's embedding.")) -> dict[str, Any]:
     found = await services(request).pool.run(worker.analyze, await image.read(), True)
@@ -83,7 +83,7 @@ async def health(request: Request) -> dict[str, Any]:
 async def version(request: Request) -> dict[str, Any]:
     config = services(request).config
     return {"facetrust": facetrust.__version__, "api": "v1", "detector": config.detector,
-            "recognizer": config.recognizer, "extras": list(config.extras), "auth": config.auth}
+            "recognizer": config.recognizer, "checks": list(config.checks), "auth": config.auth}
 
 
 

@@ -47,17 +47,14 @@ def analyzer_config(config: ServerConfig) -> AnalyzerConfig:
     return AnalyzerConfig(detector=config.detector, recognizer=config.recognizer,
                           detector_options=dict(config.detector_options),
                           recognizer_options=dict(config.recognizer_options), device=config.device,
-                          max_pixels=config.max_pixels)
+                          max_pixels=config.max_pixels, checks=config.checks,
+                          check_options=dict(config.check_options))
 
 
 def check_config(config: ServerConfig) -> AnalyzerConfig:
-    """Fail before start-up on unknown model or extra names (ConfigError)."""
+    """Fail before start-up on unknown model or check names (ConfigError)."""
     analyzer = analyzer_config(config)
     FaceAnalyzer(analyzer)  # validates the registry names without loading models
-    for spec in config.extras:
-        from facetrust.server.extras import extra_class
-
-        extra_class(spec)
     return analyzer
 
 
@@ -68,7 +65,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     services = Services(
         config=config,
         analyzer_config=check_config(config),
-        pool=InferencePool(analyzer_config(config), config.extras, config.resolved_workers(),
+        pool=InferencePool(analyzer_config(config), config.resolved_workers(),
                            config.max_pending, config.request_timeout_s),
         keys=KeyStore(config.keys_path()),
         galleries=galleries.Galleries(config.galleries_path(), config.recognizer),

@@ -61,8 +61,11 @@ class ServerConfig:
     compreface_gallery: str = "default"
     #: Folder of evaluation reports (``facetrust eval … --report DIR`` outputs) the UI can show.
     reports_dir: str | None = None
-    #: Per-face extra results computed in the workers (names in ``facetrust.server.extras.FACE_EXTRAS``).
-    extras: tuple[str, ...] = ()
+    #: Per-face checks run in the workers on every face of an answer (names in
+    #: ``facetrust.checks.FACE_CHECKS``: quality, liveness, forgery; or a plugin's "module:Class").
+    checks: tuple[str, ...] = ()
+    #: Options per check, e.g. ``{forgery = {detector = "fusion"}}``.
+    check_options: dict[str, Any] = field(default_factory=dict)
     #: Key file (default ``$FACETRUST_HOME/keys.json``).
     keys_file: str | None = None
 

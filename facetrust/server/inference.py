@@ -27,10 +27,8 @@ log = logging.getLogger("facetrust.server")
 
 
 class InferencePool:
-    def __init__(self, analyzer_config: AnalyzerConfig, extras: tuple[str, ...], workers: int,
-                 max_pending: int, timeout_s: float) -> None:
+    def __init__(self, analyzer_config: AnalyzerConfig, workers: int, max_pending: int, timeout_s: float) -> None:
         self.analyzer_config = analyzer_config
-        self.extras = extras
         self.workers = workers
         self.capacity = workers + max_pending
         self.timeout_s = timeout_s
@@ -44,7 +42,7 @@ class InferencePool:
         os.environ.setdefault("FACETRUST_THREADS", "1")
         context = multiprocessing.get_context("forkserver")
         self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=worker.init_worker,
-                                         initargs=(self.analyzer_config, self.extras))
+                                         initargs=(self.analyzer_config,))
         # Submitting `workers` tasks at once makes the executor start `workers` processes.
         futures = [self._pool.submit(worker.ready) for _ in range(self.workers)]
         try:

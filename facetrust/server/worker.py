@@ -1,6 +1,6 @@
 """Work done inside the inference processes: decode the upload, run the models.
 
-Each process builds one :class:`FaceAnalyzer` (and the configured extras) when it
+Each process builds one :class:`FaceAnalyzer` (with its configured checks) when it
 starts and keeps it for its lifetime; requests only send image bytes in and get
 faces out. Errors are facetrust exceptions, which pickle back to the server.
 """
@@ -15,7 +15,6 @@ from facetrust.errors import FaceNotFoundError, FacetrustError, MultipleFacesErr
 from facetrust.types import Face, Verification
 
 _analyzer: FaceAnalyzer | None = None
-_extras: list[Any] = []
 #: Why the models could not be loaded; raised by every task, so it reaches the server as is.
 _init_error: FacetrustError | None = None
 
@@ -27,15 +26,12 @@ class ImageFaces:
     faces: list[Face]
 
 
-def init_worker(config: AnalyzerConfig, extras: tuple[str, ...]) -> None:
+def init_worker(config: AnalyzerConfig) -> None:
     """Load every model now, so the first request does not pay for it."""
-    global _analyzer, _extras, _init_error
-    from facetrust.server.extras import build_extras
-
+    global _analyzer, _init_error
     try:
         _analyzer = FaceAnalyzer(config)
-        _analyzer.detector, _analyzer.recognizer  # noqa: B018 - properties load the models
-        _extras = build_extras(extras)
+        _analyzer.detector, _analyzer.recognizer, _analyzer.checks  # noqa: B018 - properties load the models
     except FacetrustError as exc:
         _init_error = exc
 
@@ -53,18 +49,10 @@ def _get() -> FaceAnalyzer:
     return _analyzer
 
 
-def _with_extras(image: Any, faces: list[Face]) -> list[Face]:
-    for extra in _extras:
-        extra(image, faces)
-    return faces
-
-
-def analyze(data: bytes, embed: bool, with_extras: bool = True) -> ImageFaces:
+def analyze(data: bytes, embed: bool, checks: bool = True) -> ImageFaces:
     analyzer = _get()
     image = analyzer.load(data)
-    faces = analyzer.analyze_rgb(image, embed=embed)
-    if with_extras:
-        _with_extras(image, faces)
+    faces = analyzer.analyze_rgb(image, embed=embed, checks=checks)
     return ImageFaces(image.shape[1], image.shape[0], faces)
 
 
@@ -72,11 +60,10 @@ def embed_one(data: bytes, select: FaceSelection = "largest") -> tuple[Face, int
     """The selected face, with its embedding, and the number of faces in the image."""
     analyzer = _get()
     image = analyzer.load(data)
-    faces = analyzer.analyze_rgb(image)
+    faces = analyzer.analyze_rgb(image, checks=False)
     if not faces:
         raise FaceNotFoundError("no face found in the image")
-    chosen = faces[select_face(faces, select, image.shape)]
-    _with_extras(image, [chosen])
+    chosen = analyzer.run_checks(image, [faces[select_face(faces, select, image.shape)]])[0]
     return chosen, len(faces)
 
 
@@ -85,7 +72,7 @@ def enrolment_face(data: bytes, select: FaceSelection | None = None, min_score: 
     Several faces without ``select`` is an error, as in :meth:`Gallery.enroll`."""
     analyzer = _get()
     image = analyzer.load(data)
-    faces = [f for f in analyzer.analyze_rgb(image) if min_score is None or f.score >= min_score]
+    faces = [f for f in analyzer.analyze_rgb(image, checks=False) if min_score is None or f.score >= min_score]
     if not faces:
         raise FaceNotFoundError("no face found in the image")
     if len(faces) > 1 and select is None:
@@ -95,8 +82,4 @@ def enrolment_face(data: bytes, select: FaceSelection | None = None, min_score: 
 
 def verify(data_a: bytes, data_b: bytes, fmr: float | None, select: FaceSelection) -> Verification:
     analyzer = _get()
-    image_a, image_b = analyzer.load(data_a), analyzer.load(data_b)
-    result = analyzer.verify(image_a, image_b, fmr=fmr, select=select)
-    _with_extras(image_a, [result.face_a])
-    _with_extras(image_b, [result.face_b])
-    return result
+    return analyzer.verify(analyzer.load(data_a), analyzer.load(data_b), fmr=fmr, select=select)

@@ -8,6 +8,8 @@ the session. Where it cannot start, the postgres tests skip with the reason
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -18,7 +20,10 @@ from facetrust.gallery import Gallery, IndexConfig
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def pg_server() -> Iterator[Any]:
+    # Not under pytest's tmp folder: as root, pgserver runs PostgreSQL as its own user, which
+    # cannot enter pytest's 0700 /tmp/pytest-of-root (another pytest run re-locks it).
+    pgdata = Path(tempfile.mkdtemp(prefix="facetrust-pgdata-"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         try:
@@ -26,7 +31,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         except ImportError as exc:
             _unavailable(f"pgserver is not installed ({exc}); pip install -e '.[test]'")
         try:
-            server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
             server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
         except Exception as exc:  # noqa: BLE001 - any failure to start means: no server here
             _unavailable(f"pgserver could not start PostgreSQL with pgvector: {exc}")
@@ -34,6 +39,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield server
     finally:
         server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

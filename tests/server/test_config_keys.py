@@ -28,10 +28,10 @@ def test_config_precedence(tmp_path, monkeypatch):
     assert (from_file.port, from_file.workers, from_file.detector) == (9000, 3, "yunet")
     assert from_file.cors_origins == ("http://a.example",) and from_file.detector_options == {"score_threshold": 0.7}
     env = {"FACETRUST_SERVER_WORKERS": "1", "FACETRUST_SERVER_AUTH": "false",
-           "FACETRUST_SERVER_EXTRAS": "quality, liveness", "FACETRUST_SERVER_RECOGNIZER_OPTIONS": '{"flip": true}'}
+           "FACETRUST_SERVER_CHECKS": "quality, liveness", "FACETRUST_SERVER_RECOGNIZER_OPTIONS": '{"flip": true}'}
     from_env = load_config(environ=env)
     assert (from_env.port, from_env.workers, from_env.auth) == (9000, 1, False)
-    assert from_env.extras == ("quality", "liveness") and from_env.recognizer_options == {"flip": True}
+    assert from_env.checks == ("quality", "liveness") and from_env.recognizer_options == {"flip": True}
     assert load_config(environ=env, workers=2, port=None).workers == 2  # options win; None = not given
     assert from_env.galleries_path() == tmp_path / "galleries" and from_env.keys_path() == tmp_path / "keys.json"
 
@@ -54,15 +54,15 @@ def test_bad_environment_and_missing_file(tmp_path, monkeypatch):
         load_config(tmp_path / "missing.toml", environ={})
 
 
-def test_unknown_models_and_extras_fail_before_start(tmp_path):
+def test_unknown_models_and_checks_fail_before_start(tmp_path):
     from facetrust.server.app import create_app
 
     with pytest.raises(ConfigError, match="detector"):
         create_app(ServerConfig(detector="no-such-detector", keys_file=str(tmp_path / "k.json")))
-    with pytest.raises(ConfigError, match="face extra"):
-        create_app(ServerConfig(extras=("no-such-extra",), keys_file=str(tmp_path / "k.json")))
+    with pytest.raises(ConfigError, match="face check"):
+        create_app(ServerConfig(checks=("no-such-check",), keys_file=str(tmp_path / "k.json")))
     with pytest.raises(ConfigError, match="cannot be imported"):
-        create_app(ServerConfig(extras=("no.such.module:Extra",), keys_file=str(tmp_path / "k.json")))
+        create_app(ServerConfig(checks=("no.such.module:Extra",), keys_file=str(tmp_path / "k.json")))
 
 
 def test_keys_are_stored_hashed_scoped_and_revocable(tmp_path):

@@ -46,10 +46,10 @@ def test_detect_two_people(server):
         assert all(x1 <= x <= x2 and y1 <= y <= y2 for x, y in face["landmarks"])
 
 
-def test_analyze_embeddings_only_on_request_and_extras(server):
+def test_analyze_embeddings_only_on_request_and_checks(server):
     plain = server.post("/v1/analyze", files=upload(EXAMPLES / "obama.jpg")).json()
     assert "embedding" not in plain["faces"][0]
-    # The extras hook: this server computes the test plugin's interocular distance for every face.
+    # A plugin check: this server computes the test plugin's interocular distance for every face.
     face = plain["faces"][0]
     assert face["interocular_px"] == pytest.approx(np.linalg.norm(np.subtract(*face["landmarks"][:2])), abs=0.1)
     full = server.post("/v1/analyze", params={"embedding": "true"}, files=upload(EXAMPLES / "obama.jpg")).json()

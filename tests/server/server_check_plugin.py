@@ -1,5 +1,5 @@
-"""A per-face extra loaded by the test server through the extras hook (``extras =
-["server_extra_plugin:InterocularDistance"]``): a real measurement, the distance between
+"""A per-face check loaded by the test server as a plugin (``checks =
+["server_check_plugin:InterocularDistance"]``): a real measurement, the distance between
 the eye landmarks in pixels, so that answers can be checked against the landmarks."""
 from __future__ import annotations
 

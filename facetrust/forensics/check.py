@@ -1,0 +1,25 @@
+"""The ``forgery`` face check (:mod:`facetrust.checks`): P(fake) and a decision on every face."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from facetrust.forensics.checker import DEFAULT_DETECTOR, ForgeryChecker
+from facetrust.checks import mean_decision
+from facetrust.types import Face
+
+
+class ForgeryCheck:
+    name = "forgery"
+
+    def __init__(self, analyzer: Any, detector: str = DEFAULT_DETECTOR, threshold: float | None = None) -> None:
+        self.checker = ForgeryChecker(detector=detector, threshold=threshold, analyzer=analyzer,
+                                      device=analyzer.config.device)
+
+    def __call__(self, image: np.ndarray, faces: list[Face]) -> None:
+        self.checker.annotate(image, faces)
+
+    def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Track decision: mean P(fake) over the frames with a score (as :mod:`facetrust.forensics.video`)."""
+        return mean_decision(results, "fake", "real")

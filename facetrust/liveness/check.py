@@ -1,0 +1,26 @@
+"""The ``liveness`` face check (:mod:`facetrust.checks`): P(live) and a decision on every face."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from facetrust.liveness.checker import LivenessChecker
+from facetrust.checks import mean_decision
+from facetrust.types import Face
+
+
+class LivenessCheck:
+    name = "liveness"
+
+    def __init__(self, analyzer: Any, model: str = "minifasnet", threshold: float | None = None,
+                 calibration: str | None = None) -> None:
+        self.checker = LivenessChecker(model=model, threshold=threshold, calibration=calibration,
+                                       analyzer=analyzer, device=analyzer.config.device)
+
+    def __call__(self, image: np.ndarray, faces: list[Face]) -> None:
+        self.checker.annotate(image, faces)
+
+    def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Track decision: mean P(live) over the frames with a score (as :mod:`facetrust.liveness.video`)."""
+        return mean_decision(results, "live", "spoof")

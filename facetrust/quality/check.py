@@ -1,0 +1,33 @@
+"""The ``quality`` face check (:mod:`facetrust.checks`): a quality result on every face."""
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from facetrust.quality.api import assess_faces, create_assessor
+from facetrust.quality.calibration import calibration_name
+from facetrust.checks import mean_decision
+from facetrust.types import Face
+
+
+def default_method(recognizer: str) -> str:
+    """``learned`` where a model for the recognizer ships, else the model-free ``explainable``."""
+    shipped = resources.files("facetrust.quality").joinpath("calibration", f"{calibration_name('learned', recognizer)}.json")
+    return "learned" if shipped.is_file() else "explainable"
+
+
+class QualityCheck:
+    name = "quality"
+
+    def __init__(self, analyzer: Any, method: str | None = None, **options: Any) -> None:
+        self.method = method or default_method(analyzer.config.recognizer)
+        self.assessor = create_assessor(self.method, analyzer, **options)
+
+    def __call__(self, image: np.ndarray, faces: list[Face]) -> None:
+        assess_faces(image, faces, self.assessor)
+
+    def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Track quality: the mean score, acceptable when it reaches the threshold (min and max kept)."""
+        return mean_decision(results, "acceptable", "low")

@@ -1,0 +1,109 @@
+"""Per-face checks run by the analyzer (quality, liveness, forgery): API, CLI, video tracks."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from facetrust.analyzer import FaceAnalyzer
+from facetrust.cli.main import app
+from facetrust.errors import ConfigError
+
+ALL_CHECKS = ("quality", "liveness", "forgery")
+
+
+@pytest.fixture(scope="module")
+def checked(shared) -> FaceAnalyzer:
+    return FaceAnalyzer(detector="yunet", checks=ALL_CHECKS)
+
+
+def spoof_labels(shared) -> list[dict[str, str]]:
+    with open(shared / "data" / "spoof" / "labels.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_every_face_gets_every_check_and_liveness_matches_the_labels(shared, checked):
+    for row in spoof_labels(shared):
+        faces = checked.analyze(shared / "data" / "spoof" / row["file"])
+        assert len(faces) == 1
+        result = faces[0].to_dict(include_embedding=False)
+        assert result["liveness"]["status"] == row["label"], row["file"]
+        assert result["liveness"]["model"] == "minifasnet"
+        assert 0 <= result["quality"]["score"] <= 100 and result["quality"]["method"] == "learned"
+        assert result["forgery"]["model"] == "mesonet" and 0 <= result["forgery"]["score"] <= 1
+        json.dumps(result)  # JSON-ready
+
+
+def test_checks_are_off_unless_asked_and_skippable(shared, checked):
+    image = checked.load(shared / "data" / "spoof" / "silent_face" / "image_T1.jpg")
+    assert not FaceAnalyzer(detector="yunet").analyze(image, embed=False)[0].extras
+    assert not checked.analyze_rgb(image, embed=False, checks=False)[0].extras
+
+
+def test_verify_checks_only_the_compared_faces(shared):
+    two_people = shared / "data" / "faces" / "ageitgey_face_recognition" / "examples" / "two_people.jpg"
+    analyzer = FaceAnalyzer(checks=("quality",))
+    result = analyzer.verify(two_people, two_people)
+    assert "quality" in result.face_a.extras and "quality" in result.face_b.extras
+    assert result.faces_in_a == 2
+
+
+def test_grayscale_input_gives_unavailable_liveness_not_a_score(shared, checked):
+    image = checked.load(shared / "data" / "spoof" / "silent_face" / "image_T1.jpg")
+    gray = np.repeat(image.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    liveness = checked.analyze(gray, embed=False)[0].extras["liveness"]
+    assert liveness["status"] == "unavailable" and liveness["score"] is None and "colour" in liveness["reason"]
+
+
+def test_bad_check_configuration_fails_before_loading():
+    with pytest.raises(ConfigError, match="unknown face check 'nope'"):
+        FaceAnalyzer(checks=("nope",))
+    with pytest.raises(ConfigError, match="not enabled"):
+        FaceAnalyzer(checks=("quality",), check_options={"liveness": {"model": "minifasnet"}})
+    with pytest.raises(ConfigError, match="cannot be imported"):
+        FaceAnalyzer(checks=("no.such.module:Check",))
+    with pytest.raises(ConfigError, match="bad options for face check 'forgery'"):
+        FaceAnalyzer(checks=("forgery",), check_options={"forgery": {"colour": "red"}}).checks
+
+
+def test_learned_quality_falls_back_to_explainable_without_a_shipped_model(shared, astronaut):
+    faces = FaceAnalyzer(detector="yunet", recognizer="mobilefacenet", checks=("quality",)).analyze(astronaut)
+    assert faces[0].extras["quality"]["method"] == "explainable"
+
+
+def test_video_tracks_aggregate_each_check(shared):
+    clip = shared / "data" / "deepfake" / "aaronchong888" / "videos" / "abofeumbvv.mp4"
+    from facetrust.video import analyze_video
+
+    analyzer = FaceAnalyzer(detector="yunet", checks=("liveness", "forgery"))
+    record = analyze_video(analyzer, clip, every_seconds=1.0, embed=False, max_frames=6)
+    assert len(record["frames"]) == 6 and record["subject_track"] == 0
+    track = record["tracks"][0]
+    frames = [face for frame in record["frames"] for face in frame["faces"] if face["track"] == 0]
+    assert track["frames"] == len(frames) >= 5
+    for name in ("liveness", "forgery"):
+        scores = [f[name]["score"] for f in frames if f[name]["score"] is not None]
+        assert track[name]["score"] == pytest.approx(np.mean(scores), abs=1e-6)
+        assert track[name]["min_score"] == pytest.approx(min(scores), abs=1e-6)
+    expected = "fake" if track["forgery"]["score"] >= track["forgery"]["threshold"] else "real"
+    assert track["forgery"]["status"] == expected
+
+
+def test_cli_analyze_with_checks(shared):
+    spoof = shared / "data" / "spoof" / "silent_face"
+    runner = CliRunner()
+    result = runner.invoke(app, ["analyze", str(spoof / "image_F2.jpg"), str(spoof / "image_T1.jpg"), "-d", "yunet",
+                                 "--check", "liveness", "--check", "forgery", "--check-opt", "forgery.detector=fusion",
+                                 "--json", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    records = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(result.stdout)}
+    assert records["image_F2.jpg"]["faces"][0]["liveness"]["status"] == "spoof"
+    assert records["image_T1.jpg"]["faces"][0]["liveness"]["status"] == "live"
+    assert records["image_T1.jpg"]["faces"][0]["forgery"]["model"].startswith("fusion")
+    table = runner.invoke(app, ["analyze", str(spoof / "image_T1.jpg"), "-d", "yunet", "--check", "liveness"])
+    assert table.exit_code == 0 and "liveness live" in table.output
+    bad = runner.invoke(app, ["analyze", str(spoof / "image_T1.jpg"), "--check-opt", "liveness.model=x"])
+    assert bad.exit_code == 1 and "not enabled" in bad.output

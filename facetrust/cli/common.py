@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import typer
 
@@ -53,6 +54,33 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
+
+
+class InputResults:
+    """Per-input records of a multi-input command. An input that fails with a facetrust
+    error is reported on stderr, recorded as ``{"path", "error"}`` and skipped; the others
+    go on, and :meth:`finish` exits 1 when any failed."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.failed = 0
+
+    @contextmanager
+    def item(self, path: Path | str) -> Iterator[None]:
+        try:
+            yield
+        except FacetrustError as exc:
+            self.failed += 1
+            typer.echo(f"error: {exc}", err=True)
+            self.records.append({"path": str(path), "error": str(exc)})
+
+    def finish(self, as_json: bool, print_table: Callable[[list[dict[str, Any]]], None]) -> None:
+        if as_json:
+            print_json(self.records)
+        else:
+            print_table(self.records)
+        if self.failed:
+            raise typer.Exit(1)
 
 
 def print_json(data: Any) -> None:

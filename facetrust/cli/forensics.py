@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import typer
 
-from facetrust.cli.common import print_json, user_errors
+from facetrust.cli.common import InputResults, user_errors
 
 
 def _describe(result: dict[str, Any]) -> str:
@@ -63,37 +63,27 @@ def forgery(
 ) -> None:
     """Real or fake, per face (images) or per face track (videos, with identity drift and
     suspicious segments). Exit 1 if an input could not be checked."""
-    from facetrust.errors import FaceNotFoundError, FacetrustError
+    from facetrust.errors import FaceNotFoundError
     from facetrust.forensics.checker import ForgeryChecker
     from facetrust.io import expand_inputs, is_video
 
+    results = InputResults()
     with user_errors():
         checker = ForgeryChecker(detector, threshold=threshold, face_detector=face_detector, device=device,
                                  crop_fallback=crops)
-        records: list[dict[str, Any]] = []
-        failed = 0
         for path in expand_inputs(inputs, allow_video=True):
-            try:
+            with results.item(path):
                 if is_video(path):
                     video = checker.check_video(path, every_seconds=every, max_frames=max_frames, progress=not as_json)
-                    records.append(video.to_dict(include_frames=as_json))
+                    results.records.append(video.to_dict(include_frames=as_json))
                     continue
                 image = checker.analyzer.load(path)
-                results = checker.check_rgb(image)
-                if heatmap is not None and results:
+                faces = checker.check_rgb(image)
+                if heatmap is not None and faces:
                     from facetrust.forensics.overlay import save_overlay
 
-                    save_overlay(image, results, heatmap / f"{path.stem}_forgery.png")
-                if not results:
+                    save_overlay(image, faces, heatmap / f"{path.stem}_forgery.png")
+                if not faces:
                     raise FaceNotFoundError(f"no face found in {path}")
-                records.append({"path": str(path), "faces": [r.to_dict() for r in results]})
-            except FacetrustError as exc:
-                failed += 1
-                typer.echo(f"error: {exc}", err=True)
-                records.append({"path": str(path), "error": str(exc)})
-    if as_json:
-        print_json(records)
-    else:
-        print_forgery_table(records)
-    if failed:
-        raise typer.Exit(1)
+                results.records.append({"path": str(path), "faces": [r.to_dict() for r in faces]})
+    results.finish(as_json, print_forgery_table)

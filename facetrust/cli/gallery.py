@@ -5,8 +5,10 @@ GALLERY is a gallery file (embedded SQLite + FAISS backend) or a ``postgresql://
 from __future__ import annotations
 
 import json
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
 
@@ -26,10 +28,11 @@ def _select(value: Optional[str]) -> Any:
     return int(value) if value is not None and value.lstrip("-").isdigit() else value
 
 
-def _open(gallery: str, backend_opt: Optional[list[str]], detector: str = "dlib-hog", readonly: bool = False) -> Any:
+def _open(gallery: str, backend_opt: Optional[list[str]], detector: str = "dlib-hog", readonly: bool = False,
+          **gallery_options: Any) -> Any:
     from facetrust.gallery import Gallery
 
-    opened = Gallery.open(gallery, readonly=readonly, **parse_options(backend_opt))
+    opened = Gallery.open(gallery, readonly=readonly, **gallery_options, **parse_options(backend_opt))
     if detector != "dlib-hog":
         from facetrust.analyzer import FaceAnalyzer
 
@@ -51,6 +54,24 @@ def _metadata(text: Optional[str]) -> Optional[dict[str, Any]]:
     if not isinstance(value, dict):
         fail("--metadata must be a JSON object, e.g. '{\"team\": \"a\"}'")
     return value
+
+
+@contextmanager
+def _quality_warnings() -> Iterator[None]:
+    """Print each low-quality warning as one ``warning: …`` line instead of Python's warning format."""
+    from facetrust.gallery import LowQualityWarning
+
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
+            warnings.simplefilter("always", LowQualityWarning)
+            yield
+    finally:
+        for warning in caught:
+            if issubclass(warning.category, LowQualityWarning):
+                typer.echo(f"warning: {warning.message}", err=True)
+            else:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 @app.command()
@@ -84,17 +105,25 @@ def enroll(
                                                                  "(resumable: enrolled ids are skipped)."),
     embeddings: Optional[Path] = typer.Option(None, "--embeddings", help=".npy file of embeddings (one per row)."),
     select: Optional[str] = SelectOpt,
+    quality: Optional[str] = typer.Option(None, "--quality", help="Faces below the quality threshold: reject "
+                                          "(refuse the images), warn (enrol with a warning; default) or off."),
+    quality_method: Optional[str] = typer.Option(None, "--quality-method", help="Quality method: learned, stability "
+                                                 "or explainable (default: learned where calibrated for the "
+                                                 "gallery's recognizer, else explainable)."),
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes for --folder."),
     detector: str = DetectorOpt, backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Enrol one identity (--id ID IMAGE…) or a folder of identities (--folder DIR)."""
     from facetrust.io import expand_inputs
 
-    with user_errors():
+    gallery_options: dict[str, Any] = {"quality_method": quality_method}
+    if quality is not None:
+        gallery_options["quality_policy"] = quality
+    with user_errors(), _quality_warnings():
         if folder is not None:
             if identity or images or embeddings:
                 fail("--folder enrols sub-folders by name; do not combine it with --id, images or --embeddings")
-            with _open(gallery, backend_opt, detector) as opened:
+            with _open(gallery, backend_opt, detector, **gallery_options) as opened:
                 report = opened.enroll_folder(folder, select=_select(select), workers=workers, progress=not as_json)
             if as_json:
                 print_json(report.to_dict())
@@ -102,7 +131,7 @@ def enroll(
                 for path, reason in report.failed.items():
                     typer.echo(f"skipped image {path}: {reason}", err=True)
                 typer.echo(f"enrolled {len(report.enrolled)} identities, {len(report.skipped)} already enrolled, "
-                           f"{len(report.failed)} image(s) without a usable face")
+                           f"{len(report.failed)} image(s) without a usable face or below the quality threshold")
             return
         if not identity:
             fail("give --id ID with images or --embeddings (or --folder DIR)")
@@ -115,15 +144,20 @@ def enroll(
             except (OSError, ValueError) as exc:
                 fail(f"cannot read {embeddings}: {exc}")
         paths = expand_inputs(images) if images else []
-        with _open(gallery, backend_opt, detector) as opened:
+        with _open(gallery, backend_opt, detector, **gallery_options) as opened:
             if add:
                 ids = opened.add_templates(identity, paths, embeddings=vectors, select=_select(select))
                 record = opened.get(identity).to_dict()
+                new = [t for t in record["templates"] if t["id"] in ids]
                 message = f"added {len(ids)} template(s) to {identity}"
             else:
                 record = opened.enroll(identity, paths, embeddings=vectors, name=name, metadata=_metadata(metadata),
                                        select=_select(select)).to_dict()
-                message = f"enrolled {identity} with {len(record['templates'])} template(s)"
+                new = record["templates"]
+                message = f"enrolled {identity} with {len(new)} template(s)"
+            scores = [f"{t['quality']:.1f}" for t in new if t["quality"] is not None]
+            if scores:
+                message += f", quality {', '.join(scores)} ({opened.quality_assessor.name})"
         print_json(record) if as_json else typer.echo(message)
 
 
@@ -136,6 +170,8 @@ def search(
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Similarity threshold (instead of --fmr)."),
     all_faces: bool = typer.Option(False, "--all-faces", help="Identify every face, not only the largest."),
     select: str = typer.Option("largest", "--select", help="Face to identify: largest, best, center or an index."),
+    fusion: str = typer.Option("max", "--fusion", help="Identity score: max (best template) or quality-mean "
+                                                       "(quality-weighted mean template)."),
     detector: str = DetectorOpt, backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Who is this? Top-k identities per face and the decision against the threshold."""
@@ -148,9 +184,10 @@ def search(
             for path in expand_inputs(images):
                 try:
                     if all_faces:
-                        results = opened.search_faces(path, k=k, fmr=fmr, threshold=threshold)
+                        results = opened.search_faces(path, k=k, fmr=fmr, threshold=threshold, fusion=fusion)
                     else:
-                        results = [opened.search(path, k=k, fmr=fmr, threshold=threshold, select=_select(select))]
+                        results = [opened.search(path, k=k, fmr=fmr, threshold=threshold, select=_select(select),
+                                                 fusion=fusion)]
                 except FacetrustError as exc:
                     failed += 1
                     typer.echo(f"error: {path}: {exc}", err=True)

@@ -6,11 +6,11 @@ from typing import Any, Optional
 
 import typer
 
-from facetrust.cli.common import print_json, user_errors
+from facetrust.cli.common import InputResults, print_json, user_errors
 
 app = typer.Typer(help="Liveness / presentation-attack detection (is this a live person?).", no_args_is_help=True)
 
-ModelOpt = typer.Option("minifasnet", "--model", "-m", help="minifasnet, minifasnet-v2 or minifasnet-v1se.")
+ModelOpt = typer.Option("minifasnet", "--model", "-m", help="minifasnet (default), minifasnet-v2, minifasnet-v1se; cues moire, lbp-colour (need `fit`); minifasnet+cues.")
 DetectorOpt = typer.Option("yunet", "--detector", "-d", help="Face detector that finds the faces to check.")
 ThresholdOpt = typer.Option(None, "--threshold", help="Threshold on P(live) (default 0.5, or the calibration's).")
 CalibrationOpt = typer.Option(None, "--calibration", help="Calibration JSON written by `facetrust liveness fit`.")
@@ -44,45 +44,38 @@ def check(
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after this many sampled video frames."),
 ) -> None:
     """Live or spoof, per face (images) or per face track (videos). Exit 1 if an input could not be checked."""
+    from facetrust.io import expand_inputs, is_video
+
+    results = InputResults()
+    with user_errors():
+        checker = _checker(model, detector, threshold, calibration, device)
+        for path in expand_inputs(inputs, allow_video=True):
+            with results.item(path):
+                if is_video(path):
+                    results.records.append(checker.check_video(path, every_seconds=every, max_frames=max_frames).to_dict())
+                else:
+                    results.records.append({"path": str(path), "faces": [f.to_dict() for f in checker.check(path)]})
+    results.finish(as_json, _print_liveness)
+
+
+def _print_liveness(records: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from facetrust.errors import FacetrustError
-    from facetrust.io import expand_inputs, is_video
-
-    with user_errors():
-        checker = _checker(model, detector, threshold, calibration, device)
-        records: list[dict[str, Any]] = []
-        failed = 0
-        for path in expand_inputs(inputs, allow_video=True):
-            try:
-                if is_video(path):
-                    records.append(checker.check_video(path, every_seconds=every, max_frames=max_frames).to_dict())
-                else:
-                    records.append({"path": str(path), "faces": [f.to_dict() for f in checker.check(path)]})
-            except FacetrustError as exc:
-                failed += 1
-                typer.echo(f"error: {exc}", err=True)
-                records.append({"path": str(path), "error": str(exc)})
-    if as_json:
-        print_json(records)
-    else:
-        table = Table("path", "face", "box / frames", "liveness")
-        for record in records:
-            if "error" in record:
-                table.add_row(record["path"], "-", "-", f"[red]{record['error']}[/red]")
-            elif "tracks" in record:
-                for track in record["tracks"]:
-                    subject = " (subject)" if track["track"] == record["subject_track"] else ""
-                    table.add_row(record["path"], f"track {track['track']}{subject}",
-                                  f"{track['frames_scored']}/{track['frames']} frames scored", _describe(track))
-            else:
-                for i, face in enumerate(record["faces"]):
-                    box = str([round(v) for v in face["box"]])
-                    table.add_row(record["path"], str(i), box, _describe(face["liveness"]))
-        Console().print(table)
-    if failed:
-        raise typer.Exit(1)
+    table = Table("path", "face", "box / frames", "liveness")
+    for record in records:
+        if "error" in record:
+            table.add_row(record["path"], "-", "-", f"[red]{record['error']}[/red]")
+        elif "tracks" in record:
+            for track in record["tracks"]:
+                subject = " (subject)" if track["track"] == record["subject_track"] else ""
+                table.add_row(record["path"], f"track {track['track']}{subject}",
+                              f"{track['frames_scored']}/{track['frames']} frames scored", _describe(track))
+        else:
+            for i, face in enumerate(record["faces"]):
+                box = str([round(v) for v in face["box"]])
+                table.add_row(record["path"], str(i), box, _describe(face["liveness"]))
+    Console().print(table)
 
 
 PAD_ROWS = [
@@ -140,22 +133,18 @@ def fit(
 ) -> None:
     """Fit score fusion + calibration and the threshold at --apcer on your own labelled live/spoof images."""
     from facetrust.liveness.cache import LivenessCache
-    from facetrust.liveness.calibration import fit_calibration
-    from facetrust.liveness.evaluation import file_digest, read_labels, score_presentations
+    from facetrust.liveness.calibration import fit_presentations
+    from facetrust.liveness.evaluation import read_labels
     from facetrust.parallel import progress_map
 
     with user_errors():
         presentations = read_labels(labels, root)
         checker = _checker(model, detector, None, None, device)
         with LivenessCache(cache) as store:
-            scored = [s for s in score_presentations(checker, presentations, cache=store, progress=lambda items, n: (
-                progress_map(items, n, "scoring", enabled=n > 1))) if s.score is not None]
-        calibration = fit_calibration(
-            model, [s.model_scores for s in scored], [s.presentation.bona_fide for s in scored],
-            [s.presentation.attack_type for s in scored], target_apcer=apcer,
-            fitted_on={"labels": str(labels), "detector": detector,
-                       "skipped_no_decision": len(presentations) - len(scored),
-                       "files_sha256": file_digest(s.presentation.path for s in scored)})
+            # The model's own per-model scores / cue features are the fit's inputs.
+            calibration = fit_presentations(checker, presentations, target_apcer=apcer, cache=store,
+                                            fitted_on={"labels": str(labels)},
+                                            progress=lambda items, n: progress_map(items, n, "scoring", enabled=n > 1))
         calibration.save(out)
     if as_json:
         print_json(calibration.to_dict())

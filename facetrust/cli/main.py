@@ -14,7 +14,7 @@ from facetrust.cli import liveness as liveness_cli
 from facetrust.cli import models as models_cli
 from facetrust.cli import quality as quality_cli
 from facetrust.cli import server as server_cli
-from facetrust.cli.common import parse_check_options, parse_options, print_json, user_errors
+from facetrust.cli.common import InputResults, parse_check_options, parse_options, print_json, user_errors
 
 app = typer.Typer(help="Trustworthy face analysis on a CPU.", no_args_is_help=True, add_completion=False)
 app.add_typer(models_cli.app, name="models")
@@ -63,37 +63,26 @@ def _run(inputs: list[str], config: Any, embed: bool, as_json: bool, workers: in
     analyzer = FaceAnalyzer(config)
     if workers <= 0:
         workers = default_workers() if len(images) >= 8 else 1
-    records: list[dict[str, Any]] = []
-    failed = 0
+    outputs = InputResults()
     results = progress_map(
         analyze_paths(images, config, embed=embed, workers=workers, analyzer=analyzer),
         len(images), "analyzing", enabled=len(images) > 1,
     )
     for result in results:
         if result.error:
-            failed += 1
+            outputs.failed += 1
             typer.echo(f"error: {result.error}", err=True)
         elif annotate is not None:
             from facetrust.annotate import save_annotated
 
             save_annotated(analyzer.load(result.path), result.faces, annotate / f"{result.path.stem}.png")
-        records.append(result.to_dict(include_embedding=embed))
+        outputs.records.append(result.to_dict(include_embedding=embed))
     for video in videos:
-        from facetrust.errors import FacetrustError
         from facetrust.video import analyze_video
 
-        try:
-            records.append(analyze_video(analyzer, video, every_seconds=video_every, embed=embed))
-        except FacetrustError as exc:
-            failed += 1
-            typer.echo(f"error: {exc}", err=True)
-            records.append({"path": str(video), "error": str(exc)})
-    if as_json:
-        print_json(records)
-    else:
-        print_table(records)
-    if failed:
-        raise typer.Exit(1)
+        with outputs.item(video):
+            outputs.records.append(analyze_video(analyzer, video, every_seconds=video_every, embed=embed))
+    outputs.finish(as_json, print_table)
 
 
 @app.command()

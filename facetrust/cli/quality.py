@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import typer
 
-from facetrust.cli.common import parse_options, print_json, user_errors
+from facetrust.cli.common import InputResults, parse_options, user_errors
 
 app = typer.Typer(help="Face image quality: how useful is each face for recognition?", no_args_is_help=True)
 
@@ -26,10 +26,10 @@ def assess(
 ) -> None:
     """Quality score (0-100), components and reasons for every face; exit status 1 if an image fails."""
     from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
-    from facetrust.errors import FacetrustError
     from facetrust.io import expand_inputs
     from facetrust.quality import assess_faces, create_assessor
 
+    results = InputResults()
     with user_errors():
         analyzer = FaceAnalyzer(AnalyzerConfig(detector=detector, recognizer=recognizer,
                                                detector_options=parse_options(detector_opt)))
@@ -37,25 +37,13 @@ def assess(
         if model is not None:
             options["model"] = model
         assessor = create_assessor(method, analyzer, **options)
-        paths = expand_inputs(inputs)
-        records: list[dict[str, Any]] = []
-        failed = 0
-        for path in paths:
-            try:
+        for path in expand_inputs(inputs):
+            with results.item(path):
                 image = analyzer.load(path)
                 faces = analyzer.analyze_rgb(image, embed=method == "learned")
                 assess_faces(image, faces, assessor)
-                records.append({"path": str(path), "faces": [f.to_dict(include_embedding=False) for f in faces]})
-            except FacetrustError as exc:
-                failed += 1
-                typer.echo(f"error: {exc}", err=True)
-                records.append({"path": str(path), "error": str(exc)})
-    if as_json:
-        print_json(records)
-    else:
-        _print_quality(records)
-    if failed:
-        raise typer.Exit(1)
+                results.records.append({"path": str(path), "faces": [f.to_dict(include_embedding=False) for f in faces]})
+    results.finish(as_json, _print_quality)
 
 
 def _print_quality(records: list[dict[str, Any]]) -> None:

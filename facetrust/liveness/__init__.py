@@ -12,6 +12,12 @@ LIVENESS_MODELS.register("minifasnet-v2", "facetrust.liveness.minifasnet:MiniFAS
                          "MiniFASNetV2 on the face box scaled 2.7x (model zoo)")
 LIVENESS_MODELS.register("minifasnet-v1se", "facetrust.liveness.minifasnet:MiniFASNetV1SE",
                          "MiniFASNetV1SE on the face box scaled 4.0x (model zoo)")
+LIVENESS_MODELS.register("moire", "facetrust.liveness.frequency:FrequencyCue",
+                         "high-frequency and periodic-peak (moiré) energy of the face; needs a fitted calibration")
+LIVENESS_MODELS.register("lbp-colour", "facetrust.liveness.texture:ColourTextureCue",
+                         "uniform-LBP histograms in YCrCb + HSV (60 bins); needs a fitted calibration")
+LIVENESS_MODELS.register("minifasnet+cues", "facetrust.liveness.fusion:MiniFASNetWithCues",
+                         "minifasnet, with the moiré cue joining the vote once fitted")
 
 __all__ = ["DEFAULT_THRESHOLD", "FaceLiveness", "LIVENESS_MODELS", "LivenessChecker", "LivenessModel",
            "LivenessResult", "LivenessScores", "MIN_FACE_SIDE"]

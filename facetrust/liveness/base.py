@@ -20,9 +20,14 @@ LivenessStatus = Literal["live", "spoof", "unavailable"]
 
 @dataclass(frozen=True)
 class LivenessScores:
-    """What a model says about one face: P(live) and, for fused models, each member's P(live)."""
+    """What a model says about one face: P(live) and, for fused models, each member's P(live).
 
-    score: float
+    Cue models (``moire``, ``lbp-colour``) measure features, not probabilities: their
+    ``score`` is None and ``model_scores`` holds the features (each in [0, 1]) until a
+    calibration fitted on labelled data maps them to P(live).
+    """
+
+    score: float | None
     model_scores: dict[str, float]
 
 

@@ -147,3 +147,27 @@ def fit_calibration(model: str, model_scores: Sequence[Mapping[str, float]], bon
     info = {"n_bona_fide": int(labels.sum()), "n_attacks": int((~labels).sum()), "l2": l2, **(fitted_on or {})}
     return LivenessCalibration(model, features, tuple(float(w) for w in weights), bias, threshold,
                                float(target_apcer), info, tuple(notes))
+
+
+def fit_presentations(checker: Any, presentations: Sequence[Any], target_apcer: float = 0.05, l2: float = 1.0,
+                      cache: Any = None, fitted_on: dict[str, Any] | None = None,
+                      progress: Any = None) -> LivenessCalibration:
+    """Score labelled presentations with ``checker`` (uncalibrated) and fit its model's calibration.
+
+    Unlike keeping only presentations with a score, this also uses those whose model
+    measured features but has no P(live) yet — the cue models (``moire``,
+    ``lbp-colour``) before their first fit. Presentations without features (no face,
+    grayscale, too small, cut by the border) are skipped and counted in ``fitted_on``.
+    """
+    from facetrust.liveness.evaluation import file_digest, score_presentations
+
+    if checker.calibration is not None:
+        raise ConfigError("fit with an uncalibrated checker: the features are the model's own scores")
+    scored = [s for s in score_presentations(checker, presentations, cache=cache, progress=progress) if s.model_scores]
+    if not scored:
+        raise ConfigError("no presentation gave the model anything to fit (no face, or every face unavailable)")
+    info = {"detector": checker.detector_name, "skipped_no_decision": len(presentations) - len(scored),
+            "files_sha256": file_digest(s.presentation.path for s in scored), **(fitted_on or {})}
+    return fit_calibration(checker.model_name, [s.model_scores for s in scored],
+                           [s.presentation.bona_fide for s in scored], [s.presentation.attack_type for s in scored],
+                           target_apcer=target_apcer, l2=l2, fitted_on=info)

@@ -5,8 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from facetrust.liveness.checker import LivenessChecker
 from facetrust.checks import mean_decision
+from facetrust.liveness.checker import LivenessChecker
 from facetrust.types import Face
 
 

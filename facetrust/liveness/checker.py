@@ -11,7 +11,9 @@ A face gets ``status="unavailable"`` (score None, never a guess) when:
   smallest crop (2.7 x the box) is upsampled to 80x80 and the fine texture the models
   rely on (print dots, screen moiré) is interpolated away;
 * its box reaches the image border (:func:`touches_border`): part of the face is
-  missing, and detectors clip such boxes to the image, so their size is wrong too.
+  missing, and detectors clip such boxes to the image, so their size is wrong too;
+* the model is a cue model (``moire``, ``lbp-colour``) and no calibration was given:
+  it measures features (kept in ``model_scores``) but has no P(live) until fitted.
 """
 from __future__ import annotations
 
@@ -133,6 +135,11 @@ class LivenessChecker:
         if touches_border(box, width, height):
             return self._unavailable("face cut by the image border")
         scores = self.model.predict(image, box)
+        if scores.score is None and self.calibration is None:
+            # A cue model without a fitted classifier: show the measured features, decide nothing.
+            return LivenessResult("unavailable", None, self.threshold, self.name, scores.model_scores,
+                                  f"{self.model_name} is not fitted: it measures features, and a calibration fitted "
+                                  "on labelled live/spoof data turns them into P(live)")
         score = scores.score if self.calibration is None else self.calibration.apply(scores.model_scores)
         status = "live" if score >= self.threshold else "spoof"
         return LivenessResult(status, score, self.threshold, self.name, scores.model_scores)

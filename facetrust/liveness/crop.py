@@ -67,3 +67,19 @@ def reference_crop(image: np.ndarray, box: Sequence[float], scale: float) -> np.
     left, top, right, bottom = crop_window(width, height, reference_xywh(box), scale)
     patch = image[top: bottom + 1, left: right + 1, ::-1]  # RGB -> BGR
     return cv2.resize(np.ascontiguousarray(patch), (INPUT_SIZE, INPUT_SIZE))
+
+
+def face_patch(image: np.ndarray, box: Sequence[float], size: int, scale: float = 1.0) -> np.ndarray:
+    """``size`` x ``size`` RGB uint8 patch of the face box enlarged by ``scale`` (the reference window).
+
+    The cue models read the face itself (``scale=1``), resized to a fixed size so that
+    frequencies and texture scales are measured in the same units for every face;
+    shrinking uses area averaging (no aliasing of our own), enlarging bilinear.
+    """
+    import cv2
+
+    height, width = image.shape[:2]
+    left, top, right, bottom = crop_window(width, height, reference_xywh(box), scale)
+    patch = np.ascontiguousarray(image[top: bottom + 1, left: right + 1])
+    shrink = patch.shape[0] > size and patch.shape[1] > size
+    return cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

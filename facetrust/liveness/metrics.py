@@ -130,9 +130,10 @@ def threshold_at_apcer(scores: Sequence[float], bona_fide: Sequence[bool], attac
     """Lowest threshold at which every species' APCER is <= ``target``.
 
     For each species at most ``floor(target * n_species)`` attacks may score >= threshold;
-    the threshold is the smallest score in the data strictly above the highest attack
-    score that must be rejected (or the next float up when no score is above it), so
-    the rates can be re-measured exactly with ``score >= threshold``.
+    the threshold lies halfway between the highest attack score that must be rejected and
+    the next score in the data above it (or the next float up when no score is above it),
+    so the rates re-measure exactly with ``score >= threshold`` and a sample scored at the
+    boundary does not flip on float rounding when the fitted calibration is reapplied.
     """
     scores, labels, types = _check(scores, bona_fide, attack_types)
     if not (isinstance(target, (int, float)) and math.isfinite(target) and 0 <= target <= 1):
@@ -146,7 +147,7 @@ def threshold_at_apcer(scores: Sequence[float], bona_fide: Sequence[bool], attac
     if cut == -np.inf:  # every attack may be accepted
         return float(scores.min())
     above = scores[scores > cut]
-    return float(above.min()) if len(above) else float(np.nextafter(cut, np.inf))
+    return float((cut + above.min()) / 2.0) if len(above) else float(np.nextafter(cut, np.inf))
 
 
 def rate_key(rate: float) -> str:

@@ -1,9 +1,8 @@
 """Video liveness: per-frame results linked into face tracks, one decision per track.
 
 Frames are sampled every ``every_seconds`` (:func:`facetrust.io.video.read_frames`,
-one frame in memory at a time). A face joins the track whose box in its latest
-frame overlaps it most (IoU >= :data:`TRACK_IOU`); otherwise it starts a new
-track. A track's score is the **mean** P(live) over its frames with a decision
+one frame in memory at a time). Faces are linked into tracks by
+:class:`facetrust.tracking.FaceTracker`. A track's score is the **mean** P(live) over its frames with a decision
 (unavailable frames are counted, not averaged); it is live when that mean
 reaches the threshold. The **subject** is the track seen in the most frames
 (ties: the larger mean face area) — the one decision for the whole video.
@@ -19,20 +18,8 @@ import numpy as np
 from facetrust.errors import FaceNotFoundError
 from facetrust.io.video import VideoFrame
 from facetrust.liveness.base import LivenessResult
+from facetrust.tracking import FaceTracker
 from facetrust.types import Face
-
-TRACK_IOU = 0.3
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union)
-
 
 @dataclass
 class TrackFrame:
@@ -114,21 +101,15 @@ def check_video(checker: Any, path: str | Path, every_seconds: float = 0.5,
 def check_frames(checker: Any, frames: Iterable[VideoFrame], source: str = "<frames>") -> VideoLiveness:
     """Liveness of every face track in a stream of frames (e.g. a camera wrapped in VideoFrame objects)."""
     tracks: list[LivenessTrack] = []
-    last_box: dict[int, tuple[float, ...]] = {}
+    tracker = FaceTracker()
     sampled = 0
     for frame in frames:
         sampled += 1
-        open_tracks = set(last_box)
-        for item in checker.check_rgb(frame.image):
-            overlaps = {tid: iou(item.face.box, last_box[tid]) for tid in open_tracks}
-            best = max(overlaps, key=overlaps.get, default=None)
-            if best is None or overlaps[best] < TRACK_IOU:
-                best = len(tracks)
+        items = checker.check_rgb(frame.image)
+        for item, best in zip(items, tracker.assign([item.face.box for item in items])):
+            if best == len(tracks):
                 tracks.append(LivenessTrack(best, checker.threshold, checker.name))
-            else:
-                open_tracks.discard(best)  # one face per track and frame
             tracks[best].frames.append(TrackFrame(frame.index, frame.time, item.face, item.result))
-            last_box[best] = tuple(item.face.box)
     if not tracks:
         raise FaceNotFoundError(f"{source}: no face in any of the {sampled} sampled frames")
     return VideoLiveness(source, sampled, tracks)

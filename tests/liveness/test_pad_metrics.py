@@ -38,13 +38,13 @@ def test_ties_are_classified_bona_fide():
 
 def test_threshold_at_apcer_takes_the_worst_species():
     # target 0.5: print may accept floor(1) = 1 -> must reject 0.2; replay may accept 1 -> must reject 0.1;
-    # lowest data score above 0.2 is 0.3: print 1/2, replay 1/3 (0.4), bona fide all accepted
-    assert threshold_at_apcer(SCORES, BONA, TYPES, 0.5) == 0.3
-    # target 0: every attack rejected, the threshold is the first score above 0.7
-    assert threshold_at_apcer(SCORES, BONA, TYPES, 0.0) == 0.8
+    # halfway to the next data score above 0.2 (0.3): print 1/2, replay 1/3 (0.4), bona fide all accepted
+    assert threshold_at_apcer(SCORES, BONA, TYPES, 0.5) == pytest.approx(0.25)
+    # target 0: every attack rejected, halfway between 0.7 and the next score, 0.8
+    assert threshold_at_apcer(SCORES, BONA, TYPES, 0.0) == pytest.approx(0.75)
     summary = summarize_pad(SCORES, BONA, TYPES, threshold=0.5, apcer_targets=(0.0, 0.5))
-    assert summary.bpcer_at_apcer == {0.0: 0.5, 0.5: 0.0}  # at 0.8: 0.6 and 0.3 rejected
-    assert summary.bpcer_at_apcer_threshold == {0.0: 0.8, 0.5: 0.3}
+    assert summary.bpcer_at_apcer == {0.0: 0.5, 0.5: 0.0}  # at 0.75: 0.6 and 0.3 rejected
+    assert summary.bpcer_at_apcer_threshold == pytest.approx({0.0: 0.75, 0.5: 0.25})
 
 
 def test_unresolvable_apcer_target_is_none_with_a_note():

@@ -5,8 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from facetrust.forensics.checker import DEFAULT_DETECTOR, ForgeryChecker
 from facetrust.checks import mean_decision
+from facetrust.forensics.checker import DEFAULT_DETECTOR, ForgeryChecker
 from facetrust.types import Face
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from facetrust.checks import mean_decision
 from facetrust.quality.api import assess_faces, create_assessor
 from facetrust.quality.calibration import calibration_name
-from facetrust.checks import mean_decision
 from facetrust.types import Face
 
 

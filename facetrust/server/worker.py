@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer, FaceSelection, select_face
 from facetrust.errors import FaceNotFoundError, FacetrustError, MultipleFacesError

@@ -6,10 +6,11 @@ pgvector, for several application servers sharing one gallery; needs the
 ``postgres`` extra). Backends import their libraries only when used.
 """
 from facetrust.gallery.base import (
-    Candidate, EnrollRecord, ErasureWarning, GalleryBackend, GalleryIndexWarning, Identity, IndexConfig,
-    IntegrityReport, Match, ModelIdentity, NewTemplate, SearchResult, Template, model_identity,
+    Candidate, EnrollRecord, ErasureWarning, Fusion, GalleryBackend, GalleryIndexWarning, Identity, IndexConfig,
+    IntegrityReport, LowQualityWarning, Match, ModelIdentity, NewTemplate, QualityPolicy, SearchResult, Template,
+    model_identity,
 )
-from facetrust.gallery.gallery import FolderReport, Gallery, backend_for
+from facetrust.gallery.gallery import FolderReport, Gallery, backend_for, default_quality_method
 from facetrust.registry import Registry
 
 BACKENDS: Registry[GalleryBackend] = Registry("gallery backend")
@@ -17,7 +18,8 @@ BACKENDS.register("sqlite", "facetrust.gallery.sqlite:SQLiteGallery", "SQLite (W
 BACKENDS.register("postgres", "facetrust.gallery.postgres:PostgresGallery", "PostgreSQL + pgvector (shared by many servers)")
 
 __all__ = [
-    "BACKENDS", "Candidate", "EnrollRecord", "ErasureWarning", "FolderReport", "Gallery", "GalleryBackend",
-    "GalleryIndexWarning", "Identity", "IndexConfig", "IntegrityReport", "Match", "ModelIdentity", "NewTemplate",
-    "SearchResult", "Template", "backend_for", "model_identity",
+    "BACKENDS", "Candidate", "EnrollRecord", "ErasureWarning", "FolderReport", "Fusion", "Gallery", "GalleryBackend",
+    "GalleryIndexWarning", "Identity", "IndexConfig", "IntegrityReport", "LowQualityWarning", "Match", "ModelIdentity",
+    "NewTemplate", "QualityPolicy", "SearchResult", "Template", "backend_for", "default_quality_method",
+    "model_identity",
 ]

@@ -19,6 +19,10 @@ from facetrust.errors import ConfigError, GalleryError
 from facetrust.types import Face
 
 OnDuplicate = Literal["error", "skip"]
+#: What enrolment from images does with a face below the quality threshold (docs/gallery.md).
+QualityPolicy = Literal["reject", "warn", "off"]
+#: How an identity's templates become its score: best template, or one quality-weighted mean template.
+Fusion = Literal["max", "quality-mean"]
 #: Stored in every gallery; bump when the storage layout changes incompatibly.
 FORMAT = "facetrust-gallery"
 FORMAT_VERSION = 1
@@ -31,6 +35,10 @@ class GalleryIndexWarning(UserWarning):
 
 class ErasureWarning(UserWarning):
     """A removal committed, but a copy of the removed data could not yet be wiped (see the message)."""
+
+
+class LowQualityWarning(UserWarning):
+    """An image was enrolled although its face is below the quality threshold (policy ``warn``)."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +177,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Match:
-    """An identity in a search result; ``score`` is its best template's similarity."""
+    """An identity in a search result; ``score`` is its best template's similarity (fusion ``max``)
+    or its quality-weighted mean template's (fusion ``quality-mean``)."""
 
     identity_id: str
     name: str | None
@@ -233,6 +242,34 @@ def fuse(candidates: Sequence[Candidate], k: int) -> list[Match]:
             if len(seen) == k:
                 break
     return list(seen.values())
+
+
+def fuse_by_quality(queries: np.ndarray, candidates: Sequence[Sequence[Candidate]],
+                    templates: dict[str, tuple[list[float | None], np.ndarray]], k: int) -> list[list[Match]]:
+    """Fusion rule ``quality-mean``: each candidate identity scores the cosine of the query with
+    its quality-weighted mean template (:func:`facetrust.quality.fuse_embeddings`); top ``k``.
+
+    ``templates`` maps identity ids to (qualities, vectors) of all their templates. A template
+    without a stored quality weighs as much as the mean of the identity's known ones (equal
+    weights when none is known), so unassessed templates neither dominate nor vanish.
+    ``Match.template_id`` stays the identity's best-matching candidate template.
+    """
+    from facetrust.quality import fuse_embeddings
+
+    fused: dict[str, np.ndarray] = {}
+    for identity_id, (qualities, vectors) in templates.items():
+        known = [q for q in qualities if q is not None]
+        fill = float(np.mean(known)) if known else 1.0
+        fused[identity_id] = fuse_embeddings(vectors, [fill if q is None else q for q in qualities])
+    out = []
+    for query, found in zip(queries, candidates):
+        best: dict[str, Candidate] = {}
+        for c in found:  # sorted best first: the first candidate of an identity is its best template
+            if c.identity_id in fused:  # an identity removed between the search and the fetch is gone
+                best.setdefault(c.identity_id, c)
+        scored = sorted(((float(fused[i] @ query), c) for i, c in best.items()), key=lambda sc: -sc[0])
+        out.append([Match(c.identity_id, c.name, score, c.template_id) for score, c in scored[:k]])
+    return out
 
 
 def distinct_identities(candidates: Sequence[Candidate]) -> int:
@@ -302,6 +339,10 @@ class GalleryBackend(Protocol):
         ...
 
     def remove_template(self, template_id: int) -> None: ...
+
+    def templates_of(self, identity_ids: Sequence[str]) -> dict[str, tuple[list[float | None], np.ndarray]]:
+        """(qualities, (n, dim) vectors) of every template of each given identity that exists."""
+        ...
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[Candidate]]:
         """Per query, candidates sorted by exact score, covering at least ``k`` distinct

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
@@ -16,16 +17,33 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from facetrust.errors import (
-    ConfigError, EmbeddingError, FaceNotFoundError, GalleryError, ModelMismatchError, MultipleFacesError,
+    ConfigError, EmbeddingError, FaceNotFoundError, FaceQualityError, GalleryError, LowQualityError,
+    ModelMismatchError, MultipleFacesError,
 )
 from facetrust.gallery.base import (
-    EnrollRecord, GalleryBackend, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate,
-    SearchResult, check_identity_id, check_quality, dump_metadata, fuse, model_identity,
+    EnrollRecord, Fusion, GalleryBackend, Identity, IndexConfig, IntegrityReport, LowQualityWarning, ModelIdentity,
+    NewTemplate, OnDuplicate, QualityPolicy, SearchResult, check_identity_id, check_quality, dump_metadata, fuse,
+    fuse_by_quality, model_identity,
 )
+from facetrust.types import Face
 
 if TYPE_CHECKING:
     from facetrust.analyzer import FaceAnalyzer
     from facetrust.io.image import ImageSource
+    from facetrust.quality import QualityAssessor
+
+#: Warn, not reject, by default: the shipped ``learned`` threshold refuses about 11% of ordinary
+#: LFW photos by design, often with no defect a person could fix (docs/gallery.md).
+DEFAULT_QUALITY_POLICY: QualityPolicy = "warn"
+#: ``quality-mean`` re-ranks the identities of the best-matching templates: at least this many (or k).
+FUSION_POOL = 32
+
+
+def default_quality_method(recognizer: str) -> str:
+    """The quality method a gallery of ``recognizer`` uses by default (:func:`facetrust.quality.default_method`)."""
+    from facetrust.quality import default_method
+
+    return default_method(recognizer)
 
 
 def backend_for(location: str | os.PathLike[str]) -> str:
@@ -52,13 +70,22 @@ class Gallery:
     decides "enrolled" when the best identity's score reaches the threshold
     (default: the recognizer's threshold calibrated at FMR 1e-3; with N enrolled
     identities the chance that an unknown face matches someone is up to N times that).
-    Enrolment images must show exactly one face unless ``select`` picks one.
+    Enrolment images must show exactly one face unless ``select`` picks one, and pass the
+    quality gate: each face's quality (``quality_method``; default ``learned`` where a model for
+    the recognizer ships, else ``explainable``) is stored with its template, and a face below the
+    method's threshold is refused (``quality_policy="reject"``), enrolled with a
+    :class:`LowQualityWarning` (``"warn"``, the default) or enrolled silently (``"off"``).
     """
 
-    def __init__(self, backend: GalleryBackend, analyzer: "FaceAnalyzer | None" = None) -> None:
+    def __init__(self, backend: GalleryBackend, analyzer: "FaceAnalyzer | None" = None, *,
+                 quality_policy: QualityPolicy = DEFAULT_QUALITY_POLICY,
+                 quality_method: str | QualityAssessor | None = None) -> None:
         self.backend = backend
         self.model: ModelIdentity = backend.model
         self._analyzer: FaceAnalyzer | None = None
+        self._quality_method = quality_method
+        self._assessor: QualityAssessor | None = None
+        self.quality_policy: QualityPolicy = _check_policy(quality_policy)
         if analyzer is not None:
             self.analyzer = analyzer
 
@@ -66,7 +93,8 @@ class Gallery:
     @classmethod
     def create(cls, location: str | os.PathLike[str], recognizer: str | ModelIdentity | None = None, *,
                analyzer: "FaceAnalyzer | None" = None, backend: str | None = None, index: IndexConfig | None = None,
-               **options: Any) -> "Gallery":
+               quality_policy: QualityPolicy = DEFAULT_QUALITY_POLICY,
+               quality_method: str | QualityAssessor | None = None, **options: Any) -> "Gallery":
         """A new, empty gallery. ``recognizer`` defaults to the analyzer's (else ``dlib-resnet``);
         pass a :class:`ModelIdentity` for embeddings from a model outside the zoo."""
         from facetrust.gallery import BACKENDS
@@ -77,7 +105,7 @@ class Gallery:
             model = model_identity(recognizer or (analyzer.config.recognizer if analyzer else "dlib-resnet"))
         store = BACKENDS.get_class(backend or backend_for(location)).create(location, model, index, **options)
         try:
-            return cls(store, analyzer)
+            return cls(store, analyzer, quality_policy=quality_policy, quality_method=quality_method)
         except BaseException:
             store.close()
             raise
@@ -85,12 +113,13 @@ class Gallery:
     @classmethod
     def open(cls, location: str | os.PathLike[str], *, analyzer: "FaceAnalyzer | None" = None,
              readonly: bool = False, backend: str | None = None, index: IndexConfig | None = None,
-             **options: Any) -> "Gallery":
+             quality_policy: QualityPolicy = DEFAULT_QUALITY_POLICY,
+             quality_method: str | QualityAssessor | None = None, **options: Any) -> "Gallery":
         from facetrust.gallery import BACKENDS
 
         store = BACKENDS.get_class(backend or backend_for(location)).open(location, readonly, index, **options)
         try:
-            return cls(store, analyzer)
+            return cls(store, analyzer, quality_policy=quality_policy, quality_method=quality_method)
         except BaseException:
             store.close()
             raise
@@ -127,6 +156,52 @@ class Gallery:
     def analyzer(self, analyzer: "FaceAnalyzer") -> None:
         self._check_model(analyzer.config.recognizer, "the analyzer's recognizer")
         self._analyzer = analyzer
+        self._assessor = None  # assessors are matched to the analyzer's detector
+
+    @property
+    def quality_assessor(self) -> QualityAssessor:
+        """Scores enrolment faces: the ``quality_method`` given (a registry name or an assessor),
+        else :func:`default_quality_method` for the gallery's recognizer."""
+        if self._assessor is None:
+            from facetrust.quality import QualityAssessor, create_assessor
+
+            method = self._quality_method
+            if isinstance(method, QualityAssessor):
+                self._assessor = method
+            else:
+                self._assessor = create_assessor(method or default_quality_method(self.model.name), self.analyzer)
+        return self._assessor
+
+    def _assess(self, rgb: np.ndarray, face: Face) -> tuple[float, str | None]:
+        """(quality score, why the face fails the gate or None)."""
+        from facetrust.quality import check_enrolment
+
+        try:
+            result = self.quality_assessor.assess(rgb, face)
+        except FaceQualityError as exc:
+            return 0.0, str(exc)  # nothing measurable (eyes < 4 px apart): worthless as a template
+        try:
+            check_enrolment(result, "reject")
+        except LowQualityError as exc:
+            return result.score, str(exc)
+        return result.score, None
+
+    def _gate(self, faces: Sequence[tuple[np.ndarray, Face, str]], policy: QualityPolicy) -> list[float]:
+        """Quality of each (image, face, label); faces below the threshold raise or warn by ``policy``.
+        Every face is assessed before raising, so the error names all the refused images at once."""
+        scores, refused = [], []
+        for rgb, face, label in faces:
+            score, problem = self._assess(rgb, face)
+            scores.append(score)
+            if problem is not None:
+                refused.append(f"{label}: {problem}")
+        if refused and policy == "reject":
+            raise LowQualityError(f"enrolment refused, {len(refused)} of {len(faces)} image(s) below the quality "
+                                  f"threshold: {'; '.join(refused)}")
+        if policy == "warn":
+            for message in refused:
+                warnings.warn(LowQualityWarning(f"enrolled despite low quality: {message}"), stacklevel=5)
+        return scores
 
     def _check_model(self, model: str | ModelIdentity, what: str = "the embeddings") -> None:
         if isinstance(model, str):
@@ -193,13 +268,15 @@ class Gallery:
         bounds = np.cumsum([0] + sizes).tolist()
         return [templates[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
-    def _image_templates(self, images: Sequence[ImageSource], select: Any) -> list[NewTemplate]:
-        """One template per image: the only face, or the one ``select`` picks when there are several."""
+    def _image_templates(self, images: Sequence[ImageSource], select: Any,
+                         policy: QualityPolicy | None) -> list[NewTemplate]:
+        """One template per image: the only face, or the one ``select`` picks when there are several;
+        with its quality, gated by ``policy`` (``None``: not assessed)."""
         from facetrust.analyzer import select_face
 
         analyzer = self.analyzer
-        crops, sources = [], []
-        for image in images:
+        crops, sources, faces = [], [], []
+        for number, image in enumerate(images, 1):
             rgb = analyzer.load(image)
             detections = analyzer.detect_rgb(rgb)
             label = f" in {image}" if isinstance(image, (str, Path)) else ""
@@ -211,16 +288,24 @@ class Gallery:
             chosen = detections[select_face(detections, select or "largest", rgb.shape)]
             crops.append(analyzer.recognizer.align(rgb, chosen))
             sources.append(str(image) if isinstance(image, (str, Path)) else None)
+            faces.append((rgb, Face(chosen.box, chosen.score, chosen.landmarks), str(image) if label else f"image {number}"))
         vectors = analyzer.recognizer.embed_aligned(crops)
-        return [NewTemplate(v, None, s) for v, s in zip(self._vectors(vectors, None), sources)]
+        qualities: list[float | None] = [None] * len(faces)
+        if policy is not None:
+            for (_, face, _), vector in zip(faces, vectors):
+                face.embedding = vector  # the learned assessor reuses it instead of embedding again
+            qualities = list(self._gate(faces, policy))
+        return [NewTemplate(v, q, s) for v, q, s in zip(self._vectors(vectors, None), qualities, sources)]
 
     def _all_templates(self, images: Sequence[ImageSource] | ImageSource, embeddings: Any,
                        quality: Sequence[float | None] | None, select: Any,
-                       model: str | ModelIdentity | None) -> list[NewTemplate]:
+                       model: str | ModelIdentity | None, policy: QualityPolicy | None) -> list[NewTemplate]:
         if _is_single_image(images):
             images = [images]  # type: ignore[list-item]
         images = list(images)  # type: ignore[arg-type]
-        templates = self._image_templates(images, select) if images else []
+        # Quality values given by the caller are stored as they are: no assessment, no gate.
+        gate = None if quality is not None else _check_policy(policy or self.quality_policy)
+        templates = self._image_templates(images, select, gate) if images else []
         if embeddings is not None:
             templates += self._templates(embeddings, model)
         if not templates:
@@ -235,22 +320,24 @@ class Gallery:
     def enroll(self, identity_id: str, images: Sequence[ImageSource] | ImageSource = (), *, embeddings: Any = None,
                name: str | None = None, metadata: dict[str, Any] | None = None,
                quality: Sequence[float | None] | None = None, select: Any = None,
-               model: str | ModelIdentity | None = None) -> Identity:
+               model: str | ModelIdentity | None = None, quality_policy: QualityPolicy | None = None) -> Identity:
         """Enrol a new identity with one template per image and per embedding row, atomically:
-        on any error (no face, two faces, duplicate id, bad embedding) nothing is stored.
-        ``quality`` (one value per template, images first) is stored with the templates;
-        ``model`` names the recognizer that produced ``embeddings`` and is checked."""
+        on any error (no face, two faces, a face refused by the quality gate, duplicate id, bad
+        embedding) nothing is stored. Image faces are assessed and gated by ``quality_policy``
+        (default: the gallery's); ``quality`` (one value per template, images first) is stored
+        instead, without a gate; ``model`` names the recognizer that produced ``embeddings``."""
         check_identity_id(identity_id)
         meta = dump_metadata(metadata or {})
-        templates = self._all_templates(images, embeddings, quality, select, model)
+        templates = self._all_templates(images, embeddings, quality, select, model, quality_policy)
         self.backend.enroll([(identity_id, name, meta, templates)], "error")
         return self.backend.get(identity_id)
 
     def add_templates(self, identity_id: str, images: Sequence[ImageSource] | ImageSource = (), *,
                       embeddings: Any = None, quality: Sequence[float | None] | None = None, select: Any = None,
-                      model: str | ModelIdentity | None = None) -> list[int]:
-        """More templates for an enrolled identity; returns their ids."""
-        templates = self._all_templates(images, embeddings, quality, select, model)
+                      model: str | ModelIdentity | None = None,
+                      quality_policy: QualityPolicy | None = None) -> list[int]:
+        """More templates for an enrolled identity (atomically, gated like :meth:`enroll`); their ids."""
+        templates = self._all_templates(images, embeddings, quality, select, model, quality_policy)
         return self.backend.add_templates(check_identity_id(identity_id), templates)
 
     def enroll_many(self, records: Iterable[EnrollRecord], *, batch_size: int = 1000,
@@ -281,10 +368,13 @@ class Gallery:
         return len(self.backend.enroll(rows, on_duplicate))
 
     def enroll_folder(self, folder: str | os.PathLike[str], *, select: Any = None, workers: int = 1,
-                      progress: bool = False, batch_size: int = 50) -> FolderReport:
+                      progress: bool = False, batch_size: int = 50,
+                      quality_policy: QualityPolicy | None = None) -> FolderReport:
         """Enrol every sub-folder of ``folder`` as one identity (id = folder name), one template per
         image. Identities already enrolled are skipped, so an interrupted run resumes; images
-        without exactly one face (unless ``select``) are reported in ``failed``."""
+        without exactly one face (unless ``select``) or refused by the quality gate
+        (``quality_policy="reject"``) are reported in ``failed`` and the identity is enrolled with
+        its other images."""
         from facetrust.analyzer import select_face
         from facetrust.io import expand_inputs
         from facetrust.parallel import analyze_paths, progress_map
@@ -292,6 +382,7 @@ class Gallery:
         root = Path(folder)
         if not root.is_dir():
             raise GalleryError(f"{root} is not a folder")
+        policy = _check_policy(quality_policy or self.quality_policy)
         report = FolderReport()
         folders = sorted(d for d in root.iterdir() if d.is_dir())
         done = self.backend.existing([d.name for d in folders])
@@ -315,8 +406,16 @@ class Gallery:
                 report.failed[str(result.path)] = f"{len(result.faces)} faces found"
             else:
                 face = result.faces[select_face(result.faces, select or "largest", (result.height, result.width))]
-                template = NewTemplate(self._vectors(face.embedding, None)[0], None, str(result.path))
-                pending.setdefault(owner, []).append(template)
+                # Workers return faces, not pixels: the image is decoded again here for its quality.
+                quality, problem = self._assess(analyzer.load(result.path), face)
+                if problem is not None and policy == "reject":
+                    report.failed[str(result.path)] = problem
+                else:
+                    if problem is not None and policy == "warn":
+                        warnings.warn(LowQualityWarning(f"enrolled despite low quality: {result.path}: {problem}"),
+                                      stacklevel=2)
+                    template = NewTemplate(self._vectors(face.embedding, None)[0], quality, str(result.path))
+                    pending.setdefault(owner, []).append(template)
             remaining[owner] -= 1
             if remaining[owner] == 0 and pending.get(owner):
                 batch.append((owner, None, "{}", pending.pop(owner)))
@@ -340,13 +439,23 @@ class Gallery:
         return float(threshold) if threshold is not None else self.threshold(fmr)
 
     def search_embeddings(self, embeddings: Any, *, k: int = 5, threshold: float | None = None,
-                          fmr: float | None = None, model: str | ModelIdentity | None = None) -> list[SearchResult]:
-        """Top-``k`` identities for each embedding (one row per query)."""
+                          fmr: float | None = None, model: str | ModelIdentity | None = None,
+                          fusion: Fusion = "max") -> list[SearchResult]:
+        """Top-``k`` identities for each embedding (one row per query). ``fusion``: an identity
+        scores its best template (``max``), or its quality-weighted mean template
+        (``quality-mean``: the identities of the best-matching templates, at least
+        :data:`FUSION_POOL`, are re-ranked by it)."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ConfigError(f"k must be a positive integer, got {k!r}")
+        if fusion not in ("max", "quality-mean"):
+            raise ConfigError(f"fusion must be 'max' or 'quality-mean', got {fusion!r}")
         cut = self._decision(threshold, fmr)
         vectors = self._vectors(embeddings, model)
-        return [SearchResult(fuse(candidates, k), cut) for candidates in self.backend.search(vectors, k)]
+        if fusion == "max":
+            return [SearchResult(fuse(candidates, k), cut) for candidates in self.backend.search(vectors, k)]
+        candidates = self.backend.search(vectors, max(k, FUSION_POOL))
+        templates = self.backend.templates_of(sorted({c.identity_id for found in candidates for c in found}))
+        return [SearchResult(matches, cut) for matches in fuse_by_quality(vectors, candidates, templates, k)]
 
     def search_embedding(self, embedding: Any, **options: Any) -> SearchResult:
         vector = np.asarray(embedding)
@@ -355,11 +464,9 @@ class Gallery:
         return self.search_embeddings(vector, **options)[0]
 
     def search(self, image: ImageSource, *, k: int = 5, threshold: float | None = None, fmr: float | None = None,
-               select: Any = "largest") -> SearchResult:
+               select: Any = "largest", fusion: Fusion = "max") -> SearchResult:
         """Identify the selected face of an image (default: the largest)."""
         from facetrust.analyzer import select_face
-
-        from facetrust.types import Face
 
         analyzer = self.analyzer
         rgb = analyzer.load(image)
@@ -369,17 +476,18 @@ class Gallery:
             raise FaceNotFoundError(f"no face found{label}")
         chosen = detections[select_face(detections, select, rgb.shape)]
         embedding = analyzer.recognizer.embed_aligned([analyzer.recognizer.align(rgb, chosen)])[0]
-        result = self.search_embedding(embedding, k=k, threshold=threshold, fmr=fmr)
+        result = self.search_embedding(embedding, k=k, threshold=threshold, fmr=fmr, fusion=fusion)
         result.face = Face(chosen.box, chosen.score, chosen.landmarks, extras={"fallback": True} if chosen.fallback else {})
         return result
 
     def search_faces(self, image: ImageSource, *, k: int = 5, threshold: float | None = None,
-                     fmr: float | None = None) -> list[SearchResult]:
+                     fmr: float | None = None, fusion: Fusion = "max") -> list[SearchResult]:
         """Identify every face in an image (largest first); an empty list when there is none."""
         faces = self.analyzer.analyze(image)
         if not faces:
             return []
-        results = self.search_embeddings(np.stack([f.embedding for f in faces]), k=k, threshold=threshold, fmr=fmr)
+        results = self.search_embeddings(np.stack([f.embedding for f in faces]), k=k, threshold=threshold, fmr=fmr,
+                                         fusion=fusion)
         for face, result in zip(faces, results):
             face.embedding = None
             result.face = face
@@ -448,6 +556,12 @@ class Gallery:
     def flush(self) -> None:
         """Persist the search index (done on close, and after every removal)."""
         self.backend.flush()
+
+
+def _check_policy(policy: Any) -> QualityPolicy:
+    if policy not in ("reject", "warn", "off"):
+        raise ConfigError(f"quality policy must be 'reject', 'warn' or 'off', got {policy!r}")
+    return policy  # type: ignore[no-any-return]
 
 
 def _split_templates(items: Any) -> list[tuple[Any, NewTemplate | None]]:

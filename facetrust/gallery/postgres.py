@@ -271,6 +271,17 @@ class PostgresGallery:
         return [Identity(ident, name, meta, created, updated, tuple(templates.get(pk, ())))
                 for pk, ident, name, meta, created, updated in rows]
 
+    def templates_of(self, identity_ids: Sequence[str]) -> dict[str, tuple[list[float | None], np.ndarray]]:
+        qualities: dict[str, list[float | None]] = {}
+        vectors: dict[str, list[np.ndarray]] = {}
+        with self._tx(write=False) as c:
+            for ident, quality, text in c.execute(
+                    f"SELECT i.id, t.quality, t.vector::text FROM {self.schema}.templates t JOIN {self.schema}.identities i "
+                    "ON i.pk = t.identity_pk WHERE i.id = ANY(%s) ORDER BY t.id", (list(identity_ids),)):
+                qualities.setdefault(ident, []).append(quality)
+                vectors.setdefault(ident, []).append(_parse_vector(text))
+        return {i: (qualities[i], np.stack(vectors[i])) for i in qualities}
+
     def iter_export(self) -> Iterator[tuple[Identity, np.ndarray]]:
         last = 0
         while True:

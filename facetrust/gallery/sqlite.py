@@ -358,6 +358,18 @@ class SQLiteGallery:
         return [Identity(ident, name, json.loads(meta), created, updated, tuple(templates.get(pk, ())))
                 for pk, ident, name, meta, created, updated in rows]
 
+    def templates_of(self, identity_ids: Sequence[str]) -> dict[str, tuple[list[float | None], np.ndarray]]:
+        qualities: dict[str, list[float | None]] = {}
+        blobs: dict[str, list[bytes]] = {}
+        with self._read() as c:
+            for chunk in _chunks(list(identity_ids)):
+                for ident, quality, blob in c.execute(
+                        f"SELECT i.id, t.quality, t.vector FROM templates t JOIN identities i ON i.pk = t.identity_pk "
+                        f"WHERE i.id IN ({_marks(len(chunk))}) ORDER BY t.id", list(chunk)):
+                    qualities.setdefault(ident, []).append(quality)
+                    blobs.setdefault(ident, []).append(blob)
+        return {i: (qualities[i], _vectors(blobs[i], self.model.dim)) for i in qualities}
+
     def iter_export(self) -> Iterator[tuple[Identity, np.ndarray]]:
         """Streams a consistent snapshot through a separate read-only connection."""
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"

@@ -4,7 +4,8 @@
 >>> for face, quality in assess("photo.jpg"):              # doctest: +SKIP
 ...     print(quality.score, quality.acceptable, quality.reasons)
 """
-from facetrust.quality.api import assess, assess_faces, check_enrolment, create_assessor, fuse_embeddings
+from facetrust.quality.api import (assess, assess_faces, check_enrolment, create_assessor, default_method,
+                                   fuse_embeddings)
 from facetrust.quality.base import QualityAssessor, QualityResult
 from facetrust.registry import Registry
 
@@ -14,4 +15,4 @@ ASSESSORS.register("stability", "facetrust.quality.stability:StabilityQuality", 
 ASSESSORS.register("learned", "facetrust.quality.learned:LearnedQuality", "components + embedding regressor on SDD-FIQA labels")
 
 __all__ = ["ASSESSORS", "QualityAssessor", "QualityResult", "assess", "assess_faces", "check_enrolment",
-           "create_assessor", "fuse_embeddings"]
+           "create_assessor", "default_method", "fuse_embeddings"]

@@ -19,6 +19,17 @@ DEFAULT_METHOD = "learned"
 _FROM_ANALYZER = {"explainable": ("detector",), "stability": ("recognizer",), "learned": ("recognizer", "detector")}
 
 
+def default_method(recognizer: str) -> str:
+    """``learned`` where a model for the recognizer ships, else the model-free ``explainable``."""
+    from facetrust.quality.calibration import load_quality_calibration
+
+    try:
+        load_quality_calibration("learned", recognizer)
+    except ConfigError:
+        return "explainable"
+    return "learned"
+
+
 def create_assessor(method: str = DEFAULT_METHOD, analyzer: "FaceAnalyzer | None" = None, **options: Any) -> QualityAssessor:
     """An assessor by registry name, matched to ``analyzer``'s detector and recognizer when given."""
     from facetrust.quality import ASSESSORS

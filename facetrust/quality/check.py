@@ -1,21 +1,13 @@
 """The ``quality`` face check (:mod:`facetrust.checks`): a quality result on every face."""
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
 from facetrust.checks import mean_decision
-from facetrust.quality.api import assess_faces, create_assessor
-from facetrust.quality.calibration import calibration_name
+from facetrust.quality.api import assess_faces, create_assessor, default_method
 from facetrust.types import Face
-
-
-def default_method(recognizer: str) -> str:
-    """``learned`` where a model for the recognizer ships, else the model-free ``explainable``."""
-    shipped = resources.files("facetrust.quality").joinpath("calibration", f"{calibration_name('learned', recognizer)}.json")
-    return "learned" if shipped.is_file() else "explainable"
 
 
 class QualityCheck:

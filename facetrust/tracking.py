@@ -8,7 +8,7 @@ frame; a person who leaves and comes back gets a new track.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 TRACK_IOU = 0.3
 
@@ -50,3 +50,17 @@ class FaceTracker:
             self._last_box[best] = tuple(float(v) for v in box)
             ids.append(best)
         return ids
+
+
+def per_frame_records(frames: Sequence[Any]) -> list[dict[str, Any]]:
+    """JSON rows of a track's frames: frame index, time, box and the frame's result.
+
+    ``frames`` hold ``frame``, ``time``, ``face`` and a ``result`` with ``to_dict()``
+    (the liveness and forgery video tracks)."""
+    return [{"frame": f.frame, "time": round(f.time, 3), "box": [round(v, 1) for v in f.face.box],
+             **f.result.to_dict()} for f in frames]
+
+
+def unavailable_reasons(frames: Sequence[Any]) -> list[str]:
+    """The distinct reasons why frames of a track got no score."""
+    return sorted({f.result.reason for f in frames if f.result.reason})

@@ -26,7 +26,7 @@ import numpy as np
 from facetrust.forensics.base import ForgeryResult
 from facetrust.forensics.localisation import Segment, suspicious_segments
 from facetrust.forensics.temporal import Drift, identity_drift
-from facetrust.tracking import FaceTracker
+from facetrust.tracking import FaceTracker, per_frame_records, unavailable_reasons
 from facetrust.types import Detection, Face
 
 
@@ -71,7 +71,7 @@ class ForgeryTrack:
         return float(np.mean([f.face.area for f in self.frames]))
 
     def to_dict(self, include_frames: bool = True) -> dict[str, Any]:
-        reasons = sorted({f.result.reason for f in self.frames if f.result.reason})
+        reasons = unavailable_reasons(self.frames)
         out: dict[str, Any] = {
             "track": self.track_id, "status": self.status, "is_fake": self.status == "fake",
             "score": None if self.score is None else round(self.score, 6), "threshold": round(self.threshold, 6),
@@ -83,8 +83,7 @@ class ForgeryTrack:
         if reasons:
             out["unavailable_reasons"] = reasons
         if include_frames:
-            out["per_frame"] = [{"frame": f.frame, "time": round(f.time, 3), "box": [round(v, 1) for v in f.face.box],
-                                 **f.result.to_dict()} for f in self.frames]
+            out["per_frame"] = per_frame_records(self.frames)
         return out
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from facetrust.errors import FaceNotFoundError
 from facetrust.io.video import VideoFrame
 from facetrust.liveness.base import LivenessResult
-from facetrust.tracking import FaceTracker
+from facetrust.tracking import FaceTracker, per_frame_records, unavailable_reasons
 from facetrust.types import Face
 
 @dataclass
@@ -58,7 +58,7 @@ class LivenessTrack:
         return float(np.mean([f.face.area for f in self.frames]))
 
     def to_dict(self, include_frames: bool = True) -> dict[str, Any]:
-        reasons = sorted({f.result.reason for f in self.frames if f.result.reason})
+        reasons = unavailable_reasons(self.frames)
         out: dict[str, Any] = {
             "track": self.track_id, "status": self.status, "is_live": self.is_live,
             "score": None if self.score is None else round(self.score, 6), "threshold": round(self.threshold, 6),
@@ -68,8 +68,7 @@ class LivenessTrack:
         if reasons:
             out["unavailable_reasons"] = reasons
         if include_frames:
-            out["per_frame"] = [{"frame": f.frame, "time": round(f.time, 3), "box": [round(v, 1) for v in f.face.box],
-                                 **f.result.to_dict()} for f in self.frames]
+            out["per_frame"] = per_frame_records(self.frames)
         return out
 
 

@@ -66,3 +66,19 @@ class QualityAssessor(Protocol):
     threshold: float
 
     def assess(self, image: np.ndarray, face: Face) -> QualityResult: ...
+
+
+class LazyRecognizer:
+    """For assessors that embed faces themselves: the recognizer named ``recognizer_name``,
+    loaded on first use (an assessor that is never called loads no model)."""
+
+    recognizer_name: str
+    _recognizer: Any = None
+
+    @property
+    def recognizer(self) -> Any:
+        if self._recognizer is None:
+            from facetrust.recognition import RECOGNIZERS
+
+            self._recognizer = RECOGNIZERS.create(self.recognizer_name)
+        return self._recognizer

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from facetrust.errors import ConfigError
-from facetrust.quality.base import QualityResult
+from facetrust.quality.base import LazyRecognizer, QualityResult
 from facetrust.quality.calibration import QualityCalibration, load_quality_calibration, read_calibration_file
 from facetrust.quality.components import measure
 from facetrust.quality.explainable import rate
@@ -72,7 +72,7 @@ def model_inputs(components: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
     return np.hstack([np.atleast_2d(components), np.atleast_2d(embeddings)])
 
 
-class LearnedQuality:
+class LearnedQuality(LazyRecognizer):
     """Recognition-aware quality for a named recognizer (the one its labels came from)."""
 
     name = "learned"
@@ -93,15 +93,6 @@ class LearnedQuality:
         self.recognizer_name = recognizer
         self.regressor = Regressor(self.calibration.extra["model"])
         self.threshold = self.calibration.threshold if threshold is None else float(threshold)
-        self._recognizer: Any = None
-
-    @property
-    def recognizer(self) -> Any:
-        if self._recognizer is None:
-            from facetrust.recognition import RECOGNIZERS
-
-            self._recognizer = RECOGNIZERS.create(self.recognizer_name)
-        return self._recognizer
 
     def score_raw(self, components: dict[str, float | None], embedding: np.ndarray) -> float:
         """The regressor's output (in Wasserstein-label units) for one face."""

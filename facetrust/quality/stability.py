@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
-from facetrust.quality.base import QualityResult
+from facetrust.quality.base import LazyRecognizer, QualityResult
 from facetrust.quality.calibration import load_quality_calibration
 from facetrust.types import Detection, Face
 
@@ -46,7 +46,7 @@ def stability_from_crops(recognizer: Any, crops: Sequence[np.ndarray]) -> tuple[
     return vectors[:, 0], cosines.mean(axis=1)
 
 
-class StabilityQuality:
+class StabilityQuality(LazyRecognizer):
     """Embedding stability under mirroring and a small shift, for a named recognizer."""
 
     name = "stability"
@@ -55,15 +55,6 @@ class StabilityQuality:
         self.recognizer_name = recognizer
         self.calibration = load_quality_calibration(self.name, recognizer)
         self.threshold = self.calibration.threshold if threshold is None else float(threshold)
-        self._recognizer: Any = None
-
-    @property
-    def recognizer(self) -> Any:
-        if self._recognizer is None:
-            from facetrust.recognition import RECOGNIZERS
-
-            self._recognizer = RECOGNIZERS.create(self.recognizer_name)
-        return self._recognizer
 
     def assess(self, image: np.ndarray, face: Face | Detection) -> QualityResult:
         from facetrust.quality.components import check_face

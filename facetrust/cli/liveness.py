@@ -42,6 +42,8 @@ def check(
     calibration: Optional[Path] = CalibrationOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
     every: float = typer.Option(0.5, "--every", help="Seconds between sampled video frames (0 = every frame)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after this many sampled video frames."),
+    cues: int = typer.Option(0, "--cues", help="Videos: also measure blinks, planar motion and the head-turn "
+                                                 "challenge over the first N frames (every frame; 0 = off)."),
 ) -> None:
     """Live or spoof, per face (images) or per face track (videos). Exit 1 if an input could not be checked."""
     from facetrust.io import expand_inputs, is_video
@@ -52,7 +54,8 @@ def check(
         for path in expand_inputs(inputs, allow_video=True):
             with results.item(path):
                 if is_video(path):
-                    results.records.append(checker.check_video(path, every_seconds=every, max_frames=max_frames).to_dict())
+                    results.records.append(checker.check_video(path, every_seconds=every, max_frames=max_frames,
+                                                                     cue_frames=cues).to_dict())
                 else:
                     results.records.append({"path": str(path), "faces": [f.to_dict() for f in checker.check(path)]})
     results.finish(as_json, _print_liveness)
@@ -71,6 +74,13 @@ def _print_liveness(records: list[dict[str, Any]]) -> None:
                 subject = " (subject)" if track["track"] == record["subject_track"] else ""
                 table.add_row(record["path"], f"track {track['track']}{subject}",
                               f"{track['frames_scored']}/{track['frames']} frames scored", _describe(track))
+            if "cues" in record:
+                cue = next(t for t in record["cues"]["tracks"] if t["track"] == record["cues"]["subject_track"])
+                residual = cue["planar_residual"]
+                table.add_row(record["path"], "video cues (subject)", f"{cue['frames']} frames",
+                              f"blinks {len(cue['blinks'])}; planar residual "
+                              f"{'–' if residual is None else f'{residual:.4f}'}; "
+                              f"challenge {'passed' if cue['challenge']['passed'] else 'not passed'}")
         else:
             for i, face in enumerate(record["faces"]):
                 box = str([round(v) for v in face["box"]])

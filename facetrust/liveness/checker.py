@@ -175,8 +175,10 @@ class LivenessChecker:
         """The largest face's result: the documented choice for one decision per image."""
         return self.check(source)[0]
 
-    def check_video(self, path: str | Path, every_seconds: float = 0.5, max_frames: int | None = None) -> Any:
-        """Per-track liveness over sampled frames (:func:`facetrust.liveness.video.check_video`)."""
+    def check_video(self, path: str | Path, every_seconds: float = 0.5, max_frames: int | None = None,
+                    cue_frames: int = 0) -> Any:
+        """Per-track liveness over sampled frames, plus the video cues of the first ``cue_frames``
+        frames when > 0 (:func:`facetrust.liveness.video.check_video`)."""
         from facetrust.liveness.video import check_video
 
-        return check_video(self, path, every_seconds=every_seconds, max_frames=max_frames)
+        return check_video(self, path, every_seconds=every_seconds, max_frames=max_frames, cue_frames=cue_frames)

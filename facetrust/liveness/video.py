@@ -77,6 +77,9 @@ class VideoLiveness:
     path: str
     frames_sampled: int
     tracks: list[LivenessTrack]
+    #: The video cues (blinks, planar motion, head-turn challenge) of a dense pass over the
+    #: first frames, when asked for: :func:`facetrust.liveness.motion.video_cues`.
+    cues: Any = None
 
     @property
     def subject(self) -> LivenessTrack:
@@ -86,15 +89,25 @@ class VideoLiveness:
         subject = self.subject
         return {"path": self.path, "frames_sampled": self.frames_sampled, "subject_track": subject.track_id,
                 "status": subject.status, "is_live": subject.is_live, "score": subject.to_dict()["score"],
-                "tracks": [t.to_dict() for t in self.tracks]}
+                "tracks": [t.to_dict() for t in self.tracks],
+                **({} if self.cues is None else {"cues": self.cues.to_dict()})}
 
 
 def check_video(checker: Any, path: str | Path, every_seconds: float = 0.5,
-                max_frames: int | None = None) -> VideoLiveness:
-    """Liveness of every face track in a video file; FaceNotFoundError when no sampled frame has a face."""
+                max_frames: int | None = None, cue_frames: int = 0) -> VideoLiveness:
+    """Liveness of every face track in a video file; FaceNotFoundError when no sampled frame has a face.
+
+    ``cue_frames`` > 0 adds the video cues measured over that many consecutive frames from the
+    start (blinks and motion need every frame, so this is a second, dense pass; its tracks
+    are numbered on their own)."""
     from facetrust.io.video import read_frames
 
-    return check_frames(checker, read_frames(path, every_seconds=every_seconds, max_frames=max_frames), str(path))
+    result = check_frames(checker, read_frames(path, every_seconds=every_seconds, max_frames=max_frames), str(path))
+    if cue_frames > 0:
+        from facetrust.liveness.motion import video_cues
+
+        result.cues = video_cues(read_frames(path, every_seconds=0, max_frames=cue_frames), checker.analyzer)
+    return result
 
 
 def check_frames(checker: Any, frames: Iterable[VideoFrame], source: str = "<frames>") -> VideoLiveness:

@@ -67,3 +67,19 @@ def test_fit_writes_a_calibration(spoof_dir, tmp_path):
     checked = run("liveness", "check", spoof_dir / "silent_face" / "image_T1.jpg", "--calibration",
                   tmp_path / "cal.json", "--json")
     assert json.loads(checked.stdout)[0]["faces"][0]["liveness"]["model"] == "minifasnet+calibration"
+
+
+def test_video_check_with_cues_reports_the_blink(shared):
+    # The first 3 s of this real DFDC clip hold one blink (eyes shut at 2.47-2.77 s, checked by eye).
+    clip = shared / "data" / "deepfake" / "aaronchong888" / "videos" / "abqwwspghj.mp4"
+    result = run("liveness", "check", clip, "--max-frames", "3", "--cues", "90", "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)[0]
+    assert record["status"] == "live"
+    cues = record["cues"]
+    subject = next(t for t in cues["tracks"] if t["track"] == cues["subject_track"])
+    assert cues["frames_seen"] == 90 and subject["frames"] >= 85
+    assert len(subject["blinks"]) == 1 and 2.3 < subject["blinks"][0]["start"] < 2.9
+    assert subject["planar_residual"] is not None and subject["challenge"]["passed"] is False
+    table = run("liveness", "check", clip, "--max-frames", "2", "--cues", "30")
+    assert table.exit_code == 0 and "video cues" in table.output

@@ -8,7 +8,12 @@ frame; a person who leaves and comes back gets a new track.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from facetrust.types import Face
 
 TRACK_IOU = 0.3
 
@@ -52,15 +57,71 @@ class FaceTracker:
         return ids
 
 
-def per_frame_records(frames: Sequence[Any]) -> list[dict[str, Any]]:
-    """JSON rows of a track's frames: frame index, time, box and the frame's result.
 
-    ``frames`` hold ``frame``, ``time``, ``face`` and a ``result`` with ``to_dict()``
-    (the liveness and forgery video tracks)."""
-    return [{"frame": f.frame, "time": round(f.time, 3), "box": [round(v, 1) for v in f.face.box],
-             **f.result.to_dict()} for f in frames]
+@dataclass
+class TrackFrame:
+    """One sampled frame of a track: the face and its per-frame result (liveness, forgery …),
+    which has ``status``, ``score`` (None when unavailable), ``reason`` and ``to_dict()``."""
+
+    frame: int
+    time: float
+    face: Face
+    result: Any
 
 
-def unavailable_reasons(frames: Sequence[Any]) -> list[str]:
-    """The distinct reasons why frames of a track got no score."""
-    return sorted({f.result.reason for f in frames if f.result.reason})
+@dataclass
+class ScoredTrack:
+    """A face track with one decision: the **mean** score of its frames that have one (frames
+    without are counted, not averaged), ``POSITIVE`` when it reaches the threshold, else
+    ``NEGATIVE``; "unavailable" when no frame has a score."""
+
+    POSITIVE: ClassVar[str]
+    NEGATIVE: ClassVar[str]
+
+    track_id: int
+    threshold: float
+    model: str
+    frames: list[TrackFrame] = field(default_factory=list)
+
+    @property
+    def scored(self) -> list[TrackFrame]:
+        return [f for f in self.frames if f.result.score is not None]
+
+    @property
+    def score(self) -> float | None:
+        scored = self.scored
+        return float(np.mean([f.result.score for f in scored])) if scored else None
+
+    @property
+    def status(self) -> str:
+        score = self.score
+        return "unavailable" if score is None else self.POSITIVE if score >= self.threshold else self.NEGATIVE
+
+    @property
+    def mean_area(self) -> float:
+        return float(np.mean([f.face.area for f in self.frames]))
+
+    @property
+    def unavailable_reasons(self) -> list[str]:
+        """The distinct reasons why frames of the track got no score."""
+        return sorted({f.result.reason for f in self.frames if f.result.reason})
+
+    def to_dict(self, include_frames: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "track": self.track_id, "status": self.status, f"is_{self.POSITIVE}": self.status == self.POSITIVE,
+            "score": None if self.score is None else round(self.score, 6), "threshold": round(self.threshold, 6),
+            "model": self.model, "frames": len(self.frames), "frames_scored": len(self.scored),
+            f"frames_{self.POSITIVE}": sum(f.result.status == self.POSITIVE for f in self.frames),
+        }
+        if self.unavailable_reasons:
+            out["unavailable_reasons"] = self.unavailable_reasons
+        if include_frames:
+            out["per_frame"] = [{"frame": f.frame, "time": round(f.time, 3), "box": [round(v, 1) for v in f.face.box],
+                                 **f.result.to_dict()} for f in self.frames]
+        return out
+
+
+def subject_track(tracks: Sequence[ScoredTrack]) -> Any:
+    """The track seen in the most frames (ties: larger faces): the one decision for a video.
+    Not simply the largest face: a false detection can be larger than the person. None if no track."""
+    return max(tracks, key=lambda t: (len(t.frames), t.mean_area), default=None)

@@ -17,48 +17,24 @@ gets ``status="unavailable"`` with the reason, not an exception.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from facetrust.forensics.base import ForgeryResult
 from facetrust.forensics.localisation import Segment, suspicious_segments
 from facetrust.forensics.temporal import Drift, identity_drift
-from facetrust.tracking import FaceTracker, per_frame_records, unavailable_reasons
-from facetrust.types import Detection, Face
+from facetrust.tracking import FaceTracker, ScoredTrack, TrackFrame, subject_track
+from facetrust.types import Detection
 
 
 @dataclass
-class TrackFrame:
-    frame: int
-    time: float
-    face: Face
-    result: ForgeryResult
+class ForgeryTrack(ScoredTrack):
+    POSITIVE = "fake"
+    NEGATIVE = "real"
 
-
-@dataclass
-class ForgeryTrack:
-    track_id: int
-    threshold: float
-    model: str
-    frames: list[TrackFrame] = field(default_factory=list)
     drift: Drift | None = None
-
-    @property
-    def scored(self) -> list[TrackFrame]:
-        return [f for f in self.frames if f.result.score is not None]
-
-    @property
-    def score(self) -> float | None:
-        scored = self.scored
-        return float(np.mean([f.result.score for f in scored])) if scored else None
-
-    @property
-    def status(self) -> str:
-        score = self.score
-        return "unavailable" if score is None else "fake" if score >= self.threshold else "real"
 
     @property
     def segments(self) -> list[Segment]:
@@ -66,24 +42,10 @@ class ForgeryTrack:
         return suspicious_segments([f.frame for f in scored], [f.time for f in scored],
                                    [f.result.score for f in scored], self.threshold)
 
-    @property
-    def mean_area(self) -> float:
-        return float(np.mean([f.face.area for f in self.frames]))
-
     def to_dict(self, include_frames: bool = True) -> dict[str, Any]:
-        reasons = unavailable_reasons(self.frames)
-        out: dict[str, Any] = {
-            "track": self.track_id, "status": self.status, "is_fake": self.status == "fake",
-            "score": None if self.score is None else round(self.score, 6), "threshold": round(self.threshold, 6),
-            "model": self.model, "frames": len(self.frames), "frames_scored": len(self.scored),
-            "frames_fake": sum(f.result.is_fake for f in self.frames),
-            "drift": None if self.drift is None else self.drift.to_dict(),
-            "segments": [s.to_dict() for s in self.segments],
-        }
-        if reasons:
-            out["unavailable_reasons"] = reasons
-        if include_frames:
-            out["per_frame"] = per_frame_records(self.frames)
+        out = super().to_dict(include_frames)
+        out["drift"] = None if self.drift is None else self.drift.to_dict()
+        out["segments"] = [s.to_dict() for s in self.segments]
         return out
 
 
@@ -97,7 +59,7 @@ class VideoForgery:
 
     @property
     def subject(self) -> ForgeryTrack | None:
-        return max(self.tracks, key=lambda t: (len(t.frames), t.mean_area), default=None)
+        return subject_track(self.tracks)
 
     @property
     def status(self) -> str:
@@ -112,7 +74,7 @@ class VideoForgery:
         if self.subject is None:
             return f"no face in any of the {self.frames_sampled} sampled frames"
         if self.subject.score is None:
-            return "; ".join(sorted({f.result.reason for f in self.subject.frames if f.result.reason}))
+            return "; ".join(self.subject.unavailable_reasons)
         return None
 
     def to_dict(self, include_frames: bool = True) -> dict[str, Any]:

@@ -104,11 +104,7 @@ class Gallery:
         else:
             model = model_identity(recognizer or (analyzer.config.recognizer if analyzer else "dlib-resnet"))
         store = BACKENDS.get_class(backend or backend_for(location)).create(location, model, index, **options)
-        try:
-            return cls(store, analyzer, quality_policy=quality_policy, quality_method=quality_method)
-        except BaseException:
-            store.close()
-            raise
+        return cls._over(store, analyzer, quality_policy, quality_method)
 
     @classmethod
     def open(cls, location: str | os.PathLike[str], *, analyzer: "FaceAnalyzer | None" = None,
@@ -118,6 +114,12 @@ class Gallery:
         from facetrust.gallery import BACKENDS
 
         store = BACKENDS.get_class(backend or backend_for(location)).open(location, readonly, index, **options)
+        return cls._over(store, analyzer, quality_policy, quality_method)
+
+    @classmethod
+    def _over(cls, store: GalleryBackend, analyzer: "FaceAnalyzer | None", quality_policy: QualityPolicy,
+              quality_method: str | QualityAssessor | None) -> "Gallery":
+        """The gallery over an opened store; the store is closed again if that fails (bad settings)."""
         try:
             return cls(store, analyzer, quality_policy=quality_policy, quality_method=quality_method)
         except BaseException:

@@ -9,67 +9,23 @@ reaches the threshold. The **subject** is the track seen in the most frames
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import numpy as np
 
 from facetrust.errors import FaceNotFoundError
 from facetrust.io.video import VideoFrame
-from facetrust.liveness.base import LivenessResult
-from facetrust.tracking import FaceTracker, per_frame_records, unavailable_reasons
-from facetrust.types import Face
+from facetrust.tracking import FaceTracker, ScoredTrack, TrackFrame, subject_track
 
 @dataclass
-class TrackFrame:
-    frame: int
-    time: float
-    face: Face
-    result: LivenessResult
-
-
-@dataclass
-class LivenessTrack:
-    track_id: int
-    threshold: float
-    model: str
-    frames: list[TrackFrame] = field(default_factory=list)
-
-    @property
-    def scores(self) -> list[float]:
-        return [f.result.score for f in self.frames if f.result.score is not None]
-
-    @property
-    def score(self) -> float | None:
-        return float(np.mean(self.scores)) if self.scores else None
-
-    @property
-    def status(self) -> str:
-        score = self.score
-        return "unavailable" if score is None else "live" if score >= self.threshold else "spoof"
+class LivenessTrack(ScoredTrack):
+    POSITIVE = "live"
+    NEGATIVE = "spoof"
 
     @property
     def is_live(self) -> bool:
         return self.status == "live"
-
-    @property
-    def mean_area(self) -> float:
-        return float(np.mean([f.face.area for f in self.frames]))
-
-    def to_dict(self, include_frames: bool = True) -> dict[str, Any]:
-        reasons = unavailable_reasons(self.frames)
-        out: dict[str, Any] = {
-            "track": self.track_id, "status": self.status, "is_live": self.is_live,
-            "score": None if self.score is None else round(self.score, 6), "threshold": round(self.threshold, 6),
-            "model": self.model, "frames": len(self.frames), "frames_scored": len(self.scores),
-            "frames_live": sum(f.result.is_live for f in self.frames),
-        }
-        if reasons:
-            out["unavailable_reasons"] = reasons
-        if include_frames:
-            out["per_frame"] = per_frame_records(self.frames)
-        return out
 
 
 @dataclass
@@ -83,7 +39,7 @@ class VideoLiveness:
 
     @property
     def subject(self) -> LivenessTrack:
-        return max(self.tracks, key=lambda t: (len(t.frames), t.mean_area))
+        return subject_track(self.tracks)
 
     def to_dict(self) -> dict[str, Any]:
         subject = self.subject

@@ -16,7 +16,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -105,6 +105,13 @@ def _chunk(analyzer: FaceAnalyzer, paths: list[str], stability: list[bool]) -> d
     return {name: np.array([r[i] for r in rows], dtype=dtype) for i, (name, dtype) in enumerate(zip(_FIELDS, dtypes))}
 
 
+def _feature_config(config: AnalyzerConfig) -> dict[str, Any]:
+    """The analyzer settings the features depend on: the cache key must not change when a
+    field that cannot alter them (checks, their options, the execution device) is added or set."""
+    return {name: getattr(config, name) for name in
+            ("detector", "recognizer", "detector_options", "recognizer_options", "max_pixels", "fallback_box")}
+
+
 def _save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     temporary = path.with_name(path.name + ".tmp.npz")
     np.savez(temporary, **arrays)
@@ -130,10 +137,10 @@ def extract_features(
         raise ConfigError("no images to extract quality features from")
     wanted = stability_for or set()
     flags = [n in wanted for n in names]
-    key = json.dumps({"version": FEATURES_VERSION, "config": repr(config), "paths": names, "stability": flags})
+    key = json.dumps({"version": FEATURES_VERSION, "config": _feature_config(config), "paths": names, "stability": flags})
     store = Path(store) / hashlib.sha256(key.encode()).hexdigest()[:16]
     store.mkdir(parents=True, exist_ok=True)
-    (store / "run.json").write_text(json.dumps({"config": repr(config), "images": len(names)}) + "\n")
+    (store / "run.json").write_text(json.dumps({"config": _feature_config(config), "images": len(names)}) + "\n")
     tasks = [(names[i:i + CHUNK], flags[i:i + CHUNK]) for i in range(0, len(names), CHUNK)]
     files = [store / f"chunk_{i:05d}.npz" for i in range(len(tasks))]
     todo = [i for i, f in enumerate(files) if not f.exists()]

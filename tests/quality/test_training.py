@@ -108,3 +108,21 @@ def test_train_rejects_bad_folders(tmp_path):
     assert result.exit_code == 1 and "need at least 10 identity folders" in result.output
     result = runner.invoke(app, ["quality", "train", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "m.json")])
     assert result.exit_code == 1 and "not a folder" in result.output
+
+
+def test_feature_cache_survives_settings_that_cannot_change_features(lfw_folder, tmp_path):
+    from facetrust.analyzer import AnalyzerConfig
+    from facetrust.quality.dataset import extract_features
+
+    paths = sorted(lfw_folder.glob("*/*.jpg"))[:3]
+    first = extract_features(paths, AnalyzerConfig(), tmp_path, progress=False)
+    (store,) = tmp_path.iterdir()
+    chunk = next(store.glob("chunk_*.npz"))
+    written = chunk.stat().st_mtime_ns
+    # Checks run after the features are taken: the same cache must be read, nothing recomputed.
+    again = extract_features(paths, AnalyzerConfig(checks=("quality",), check_options={"quality": {}}), tmp_path,
+                             progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == [store.name] and chunk.stat().st_mtime_ns == written
+    np.testing.assert_array_equal(first.embeddings, again.embeddings)
+    extract_features(paths, AnalyzerConfig(recognizer_options={"num_jitters": 1}), tmp_path, progress=False)
+    assert len(list(tmp_path.iterdir())) == 2  # a setting that changes embeddings gets its own cache

@@ -6,6 +6,8 @@ blending-mask head for localisation.
 * frequency branch on ``spectrum`` (1x96x96): four strided 3x3 convolutions (8-16-32-32),
   global average pooling;
 * classifier: pooled spatial (96) + frequency (32) features -> 64 -> 1 logit;
+* ``luminance=True``: the spatial branch sees the luminance only (replicated to 3 channels,
+  inside the graph, so the deployed model takes the same inputs either way).
 * mask head: 1x1 convolutions on the 24x24 and (upsampled) 12x12 stages, summed -> 24x24 logits.
 
 Exported with sigmoids: outputs ``score`` (N,) = P(fake) and ``heatmap`` (N, 24, 24).
@@ -20,9 +22,15 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+#: ITU-R BT.601 luma weights, as in facetrust.forensics.sbi_inputs.
+_LUMA = (0.299, 0.587, 0.114)
+
+
 class SBINet(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, luminance: bool = False) -> None:
         super().__init__()
+        self.luminance = luminance
+        self.register_buffer("luma", torch.tensor(_LUMA).view(1, 3, 1, 1), persistent=False)
         self.stage1 = nn.Sequential(_conv(3, 16, 2), _conv(16, 16))
         self.stage2 = nn.Sequential(_conv(16, 32, 2), _conv(32, 32))
         self.stage3 = nn.Sequential(_conv(32, 64, 2), _conv(64, 64))
@@ -34,6 +42,8 @@ class SBINet(nn.Module):
 
     def forward(self, rgb: torch.Tensor, spectrum: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(logit (N,), mask logits (N, 24, 24))."""
+        if self.luminance:  # the per-channel normalisation is the same affine map, so it commutes with luma
+            rgb = (rgb * self.luma).sum(dim=1, keepdim=True).expand(-1, 3, -1, -1)
         x24 = self.stage2(self.stage1(rgb))
         x12 = self.stage3(x24)
         x6 = self.stage4(x12)

@@ -31,6 +31,10 @@ from facetrust.forensics.training.data import FaceSet, build_face_set, files_dig
 MIN_FACE_SIDE = 32
 VALIDATION_SHARE = 0.15
 BORDER_PROBABILITY = 0.3
+#: Down-and-up re-scaling of real and fake alike: video faces are often 50-100 px wide and
+#: upsampled to the input, so the network must not read "soft texture" as "blended".
+RESCALE_PROBABILITY, RESCALE_RANGE = 0.5, (0.35, 0.9)
+JPEG_PROBABILITY, JPEG_QUALITY = 0.6, (30, 96)
 
 
 def augment(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -41,13 +45,13 @@ def augment(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tu
         image, mask = image[:, ::-1], mask[:, ::-1]
     if rng.uniform() < BORDER_PROBABILITY:
         image, mask = image_border(image, mask, rng)
-    if rng.uniform() < 0.3:
-        factor = rng.uniform(0.5, 0.9)
+    if rng.uniform() < RESCALE_PROBABILITY:
+        factor = rng.uniform(*RESCALE_RANGE)
         small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
         image = cv2.resize(small, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
-    if rng.uniform() < 0.5:
+    if rng.uniform() < JPEG_PROBABILITY:
         ok, data = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]),
-                                [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 96))])
+                                [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(*JPEG_QUALITY))])
         image = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
     if rng.uniform() < 0.2:
         image = np.clip(image + rng.normal(0, rng.uniform(1, 4), image.shape), 0, 255).astype(np.uint8)
@@ -123,7 +127,8 @@ def evaluate(net: object, faces: FaceSet, indices: np.ndarray, seed: int) -> dic
             "heatmap_mae": float(np.mean(np.concatenate(errors))), "pairs": int(len(indices))}
 
 
-def train(faces: FaceSet, train_idx: np.ndarray, seconds: float, batch_pairs: int, lr: float, seed: int) -> tuple:
+def train(faces: FaceSet, train_idx: np.ndarray, seconds: float, batch_pairs: int, lr: float, seed: int,
+          luminance: bool = False) -> tuple:
     import torch
     from rich.progress import Progress
 
@@ -131,7 +136,7 @@ def train(faces: FaceSet, train_idx: np.ndarray, seconds: float, batch_pairs: in
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = SBINet()
+    net = SBINet(luminance)
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     colour = faces.colour[train_idx]
     # half the pairs from colour faces: the evaluation data is colour, the pool mostly gray LFW
@@ -194,8 +199,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-pairs", type=int, default=16, help="real crops per batch (each + its blend)")
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--luminance", action="store_true",
+                        help="spatial branch sees luminance only (colour faces are few; LFW-a is gray)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (results are reproducible per count)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # CPU machines are shared; results are reproducible per thread count
+    torch.set_num_threads(args.threads)
 
     files = training_files(args.shared, args.lfw_images, args.seed)
     digest = files_digest(files)
@@ -206,21 +214,24 @@ def main(argv: list[str] | None = None) -> None:
         faces = build_face_set(files, INPUT_SIZE, CROP_MARGIN, MIN_FACE_SIDE)
         faces.save(cached)
     train_idx, val_idx = split_by_source(faces, args.seed)
-    net, stats = train(faces, train_idx, args.seconds, args.batch_pairs, args.lr, args.seed)
+    net, stats = train(faces, train_idx, args.seconds, args.batch_pairs, args.lr, args.seed, args.luminance)
     validation = evaluate(net, faces, val_idx, args.seed + 1)
     max_diff = export(net, args.out)
     relative = sorted(str(p.relative_to(args.shared)) for p in files)
     recipe = {
         "model": args.out.name, "sha256": sha256_of(args.out), "bytes": args.out.stat().st_size,
-        "input": {"size": INPUT_SIZE, "crop_margin": CROP_MARGIN, "heatmap_size": HEATMAP_SIZE},
+        "input": {"size": INPUT_SIZE, "crop_margin": CROP_MARGIN, "heatmap_size": HEATMAP_SIZE,
+                  "spatial_branch": "luminance" if args.luminance else "rgb"},
         "data": {"files": len(files), "files_sha256_digest": digest, "faces": int(len(faces.crops)),
                  "colour_faces": int(faces.colour.sum()), "train_faces": int(len(train_idx)),
                  "validation_faces": int(len(val_idx)), "lfw_images": args.lfw_images,
                  "file_list": relative},
         "settings": {"seconds": args.seconds, "batch_pairs": args.batch_pairs, "lr": args.lr, "seed": args.seed,
                      "optimizer": "AdamW(weight_decay=1e-4), cosine decay over the time budget",
-                     "loss": "BCE(score) + BCE(24x24 blending mask)", "torch_threads": 1,
-                     "augmentation": f"flip 0.5, image border {BORDER_PROBABILITY}, rescale 0.3, JPEG 40-95 0.5, noise 0.2",
+                     "loss": "BCE(score) + BCE(24x24 blending mask)", "torch_threads": args.threads,
+                     "augmentation": (f"flip 0.5, image border {BORDER_PROBABILITY}, rescale {RESCALE_PROBABILITY} "
+                                      f"x{RESCALE_RANGE[0]}-{RESCALE_RANGE[1]}, JPEG {JPEG_QUALITY[0]}-"
+                                      f"{JPEG_QUALITY[1] - 1} {JPEG_PROBABILITY}, noise 0.2"),
                      "torch": torch.__version__},
         "training": stats, "validation_self_blended_held_out_sources": validation,
         "onnx_max_abs_diff_vs_torch": max_diff,

@@ -29,3 +29,26 @@ def test_train_and_export_round_trip(faces_dir: Path, tmp_path: Path) -> None:
     net, stats = train(faces, np.arange(4), seconds=3.0, batch_pairs=2, lr=1e-3, seed=0)
     assert stats["steps"] >= 1
     assert export(net, tmp_path / "model.onnx") < 1e-4  # onnxruntime reproduces torch
+
+
+def test_luminance_net_sees_no_colour(faces_dir: Path) -> None:
+    from facetrust.forensics.sbi_inputs import model_inputs
+    from facetrust.forensics.training.model import SBINet
+    from facetrust.io.image import load_image
+
+    crop = load_image(faces_dir / "examples" / "obama.jpg")[:96, :96]
+    luma = crop.astype(np.float64) @ [0.299, 0.587, 0.114]
+    gray = np.repeat(luma[..., None], 3, axis=2)
+    # the network input is normalised per channel identically, so feeding float grays is exact
+    colour_feed, gray_feed = model_inputs(crop[None]), model_inputs(crop[None])
+    gray_feed["rgb"] = ((gray.transpose(2, 0, 1)[None] / 255.0 - 0.5) / 0.25).astype(np.float32)
+    torch.manual_seed(0)
+    net = SBINet(luminance=True).eval()
+    with torch.no_grad():
+        a = net(torch.from_numpy(colour_feed["rgb"]), torch.from_numpy(colour_feed["spectrum"]))
+        b = net(torch.from_numpy(gray_feed["rgb"]), torch.from_numpy(gray_feed["spectrum"]))
+    assert torch.allclose(a[0], b[0], atol=1e-5) and torch.allclose(a[1], b[1], atol=1e-5)
+    colour_net = SBINet(luminance=False).eval()
+    with torch.no_grad():
+        assert not torch.allclose(colour_net(torch.from_numpy(colour_feed["rgb"]), torch.from_numpy(colour_feed["spectrum"]))[1],
+                                  colour_net(torch.from_numpy(gray_feed["rgb"]), torch.from_numpy(gray_feed["spectrum"]))[1])

@@ -101,6 +101,15 @@ class FaceAnalyzer:
                             for spec in self.config.checks]
         return self._checks
 
+    def load_models(self) -> None:
+        """Load every model now (detector, recognizer, each check's own): a server calls this at
+        start-up so that no request pays for loading, and a missing model fails there."""
+        self.detector, self.recognizer  # noqa: B018 - the properties load the models
+        for check in self.checks:
+            preload = getattr(check, "load_models", None)
+            if preload is not None:
+                preload()
+
     def run_checks(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
         """Run every configured check on ``faces`` of ``image`` (results in ``face.extras``)."""
         if faces:

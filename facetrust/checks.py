@@ -33,7 +33,8 @@ class FaceCheck(Protocol):
         """Set ``face.extras[self.name]`` on every face (faces may be empty)."""
 
     # Optional: ``aggregate(results: list[dict]) -> dict`` turns the per-frame results of one
-    # video face track into one result (see :func:`facetrust.video.analyze_video`).
+    # video face track into one result (see :func:`facetrust.video.analyze_video`);
+    # ``load_models()`` loads the check's own models now (see FaceAnalyzer.load_models).
 
 
 FACE_CHECKS: Registry[FaceCheck] = Registry("face check")

@@ -37,6 +37,17 @@ def test_every_face_gets_every_check_and_liveness_matches_the_labels(shared, che
         json.dumps(result)  # JSON-ready
 
 
+def test_load_models_loads_every_check_model_up_front(shared):
+    analyzer = FaceAnalyzer(detector="yunet", checks=ALL_CHECKS, check_options={"quality": {"method": "stability"}})
+    analyzer.load_models()
+    stability, liveness, forgery = analyzer.checks
+    assert liveness.checker._model is not None and forgery.checker._detector is not None
+    assert stability.assessor._recognizer is not None
+    missing = FaceAnalyzer(detector="yunet", checks=("liveness",), check_options={"liveness": {"model": "nope"}})
+    with pytest.raises(ConfigError):
+        missing.load_models()  # a bad model fails at start-up, not on the first request
+
+
 def test_checks_are_off_unless_asked_and_skippable(shared, checked):
     image = checked.load(shared / "data" / "spoof" / "silent_face" / "image_T1.jpg")
     assert not FaceAnalyzer(detector="yunet").analyze(image, embed=False)[0].extras

@@ -20,6 +20,9 @@ class ForgeryCheck:
     def __call__(self, image: np.ndarray, faces: list[Face]) -> None:
         self.checker.annotate(image, faces)
 
+    def load_models(self) -> None:
+        self.checker.detector  # noqa: B018 - the property loads the model
+
     def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
         """Track decision: mean P(fake) over the frames with a score (as :mod:`facetrust.forensics.video`)."""
         return mean_decision(results, "fake", "real")

@@ -21,6 +21,9 @@ class LivenessCheck:
     def __call__(self, image: np.ndarray, faces: list[Face]) -> None:
         self.checker.annotate(image, faces)
 
+    def load_models(self) -> None:
+        self.checker.model  # noqa: B018 - the property loads the model
+
     def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
         """Track decision: mean P(live) over the frames with a score (as :mod:`facetrust.liveness.video`)."""
         return mean_decision(results, "live", "spoof")

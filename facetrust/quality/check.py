@@ -20,6 +20,11 @@ class QualityCheck:
     def __call__(self, image: np.ndarray, faces: list[Face]) -> None:
         assess_faces(image, faces, self.assessor)
 
+    def load_models(self) -> None:
+        # Only stability always embeds with its own recognizer; learned reuses the pipeline's embedding.
+        if self.method == "stability":
+            self.assessor.recognizer  # noqa: B018 - the property loads the model
+
     def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
         """Track quality: the mean score, acceptable when it reaches the threshold (min and max kept)."""
         return mean_decision(results, "acceptable", "low")

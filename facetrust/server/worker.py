@@ -30,7 +30,7 @@ def init_worker(config: AnalyzerConfig) -> None:
     global _analyzer, _init_error
     try:
         _analyzer = FaceAnalyzer(config)
-        _analyzer.detector, _analyzer.recognizer, _analyzer.checks  # noqa: B018 - properties load the models
+        _analyzer.load_models()
     except FacetrustError as exc:
         _init_error = exc
 

@@ -7,14 +7,13 @@ concurrent readers.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+
+from facetrust.io.sqlite_cache import SqliteCache, cache_file, content_hash
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -39,14 +38,7 @@ class CachedEmbedding:
         return self.vector if self.vector is not None else self.fallback_vector
 
 
-def default_cache_path() -> Path:
-    base = os.environ.get("FACETRUST_CACHE_DIR")
-    root = Path(base).expanduser().parent if base else Path.home() / ".cache" / "facetrust"
-    return root / "embeddings.sqlite"
-
-
-def content_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+__all__ = ["CachedEmbedding", "EmbeddingCache", "content_hash"]
 
 
 def _blob(vector: np.ndarray | None) -> bytes | None:
@@ -57,14 +49,9 @@ def _vector(blob: bytes | None) -> np.ndarray | None:
     return None if blob is None else np.frombuffer(blob, dtype=np.float32).copy()
 
 
-class EmbeddingCache:
+class EmbeddingCache(SqliteCache):
     def __init__(self, path: Path | None = None) -> None:
-        self.path = Path(path) if path else default_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
-        self._db.commit()
+        super().__init__(path or cache_file("embeddings.sqlite"), _SCHEMA)
 
     def get_many(self, model_key: str, hashes: Iterable[str]) -> dict[str, CachedEmbedding]:
         found: dict[str, CachedEmbedding] = {}
@@ -87,12 +74,3 @@ class EmbeddingCache:
                 [(model_key, digest, int(e.detected), _blob(e.vector), _blob(e.fallback_vector))
                  for digest, e in items.items()],
             )
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> "EmbeddingCache":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -6,18 +6,16 @@ one row per (item, detector), committed as soon as it is computed. SQLite in WAL
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 from pathlib import Path
 from typing import Any
+
+from facetrust.io.sqlite_cache import SqliteCache, cache_file
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
 def default_score_cache() -> Path:
-    base = os.environ.get("FACETRUST_CACHE_DIR")
-    root = Path(base).expanduser().parent if base else Path.home() / ".cache" / "facetrust"
-    return root / "forgery_scores.sqlite"
+    return cache_file("forgery_scores.sqlite")
 
 
 def detector_version(name: str) -> str:
@@ -33,34 +31,16 @@ def detector_version(name: str) -> str:
     return name if zoo is None else name + "@" + ",".join(f.sha256[:16] for f in get_model(zoo).files)
 
 
-class ScoreCache:
+class ScoreCache(SqliteCache):
+    """``path=None``: an in-memory cache (nothing kept after the run)."""
+
     def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._db: sqlite3.Connection | None = None
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path))
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
+        super().__init__(path, _SCHEMA)
 
     def get(self, key: str) -> Any:
-        if self._db is None:
-            return None
         row = self._db.execute("SELECT value FROM scores WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def put(self, key: str, value: Any) -> None:
-        if self._db is not None:
+        with self._db:
             self._db.execute("INSERT OR REPLACE INTO scores (key, value) VALUES (?, ?)", (key, json.dumps(value)))
-            self._db.commit()
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def __enter__(self) -> "ScoreCache":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
-from pathlib import Path
 from typing import Any
+
+from facetrust.io.sqlite_cache import SqliteCache, cache_file, content_hash
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS liveness (
@@ -24,30 +24,18 @@ CREATE TABLE IF NOT EXISTS liveness (
 """
 
 
-def default_cache_path() -> Path:
-    base = os.environ.get("FACETRUST_CACHE_DIR")
-    root = Path(base).expanduser().parent if base else Path.home() / ".cache" / "facetrust"
-    return root / "liveness.sqlite"
-
-
 def config_key(checker: Any) -> str:
     calibration = None if checker.calibration is None else checker.calibration.to_dict()
     raw = json.dumps([checker.name, checker.detector_name, checker.threshold, calibration], sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def content_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+__all__ = ["LivenessCache", "config_key", "content_hash"]
 
 
-class LivenessCache:
+class LivenessCache(SqliteCache):
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path else default_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
-        self._db.commit()
+        super().__init__(path or cache_file("liveness.sqlite"), _SCHEMA)
 
     def get(self, key: str, digest: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT result FROM liveness WHERE config_key = ? AND content_sha256 = ?",
@@ -57,12 +45,3 @@ class LivenessCache:
     def put(self, key: str, digest: str, result: dict[str, Any]) -> None:
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO liveness VALUES (?, ?, ?)", (key, digest, json.dumps(result)))
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> "LivenessCache":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

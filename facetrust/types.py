@@ -99,3 +99,27 @@ class Verification:
             "face_a": self.face_a.to_dict(include_embedding=False),
             "face_b": self.face_b.to_dict(include_embedding=False),
         }
+
+
+@dataclass(frozen=True)
+class ScoredDecision:
+    """A per-face decision taken from a score and a threshold (liveness, forgery).
+
+    ``status`` is the decided label, or ``"unavailable"`` when no reliable decision can
+    be made; then ``score`` is None — never a made-up score.
+    """
+
+    status: str
+    score: float | None
+    threshold: float
+    model: str
+
+    @property
+    def available(self) -> bool:
+        return self.status != "unavailable"
+
+    def _decision_dict(self, flag: str, value: bool) -> dict[str, Any]:
+        """The JSON fields every decision has; ``flag`` names the boolean (e.g. "is_live")."""
+        return {"status": self.status, flag: value,
+                "score": None if self.score is None else round(float(self.score), 6),
+                "threshold": round(float(self.threshold), 6), "model": self.model}

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from facetrust.types import Face
+from facetrust.types import Face, ScoredDecision
 
 ForgeryStatus = Literal["real", "fake", "unavailable"]
 
@@ -43,7 +43,7 @@ class ForgeryDetector(Protocol):
 
 
 @dataclass(frozen=True)
-class ForgeryResult:
+class ForgeryResult(ScoredDecision):
     """The forgery decision for one face.
 
     ``status`` is ``"unavailable"`` when no reliable decision can be made (face too
@@ -53,9 +53,6 @@ class ForgeryResult:
     """
 
     status: ForgeryStatus
-    score: float | None
-    threshold: float
-    model: str
     reason: str | None = None
     heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)
     crop_to_image: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -66,18 +63,8 @@ class ForgeryResult:
     def is_fake(self) -> bool:
         return self.status == "fake"
 
-    @property
-    def available(self) -> bool:
-        return self.status != "unavailable"
-
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "status": self.status,
-            "is_fake": self.is_fake,
-            "score": None if self.score is None else round(float(self.score), 6),
-            "threshold": round(float(self.threshold), 6),
-            "model": self.model,
-        }
+        out = self._decision_dict("is_fake", self.is_fake)
         if self.region is not None:
             out["region"] = [round(float(v), 1) for v in self.region]
         if self.reason:

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from facetrust.types import Face
+from facetrust.types import Face, ScoredDecision
 
 Box = Sequence[float]  # (x1, y1, x2, y2) in pixels
 LivenessStatus = Literal["live", "spoof", "unavailable"]
@@ -46,7 +46,7 @@ class LivenessModel(Protocol):
 
 
 @dataclass(frozen=True)
-class LivenessResult:
+class LivenessResult(ScoredDecision):
     """The liveness decision for one face.
 
     ``status`` is ``"unavailable"`` when no reliable decision can be made (grayscale
@@ -55,9 +55,6 @@ class LivenessResult:
     """
 
     status: LivenessStatus
-    score: float | None
-    threshold: float
-    model: str
     model_scores: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
 
@@ -65,19 +62,9 @@ class LivenessResult:
     def is_live(self) -> bool:
         return self.status == "live"
 
-    @property
-    def available(self) -> bool:
-        return self.status != "unavailable"
-
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "status": self.status,
-            "is_live": self.is_live,
-            "score": None if self.score is None else round(float(self.score), 6),
-            "threshold": round(float(self.threshold), 6),
-            "model": self.model,
-            "model_scores": {name: round(float(v), 6) for name, v in self.model_scores.items()},
-        }
+        out = self._decision_dict("is_live", self.is_live)
+        out["model_scores"] = {name: round(float(v), 6) for name, v in self.model_scores.items()}
         if self.reason:
             out["reason"] = self.reason
         return out

@@ -51,7 +51,7 @@ def print_forgery_table(records: list[dict[str, Any]]) -> None:
 
 def forgery(
     inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
-    detector: str = typer.Option("mesonet", "--detector", "-m", help="mesonet (default), sbi, fusion, meso4-df, …"),
+    detector: str = typer.Option("fusion", "--detector", "-m", help="fusion (default: mean of sbi and mesonet), sbi, mesonet, meso4-df, …"),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Threshold on P(fake) (default 0.5)."),
     face_detector: str = typer.Option("yunet", "--face-detector", "-d", help="Face detector."),
     crops: bool = typer.Option(False, "--crops", help="Inputs are face crops: use the whole image where no face is found."),

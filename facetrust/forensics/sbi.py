@@ -20,7 +20,7 @@ from facetrust.forensics.sbi_inputs import CROP_MARGIN, INPUT_SIZE, model_inputs
 from facetrust.runtime import onnx_session
 
 MODEL_NAME = "sbi-rgbfreq-96.onnx"
-MODEL_SHA256 = "81aa32fc3ece3878d511030a791548fbadbf6c26dc83c8b277394d96e27f3aef"
+MODEL_SHA256 = "894d5f0f15edb694e392557f0e114067b341bda2379acdd8d2657afb2fdcc872"
 
 
 def model_path() -> Path:

@@ -49,3 +49,13 @@ def test_self_blends_of_unseen_faces_score_above_their_originals(sbi_checker, as
         scores += list(batch_scores)
         fake += [False] + [True] * 8
     assert auc(np.array(scores), np.array(fake)) > 0.5  # better than chance on faces outside the training data
+
+
+def test_real_colour_photos_outside_training_are_not_flagged(sbi_checker, astronaut, grace_hopper_path) -> None:
+    # The release criterion that chose the shipped run (docs/forensics.md): no false alarm on
+    # real colour photos that neither training nor the deepfake evaluation data contains.
+    from facetrust.io.image import load_image
+
+    for image in (astronaut, load_image(grace_hopper_path)):
+        (found,) = sbi_checker.check_rgb(image)
+        assert found.result.status == "real", found.result

@@ -1,0 +1,115 @@
+"""Compare trained SBI models on colour faces without any deepfake evaluation data.
+
+    python bench/sbi_candidates.py runA/sbi-rgbfreq-96.onnx runB/sbi-rgbfreq-96.onnx [--lfw-images 6000]
+
+For each ONNX model written by ``facetrust.forensics.training.train_sbi``:
+
+* the colour faces of the trainer's held-out validation sources (same files, seed and
+  split as training with ``--lfw-images``): AUC of real vs self-blended, and how many
+  real ones score P(fake) >= 0.5;
+* P(fake) of real colour photos that neither training nor ``shared/data/deepfake``
+  uses: scikit-image's astronaut, matplotlib's Grace Hopper and the three photos of
+  ``shared/data/spoof`` (printed and replayed photos are real faces, not forgeries),
+  through the full detection + crop pipeline.
+
+With ``--dfdc`` it also prints each model's frame- and video-level AUC on
+``shared/data/deepfake/labels.csv`` (the settings of docs/forensics.md, no robustness
+grid), so that every candidate's evaluation numbers are on record, not only the
+shipped one's.
+
+Used to choose between the candidate runs in docs/forensics.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED  # noqa: E402
+
+from facetrust.evaluation.metrics import auc  # noqa: E402
+from facetrust.forensics import sbi  # noqa: E402
+from facetrust.forensics.checker import ForgeryChecker  # noqa: E402
+from facetrust.forensics.sbi_inputs import INPUT_SIZE, model_inputs  # noqa: E402
+from facetrust.forensics.synthesis import self_blend  # noqa: E402
+from facetrust.forensics.training.data import FaceSet, files_digest, training_files  # noqa: E402
+from facetrust.forensics.training.train_sbi import split_by_source  # noqa: E402
+from facetrust.io.image import load_image  # noqa: E402
+from facetrust.runtime import onnx_session  # noqa: E402
+from facetrust.zoo.store import cache_dir, sha256_of  # noqa: E402
+
+
+def outside_photos() -> dict[str, np.ndarray]:
+    import matplotlib.cbook
+    from skimage import data
+
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as handle:
+        photos = {"astronaut": data.astronaut(), "grace_hopper": load_image(Path(handle.name))}
+    for path in sorted((SHARED / "data" / "spoof").rglob("*.jpg")):
+        photos[path.name] = load_image(path)
+    return photos
+
+
+def use_model(path: Path) -> None:
+    """Point the ``sbi`` detector at ``path`` (its sha256 becomes the recorded one)."""
+    sbi.MODEL_SHA256 = sha256_of(path)
+    sbi.model_path = lambda: path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--lfw-images", type=int, default=6000, help="as given to train_sbi")
+    parser.add_argument("--seed", type=int, default=0, help="as given to train_sbi")
+    parser.add_argument("--dfdc", action="store_true", help="also score shared/data/deepfake/labels.csv")
+    args = parser.parse_args()
+    files = training_files(SHARED, args.lfw_images, args.seed)
+    cached = cache_dir().parent / "forensics" / f"sbi_faces_{files_digest(files)[:16]}_{INPUT_SIZE}.npz"
+    if not cached.is_file():
+        sys.exit(f"{cached} not found: run train_sbi with --lfw-images {args.lfw_images} --seed {args.seed} first")
+    faces = FaceSet.load(cached)
+    _, validation = split_by_source(faces, args.seed)
+    colour = validation[faces.colour[validation]]
+    sources = sorted({os.path.basename(s.split("#")[0]) for s in faces.sources[colour]})
+    print(f"{len(colour)} held-out colour validation faces from {len(sources)} files: {', '.join(sources)}")
+    photos = outside_photos()
+    print("| model | P(fake) of " + ", ".join(photos) + " | flagged at 0.5 | held-out colour faces flagged | "
+          "colour AUC real vs self-blend |\n|---|---|---|---|---|")
+    for model in args.models:
+        session = onnx_session(model, "cpu")
+        rng = np.random.default_rng(args.seed + 1)
+        real = faces.crops[colour]
+        fake = np.stack([self_blend(faces.crops[i], faces.landmarks[i], rng).image for i in colour])
+        real_scores = session.run(None, model_inputs(real))[0]
+        fake_scores = session.run(None, model_inputs(fake))[0]
+        colour_auc = auc(np.concatenate([real_scores, fake_scores]),
+                         np.r_[np.zeros(len(real), bool), np.ones(len(fake), bool)])
+        use_model(model)
+        checker = ForgeryChecker("sbi")
+        scores = [checker.check_rgb(image)[0].result.score for image in photos.values()]
+        print(f"| {model} | {', '.join(f'{v:.2f}' for v in scores)} | {sum(v >= 0.5 for v in scores)} of {len(scores)} "
+              f"| {int(np.sum(real_scores >= 0.5))} of {len(real)} | {colour_auc:.3f} |")
+    if args.dfdc:
+        for model in args.models:
+            use_model(model)
+            print(model, dfdc_auc())
+
+
+def dfdc_auc() -> dict[str, float]:
+    from facetrust.forensics.evaluation import evaluate_forgery, read_forgery_labels
+
+    items, _ = read_forgery_labels(SHARED / "data" / "deepfake" / "labels.csv", group_pattern="^([a-z]+)-",
+                                   method_column="kind")
+    result, _ = evaluate_forgery(items, ["sbi"], crop_fallback=True, progress=False)
+    metrics = result["metrics"]["sbi"]
+    by_kind = result["per_method_frame_level"]["sbi"]
+    return {"frame AUC": round(metrics["frame"]["auc"], 3), "video AUC": round(metrics["video"]["auc"], 3),
+            **{f"{kind} frame AUC": round(entry["auc"], 3) for kind, entry in by_kind.items()}}
+
+
+if __name__ == "__main__":
+    main()

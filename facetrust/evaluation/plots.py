@@ -63,8 +63,11 @@ def _finish_axes(axes: Any, title: str, xlabel: str, ylabel: str) -> None:
 
 
 def plot_roc(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | os.PathLike[str],
-             title: str = "ROC", size: tuple[float, float] = DEFAULT_SIZE, dpi: int = DEFAULT_DPI) -> Path:
+             title: str = "ROC", size: tuple[float, float] = DEFAULT_SIZE, dpi: int = DEFAULT_DPI,
+             axis_labels: tuple[str, str] = ("False accept rate (FAR)", "True accept rate (TAR)")) -> Path:
     """ROC curves {label: (far, tar)} on a log FAR axis; returns the PNG path.
+
+    ``axis_labels`` (x, y) name the rates in the caller's terms (e.g. detection tasks).
 
     Points with FAR = 0 cannot sit on a log axis and are not drawn. The FAR axis
     starts at the decade of the smallest positive FAR (at least 1e-5); the TAR axis
@@ -84,7 +87,7 @@ def plot_roc(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path
     axes.set_xscale("log")
     axes.set_xlim(max(FAR_MIN, 10.0 ** np.floor(np.log10(smallest_far))), 1.0)
     axes.set_ylim(max(0.0, np.floor(lowest_tar * 10) / 10 - 0.05), 1.005)
-    _finish_axes(axes, title, "False accept rate (FAR)", "True accept rate (TAR)")
+    _finish_axes(axes, title, *axis_labels)
     return _save(figure, path)
 
 

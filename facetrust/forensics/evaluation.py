@@ -334,7 +334,8 @@ def write_forgery_report(result: dict[str, Any], curves: dict[str, Any], out_dir
     out_dir = Path(out_dir)
     figures = {}
     if curves["frame"]:
-        figures["ROC (frame level; FAR = real faces flagged, TAR = fakes caught)"] = plots.plot_roc(
-            curves["frame"], out_dir / "roc_frame.png", title="Forgery detection — frame-level ROC")
+        figures["ROC (frame level)"] = plots.plot_roc(
+            curves["frame"], out_dir / "roc_frame.png", title="Forgery detection — frame-level ROC",
+            axis_labels=("real frames flagged as fake (FPR)", "fake frames detected (TPR)"))
     json_path, md_path, html_path = write_report(result, out_dir, figures)
     return {"json": json_path, "markdown": md_path, "html": html_path}

@@ -1,14 +1,14 @@
 """Train the project's self-blended-images (SBI) forgery detector on CPU and export it to ONNX.
 
     pip install -e '.[train]'
-    python -m facetrust.forensics.training.train_sbi --seconds 240 \\
-        --out facetrust/models/forensics/sbi-rgbfreq-96.onnx
+    python -m facetrust.forensics.training.train_sbi --seconds 3000 --lfw-images 6000 --luminance \\
+        --out facetrust/models/forensics/sbi-rgbfreq-96.onnx      # the shipped model's run
 
 Only real faces are used (:mod:`facetrust.forensics.training.data`); every batch holds
 each sampled real crop and a self-blended copy of it (:func:`facetrust.forensics.synthesis.self_blend`),
 so the only difference the network can learn is the blending. Both halves get the same
 kind of random flips, image borders (:func:`image_border`), JPEG, re-scaling and noise. Training stops after ``--seconds`` of
-wall time (cosine learning-rate decay over that budget; one torch thread), and the final
+wall time (cosine learning-rate decay over that budget; one torch thread unless --threads), and the final
 weights are exported — no checkpoint is picked on any evaluation data. A recipe JSON next
 to the model records the data (file list digest and counts), the settings, the proxy
 validation AUC on held-out source files, and the sha256 of the ONNX file.

@@ -89,7 +89,7 @@ def main() -> None:
         "components + detector score + stability": np.hstack([components, detector_score, stability]),
         "components + embedding + stability": np.hstack([components, table.embeddings, stability]),
     }
-    label_kinds = {"SDD-FIQA": lambda v, i: sdd_labels(v, i),
+    label_kinds = {"SDD-FIQA": sdd_labels,
                    "mean genuine similarity": lambda v, i: similarity_labels(v, i, np.mean),
                    "min genuine similarity": lambda v, i: similarity_labels(v, i, np.min)}
     labels: dict[tuple[str, int], np.ndarray] = {}

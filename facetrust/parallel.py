@@ -11,7 +11,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
 from facetrust.errors import FacetrustError
@@ -40,6 +40,42 @@ def _init_worker(config: AnalyzerConfig) -> None:
     global _worker
     _worker = FaceAnalyzer(config)
 
+def _call(task: tuple[Callable[..., Any], tuple]) -> Any:
+    function, args = task
+    assert _worker is not None
+    return function(_worker, *args)
+
+def map_with_analyzer(
+    function: Callable[..., Any],
+    tasks: Iterable[tuple],
+    config: AnalyzerConfig,
+    workers: int = 1,
+    analyzer: FaceAnalyzer | None = None,
+    chunksize: int = 1,
+) -> Iterator[Any]:
+    """Yield ``function(analyzer, *task)`` for each task, in order, using ``workers`` processes.
+
+    ``function`` must be a module-level function (it is sent to the workers by name); each
+    worker builds its own analyzer from ``config`` once. Interrupting the consumer cancels
+    the pending work.
+    """
+    if workers <= 1:
+        local = analyzer or FaceAnalyzer(config)
+        for task in tasks:
+            yield function(local, *task)
+        return
+    # forkserver: workers start from a clean interpreter (no inherited onnxruntime
+    # or dlib thread state), and each ONNX session uses one thread so N workers
+    # don't oversubscribe N cores.
+    os.environ.setdefault("FACETRUST_THREADS", "1")
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(config,)) as pool:
+        try:
+            yield from pool.map(_call, ((function, task) for task in tasks), chunksize=chunksize)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
 def process_one(analyzer: FaceAnalyzer, path: Path, embed: bool, keep_aligned: bool = False) -> ImageResult:
     """Analyze one file; a bad file becomes an ``error`` result instead of stopping the run."""
     try:
@@ -48,10 +84,6 @@ def process_one(analyzer: FaceAnalyzer, path: Path, embed: bool, keep_aligned: b
         return ImageResult(path, faces, image.shape[1], image.shape[0])
     except FacetrustError as exc:
         return ImageResult(path, error=str(exc))
-
-def _work(task: tuple[Path, bool, bool]) -> ImageResult:
-    assert _worker is not None
-    return process_one(_worker, *task)
 
 def default_workers() -> int:
     return os.cpu_count() or 1
@@ -66,22 +98,7 @@ def analyze_paths(
 ) -> Iterator[ImageResult]:
     """Yield one :class:`ImageResult` per path, in order, using ``workers`` processes."""
     tasks = ((Path(p), embed, keep_aligned) for p in paths)
-    if workers <= 1:
-        local = analyzer or FaceAnalyzer(config)
-        for task in tasks:
-            yield process_one(local, *task)
-        return
-    # forkserver: workers start from a clean interpreter (no inherited onnxruntime
-    # or dlib thread state), and each ONNX session uses one thread so N workers
-    # don't oversubscribe N cores.
-    os.environ.setdefault("FACETRUST_THREADS", "1")
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(config,)) as pool:
-        try:
-            yield from pool.map(_work, tasks, chunksize=4)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    return map_with_analyzer(process_one, tasks, config, workers, analyzer, chunksize=4)
 
 def progress_map(
     results: Iterator[ImageResult], total: int, description: str, enabled: bool = True

@@ -7,7 +7,7 @@ from facetrust.registry import Registry
 
 FORGERY_DETECTORS: Registry[ForgeryDetector] = Registry("forgery detector")
 FORGERY_DETECTORS.register("mesonet", "facetrust.forensics.mesonet:MesoNetDetector",
-                           "MesoInception4 trained on Deepfake (DF) faces (default; model zoo: mesoinception-df)")
+                           "MesoInception4 trained on Deepfake (DF) faces (model zoo: mesoinception-df)")
 FORGERY_DETECTORS.register("meso4-df", "facetrust.forensics.mesonet:Meso4DF", "Meso4, Deepfake weights")
 FORGERY_DETECTORS.register("meso4-f2f", "facetrust.forensics.mesonet:Meso4F2F", "Meso4, Face2Face weights")
 FORGERY_DETECTORS.register("mesoinception-df", "facetrust.forensics.mesonet:MesoInceptionDF",
@@ -15,7 +15,8 @@ FORGERY_DETECTORS.register("mesoinception-df", "facetrust.forensics.mesonet:Meso
 FORGERY_DETECTORS.register("mesoinception-f2f", "facetrust.forensics.mesonet:MesoInceptionF2F",
                            "MesoInception4, Face2Face weights")
 FORGERY_DETECTORS.register("sbi", "facetrust.forensics.sbi:SBIDetector",
-                           "this project's detector trained on self-blended real faces; RGB + spectrum, heat map; below chance on DFDC")
-FORGERY_DETECTORS.register("fusion", "facetrust.forensics.sbi:FusionDetector", "mean P(fake) of sbi and mesonet")
+                           "this project's detector trained on self-blended real faces; luminance + spectrum, heat map")
+FORGERY_DETECTORS.register("fusion", "facetrust.forensics.sbi:FusionDetector",
+                           "mean P(fake) of sbi and mesonet (default)")
 
 __all__ = ["FORGERY_DETECTORS", "FaceForgery", "ForgeryDetector", "ForgeryResult", "ForgeryScores"]

@@ -2,7 +2,8 @@
 (facetrust.forensics.training.train_sbi), run here with onnxruntime — no torch.
 
 Input: the face aligned to the ArcFace 5-point template with a 30% margin, 96x96
-RGB, plus the log-magnitude spectrum of its luminance (:mod:`facetrust.forensics.sbi_inputs`).
+RGB, plus the log-magnitude spectrum of its luminance (:mod:`facetrust.forensics.sbi_inputs`);
+the shipped model reduces the RGB input to luminance inside its graph (``--luminance``).
 Outputs: P(fake) and a 24x24 heat map of the suspected blended region over the crop.
 The model file ships inside the package (``facetrust/models/forensics``, not a zoo
 download); its training recipe and data list are the JSON file beside it, and its sha256

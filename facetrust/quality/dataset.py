@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -22,6 +20,7 @@ import numpy as np
 
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
 from facetrust.errors import ConfigError, FacetrustError
+from facetrust.parallel import map_with_analyzer
 from facetrust.quality.components import COMPONENT_NAMES, measure
 from facetrust.quality.stability import stability_from_crops
 
@@ -55,14 +54,6 @@ class FeatureTable:
         return {name: (None if np.isnan(v) else float(v)) for name, v in zip(COMPONENT_NAMES, self.components[row])}
 
 
-_worker: FaceAnalyzer | None = None
-
-
-def _init(config: AnalyzerConfig) -> None:
-    global _worker
-    _worker = FaceAnalyzer(config)
-
-
 _FIELDS = ("detected", "has_face", "detector_score", "boxes", "landmarks", "components", "embeddings", "stability")
 
 
@@ -92,11 +83,6 @@ def _features_of(analyzer: FaceAnalyzer, path: str, want_stability: bool) -> tup
 
 def _component_row(values: dict[str, float | None]) -> np.ndarray:
     return np.array([np.nan if values[k] is None else values[k] for k in COMPONENT_NAMES], dtype=np.float64)
-
-
-def _work(task: tuple[list[str], list[bool]]) -> dict[str, np.ndarray]:
-    assert _worker is not None
-    return _chunk(_worker, *task)
 
 
 def _chunk(analyzer: FaceAnalyzer, paths: list[str], stability: list[bool]) -> dict[str, np.ndarray]:
@@ -137,14 +123,16 @@ def extract_features(
         raise ConfigError("no images to extract quality features from")
     wanted = stability_for or set()
     flags = [n in wanted for n in names]
-    key = json.dumps({"version": FEATURES_VERSION, "config": _feature_config(config), "paths": names, "stability": flags})
+    settings = _feature_config(config)
+    key = json.dumps({"version": FEATURES_VERSION, "config": settings, "paths": names, "stability": flags})
     store = Path(store) / hashlib.sha256(key.encode()).hexdigest()[:16]
     store.mkdir(parents=True, exist_ok=True)
-    (store / "run.json").write_text(json.dumps({"config": _feature_config(config), "images": len(names)}) + "\n")
+    (store / "run.json").write_text(json.dumps({"config": settings, "images": len(names)}) + "\n")
     tasks = [(names[i:i + CHUNK], flags[i:i + CHUNK]) for i in range(0, len(names), CHUNK)]
     files = [store / f"chunk_{i:05d}.npz" for i in range(len(tasks))]
     todo = [i for i, f in enumerate(files) if not f.exists()]
-    for index, arrays in _progress(_run(config, [tasks[i] for i in todo], workers), todo, tasks, progress):
+    results = map_with_analyzer(_chunk, [tasks[i] for i in todo], config, workers)
+    for index, arrays in _progress(results, todo, tasks, progress):
         _save_atomic(files[index], arrays)
     parts = [dict(np.load(f)) for f in files]
     return FeatureTable(names, *(np.concatenate([p[k] for p in parts]) for k in _FIELDS))
@@ -162,18 +150,6 @@ def remeasure(table: FeatureTable, detector: str, max_pixels: int | None = None)
         components[row] = _component_row(measure(image, box, table.landmarks[row], detector))  # type: ignore[arg-type]
     return FeatureTable(table.paths, table.detected, table.has_face, table.detector_score, table.boxes,
                         table.landmarks, components, table.embeddings, table.stability)
-
-
-def _run(config: AnalyzerConfig, tasks: list, workers: int) -> Iterator[dict[str, np.ndarray]]:
-    if workers <= 1:
-        analyzer = FaceAnalyzer(config)
-        for task in tasks:
-            yield _chunk(analyzer, *task)
-        return
-    os.environ.setdefault("FACETRUST_THREADS", "1")
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=(config,)) as pool:
-        yield from pool.map(_work, tasks)
 
 
 def _progress(results: Iterator[dict[str, np.ndarray]], todo: list[int], tasks: list, enabled: bool):  # type: ignore[no-untyped-def]

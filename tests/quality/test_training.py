@@ -115,14 +115,17 @@ def test_feature_cache_survives_settings_that_cannot_change_features(lfw_folder,
     from facetrust.quality.dataset import extract_features
 
     paths = sorted(lfw_folder.glob("*/*.jpg"))[:3]
-    first = extract_features(paths, AnalyzerConfig(), tmp_path, progress=False)
-    (store,) = tmp_path.iterdir()
+    cache = tmp_path / "cache"
+    first = extract_features(paths, AnalyzerConfig(), cache, workers=2, progress=False)  # worker processes
+    in_process = extract_features(paths, AnalyzerConfig(), tmp_path / "in-process", workers=1, progress=False)
+    np.testing.assert_array_equal(first.embeddings, in_process.embeddings)
+    (store,) = cache.iterdir()
     chunk = next(store.glob("chunk_*.npz"))
     written = chunk.stat().st_mtime_ns
     # Checks run after the features are taken: the same cache must be read, nothing recomputed.
-    again = extract_features(paths, AnalyzerConfig(checks=("quality",), check_options={"quality": {}}), tmp_path,
+    again = extract_features(paths, AnalyzerConfig(checks=("quality",), check_options={"quality": {}}), cache,
                              progress=False)
-    assert [p.name for p in tmp_path.iterdir()] == [store.name] and chunk.stat().st_mtime_ns == written
+    assert [p.name for p in cache.iterdir()] == [store.name] and chunk.stat().st_mtime_ns == written
     np.testing.assert_array_equal(first.embeddings, again.embeddings)
-    extract_features(paths, AnalyzerConfig(recognizer_options={"num_jitters": 1}), tmp_path, progress=False)
-    assert len(list(tmp_path.iterdir())) == 2  # a setting that changes embeddings gets its own cache
+    extract_features(paths, AnalyzerConfig(recognizer_options={"num_jitters": 1}), cache, progress=False)
+    assert len(list(cache.iterdir())) == 2  # a setting that changes embeddings gets its own cache

@@ -16,8 +16,8 @@ missing: slow); images without a detected face are left out.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from facetrust.gallery.base import EnrollRecord, NewTemplate
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from facetrust.gallery.base import EnrollRecord, NewTemplate  # noqa: E402
 
 TEST_FOLDS = frozenset(range(5, 10))
 
@@ -34,30 +35,14 @@ def _features(lfw: Path, pairs_file: Path, cache: Path, workers: int) -> tuple[A
     """The feature table of every image of the pairs.txt identities, as bench/quality_edc.py builds it."""
     from facetrust.analyzer import AnalyzerConfig
     from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
-    from facetrust.quality.dataset import (
-        _FIELDS,
-        CHUNK,
-        FEATURES_VERSION,
-        FeatureTable,
-        extract_features,
-    )
+    from facetrust.quality.dataset import extract_features
+    from quality_edc import perturbed_images
 
     pairs = read_lfw_pairs(pairs_file, lfw)
     fold_of = {q.parent.name: p.fold for p in pairs for q in (p.path_a, p.path_b)}
-    paths = [str(p) for name in sorted(fold_of) for p in sorted((lfw / name).glob("*.jpg"))]
-    genuine = {str(q) for p in pairs if p.same for q in (p.path_a, p.path_b)}
-    # The cache is keyed by the analyzer config's repr, which grows with new config fields:
-    # accept a complete store whose recorded config, paths and flags give its key.
-    for store in sorted(cache.glob("*/run.json")):
-        config = json.loads(store.read_text())["config"]
-        key = json.dumps({"version": FEATURES_VERSION, "config": config, "paths": paths,
-                          "stability": [n in genuine for n in paths]})
-        chunks = sorted(store.parent.glob("chunk_*.npz"))
-        if (hashlib.sha256(key.encode()).hexdigest()[:16] == store.parent.name and "dlib-hog" in config
-                and "dlib-resnet" in config and len(chunks) == -(-len(paths) // CHUNK)):
-            parts = [dict(np.load(f)) for f in chunks]
-            return FeatureTable(paths, *(np.concatenate([p[k] for p in parts]) for k in _FIELDS)), fold_of
-    table = extract_features(paths, AnalyzerConfig(fallback_box=LFW_FALLBACK_BOX), cache, genuine, workers=workers)
+    paths = [p for name in sorted(fold_of) for p in sorted((lfw / name).glob("*.jpg"))]
+    table = extract_features(paths, AnalyzerConfig(fallback_box=LFW_FALLBACK_BOX), cache, perturbed_images(pairs, paths),
+                             workers=workers)
     return table, fold_of
 
 

@@ -39,7 +39,8 @@ from facetrust.quality.edc import (  # noqa: E402
     DEFAULT_DISCARD_LIMIT, EdcCurve, edc, oracle_edc, pair_quality, random_pauc, recommended_cut,
 )
 from facetrust.quality.explainable import rate  # noqa: E402
-from facetrust.quality.learned import FEATURES, component_features, model_inputs  # noqa: E402
+from facetrust.quality.learned import FEATURES  # noqa: E402
+from facetrust.quality.perturbation import PERTURBATION_NAMES  # noqa: E402
 from facetrust.quality.training import fit_regressor, percentile_grid, sdd_labels  # noqa: E402
 from facetrust.recognition.calibration import load_calibration  # noqa: E402
 
@@ -48,10 +49,23 @@ FMR = 1e-3
 #: between the values where 95% and where 50% of matching genuine pairs still match.
 EXPLAINABLE_FALLBACK = 50.0
 #: Version of the shipped learned model; bump when the features or the labels change.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
+#: Candidate designs of the learned model: (input groups, regressor kind). Chosen by inner
+#: cross-fitting on side A; version 1 shipped "components + embedding".
+DESIGNS: dict[str, tuple[tuple[str, ...], str]] = {
+    "ridge: components + embedding": (("components", "embedding"), "linear"),
+    "ridge: components + detector score": (("components", "detector_score"), "linear"),
+    "ridge: components + perturbations": (("components", "perturbations"), "linear"),
+    "ridge: components + detector score + perturbations": (("components", "detector_score", "perturbations"), "linear"),
+    "ridge: components + detector score + perturbations + embedding":
+        (("components", "detector_score", "perturbations", "embedding"), "linear"),
+    "MLP: components + detector score + perturbations": (("components", "detector_score", "perturbations"), "mlp"),
+}
 EXPLAINABLE_RULE = ("50 = one component rated 0.5, halfway between its '95% of matches kept' and '50% kept' values "
                     "in bench/quality_degradation.py (the EDC rule on LFW folds 1-5 justified no cut: LFW has too "
                     "few blurred, dark or tiny faces); see docs/quality.md")
+#: Images per identity (of those with two or more) that get perturbation features; see perturbed_images.
+PERTURBED_PER_IDENTITY = 20
 SIDE_A, SIDE_B = frozenset(range(0, 5)), frozenset(range(5, 10))
 CALIBRATION_DIR = ROOT / "facetrust" / "quality" / "calibration"
 #: Single components shown on the curves, with the direction in which they mean "better".
@@ -67,30 +81,52 @@ def lfw_features(workers: int) -> tuple[FeatureTable, list, dict[str, int], dict
     fold_of = {q.parent.name: p.fold for p in pairs for q in (p.path_a, p.path_b)}
     people = sorted(fold_of)
     paths = [p for name in people for p in sorted((LFW_ROOT / name).glob("*.jpg"))]
-    genuine_images = {str(q) for p in pairs if p.same for q in (p.path_a, p.path_b)}
     config = AnalyzerConfig(fallback_box=LFW_FALLBACK_BOX)
-    table = extract_features(paths, config, RESULTS / "quality_features", genuine_images, workers=workers)
+    table = extract_features(paths, config, RESULTS / "quality_features", perturbed_images(pairs, paths), workers=workers)
     # Components are cheap to recompute from the stored faces: always use the current code.
     table = remeasure(table, config.detector)
     identity = {str(p): p.parent.name for p in paths}
     return table, pairs, fold_of, identity
 
 
+def perturbed_images(pairs: list, paths: list[Path]) -> set[str]:
+    """Images whose perturbation features are computed (3 extra embeddings each): every image of a
+    genuine pair (the EDC needs them), topped up to PERTURBED_PER_IDENTITY per identity with two or
+    more images (training labels need other images of the identity). Single-image identities only
+    serve as impostors."""
+    genuine = {str(q) for p in pairs if p.same for q in (p.path_a, p.path_b)}
+    chosen = set(genuine)
+    by_identity: dict[str, list[str]] = {}
+    for path in paths:
+        by_identity.setdefault(path.parent.name, []).append(str(path))
+    for images in by_identity.values():
+        if len(images) < 2:
+            continue
+        others = [p for p in images if p not in genuine]
+        room = max(0, PERTURBED_PER_IDENTITY - (len(images) - len(others)))
+        chosen.update(others[:room])
+    return chosen
+
+
+_LABELS: dict[frozenset[int], np.ndarray] = {}
+
+
 def learned_model(table: FeatureTable, identity: dict[str, str], fold_of: dict[str, int], folds: frozenset[int],
-                  kind: str) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Fit on the images of identities in ``folds``; (spec, predictions for every row, training-row mask)."""
+                  design: tuple[str, ...], kind: str = "linear") -> tuple[dict, np.ndarray, np.ndarray]:
+    """Fit on the images of identities in ``folds``; (spec, predictions for every row, training-row mask).
+
+    Labels use every face of the training identities (all take part as genuine or impostor
+    partners); the regressor trains on those that have all of the design's inputs."""
     ids = np.array([identity[p] for p in table.paths])
-    train = table.has_face & np.array([fold_of[i] in folds for i in ids])
-    labels = np.full(len(ids), np.nan)
-    labels[train] = sdd_labels(table.embeddings[train], ids[train])
-    inputs = _inputs(table)
+    in_folds = table.has_face & np.array([fold_of[i] in folds for i in ids])
+    if folds not in _LABELS:  # the labels depend on the folds only, not on the design
+        _LABELS[folds] = np.full(len(ids), np.nan)
+        _LABELS[folds][in_folds] = sdd_labels(table.embeddings[in_folds], ids[in_folds])
+    labels = _LABELS[folds]
+    train = in_folds & table.has_inputs(design)
+    inputs = table.model_inputs(design)
     fitted = fit_regressor(inputs[train], labels[train], kind=kind)
     return fitted.spec, fitted.predict(inputs), train
-
-
-def _inputs(table: FeatureTable) -> np.ndarray:
-    components = np.stack([component_features(table.component_dict(i)) for i in range(len(table.paths))])
-    return model_inputs(components, table.embeddings)
 
 
 def genuine_arrays(table: FeatureTable, pairs: list, folds: frozenset[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,7 +148,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--kind", choices=["linear", "mlp"], default=None,
-                        help="regressor kind (default: chosen by inner cross-fitting on side A)")
+                        help="only consider designs with this regressor kind (default: all of DESIGNS)")
     parser.add_argument("--write-calibration", action="store_true", help="write facetrust/quality/calibration/*.json")
     args = parser.parse_args()
     started = time.time()
@@ -125,30 +161,36 @@ def main() -> None:
                             for i in range(len(table.paths))])
     stability = table.stability
 
-    # Regressor kind: inner cross-fitting over the 5 folds of side A (fit on 4, score the 5th).
-    kinds = [args.kind] if args.kind else ["linear", "mlp"]
+    # Design (input groups, regressor kind): inner cross-fitting over the 5 folds of side A (fit on 4,
+    # score the 5th). Side B plays no part in the choice.
+    designs = {name: design for name, design in DESIGNS.items() if args.kind in (None, design[1])}
     inner: dict[str, np.ndarray] = {}
-    for kind in kinds:
+    for name, (groups, kind) in designs.items():
         predicted = np.full(len(table.paths), np.nan)
         for fold in sorted(SIDE_A):
-            _, scores, _ = learned_model(table, identity, fold_of, SIDE_A - {fold}, kind)
+            _, scores, _ = learned_model(table, identity, fold_of, SIDE_A - {fold}, groups, kind)
             in_fold = np.array([fold_of[identity[p]] == fold for p in table.paths])
             predicted[in_fold] = scores[in_fold]
-        inner[kind] = predicted
+        inner[name] = predicted
     similarity_a, rows_a_a, rows_b_a = genuine_arrays(table, pairs, SIDE_A)
     inner_pauc = {k: curve_for(v, similarity_a, rows_a_a, rows_b_a, threshold).pauc() for k, v in inner.items()}
-    kind = min(inner_pauc, key=inner_pauc.get)
-    print("inner cross-fitted pAUC on side A:", {k: round(v, 5) for k, v in inner_pauc.items()}, "->", kind)
+    chosen = min(inner_pauc, key=inner_pauc.get)
+    groups, kind = designs[chosen]
+    side_a_random = random_pauc(float(np.mean(similarity_a < threshold)))
+    print("inner cross-fitted pAUC on side A (random discard %.5f):" % side_a_random)
+    for name, value in sorted(inner_pauc.items(), key=lambda item: item[1]):
+        print(f"  {name}: {value:.5f} ({value / side_a_random - 1:+.1%})")
+    print("->", chosen)
 
-    spec_a, learned_a, train_a = learned_model(table, identity, fold_of, SIDE_A, kind)
-    _, learned_b, _ = learned_model(table, identity, fold_of, SIDE_B, kind)
+    spec_a, learned_a, train_a = learned_model(table, identity, fold_of, SIDE_A, groups, kind)
+    _, learned_b, _ = learned_model(table, identity, fold_of, SIDE_B, groups, kind)
     on_side_b = np.array([fold_of[identity[p]] in SIDE_B for p in table.paths])
     learned_cross = np.where(on_side_b, learned_a, learned_b)  # every image scored by the model that never saw it
 
     # Score scales (percentiles of side-A faces) and thresholds (EDC rule on side A).
     side_a_faces = train_a
     stability_grid = percentile_grid(stability[side_a_faces])
-    learned_grid = percentile_grid(inner[kind][side_a_faces])
+    learned_grid = percentile_grid(inner[chosen][side_a_faces])
     from facetrust.quality.calibration import QualityCalibration
 
     def scaled(values: np.ndarray, grid: list[float]) -> np.ndarray:
@@ -159,7 +201,7 @@ def main() -> None:
         "stability": np.where(np.isfinite(stability), scaled(np.nan_to_num(stability, nan=-1.0), stability_grid), np.nan),
         "learned": scaled(learned_a, learned_grid),
     }
-    side_a_scores = {**scores, "learned": scaled(inner[kind], learned_grid)}  # threshold from out-of-fold scores
+    side_a_scores = {**scores, "learned": scaled(inner[chosen], learned_grid)}  # threshold from out-of-fold scores
     thresholds = {}
     for method, values in side_a_scores.items():
         cut, discarded = recommended_cut(curve_for(values, similarity_a, rows_a_a, rows_b_a, threshold))
@@ -171,7 +213,8 @@ def main() -> None:
         thresholds["explainable"]["threshold"] = EXPLAINABLE_FALLBACK
     print("thresholds (from side A):", thresholds)
 
-    results = {"fmr": FMR, "threshold": threshold, "kind": kind, "inner_pauc": inner_pauc, "thresholds": thresholds,
+    results = {"fmr": FMR, "threshold": threshold, "design": chosen, "inputs": list(groups), "kind": kind,
+               "inner_pauc": inner_pauc, "inner_random_pauc": side_a_random, "thresholds": thresholds,
                "images": len(table.paths), "detected": int(table.detected.sum()), "tables": {}}
     similarity_b, rows_a_b, rows_b_b = genuine_arrays(table, pairs, SIDE_B)
     similarity_all, rows_a_all, rows_b_all = genuine_arrays(table, pairs, SIDE_A | SIDE_B)
@@ -210,7 +253,7 @@ def main() -> None:
     (RESULTS / "quality_edc.json").write_text(json.dumps(results, indent=1) + "\n")
     _plot(curves_to_plot, results, ROOT / "docs" / "quality_edc.png")
     if args.write_calibration:
-        _write_calibration(spec_a, kind, learned_grid, stability_grid, thresholds, table, identity, fold_of)
+        _write_calibration(spec_a, groups, kind, learned_grid, stability_grid, thresholds, table, identity, fold_of)
     print(f"done in {time.time() - started:.0f} s")
 
 
@@ -250,7 +293,13 @@ def _plot(curves: dict[str, dict[str, EdcCurve]], results: dict, out: Path) -> N
     print(f"wrote {out}")
 
 
-def _write_calibration(spec: dict, kind: str, learned_grid: list[float], stability_grid: list[float],
+def _feature_names(groups: tuple[str, ...]) -> list[str]:
+    names = {"components": [name for name, _ in FEATURES], "detector_score": ["detector_score"],
+             "perturbations": list(PERTURBATION_NAMES), "embedding": ["embedding"]}
+    return [n for group in groups for n in names[group]]
+
+
+def _write_calibration(spec: dict, groups: tuple[str, ...], kind: str, learned_grid: list[float], stability_grid: list[float],
                        thresholds: dict, table: FeatureTable, identity: dict[str, str], fold_of: dict[str, int]) -> None:
     rule = ("EDC rule on LFW View-2 folds 1-5 (identities disjoint from the test folds 6-10): the highest score "
             "at which the genuine pairs discarded below it (at most 20%) have at least twice the starting FNMR "
@@ -266,7 +315,8 @@ def _write_calibration(spec: dict, kind: str, learned_grid: list[float], stabili
                                   "threshold": thresholds["stability"]["threshold"], "threshold_rule": rule,
                                   "raw_quantiles": stability_grid, "written_by": source},
         "learned-dlib-resnet": {"method": "learned", "version": MODEL_VERSION, "recognizer": "dlib-resnet",
-                                "detector": "dlib-hog", "features": [name for name, _ in FEATURES] + ["embedding"],
+                                "detector": "dlib-hog", "inputs": list(groups),
+                                "features": _feature_names(groups),
                                 "threshold": thresholds["learned"]["threshold"], "threshold_rule": rule,
                                 "raw_quantiles": learned_grid, "model": spec, "kind": kind,
                                 "labels": "SDD-FIQA: 1-Wasserstein distance between genuine and impostor cosine "

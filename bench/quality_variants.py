@@ -9,7 +9,7 @@ printed next to the training-free measures. Side B (folds 6-10) is not touched:
 it stays the held-out test of bench/quality_edc.py. Variants:
 
 * inputs: components, detector score, embedding, embedding stability (only
-  computed for images of genuine pairs, so those variants train on fewer images);
+  computed for the images bench/quality_edc.py perturbs, so those variants train on fewer images);
 * regressor: ridge (shipped), gradient-boosted trees, the 32-unit MLP;
 * labels: SDD-FIQA (shipped) or, for comparison, the mean / min genuine similarity.
 """
@@ -95,7 +95,7 @@ def main() -> None:
     labels: dict[tuple[str, int], np.ndarray] = {}
 
     def out_of_fold(x: np.ndarray, fit: Fit, label_kind: str, uses_stability: bool = False) -> np.ndarray:
-        # Stability exists only for images of genuine pairs: variants using it train on those.
+        # Stability exists only for the perturbed images: variants using it train on those.
         has_inputs = np.isfinite(table.stability) if uses_stability else np.ones(len(ids), bool)
         predicted = np.full(len(ids), np.nan)
         for held in sorted(SIDE_A):

@@ -70,7 +70,9 @@ def train(
     root: Path = typer.Option(..., "--root", help="Folder with one sub-folder of images per identity."),
     out: Path = typer.Option(..., "--out", help="Model file to write (JSON)."),
     detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
-    kind: str = typer.Option("mlp", "--kind", help="Regressor: mlp (32 ReLU units) or linear (ridge)."),
+    kind: str = typer.Option("linear", "--kind", help="Regressor: linear (ridge, as shipped) or mlp (32 ReLU units)."),
+    inputs: Optional[list[str]] = typer.Option(None, "--input", help="Model input group, repeatable: components, "
+                                               "detector_score, perturbations, embedding (default: as shipped)."),
     fmr: float = typer.Option(1e-3, "--fmr", help="FMR of the decision threshold the quality threshold is tuned for."),
     workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (0 = one per core)."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Feature cache folder (default ~/.cache/facetrust/quality)."),
@@ -89,6 +91,6 @@ def train(
             raise ConfigError("training needs scikit-learn: pip install 'facetrust[quality-train]'")
         store = cache or Path.home() / ".cache" / "facetrust" / "quality"
         record = train_on_folder(root, AnalyzerConfig(detector=detector, recognizer=recognizer), out, store,
-                                 kind=kind, fmr=fmr, workers=workers if workers > 0 else default_workers())
+                                 kind=kind, inputs=inputs or None, fmr=fmr, workers=workers if workers > 0 else default_workers())
         typer.echo(f"wrote {out}: {record['training_images']} images of {len(record['training_identities'])} "
                    f"identities, recommended threshold {record['threshold']}")

@@ -39,11 +39,12 @@ DEFAULT_QUALITY_POLICY: QualityPolicy = "warn"
 FUSION_POOL = 32
 
 
-def default_quality_method(recognizer: str) -> str:
-    """The quality method a gallery of ``recognizer`` uses by default (:func:`facetrust.quality.default_method`)."""
+def default_quality_method(recognizer: str, detector: str | None = None) -> str:
+    """The quality method a gallery of ``recognizer`` (and ``detector``) uses by default
+    (:func:`facetrust.quality.default_method`)."""
     from facetrust.quality import default_method
 
-    return default_method(recognizer)
+    return default_method(recognizer, detector)
 
 
 def backend_for(location: str | os.PathLike[str]) -> str:
@@ -171,7 +172,8 @@ class Gallery:
             if isinstance(method, QualityAssessor):
                 self._assessor = method
             else:
-                self._assessor = create_assessor(method or default_quality_method(self.model.name), self.analyzer)
+                method = method or default_quality_method(self.model.name, self.analyzer.config.detector)
+                self._assessor = create_assessor(method, self.analyzer)
         return self._assessor
 
     def _assess(self, rgb: np.ndarray, face: Face) -> tuple[float, str | None]:

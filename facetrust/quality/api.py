@@ -19,13 +19,16 @@ DEFAULT_METHOD = "learned"
 _FROM_ANALYZER = {"explainable": ("detector",), "stability": ("recognizer",), "learned": ("recognizer", "detector")}
 
 
-def default_method(recognizer: str) -> str:
-    """``learned`` where a model for the recognizer ships, else the model-free ``explainable``."""
+def default_method(recognizer: str, detector: str | None = None) -> str:
+    """``learned`` where a model for the recognizer (and, if it reads detector scores, for
+    ``detector``) ships, else the model-free ``explainable``."""
     from facetrust.quality.calibration import load_quality_calibration
 
     try:
-        load_quality_calibration("learned", recognizer)
+        extra = load_quality_calibration("learned", recognizer).extra
     except ConfigError:
+        return "explainable"
+    if detector is not None and "detector_score" in extra.get("inputs", ()) and extra.get("detector") != detector:
         return "explainable"
     return "learned"
 

@@ -14,15 +14,15 @@ class QualityCheck:
     name = "quality"
 
     def __init__(self, analyzer: Any, method: str | None = None, **options: Any) -> None:
-        self.method = method or default_method(analyzer.config.recognizer)
+        self.method = method or default_method(analyzer.config.recognizer, analyzer.config.detector)
         self.assessor = create_assessor(self.method, analyzer, **options)
 
     def __call__(self, image: np.ndarray, faces: list[Face]) -> None:
         assess_faces(image, faces, self.assessor)
 
     def load_models(self) -> None:
-        # Only stability always embeds with its own recognizer; learned reuses the pipeline's embedding.
-        if self.method == "stability":
+        # stability, and learned with perturbation inputs, embed perturbed crops with their own recognizer.
+        if self.method == "stability" or "perturbations" in getattr(self.assessor, "inputs", ()):
             self.assessor.recognizer  # noqa: B018 - the property loads the model
 
     def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,18 +4,20 @@ SDD-FIQA (Ou et al., CVPR 2021) labels each training image with the
 Wasserstein distance between its genuine-similarity and impostor-similarity
 distributions under the recognizer: an image whose genuine scores sit far
 above its impostor scores is useful for recognition. A regressor then
-predicts that label from what is known about one face at run time. Here the
-inputs are the explainable components and the face's embedding (which the
-pipeline computes anyway), so the assessor costs one small matrix product
-beyond the explainable one. The fitted model is shipped as JSON
+predicts that label from what is known about one face at run time: the
+groups of inputs named in the model file (:data:`INPUT_GROUPS`) — the
+explainable components, the detector's score, the perturbation features of
+:mod:`facetrust.quality.perturbation` (3 extra embeddings) and the face's
+embedding. The fitted model is shipped as JSON
 (``calibration/learned-<recognizer>.json``, written by
-:mod:`facetrust.quality.training`) and evaluated here with numpy only.
+``bench/quality_edc.py`` or :mod:`facetrust.quality.training`) and evaluated
+here with numpy only.
 """
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -67,9 +69,45 @@ class Regressor:
         return x[:, 0]
 
 
-def model_inputs(components: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
-    """Regressor inputs: (n, len(FEATURES)) component features next to (n, dim) embeddings."""
-    return np.hstack([np.atleast_2d(components), np.atleast_2d(embeddings)])
+#: Transforms of the perturbation features: cosines sit just below 1, so their distance from 1 is
+#: taken on a log scale; the landmark spread is log-scaled too.
+_PERTURBATION_TRANSFORMS = {"mirror_cosine": "log_gap", "shift_cosine": "log_gap", "realign_cosine": "log_gap",
+                            "landmark_spread": "log"}
+
+
+def perturbation_inputs(perturbations: np.ndarray) -> np.ndarray:
+    """(n, 4) perturbation features as regressor inputs (NaN stays NaN)."""
+    from facetrust.quality.perturbation import PERTURBATION_NAMES
+
+    values = np.atleast_2d(np.asarray(perturbations, dtype=np.float64))
+    columns = []
+    for i, name in enumerate(PERTURBATION_NAMES):
+        if _PERTURBATION_TRANSFORMS[name] == "log_gap":
+            columns.append(np.log(np.clip(1.0 - values[:, i], 0.0, None) + 1e-4))
+        else:
+            columns.append(np.log(np.clip(values[:, i], 0.0, None) + 1e-4))
+    return np.stack(columns, axis=1)
+
+
+#: The input groups a model can use, in the order they are stacked.
+INPUT_GROUPS: tuple[str, ...] = ("components", "detector_score", "perturbations", "embedding")
+#: The shipped model's design (chosen on LFW folds 1-5 by bench/quality_edc.py) and the default of
+#: ``facetrust quality train``.
+DEFAULT_INPUTS: tuple[str, ...] = ("components", "detector_score", "perturbations")
+
+
+def model_inputs(groups: Sequence[str], components: np.ndarray, embeddings: np.ndarray,
+                 detector_scores: np.ndarray | None = None, perturbations: np.ndarray | None = None) -> np.ndarray:
+    """Regressor inputs of ``groups`` (a subset of :data:`INPUT_GROUPS`, stacked in that order)."""
+    unknown = set(groups) - set(INPUT_GROUPS)
+    if unknown:
+        raise ConfigError(f"unknown quality model inputs {sorted(unknown)}; known: {list(INPUT_GROUPS)}")
+    components = np.atleast_2d(components)
+    parts = {"components": lambda: components,
+             "embedding": lambda: np.atleast_2d(embeddings),
+             "detector_score": lambda: np.asarray(detector_scores, dtype=np.float64).reshape(-1, 1),
+             "perturbations": lambda: perturbation_inputs(perturbations)}
+    return np.hstack([parts[name]() for name in INPUT_GROUPS if name in groups])
 
 
 class LearnedQuality(LazyRecognizer):
@@ -93,27 +131,48 @@ class LearnedQuality(LazyRecognizer):
         self.recognizer_name = recognizer
         self.regressor = Regressor(self.calibration.extra["model"])
         self.threshold = self.calibration.threshold if threshold is None else float(threshold)
+        trained_with = self.calibration.extra.get("detector")
+        if "detector_score" in self.inputs and trained_with not in (None, detector):
+            # Detector scores have each detector's own scale: a model fitted on one cannot read another's.
+            raise ConfigError(f"{model or 'the shipped learned quality model'} was trained on {trained_with!r} "
+                              f"detector scores, not {detector!r}; use method 'explainable' or train one "
+                              f"(facetrust quality train)")
 
-    def score_raw(self, components: dict[str, float | None], embedding: np.ndarray) -> float:
-        """The regressor's output (in Wasserstein-label units) for one face."""
-        return float(self.regressor.predict(model_inputs(component_features(components), embedding))[0])
+    def _embedding_dim(self) -> int:
+        if "embedding" not in self.inputs:
+            return int(self.recognizer.dim)
+        widths = {"components": len(FEATURES), "detector_score": 1, "perturbations": len(_PERTURBATION_TRANSFORMS)}
+        return len(self.regressor.mean) - sum(widths.get(name, 0) for name in self.inputs)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The input groups of the model; version-1 files (no list) used components + embedding."""
+        return tuple(self.calibration.extra.get("inputs", ("components", "embedding")))
 
     def assess(self, image: np.ndarray, face: Face | Detection) -> QualityResult:
+        from facetrust.quality.perturbation import perturbation_features
+
         components = measure(image, face.box, face.landmarks, self.detector)
         embedding = getattr(face, "embedding", None)
-        if embedding is None:
-            detection = Detection(face.box, face.score, np.asarray(face.landmarks, dtype=np.float32))
-            embedding = self.recognizer.embed_aligned([self.recognizer.align(image, detection)])[0]
-        expected = len(self.regressor.mean) - len(FEATURES)
-        if len(embedding) != expected:
+        detection = Detection(face.box, face.score, np.asarray(face.landmarks, dtype=np.float32))
+        if embedding is not None and len(embedding) != self._embedding_dim():
             raise ConfigError(f"the face's embedding has {len(embedding)} values, the learned quality model for "
-                              f"{self.recognizer_name} expects {expected}: was it computed by another recognizer?")
-        raw = self.score_raw(components, embedding)
+                              f"{self.recognizer_name} expects {self._embedding_dim()}: was it computed by another "
+                              f"recognizer?")
+        perturbations = None
+        if "perturbations" in self.inputs:
+            embedding, perturbations = perturbation_features(self.recognizer, image, detection, embedding=embedding)
+        elif embedding is None:
+            embedding = self.recognizer.embed_aligned([self.recognizer.align(image, detection)])[0]
+        raw = float(self.regressor.predict(model_inputs(self.inputs, component_features(components), embedding,
+                                                        [face.score], perturbations))[0])
         score = float(self.calibration.scale(raw))
         # The explanation comes from the components: the learned score says how bad, they say why.
         explained = rate(components, self.name, self.threshold)
         reasons = explained.reasons if score < self.threshold else ()
         if score < self.threshold and not reasons:
             reasons = ("low recognition utility (no single component explains it)",)
-        return QualityResult(score, self.name, self.threshold, {**components, "learned_raw": raw},
+        extra = {} if perturbations is None else {
+            name: float(v) for name, v in zip(_PERTURBATION_TRANSFORMS, perturbations)}
+        return QualityResult(score, self.name, self.threshold, {**components, **extra, "learned_raw": raw},
                              explained.component_scores, reasons)

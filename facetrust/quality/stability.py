@@ -18,29 +18,17 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 
 from facetrust.quality.base import LazyRecognizer, QualityResult
 from facetrust.quality.calibration import load_quality_calibration
+from facetrust.quality.perturbation import crop_perturbations
 from facetrust.types import Detection, Face
-
-#: Shift of the crop, as a fraction of its side.
-SHIFT_FRACTION = 0.025
-
-
-def perturbations(crop: np.ndarray) -> list[np.ndarray]:
-    """The perturbed copies of an aligned crop: mirrored, and shifted right and down."""
-    size = crop.shape[0]
-    offset = max(1, round(SHIFT_FRACTION * size))
-    shift = np.float32([[1, 0, offset], [0, 1, offset]])
-    shifted = cv2.warpAffine(crop, shift, (crop.shape[1], size), borderMode=cv2.BORDER_REPLICATE)
-    return [np.ascontiguousarray(crop[:, ::-1]), shifted]
 
 
 def stability_from_crops(recognizer: Any, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings of the crops, mean cosine to their perturbed copies), for a batch of aligned crops."""
-    batch = [c for crop in crops for c in (crop, *perturbations(crop))]
+    batch = [c for crop in crops for c in (crop, *crop_perturbations(crop))]
     vectors = recognizer.embed_aligned(batch).reshape(len(crops), -1, recognizer.dim)
     cosines = np.einsum("nd,nkd->nk", vectors[:, 0], vectors[:, 1:])
     return vectors[:, 0], cosines.mean(axis=1)

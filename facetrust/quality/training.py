@@ -117,25 +117,30 @@ def identity_folds(identities: Sequence[str], folds: int = 5, seed: int = 0) -> 
     return np.array([fold_of[i] for i in identities])
 
 
-def train_on_folder(root: Path, config: Any, out: Path, store: Path, kind: str = "mlp", fmr: float = 1e-3,
-                    workers: int = 1, progress: bool = True) -> dict[str, Any]:
+def train_on_folder(root: Path, config: Any, out: Path, store: Path, kind: str = "linear",
+                    inputs: Sequence[str] | None = None, fmr: float = 1e-3, workers: int = 1,
+                    progress: bool = True) -> dict[str, Any]:
     """Fit a learned quality model on a folder with one sub-folder of images per identity.
 
-    Features come from :func:`facetrust.quality.dataset.extract_features`
-    under ``config`` (cached in ``store``). The score scale and the threshold
-    are derived from identity-disjoint 5-fold out-of-fold predictions (an
-    in-sample fit would flatter both); the model written to ``out`` is then
-    fitted on every image. Returns the written record.
+    ``inputs``: the model's input groups (:data:`facetrust.quality.learned.INPUT_GROUPS`; default
+    :data:`~facetrust.quality.learned.DEFAULT_INPUTS`, the shipped design). Features come from
+    :func:`facetrust.quality.dataset.extract_features` under ``config`` (cached in ``store``). The
+    score scale and the threshold are derived from identity-disjoint 5-fold out-of-fold predictions
+    (an in-sample fit would flatter both); the model written to ``out`` is then fitted on every
+    image. Returns the written record.
     """
     import json
 
     from facetrust.quality.dataset import extract_features
     from facetrust.quality.edc import edc, pair_quality, recommended_cut
-    from facetrust.quality.learned import component_features, model_inputs
+    from facetrust.quality.learned import DEFAULT_INPUTS, INPUT_GROUPS
     from facetrust.recognition.calibration import load_calibration
 
     if kind not in ("linear", "mlp"):
         raise ConfigError(f"regressor kind must be 'linear' or 'mlp', got {kind!r}")
+    groups = tuple(DEFAULT_INPUTS if inputs is None else inputs)
+    if not groups or set(groups) - set(INPUT_GROUPS):
+        raise ConfigError(f"quality model inputs must be some of {list(INPUT_GROUPS)}, got {list(groups)}")
     root = Path(root)
     if not root.is_dir():
         raise ConfigError(f"{root}: not a folder")
@@ -143,17 +148,18 @@ def train_on_folder(root: Path, config: Any, out: Path, store: Path, kind: str =
     identities = [p.parent.name for p in paths]
     if len(set(identities)) < 10:
         raise ConfigError(f"{root}: need at least 10 identity folders with images, found {len(set(identities))}")
-    table = extract_features(paths, config, store, workers=workers, progress=progress)
-    face = table.has_face
+    perturbed = {str(p) for p in paths} if "perturbations" in groups else set()
+    table = extract_features(paths, config, store, perturbed, workers=workers, progress=progress)
+    face = table.has_inputs(groups)
     ids = np.array(identities)[face]
     vectors = table.embeddings[face]
-    inputs = model_inputs(np.stack([component_features(table.component_dict(i)) for i in np.flatnonzero(face)]), vectors)
+    inputs_of_faces = table.model_inputs(groups)[face]
     folds = identity_folds(list(ids))
     out_of_fold = np.full(len(ids), np.nan)
     for fold in range(5):
         train = folds != fold
         labels = sdd_labels(vectors[train], ids[train])
-        out_of_fold[~train] = fit_regressor(inputs[train], labels, kind).predict(inputs[~train])
+        out_of_fold[~train] = fit_regressor(inputs_of_faces[train], labels, kind).predict(inputs_of_faces[~train])
     threshold = load_calibration(config.recognizer).threshold_at(fmr)
     grid = percentile_grid(out_of_fold)
     from facetrust.quality.calibration import QualityCalibration
@@ -166,14 +172,14 @@ def train_on_folder(root: Path, config: Any, out: Path, store: Path, kind: str =
         raise ConfigError(f"{root}: no identity has two images with a face; genuine pairs are needed")
     similarity = np.einsum("nd,nd->n", vectors[first], vectors[second]).astype(np.float64)
     cut, discarded = recommended_cut(edc(similarity, pair_quality(scores[first], scores[second]), threshold))
-    fitted = fit_regressor(inputs, sdd_labels(vectors, ids), kind)
+    fitted = fit_regressor(inputs_of_faces, sdd_labels(vectors, ids), kind)
     record = {
         "method": "learned", "recognizer": config.recognizer, "detector": config.detector,
         "threshold": round(max(cut, 0.0), 2),
         "threshold_rule": (f"EDC rule on the training folder's genuine pairs (out-of-fold scores, FMR {fmr:g}): the "
                            f"highest score whose discarded pairs (at most 20%) have at least twice the starting FNMR; "
                            f"it discarded {discarded:.1%} of them"),
-        "raw_quantiles": grid, "model": fitted.spec, "kind": kind,
+        "raw_quantiles": grid, "model": fitted.spec, "kind": kind, "inputs": list(groups),
         "labels": "SDD-FIQA: 1-Wasserstein distance between genuine and impostor cosine similarity distributions",
         "training_identities": sorted(set(ids.tolist())), "training_images": int(face.sum()),
         "written_by": f"facetrust quality train --root {root}",

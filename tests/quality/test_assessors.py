@@ -70,6 +70,18 @@ def test_learned_uses_the_pipeline_embedding_when_present(analyzer, obama_face):
         learned.assess(image, wrong)
 
 
+def test_learned_model_reads_only_its_own_detectors_scores():
+    from facetrust.quality import default_method
+
+    extra = load_quality_calibration("learned", "dlib-resnet").extra
+    assert "detector_score" in extra["inputs"] and extra["detector"] == "dlib-hog"
+    # YuNet's scores are confidences in [0, 1], not dlib-hog's SVM margins: refused, not misread.
+    with pytest.raises(ConfigError, match="trained on 'dlib-hog' detector scores"):
+        create_assessor("learned", recognizer="dlib-resnet", detector="yunet")
+    assert default_method("dlib-resnet", "yunet") == "explainable"
+    assert default_method("dlib-resnet", "dlib-hog") == "learned"
+
+
 def test_methods_needing_a_recognizer_refuse_an_uncalibrated_one():
     for method in ("learned", "stability"):
         with pytest.raises(ConfigError, match="not calibrated"):

@@ -39,7 +39,7 @@ from facetrust.quality.edc import (  # noqa: E402
     DEFAULT_DISCARD_LIMIT, EdcCurve, edc, oracle_edc, pair_quality, random_pauc, recommended_cut,
 )
 from facetrust.quality.explainable import rate  # noqa: E402
-from facetrust.quality.learned import FEATURES  # noqa: E402
+from facetrust.quality.learned import FEATURES, defect_factor  # noqa: E402
 from facetrust.quality.perturbation import PERTURBATION_NAMES  # noqa: E402
 from facetrust.quality.training import fit_regressor, percentile_grid, sdd_labels  # noqa: E402
 from facetrust.recognition.calibration import load_calibration  # noqa: E402
@@ -157,8 +157,12 @@ def main() -> None:
     print(f"{len(table.paths)} images, {int(table.detected.sum())} with a detected face, "
           f"{int((table.has_face & ~table.detected).sum())} on the fallback box ({time.time() - started:.0f} s)")
 
-    explainable = np.array([rate(table.component_dict(i), "explainable", 0.0).score if table.has_face[i] else 0.0
-                            for i in range(len(table.paths))])
+    rated = [rate(table.component_dict(i), "explainable", 0.0) if table.has_face[i] else None
+             for i in range(len(table.paths))]
+    explainable = np.array([0.0 if r is None else r.score for r in rated])
+    # The learned score as the assessor gives it: capped where a component shows a clear defect.
+    defect = np.array([0.0 if r is None else defect_factor(r) for r in rated])
+    print(f"learned scores capped by a clear defect: {int(np.sum(defect < 1))} of {len(defect)} images")
     stability = table.stability
 
     # Design (input groups, regressor kind): inner cross-fitting over the 5 folds of side A (fit on 4,
@@ -199,9 +203,9 @@ def main() -> None:
     scores = {
         "explainable": explainable,
         "stability": np.where(np.isfinite(stability), scaled(np.nan_to_num(stability, nan=-1.0), stability_grid), np.nan),
-        "learned": scaled(learned_a, learned_grid),
+        "learned": scaled(learned_a, learned_grid) * defect,
     }
-    side_a_scores = {**scores, "learned": scaled(inner[chosen], learned_grid)}  # threshold from out-of-fold scores
+    side_a_scores = {**scores, "learned": scaled(inner[chosen], learned_grid) * defect}  # threshold from out-of-fold scores
     thresholds = {}
     for method, values in side_a_scores.items():
         cut, discarded = recommended_cut(curve_for(values, similarity_a, rows_a_a, rows_b_a, threshold))
@@ -221,7 +225,7 @@ def main() -> None:
     evaluations = {
         "test (folds 6-10, shipped calibration)": (similarity_b, rows_a_b, rows_b_b, scores),
         "cross-fitted (folds 1-10)": (similarity_all, rows_a_all, rows_b_all,
-                                      {**scores, "learned": learned_cross}),
+                                      {**scores, "learned": scaled(learned_cross, learned_grid) * defect}),
     }
     curves_to_plot = {}
     for title, (similarity, rows_a, rows_b, measures) in evaluations.items():

@@ -25,7 +25,7 @@ from facetrust.errors import ConfigError
 from facetrust.quality.base import LazyRecognizer, QualityResult
 from facetrust.quality.calibration import QualityCalibration, load_quality_calibration, read_calibration_file
 from facetrust.quality.components import measure
-from facetrust.quality.explainable import rate
+from facetrust.quality.explainable import REASON_BELOW, rate
 from facetrust.types import Detection, Face
 
 #: Component features of the regressor, as (name, transform). face_size_ratio and
@@ -67,6 +67,21 @@ class Regressor:
             if i < len(self.layers) - 1:
                 x = np.maximum(x, 0.0)
         return x[:, 0]
+
+
+def defect_factor(explained: QualityResult) -> float:
+    """How much a clear defect caps the learned score: 1 while every rated component is at or
+    above :data:`~facetrust.quality.explainable.REASON_BELOW` (halfway between "95%" and "50% of
+    matches kept" in the degradation study), falling linearly to 0 at a component's "bad" end;
+    0 for a face mostly outside the image.
+
+    LFW, the training data, has almost no dark, blurred or tiny faces, so the regressor cannot
+    learn what such defects do; the degradation study measured it, and this cap carries it over.
+    """
+    if explained.score == 0.0 and not explained.component_scores:
+        return 0.0
+    worst = min(explained.component_scores.values(), default=100.0) / 100.0
+    return float(min(1.0, worst / REASON_BELOW))
 
 
 #: Transforms of the perturbation features: cosines sit just below 1, so their distance from 1 is
@@ -166,9 +181,9 @@ class LearnedQuality(LazyRecognizer):
             embedding = self.recognizer.embed_aligned([self.recognizer.align(image, detection)])[0]
         raw = float(self.regressor.predict(model_inputs(self.inputs, component_features(components), embedding,
                                                         [face.score], perturbations))[0])
-        score = float(self.calibration.scale(raw))
         # The explanation comes from the components: the learned score says how bad, they say why.
         explained = rate(components, self.name, self.threshold)
+        score = float(self.calibration.scale(raw)) * defect_factor(explained)
         reasons = explained.reasons if score < self.threshold else ()
         if score < self.threshold and not reasons:
             reasons = ("low recognition utility (no single component explains it)",)

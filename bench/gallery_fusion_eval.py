@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import LFW_PAIRS, LFW_ROOT, RESULTS  # noqa: E402
+
 from facetrust.gallery.base import EnrollRecord, NewTemplate  # noqa: E402
 
 TEST_FOLDS = frozenset(range(5, 10))
@@ -74,11 +76,9 @@ def _metrics(mated: list[Any], truth: list[str], nonmated: list[Any], threshold:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    root = Path(__file__).resolve().parents[2]
-    shared = root.parent / "shared" / "data"
-    parser.add_argument("--lfw", type=Path, default=shared / "lfw")
-    parser.add_argument("--pairs", type=Path, default=shared / "lfw_pairs.txt")
-    parser.add_argument("--cache", type=Path, default=root / "bench" / "results" / "quality_features")
+    parser.add_argument("--lfw", type=Path, default=LFW_ROOT)
+    parser.add_argument("--pairs", type=Path, default=LFW_PAIRS)
+    parser.add_argument("--cache", type=Path, default=RESULTS / "quality_features")
     parser.add_argument("--templates", type=int, default=3, help="enrolment images per identity")
     parser.add_argument("--method", default="learned", help="quality method of the templates")
     parser.add_argument("--blur", type=float, default=6.0, help="Gaussian sigma of the degraded copies (px)")

@@ -26,6 +26,7 @@ from facetrust.quality.base import LazyRecognizer, QualityResult
 from facetrust.quality.calibration import QualityCalibration, load_quality_calibration, read_calibration_file
 from facetrust.quality.components import measure
 from facetrust.quality.explainable import REASON_BELOW, rate
+from facetrust.quality.perturbation import PERTURBATION_NAMES, perturbation_features
 from facetrust.types import Detection, Face
 
 #: Component features of the regressor, as (name, transform). face_size_ratio and
@@ -92,8 +93,6 @@ _PERTURBATION_TRANSFORMS = {"mirror_cosine": "log_gap", "shift_cosine": "log_gap
 
 def perturbation_inputs(perturbations: np.ndarray) -> np.ndarray:
     """(n, 4) perturbation features as regressor inputs (NaN stays NaN)."""
-    from facetrust.quality.perturbation import PERTURBATION_NAMES
-
     values = np.atleast_2d(np.asarray(perturbations, dtype=np.float64))
     columns = []
     for i, name in enumerate(PERTURBATION_NAMES):
@@ -165,8 +164,6 @@ class LearnedQuality(LazyRecognizer):
         return tuple(self.calibration.extra.get("inputs", ("components", "embedding")))
 
     def assess(self, image: np.ndarray, face: Face | Detection) -> QualityResult:
-        from facetrust.quality.perturbation import perturbation_features
-
         components = measure(image, face.box, face.landmarks, self.detector)
         embedding = getattr(face, "embedding", None)
         detection = Detection(face.box, face.score, np.asarray(face.landmarks, dtype=np.float32))
@@ -188,6 +185,6 @@ class LearnedQuality(LazyRecognizer):
         if score < self.threshold and not reasons:
             reasons = ("low recognition utility (no single component explains it)",)
         extra = {} if perturbations is None else {
-            name: float(v) for name, v in zip(_PERTURBATION_TRANSFORMS, perturbations)}
+            name: float(v) for name, v in zip(PERTURBATION_NAMES, perturbations)}
         return QualityResult(score, self.name, self.threshold, {**components, **extra, "learned_raw": raw},
                              explained.component_scores, reasons)

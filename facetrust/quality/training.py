@@ -163,8 +163,13 @@ def train_on_folder(root: Path, config: Any, out: Path, store: Path, kind: str =
     threshold = load_calibration(config.recognizer).threshold_at(fmr)
     grid = percentile_grid(out_of_fold)
     from facetrust.quality.calibration import QualityCalibration
+    from facetrust.quality.explainable import rate
+    from facetrust.quality.learned import defect_factor
 
+    # As the assessor scores a face: the percentile, capped by clear component defects.
+    defects = np.array([defect_factor(rate(table.component_dict(i), "learned", 0.0)) for i in np.flatnonzero(face)])
     scores = np.asarray(QualityCalibration("learned", config.recognizer, 0.0, "", tuple(grid)).scale(out_of_fold))
+    scores = scores * defects
     first, second = np.triu_indices(len(ids), k=1)
     same = ids[first] == ids[second]
     first, second = first[same], second[same]

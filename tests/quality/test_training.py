@@ -96,6 +96,7 @@ def test_train_command_end_to_end(lfw_folder, faces_dir, tmp_path):
     assert result.exit_code == 0, result.output
     record = json.loads(out.read_text())
     assert record["training_identities"] == sorted(PEOPLE) and record["recognizer"] == "dlib-resnet"
+    assert record["inputs"] == ["components", "detector_score", "perturbations"]  # the shipped design
     assert 0 <= record["threshold"] <= 100 and len(record["raw_quantiles"]) == 101
     scored = runner.invoke(app, ["quality", "assess", str(faces_dir / "examples" / "obama.jpg"), "--model", str(out), "--json"])
     assert scored.exit_code == 0, scored.output
@@ -108,6 +109,9 @@ def test_train_rejects_bad_folders(tmp_path):
     assert result.exit_code == 1 and "need at least 10 identity folders" in result.output
     result = runner.invoke(app, ["quality", "train", "--root", str(tmp_path / "nope"), "--out", str(tmp_path / "m.json")])
     assert result.exit_code == 1 and "not a folder" in result.output
+    result = runner.invoke(app, ["quality", "train", "--root", str(tmp_path), "--out", str(tmp_path / "m.json"),
+                                 "--input", "components", "--input", "magic"])
+    assert result.exit_code == 1 and "quality model inputs must be some of" in result.output
 
 
 def test_feature_cache_survives_settings_that_cannot_change_features(lfw_folder, tmp_path):
@@ -129,3 +133,16 @@ def test_feature_cache_survives_settings_that_cannot_change_features(lfw_folder,
     np.testing.assert_array_equal(first.embeddings, again.embeddings)
     extract_features(paths, AnalyzerConfig(recognizer_options={"num_jitters": 1}), cache, progress=False)
     assert len(list(cache.iterdir())) == 2  # a setting that changes embeddings gets its own cache
+
+
+def test_a_model_without_perturbation_inputs_embeds_nothing_extra(lfw_folder, faces_dir, tmp_path):
+    out = tmp_path / "fast.json"
+    runner = CliRunner()
+    result = runner.invoke(app, ["quality", "train", "--root", str(lfw_folder), "--out", str(out), "--input", "components",
+                                 "--input", "embedding", "--workers", "1", "--cache", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["inputs"] == ["components", "embedding"]
+    scored = runner.invoke(app, ["quality", "assess", str(faces_dir / "examples" / "obama.jpg"), "--model", str(out), "--json"])
+    assert scored.exit_code == 0, scored.output
+    components = json.loads(scored.stdout)[0]["faces"][0]["quality"]["components"]
+    assert "learned_raw" in components and "mirror_cosine" not in components

@@ -39,8 +39,7 @@ from facetrust.quality.edc import (  # noqa: E402
     DEFAULT_DISCARD_LIMIT, EdcCurve, edc, oracle_edc, pair_quality, random_pauc, recommended_cut,
 )
 from facetrust.quality.explainable import rate  # noqa: E402
-from facetrust.quality.learned import FEATURES, defect_factor  # noqa: E402
-from facetrust.quality.perturbation import PERTURBATION_NAMES  # noqa: E402
+from facetrust.quality.learned import defect_factor, feature_names  # noqa: E402
 from facetrust.quality.training import fit_regressor, percentile_grid, sdd_labels  # noqa: E402
 from facetrust.recognition.calibration import load_calibration  # noqa: E402
 
@@ -108,21 +107,20 @@ def perturbed_images(pairs: list, paths: list[Path]) -> set[str]:
     return chosen
 
 
-_LABELS: dict[frozenset[int], np.ndarray] = {}
-
-
 def learned_model(table: FeatureTable, identity: dict[str, str], fold_of: dict[str, int], folds: frozenset[int],
-                  design: tuple[str, ...], kind: str = "linear") -> tuple[dict, np.ndarray, np.ndarray]:
+                  design: tuple[str, ...], kind: str, labels_by_folds: dict[frozenset[int], np.ndarray]
+                  ) -> tuple[dict, np.ndarray, np.ndarray]:
     """Fit on the images of identities in ``folds``; (spec, predictions for every row, training-row mask).
 
     Labels use every face of the training identities (all take part as genuine or impostor
-    partners); the regressor trains on those that have all of the design's inputs."""
+    partners); the regressor trains on those that have all of the design's inputs. The labels depend
+    on the folds only, so they are computed once per fold set into ``labels_by_folds``."""
     ids = np.array([identity[p] for p in table.paths])
     in_folds = table.has_face & np.array([fold_of[i] in folds for i in ids])
-    if folds not in _LABELS:  # the labels depend on the folds only, not on the design
-        _LABELS[folds] = np.full(len(ids), np.nan)
-        _LABELS[folds][in_folds] = sdd_labels(table.embeddings[in_folds], ids[in_folds])
-    labels = _LABELS[folds]
+    if folds not in labels_by_folds:
+        labels_by_folds[folds] = np.full(len(ids), np.nan)
+        labels_by_folds[folds][in_folds] = sdd_labels(table.embeddings[in_folds], ids[in_folds])
+    labels = labels_by_folds[folds]
     train = in_folds & table.has_inputs(design)
     inputs = table.model_inputs(design)
     fitted = fit_regressor(inputs[train], labels[train], kind=kind)
@@ -169,10 +167,11 @@ def main() -> None:
     # score the 5th). Side B plays no part in the choice.
     designs = {name: design for name, design in DESIGNS.items() if args.kind in (None, design[1])}
     inner: dict[str, np.ndarray] = {}
+    labels: dict[frozenset[int], np.ndarray] = {}
     for name, (groups, kind) in designs.items():
         predicted = np.full(len(table.paths), np.nan)
         for fold in sorted(SIDE_A):
-            _, scores, _ = learned_model(table, identity, fold_of, SIDE_A - {fold}, groups, kind)
+            _, scores, _ = learned_model(table, identity, fold_of, SIDE_A - {fold}, groups, kind, labels)
             in_fold = np.array([fold_of[identity[p]] == fold for p in table.paths])
             predicted[in_fold] = scores[in_fold]
         inner[name] = predicted
@@ -186,8 +185,8 @@ def main() -> None:
         print(f"  {name}: {value:.5f} ({value / side_a_random - 1:+.1%})")
     print("->", chosen)
 
-    spec_a, learned_a, train_a = learned_model(table, identity, fold_of, SIDE_A, groups, kind)
-    _, learned_b, _ = learned_model(table, identity, fold_of, SIDE_B, groups, kind)
+    spec_a, learned_a, train_a = learned_model(table, identity, fold_of, SIDE_A, groups, kind, labels)
+    _, learned_b, _ = learned_model(table, identity, fold_of, SIDE_B, groups, kind, labels)
     on_side_b = np.array([fold_of[identity[p]] in SIDE_B for p in table.paths])
     learned_cross = np.where(on_side_b, learned_a, learned_b)  # every image scored by the model that never saw it
 
@@ -297,12 +296,6 @@ def _plot(curves: dict[str, dict[str, EdcCurve]], results: dict, out: Path) -> N
     print(f"wrote {out}")
 
 
-def _feature_names(groups: tuple[str, ...]) -> list[str]:
-    names = {"components": [name for name, _ in FEATURES], "detector_score": ["detector_score"],
-             "perturbations": list(PERTURBATION_NAMES), "embedding": ["embedding"]}
-    return [n for group in groups for n in names[group]]
-
-
 def _write_calibration(spec: dict, groups: tuple[str, ...], kind: str, learned_grid: list[float], stability_grid: list[float],
                        thresholds: dict, table: FeatureTable, identity: dict[str, str], fold_of: dict[str, int]) -> None:
     rule = ("EDC rule on LFW View-2 folds 1-5 (identities disjoint from the test folds 6-10): the highest score "
@@ -320,7 +313,7 @@ def _write_calibration(spec: dict, groups: tuple[str, ...], kind: str, learned_g
                                   "raw_quantiles": stability_grid, "written_by": source},
         "learned-dlib-resnet": {"method": "learned", "version": MODEL_VERSION, "recognizer": "dlib-resnet",
                                 "detector": "dlib-hog", "inputs": list(groups),
-                                "features": _feature_names(groups),
+                                "features": feature_names(groups),
                                 "threshold": thresholds["learned"]["threshold"], "threshold_rule": rule,
                                 "raw_quantiles": learned_grid, "model": spec, "kind": kind,
                                 "labels": "SDD-FIQA: 1-Wasserstein distance between genuine and impostor cosine "

@@ -23,12 +23,13 @@ def default_method(recognizer: str, detector: str | None = None) -> str:
     """``learned`` where a model for the recognizer (and, if it reads detector scores, for
     ``detector``) ships, else the model-free ``explainable``."""
     from facetrust.quality.calibration import load_quality_calibration
+    from facetrust.quality.learned import model_trained_for_other_detector
 
     try:
         extra = load_quality_calibration("learned", recognizer).extra
     except ConfigError:
         return "explainable"
-    if detector is not None and "detector_score" in extra.get("inputs", ()) and extra.get("detector") != detector:
+    if detector is not None and model_trained_for_other_detector(extra, detector):
         return "explainable"
     return "learned"
 

@@ -85,29 +85,39 @@ def defect_factor(explained: QualityResult) -> float:
     return float(min(1.0, worst / REASON_BELOW))
 
 
-#: Transforms of the perturbation features: cosines sit just below 1, so their distance from 1 is
-#: taken on a log scale; the landmark spread is log-scaled too.
-_PERTURBATION_TRANSFORMS = {"mirror_cosine": "log_gap", "shift_cosine": "log_gap", "realign_cosine": "log_gap",
-                            "landmark_spread": "log"}
-
-
 def perturbation_inputs(perturbations: np.ndarray) -> np.ndarray:
-    """(n, 4) perturbation features as regressor inputs (NaN stays NaN)."""
+    """(n, 4) perturbation features as regressor inputs (NaN stays NaN): the three cosines sit just
+    below 1, so their distance from 1 is taken on a log scale; the landmark spread is log-scaled too."""
     values = np.atleast_2d(np.asarray(perturbations, dtype=np.float64))
-    columns = []
-    for i, name in enumerate(PERTURBATION_NAMES):
-        if _PERTURBATION_TRANSFORMS[name] == "log_gap":
-            columns.append(np.log(np.clip(1.0 - values[:, i], 0.0, None) + 1e-4))
-        else:
-            columns.append(np.log(np.clip(values[:, i], 0.0, None) + 1e-4))
-    return np.stack(columns, axis=1)
+    cosine_gaps = np.clip(1.0 - values[:, :3], 0.0, None)
+    spread = np.clip(values[:, 3:], 0.0, None)
+    return np.log(np.hstack([cosine_gaps, spread]) + 1e-4)
 
 
-#: The input groups a model can use, in the order they are stacked.
-INPUT_GROUPS: tuple[str, ...] = ("components", "detector_score", "perturbations", "embedding")
+#: The input groups a model can use, in the order they are stacked, with their feature names
+#: (the embedding's width is the recognizer's dimension).
+GROUP_FEATURES: dict[str, tuple[str, ...]] = {
+    "components": tuple(name for name, _ in FEATURES), "detector_score": ("detector_score",),
+    "perturbations": PERTURBATION_NAMES, "embedding": ("embedding",),
+}
+INPUT_GROUPS: tuple[str, ...] = tuple(GROUP_FEATURES)
 #: The shipped model's design (chosen on LFW folds 1-5 by bench/quality_edc.py) and the default of
 #: ``facetrust quality train``.
 DEFAULT_INPUTS: tuple[str, ...] = ("components", "detector_score", "perturbations")
+
+
+def feature_names(groups: Sequence[str]) -> list[str]:
+    """Names of the regressor's inputs for ``groups``, in stacking order ("embedding" stands for all its values)."""
+    return [name for group in INPUT_GROUPS if group in groups for name in GROUP_FEATURES[group]]
+
+
+def model_trained_for_other_detector(extra: dict[str, Any], detector: str) -> str | None:
+    """The detector a model was fitted on when it reads detector scores and ``detector`` is another
+    one (scores have each detector's own scale, so such a model cannot read them), else None."""
+    trained_with = extra.get("detector")
+    if "detector_score" in extra.get("inputs", ()) and trained_with not in (None, detector):
+        return str(trained_with)
+    return None
 
 
 def model_inputs(groups: Sequence[str], components: np.ndarray, embeddings: np.ndarray,
@@ -145,9 +155,8 @@ class LearnedQuality(LazyRecognizer):
         self.recognizer_name = recognizer
         self.regressor = Regressor(self.calibration.extra["model"])
         self.threshold = self.calibration.threshold if threshold is None else float(threshold)
-        trained_with = self.calibration.extra.get("detector")
-        if "detector_score" in self.inputs and trained_with not in (None, detector):
-            # Detector scores have each detector's own scale: a model fitted on one cannot read another's.
+        trained_with = model_trained_for_other_detector(self.calibration.extra, detector)
+        if trained_with:
             raise ConfigError(f"{model or 'the shipped learned quality model'} was trained on {trained_with!r} "
                               f"detector scores, not {detector!r}; use method 'explainable' or train one "
                               f"(facetrust quality train)")
@@ -155,8 +164,7 @@ class LearnedQuality(LazyRecognizer):
     def _embedding_dim(self) -> int:
         if "embedding" not in self.inputs:
             return int(self.recognizer.dim)
-        widths = {"components": len(FEATURES), "detector_score": 1, "perturbations": len(_PERTURBATION_TRANSFORMS)}
-        return len(self.regressor.mean) - sum(widths.get(name, 0) for name in self.inputs)
+        return len(self.regressor.mean) - len(feature_names([g for g in self.inputs if g != "embedding"]))
 
     @property
     def inputs(self) -> tuple[str, ...]:

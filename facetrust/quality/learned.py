@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from facetrust.detection.landmarks import nose_point_of
 from facetrust.errors import ConfigError
 from facetrust.quality.base import LazyRecognizer, QualityResult
 from facetrust.quality.calibration import QualityCalibration, load_quality_calibration, read_calibration_file
@@ -142,6 +143,7 @@ class LearnedQuality(LazyRecognizer):
     def __init__(self, recognizer: str = "dlib-resnet", detector: str = "dlib-hog", threshold: float | None = None,
                  model: str | Path | None = None) -> None:
         """``model``: a file written by ``facetrust quality train``; default: the shipped model for ``recognizer``."""
+        nose_point_of(detector)  # a detector that does not say which nose point it gives fails here
         self.detector = detector
         if model is None:
             self.calibration: QualityCalibration = load_quality_calibration(self.name, recognizer)

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from facetrust.alignment.similarity import ARCFACE_TEMPLATE_112, estimate_similarity
+from facetrust.defaults import DEFAULT_DETECTOR
 from facetrust.detection.landmarks import nose_point_of
 from facetrust.errors import FaceQualityError
 
@@ -173,7 +174,7 @@ def colourfulness(pixels: np.ndarray) -> float | None:
 
 
 def measure(image: np.ndarray, box: tuple[float, float, float, float], landmarks: np.ndarray | None,
-            detector: str = "dlib-hog") -> dict[str, float | None]:
+            detector: str = DEFAULT_DETECTOR) -> dict[str, float | None]:
     """All components of one face, keyed as in :data:`COMPONENT_NAMES`; None = not measurable.
 
     ``detector`` names the detector that gave the landmarks (its declared ``nose_point`` says which

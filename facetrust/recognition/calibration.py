@@ -16,9 +16,8 @@ from importlib import resources
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_FMR
 from facetrust.errors import ConfigError
-
-DEFAULT_FMR = 1e-3
 
 
 @dataclass(frozen=True)

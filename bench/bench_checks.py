@@ -68,7 +68,7 @@ def torch_peer(images: list[tuple[np.ndarray, list[Any]]]) -> list[list[str]]:
 
     torch.set_num_threads(1)  # as facetrust's ONNX sessions in worker processes (FACETRUST_THREADS=1)
     fused = MiniFASNetFused()
-    peers = [load_pth(model_file(f"{m.zoo_name}-pt")) for m in fused.members]
+    peers = [load_pth(model_file(f"{m.name}-pt")) for m in fused.members]
     onnx_ms, torch_ms, diff = [], [], 0.0
     for image, faces in images:
         for face in faces:

@@ -57,6 +57,7 @@ def outside_photos() -> dict[str, np.ndarray]:
 def use_model(path: Path) -> None:
     """Point the ``sbi`` detector at ``path`` (its sha256 becomes the recorded one)."""
     sbi.MODEL_SHA256 = sha256_of(path)
+    sbi.SBIDetector.packaged_sha256 = (sbi.MODEL_SHA256,)  # the score cache keys by it
     sbi.model_path = lambda: path
 
 

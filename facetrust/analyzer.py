@@ -9,6 +9,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from facetrust.checks import FaceCheck, check_class, create_check
+from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 from facetrust.errors import ConfigError, DeviceUnavailableError, FaceNotFoundError
 from facetrust.io.image import ImageSource, load_image
 from facetrust.types import Detection, Face, Verification
@@ -20,8 +21,8 @@ FaceSelection = Literal["largest", "best", "center"] | int
 class AnalyzerConfig:
     """Everything that defines an analyzer; picklable, so worker processes can rebuild it."""
 
-    detector: str = "dlib-hog"
-    recognizer: str = "dlib-resnet"
+    detector: str = DEFAULT_DETECTOR
+    recognizer: str = DEFAULT_RECOGNIZER
     detector_options: dict[str, Any] = field(default_factory=dict)
     recognizer_options: dict[str, Any] = field(default_factory=dict)
     #: Execution device for ONNX components ("cpu", "cuda", …); dlib runs on the CPU only.

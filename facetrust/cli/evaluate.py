@@ -7,11 +7,12 @@ from typing import Any, Optional
 import typer
 
 from facetrust.cli.common import print_json, user_errors
+from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 
 app = typer.Typer(help="Evaluate detector + recognizer configurations on standard protocols.", no_args_is_help=True)
 
-DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Detector of the main configuration.")
-RecognizerOpt = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer of the main configuration.")
+DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Detector of the main configuration.")
+RecognizerOpt = typer.Option(DEFAULT_RECOGNIZER, "--recognizer", "-r", help="Recognizer of the main configuration.")
 CompareOpt = typer.Option(None, "--compare", help="Extra configuration DETECTOR:RECOGNIZER (repeatable); all are overlaid on the plots.")
 FusionOpt = typer.Option(False, "--fusion", help="Also score the z-normalised score fusion of the first two configurations.")
 WorkersOpt = typer.Option(0, "--workers", "-w", help="Worker processes (0 = one per core).")

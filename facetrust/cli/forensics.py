@@ -7,6 +7,7 @@ from typing import Any, Optional
 import typer
 
 from facetrust.cli.common import InputResults, user_errors
+from facetrust.defaults import DEFAULT_CHECK_DETECTOR, DEFAULT_FORGERY_DETECTOR
 
 
 def _describe(result: dict[str, Any]) -> str:
@@ -51,9 +52,9 @@ def print_forgery_table(records: list[dict[str, Any]]) -> None:
 
 def forgery(
     inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
-    detector: str = typer.Option("fusion", "--detector", "-m", help="fusion (default: mean of sbi and mesonet), sbi, mesonet, meso4-df, …"),
+    detector: str = typer.Option(DEFAULT_FORGERY_DETECTOR, "--detector", "-m", help="fusion (default: mean of sbi and mesonet), sbi, mesonet, meso4-df, …"),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Threshold on P(fake) (default 0.5)."),
-    face_detector: str = typer.Option("yunet", "--face-detector", "-d", help="Face detector."),
+    face_detector: str = typer.Option(DEFAULT_CHECK_DETECTOR, "--face-detector", "-d", help="Face detector."),
     crops: bool = typer.Option(False, "--crops", help="Inputs are face crops: use the whole image where no face is found."),
     heatmap: Optional[Path] = typer.Option(None, "--heatmap", help="Folder for heat-map overlays of images (PNG)."),
     every: float = typer.Option(0.2, "--every", help="Seconds between sampled video frames (0 = every frame)."),

@@ -13,12 +13,13 @@ from typing import Any, Iterator, Optional
 import typer
 
 from facetrust.cli.common import fail, parse_options, print_json, user_errors
+from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_FMR, DEFAULT_RECOGNIZER
 
 app = typer.Typer(help="1:N identification: enrol identities, search faces, erase, export.", no_args_is_help=True)
 
 GalleryArg = typer.Argument(..., help="Gallery file, or a postgresql:// URL.")
 BackendOpt = typer.Option(None, "--backend-opt", help="Backend option KEY=VALUE, e.g. schema=staff (repeatable).")
-DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Face detector for images.")
+DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Face detector for images.")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 SelectOpt = typer.Option(None, "--select", help="Face to use when an image has several: largest, best, center, "
                                                  "or an index (default for enrolment: refuse such images).")
@@ -28,12 +29,12 @@ def _select(value: Optional[str]) -> Any:
     return int(value) if value is not None and value.lstrip("-").isdigit() else value
 
 
-def _open(gallery: str, backend_opt: Optional[list[str]], detector: str = "dlib-hog", readonly: bool = False,
+def _open(gallery: str, backend_opt: Optional[list[str]], detector: str = DEFAULT_DETECTOR, readonly: bool = False,
           **gallery_options: Any) -> Any:
     from facetrust.gallery import Gallery
 
     opened = Gallery.open(gallery, readonly=readonly, **gallery_options, **parse_options(backend_opt))
-    if detector != "dlib-hog":
+    if detector != DEFAULT_DETECTOR:
         from facetrust.analyzer import FaceAnalyzer
 
         try:
@@ -77,7 +78,7 @@ def _quality_warnings() -> Iterator[None]:
 @app.command()
 def create(
     gallery: str = GalleryArg,
-    recognizer: str = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer the gallery is tied to."),
+    recognizer: str = typer.Option(DEFAULT_RECOGNIZER, "--recognizer", "-r", help="Recognizer the gallery is tied to."),
     index: str = typer.Option("auto", "--index", help="Index kind: auto, flat (exact) or ivf (approximate)."),
     approximate_above: int = typer.Option(50_000, "--approximate-above", help="auto: IVF from this many templates."),
     nlist: Optional[int] = typer.Option(None, "--nlist", help="IVF lists (default: about 4·√n)."),
@@ -166,7 +167,7 @@ def search(
     gallery: str = GalleryArg,
     images: list[str] = typer.Argument(..., help="Images to identify (files, folders, globs)."),
     k: int = typer.Option(5, "-k", help="Identities to return per face."),
-    fmr: Optional[float] = typer.Option(None, "--fmr", help="False-match rate of the decision threshold (1e-3)."),
+    fmr: Optional[float] = typer.Option(None, "--fmr", help=f"False-match rate of the decision threshold ({DEFAULT_FMR:g})."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Similarity threshold (instead of --fmr)."),
     all_faces: bool = typer.Option(False, "--all-faces", help="Identify every face, not only the largest."),
     select: str = typer.Option("largest", "--select", help="Face to identify: largest, best, center or an index."),

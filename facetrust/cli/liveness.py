@@ -7,11 +7,12 @@ from typing import Any, Optional
 import typer
 
 from facetrust.cli.common import InputResults, print_json, user_errors
+from facetrust.defaults import DEFAULT_CHECK_DETECTOR, DEFAULT_LIVENESS_MODEL
 
 app = typer.Typer(help="Liveness / presentation-attack detection (is this a live person?).", no_args_is_help=True)
 
-ModelOpt = typer.Option("minifasnet", "--model", "-m", help="minifasnet (default), minifasnet-v2, minifasnet-v1se; cues moire, lbp-colour (need `fit`); minifasnet+cues.")
-DetectorOpt = typer.Option("yunet", "--detector", "-d", help="Face detector that finds the faces to check.")
+ModelOpt = typer.Option(DEFAULT_LIVENESS_MODEL, "--model", "-m", help="minifasnet (default), minifasnet-v2, minifasnet-v1se; cues moire, lbp-colour (need `fit`); minifasnet+cues.")
+DetectorOpt = typer.Option(DEFAULT_CHECK_DETECTOR, "--detector", "-d", help="Face detector that finds the faces to check.")
 ThresholdOpt = typer.Option(None, "--threshold", help="Threshold on P(live) (default 0.5, or the calibration's).")
 CalibrationOpt = typer.Option(None, "--calibration", help="Calibration JSON written by `facetrust liveness fit`.")
 DeviceOpt = typer.Option("cpu", "--device", help="Execution device for the ONNX models: cpu, cuda, …")

@@ -15,6 +15,7 @@ from facetrust.cli import models as models_cli
 from facetrust.cli import quality as quality_cli
 from facetrust.cli import server as server_cli
 from facetrust.cli.common import InputResults, parse_check_options, parse_options, print_json, user_errors
+from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_FMR, DEFAULT_RECOGNIZER
 
 app = typer.Typer(help="Trustworthy face analysis on a CPU.", no_args_is_help=True, add_completion=False)
 app.add_typer(models_cli.app, name="models")
@@ -27,8 +28,8 @@ app.add_typer(liveness_cli.app, name="liveness")
 app.add_typer(quality_cli.app, name="quality")
 evaluate_cli.app.command("pad")(liveness_cli.evaluate)  # `facetrust eval pad` = `facetrust liveness eval`
 
-DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Detector name (see `facetrust models list`).")
-RecognizerOpt = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer name.")
+DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Detector name (see `facetrust models list`).")
+RecognizerOpt = typer.Option(DEFAULT_RECOGNIZER, "--recognizer", "-r", help="Recognizer name.")
 DetOptsOpt = typer.Option(None, "--detector-opt", help="Detector option KEY=VALUE, e.g. upsample=1 (repeatable).")
 RecOptsOpt = typer.Option(None, "--recognizer-opt", help="Recognizer option KEY=VALUE (repeatable).")
 DeviceOpt = typer.Option("cpu", "--device", help="Execution device for ONNX models: cpu, cuda, …")
@@ -94,7 +95,7 @@ def detect(
 ) -> None:
     """Find faces: box, score and 5 landmarks per face."""
     with user_errors():
-        config = _config(detector, "dlib-resnet", detector_opt, None, device, max_pixels)
+        config = _config(detector, DEFAULT_RECOGNIZER, detector_opt, None, device, max_pixels)
         _run(inputs, config, False, as_json, workers, annotate, allow_video=False)
 
 
@@ -131,7 +132,7 @@ def embed(
 def verify(
     image_a: str = typer.Argument(..., help="First image."),
     image_b: str = typer.Argument(..., help="Second image."),
-    fmr: float = typer.Option(1e-3, "--fmr", help="False-match rate the decision threshold is set for."),
+    fmr: float = typer.Option(DEFAULT_FMR, "--fmr", help="False-match rate the decision threshold is set for."),
     select: str = typer.Option("largest", "--select", help="Face to use when several: largest, best or an index."),
     detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
     recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,

@@ -7,12 +7,13 @@ from typing import Any, Optional
 import typer
 
 from facetrust.cli.common import InputResults, parse_options, user_errors
+from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_FMR, DEFAULT_QUALITY_METHOD, DEFAULT_RECOGNIZER
 
 app = typer.Typer(help="Face image quality: how useful is each face for recognition?", no_args_is_help=True)
 
-MethodOpt = typer.Option("learned", "--method", "-m", help="Quality method: learned, explainable or stability.")
-DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Detector name.")
-RecognizerOpt = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer name (learned and stability use it).")
+MethodOpt = typer.Option(DEFAULT_QUALITY_METHOD, "--method", "-m", help="Quality method: learned, explainable or stability.")
+DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Detector name.")
+RecognizerOpt = typer.Option(DEFAULT_RECOGNIZER, "--recognizer", "-r", help="Recognizer name (learned and stability use it).")
 
 
 @app.command()
@@ -73,7 +74,7 @@ def train(
     kind: str = typer.Option("linear", "--kind", help="Regressor: linear (ridge, as shipped) or mlp (32 ReLU units)."),
     inputs: Optional[list[str]] = typer.Option(None, "--input", help="Model input group, repeatable: components, "
                                                "detector_score, perturbations, embedding (default: as shipped)."),
-    fmr: float = typer.Option(1e-3, "--fmr", help="FMR of the decision threshold the quality threshold is tuned for."),
+    fmr: float = typer.Option(DEFAULT_FMR, "--fmr", help="FMR of the decision threshold the quality threshold is tuned for."),
     workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (0 = one per core)."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Feature cache folder (default ~/.cache/facetrust/quality)."),
 ) -> None:

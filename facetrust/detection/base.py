@@ -19,6 +19,12 @@ class Detector(Protocol):
 
     name: str
     provides_landmarks: bool
+    #: Which nose point the faces' 5 landmarks hold, "tip" or "base" (head pose reads it; see
+    #: :func:`facetrust.detection.landmarks.nose_point_of`). Box-only detectors declare
+    #: :data:`~facetrust.detection.landmarks.SHAPE5_NOSE_POINT`: their landmarks come from dlib.
+    nose_point: str
+    #: Zoo manifest entries the detector loads with its default options (``()`` = none).
+    zoo_models: tuple[str, ...]
 
     def detect(self, image: np.ndarray) -> list[Detection]: ...
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, rescale, sort_by_area
 from facetrust.detection.dlib_common import rects_to_detections
+from facetrust.detection.landmarks import SHAPE5_NOSE_POINT
 from facetrust.types import Detection
 from facetrust.zoo import model_file
 
@@ -15,6 +16,8 @@ class DlibCnnDetector:
 
     name = "dlib-cnn"
     provides_landmarks = False
+    nose_point = SHAPE5_NOSE_POINT
+    zoo_models = ("dlib-cnn",)
 
     def __init__(self, upsample: int = 0, max_side: int | None = 1280) -> None:
         import dlib

@@ -5,6 +5,7 @@ import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, rescale, sort_by_area
 from facetrust.detection.dlib_common import rects_to_detections
+from facetrust.detection.landmarks import SHAPE5_NOSE_POINT
 from facetrust.types import Detection
 
 
@@ -16,6 +17,8 @@ class DlibHogDetector:
 
     name = "dlib-hog"
     provides_landmarks = False
+    nose_point = SHAPE5_NOSE_POINT
+    zoo_models = ("dlib-hog",)
 
     def __init__(self, upsample: int | None = None, threshold: float = 0.0, max_side: int | None = 2000) -> None:
         import dlib

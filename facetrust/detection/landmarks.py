@@ -14,8 +14,28 @@ from typing import Any
 import numpy as np
 
 from facetrust.alignment.similarity import ARCFACE_TEMPLATE_112, estimate_similarity
+from facetrust.errors import ConfigError
 from facetrust.types import Detection
 from facetrust.zoo import model_file
+
+#: The nose points a detector's 5 landmarks can hold (head-pose geometry differs).
+NOSE_POINT_KINDS: tuple[str, ...] = ("tip", "base")
+#: dlib's 5-point shape predictor marks the base of the nose.
+SHAPE5_NOSE_POINT = "base"
+
+
+@lru_cache(maxsize=None)
+def nose_point_of(detector: str) -> str:
+    """The nose point (one of :data:`NOSE_POINT_KINDS`) in the landmarks of a registered
+    detector's faces, as its class declares; ConfigError when it declares none."""
+    from facetrust.detection import DETECTORS
+
+    point = getattr(DETECTORS.get_class(detector), "nose_point", None)
+    if point not in NOSE_POINT_KINDS:
+        raise ConfigError(f"detector {detector!r} does not declare which nose point its landmarks hold "
+                          f"(class attribute nose_point, one of {', '.join(NOSE_POINT_KINDS)}; got {point!r}), "
+                          "so head pose cannot be measured")
+    return str(point)
 
 
 @lru_cache(maxsize=1)

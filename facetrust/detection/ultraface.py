@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, nms, rescale, sort_by_area
+from facetrust.detection.landmarks import SHAPE5_NOSE_POINT
 from facetrust.detection.onnx_detector import OnnxDetector
 from facetrust.types import Detection
 
@@ -23,6 +24,8 @@ class UltraFaceDetector(OnnxDetector):
 
     name = "ultraface"
     provides_landmarks = False
+    nose_point = SHAPE5_NOSE_POINT
+    zoo_models = ("ultraface",)
 
     def __init__(
         self,

@@ -26,6 +26,9 @@ class YuNetDetector(OnnxDetector):
 
     name = "yunet"
     provides_landmarks = True
+    #: YuNet's nose landmark is the tip (median drop below the eye line 0.58 eye distances on LFW).
+    nose_point = "tip"
+    zoo_models = ("yunet",)
 
     def __init__(
         self,

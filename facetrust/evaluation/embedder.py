@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from facetrust.analyzer import AnalyzerConfig, select_face
+from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 from facetrust.evaluation.cache import CachedEmbedding, EmbeddingCache, content_hash
 from facetrust.parallel import analyze_paths, progress_map
 
@@ -21,8 +22,8 @@ _BATCH = 64
 class EvalModel:
     """A detector + recognizer configuration under evaluation."""
 
-    detector: str = "dlib-hog"
-    recognizer: str = "dlib-resnet"
+    detector: str = DEFAULT_DETECTOR
+    recognizer: str = DEFAULT_RECOGNIZER
     select: str = "center"
     fallback_box: tuple[float, float, float, float] | None = None
 

@@ -35,9 +35,17 @@ class ForgeryScores:
 
 @runtime_checkable
 class ForgeryDetector(Protocol):
-    """Scores one face of an RGB uint8 image from its 5 landmarks (``LANDMARK_ORDER``)."""
+    """Scores one face of an RGB uint8 image from its 5 landmarks (``LANDMARK_ORDER``).
+
+    Besides ``zoo_models``, a class declares the sha256 of weights it ships inside facetrust
+    (``packaged_sha256``) and, when it combines other registered detectors, their names
+    (``default_members``): :func:`facetrust.forensics.cache.detector_version` keys cached
+    scores by all of them.
+    """
 
     name: str
+    #: Zoo manifest entries the detector loads (``()`` = none).
+    zoo_models: tuple[str, ...]
 
     def predict(self, image: np.ndarray, landmarks: np.ndarray) -> ForgeryScores: ...
 

@@ -20,15 +20,22 @@ def default_score_cache() -> Path:
 
 def detector_version(name: str) -> str:
     """Registry name plus the sha256 prefixes of the model files it loads (retrained model = new key)."""
+    digests = weights_sha256(name)
+    return name + "@" + ",".join(d[:16] for d in digests) if digests else name
+
+
+def weights_sha256(name: str) -> list[str]:
+    """sha256 of every weight file behind a registered detector, as its class declares them:
+    its zoo models' files, weights shipped in the package, and those of its default members."""
     from facetrust.forensics import FORGERY_DETECTORS
     from facetrust.zoo.manifest import get_model
 
-    from facetrust.forensics.sbi import MODEL_SHA256
-
-    if name in ("sbi", "fusion"):
-        return f"{name}@{MODEL_SHA256[:16]}"
-    zoo = getattr(FORGERY_DETECTORS.get_class(name), "zoo_name", None)
-    return name if zoo is None else name + "@" + ",".join(f.sha256[:16] for f in get_model(zoo).files)
+    cls = FORGERY_DETECTORS.get_class(name)
+    digests = [f.sha256 for zoo in cls.zoo_models for f in get_model(zoo).files]
+    digests += getattr(cls, "packaged_sha256", ())
+    for member in getattr(cls, "default_members", ()):
+        digests += weights_sha256(member)
+    return digests
 
 
 class ScoreCache(SqliteCache):

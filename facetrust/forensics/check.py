@@ -6,14 +6,15 @@ from typing import Any
 import numpy as np
 
 from facetrust.checks import mean_decision
-from facetrust.forensics.checker import DEFAULT_DETECTOR, ForgeryChecker
+from facetrust.defaults import DEFAULT_FORGERY_DETECTOR
+from facetrust.forensics.checker import ForgeryChecker
 from facetrust.types import Face
 
 
 class ForgeryCheck:
     name = "forgery"
 
-    def __init__(self, analyzer: Any, detector: str = DEFAULT_DETECTOR, threshold: float | None = None) -> None:
+    def __init__(self, analyzer: Any, detector: str = DEFAULT_FORGERY_DETECTOR, threshold: float | None = None) -> None:
         self.checker = ForgeryChecker(detector=detector, threshold=threshold, analyzer=analyzer,
                                       device=analyzer.config.device)
 

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_CHECK_DETECTOR, DEFAULT_FORGERY_DETECTOR, DEFAULT_RECOGNIZER
 from facetrust.errors import ConfigError, FaceNotFoundError
 from facetrust.forensics.base import FaceForgery, ForgeryDetector, ForgeryResult, ForgeryScores
 from facetrust.io.image import ImageSource
@@ -29,9 +30,6 @@ DEFAULT_THRESHOLD = 0.5
 MIN_FACE_SIDE = 32
 #: Heat-map level that counts as "suspected manipulated" for the reported region.
 REGION_LEVEL = 0.5
-#: The mean of `sbi` and MesoNet: on the DFDC samples it is at least as good as MesoNet on
-#: face crops and videos, better on all frames and under blur and down-scaling (docs/forensics.md).
-DEFAULT_DETECTOR = "fusion"
 
 
 def heatmap_region(heatmap: np.ndarray, crop_to_image: np.ndarray, crop_size: int,
@@ -71,8 +69,9 @@ class ForgeryChecker:
     is detected the whole image is taken as the face.
     """
 
-    def __init__(self, detector: str = DEFAULT_DETECTOR, threshold: float | None = None,
-                 face_detector: str = "yunet", recognizer: str = "dlib-resnet", analyzer: Any = None,
+    def __init__(self, detector: str = DEFAULT_FORGERY_DETECTOR, threshold: float | None = None,
+                 face_detector: str = DEFAULT_CHECK_DETECTOR, recognizer: str = DEFAULT_RECOGNIZER,
+                 analyzer: Any = None,
                  device: str = "cpu", min_face_side: float = MIN_FACE_SIDE, crop_fallback: bool = False,
                  detector_options: dict[str, Any] | None = None) -> None:
         from facetrust.forensics import FORGERY_DETECTORS

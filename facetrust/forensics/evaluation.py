@@ -31,6 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_CHECK_DETECTOR
 from facetrust.errors import ConfigError, FacetrustError
 from facetrust.evaluation.metrics import auc, eer, roc
 from facetrust.forensics.cache import ScoreCache, detector_version
@@ -269,7 +270,7 @@ def _video_level(items: Sequence[LabelledItem], table: tuple, threshold: float) 
 
 def evaluate_forgery(items: Sequence[LabelledItem], detectors: Sequence[str] = ("sbi", "mesonet"),
                      perturbations: Sequence[str] = (), cache: ScoreCache | None = None, every_seconds: float = 0.2,
-                     max_frames: int | None = 100, crop_fallback: bool = False, face_detector: str = "yunet",
+                     max_frames: int | None = 100, crop_fallback: bool = False, face_detector: str = DEFAULT_CHECK_DETECTOR,
                      device: str = "cpu", progress: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """(result dict for the report, ROC curves {level: {detector: (far, tar)}})."""
     from facetrust.analyzer import FaceAnalyzer

@@ -98,11 +98,11 @@ class MesoNetDetector:
     """One MesoNet weight file from the model zoo; forgery score = 1 - P(real)."""
 
     name = "mesonet"
-    zoo_name = "mesoinception-df"
+    zoo_models: tuple[str, ...] = ("mesoinception-df",)
     inception = True
 
     def __init__(self) -> None:
-        self.model = MesoNetModel(load_keras_weights(model_file(self.zoo_name)), self.inception)
+        self.model = MesoNetModel(load_keras_weights(model_file(self.zoo_models[0])), self.inception)
 
     def crop(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return mesonet_crop(image, landmarks, INPUT_SIZE)
@@ -117,16 +117,16 @@ class MesoNetDetector:
 
 
 class Meso4DF(MesoNetDetector):
-    name, zoo_name, inception = "meso4-df", "meso4-df", False
+    name, zoo_models, inception = "meso4-df", ("meso4-df",), False
 
 
 class Meso4F2F(MesoNetDetector):
-    name, zoo_name, inception = "meso4-f2f", "meso4-f2f", False
+    name, zoo_models, inception = "meso4-f2f", ("meso4-f2f",), False
 
 
 class MesoInceptionDF(MesoNetDetector):
-    name, zoo_name, inception = "mesoinception-df", "mesoinception-df", True
+    name, zoo_models, inception = "mesoinception-df", ("mesoinception-df",), True
 
 
 class MesoInceptionF2F(MesoNetDetector):
-    name, zoo_name, inception = "mesoinception-f2f", "mesoinception-f2f", True
+    name, zoo_models, inception = "mesoinception-f2f", ("mesoinception-f2f",), True

@@ -42,6 +42,8 @@ def model_path() -> Path:
 
 class SBIDetector:
     name = "sbi"
+    zoo_models: tuple[str, ...] = ()
+    packaged_sha256 = (MODEL_SHA256,)
 
     def __init__(self, device: str = "cpu") -> None:
         self._session = onnx_session(model_path(), device)
@@ -66,8 +68,10 @@ class FusionDetector:
     member that has one. Default members: the project's SBI detector and MesoNet."""
 
     name = "fusion"
+    zoo_models: tuple[str, ...] = ()
+    default_members = ("sbi", "mesonet")
 
-    def __init__(self, members: tuple[str, ...] = ("sbi", "mesonet"), device: str = "cpu") -> None:
+    def __init__(self, members: tuple[str, ...] = default_members, device: str = "cpu") -> None:
         from facetrust.analyzer import _create
         from facetrust.forensics import FORGERY_DETECTORS
 

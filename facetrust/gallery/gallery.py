@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_RECOGNIZER
 from facetrust.errors import (
     ConfigError, EmbeddingError, FaceNotFoundError, FaceQualityError, GalleryError, LowQualityError,
     ModelMismatchError, MultipleFacesError,
@@ -103,7 +104,7 @@ class Gallery:
         if isinstance(recognizer, ModelIdentity):
             model = recognizer
         else:
-            model = model_identity(recognizer or (analyzer.config.recognizer if analyzer else "dlib-resnet"))
+            model = model_identity(recognizer or (analyzer.config.recognizer if analyzer else DEFAULT_RECOGNIZER))
         store = BACKENDS.get_class(backend or backend_for(location)).create(location, model, index, **options)
         return cls._over(store, analyzer, quality_policy, quality_method)
 

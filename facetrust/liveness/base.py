@@ -41,6 +41,8 @@ class LivenessModel(Protocol):
 
     name: str
     scales: tuple[float, ...]
+    #: Zoo manifest entries the model loads (``()`` = none).
+    zoo_models: tuple[str, ...]
 
     def predict(self, image: np.ndarray, box: Box) -> LivenessScores: ...
 

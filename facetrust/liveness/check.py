@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from facetrust.checks import mean_decision
+from facetrust.defaults import DEFAULT_LIVENESS_MODEL
 from facetrust.liveness.checker import LivenessChecker
 from facetrust.types import Face
 
@@ -13,7 +14,7 @@ from facetrust.types import Face
 class LivenessCheck:
     name = "liveness"
 
-    def __init__(self, analyzer: Any, model: str = "minifasnet", threshold: float | None = None,
+    def __init__(self, analyzer: Any, model: str = DEFAULT_LIVENESS_MODEL, threshold: float | None = None,
                  calibration: str | None = None) -> None:
         self.checker = LivenessChecker(model=model, threshold=threshold, calibration=calibration,
                                        analyzer=analyzer, device=analyzer.config.device)

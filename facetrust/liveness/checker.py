@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_CHECK_DETECTOR, DEFAULT_LIVENESS_MODEL
 from facetrust.errors import ConfigError, FaceNotFoundError
 from facetrust.io.image import ImageSource
 from facetrust.liveness.base import Box, FaceLiveness, LivenessModel, LivenessResult
@@ -73,8 +74,8 @@ class LivenessChecker:
     one with ``detector`` is built on first use.
     """
 
-    def __init__(self, model: str = "minifasnet", threshold: float | None = None,
-                 calibration: str | Path | LivenessCalibration | None = None, detector: str = "yunet",
+    def __init__(self, model: str = DEFAULT_LIVENESS_MODEL, threshold: float | None = None,
+                 calibration: str | Path | LivenessCalibration | None = None, detector: str = DEFAULT_CHECK_DETECTOR,
                  analyzer: Any = None, device: str = "cpu") -> None:
         from facetrust.liveness import LIVENESS_MODELS
 

@@ -68,6 +68,7 @@ class FrequencyCue:
 
     name = "moire"
     scales = (1.0,)
+    zoo_models: tuple[str, ...] = ()
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device  # numpy only; accepted for the registry's common signature

@@ -25,6 +25,7 @@ from facetrust.liveness.minifasnet import MiniFASNetFused
 
 class MiniFASNetWithCues:
     name = "minifasnet+cues"
+    zoo_models = MiniFASNetFused.zoo_models + FrequencyCue.zoo_models
 
     def __init__(self, device: str = "cpu") -> None:
         self.network = MiniFASNetFused(device)

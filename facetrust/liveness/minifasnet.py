@@ -27,17 +27,17 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 class MiniFASNetSingle:
     """One MiniFASNet network at its crop scale; ``predict`` returns P(live)."""
 
-    zoo_name: str
+    zoo_models: tuple[str, ...]
     scale: float
 
     def __init__(self, device: str = "cpu") -> None:
-        self._session = onnx_session(model_file(self.zoo_name), device)
+        self._session = onnx_session(model_file(self.zoo_models[0]), device)
         self._input = self._session.get_inputs()[0].name
         self.device = device
 
     @property
     def name(self) -> str:
-        return self.zoo_name
+        return self.zoo_models[0]
 
     @property
     def scales(self) -> tuple[float, ...]:
@@ -55,12 +55,12 @@ class MiniFASNetSingle:
 
 
 class MiniFASNetV2(MiniFASNetSingle):
-    zoo_name = "minifasnet-v2"
+    zoo_models = ("minifasnet-v2",)
     scale = 2.7
 
 
 class MiniFASNetV1SE(MiniFASNetSingle):
-    zoo_name = "minifasnet-v1se"
+    zoo_models = ("minifasnet-v1se",)
     scale = 4.0
 
 
@@ -68,6 +68,7 @@ class MiniFASNetFused:
     """The reference pair: MiniFASNetV2 at scale 2.7 + MiniFASNetV1SE at scale 4.0, softmaxes summed."""
 
     name = "minifasnet"
+    zoo_models = MiniFASNetV2.zoo_models + MiniFASNetV1SE.zoo_models
 
     def __init__(self, device: str = "cpu") -> None:
         self.members = (MiniFASNetV2(device), MiniFASNetV1SE(device))

@@ -86,6 +86,7 @@ class ColourTextureCue:
 
     name = "lbp-colour"
     scales = (1.0,)
+    zoo_models: tuple[str, ...] = ()
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device  # numpy + OpenCV only; accepted for the registry's common signature

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_QUALITY_METHOD
 from facetrust.errors import ConfigError, LowQualityError
 from facetrust.io.image import ImageSource
 from facetrust.quality.base import QualityAssessor, QualityResult
@@ -14,7 +15,6 @@ from facetrust.types import Face
 if TYPE_CHECKING:
     from facetrust.analyzer import FaceAnalyzer
 
-DEFAULT_METHOD = "learned"
 #: Which pipeline settings each method takes from the analyzer it runs with.
 _FROM_ANALYZER = {"explainable": ("detector",), "stability": ("recognizer",), "learned": ("recognizer", "detector")}
 
@@ -34,7 +34,7 @@ def default_method(recognizer: str, detector: str | None = None) -> str:
     return "learned"
 
 
-def create_assessor(method: str = DEFAULT_METHOD, analyzer: "FaceAnalyzer | None" = None, **options: Any) -> QualityAssessor:
+def create_assessor(method: str = DEFAULT_QUALITY_METHOD, analyzer: "FaceAnalyzer | None" = None, **options: Any) -> QualityAssessor:
     """An assessor by registry name, matched to ``analyzer``'s detector and recognizer when given."""
     from facetrust.quality import ASSESSORS
 
@@ -55,7 +55,7 @@ def assess_faces(image: np.ndarray, faces: Sequence[Face], assessor: QualityAsse
     return results
 
 
-def assess(source: ImageSource, method: str = DEFAULT_METHOD, analyzer: "FaceAnalyzer | None" = None,
+def assess(source: ImageSource, method: str = DEFAULT_QUALITY_METHOD, analyzer: "FaceAnalyzer | None" = None,
            **options: Any) -> list[tuple[Face, QualityResult]]:
     """Detect the faces of an image (largest first) and assess each; the default analyzer if none is given."""
     import facetrust

@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 
 from facetrust.alignment.similarity import ARCFACE_TEMPLATE_112, estimate_similarity
+from facetrust.defaults import DEFAULT_DETECTOR
+from facetrust.detection.landmarks import nose_point_of
 from facetrust.errors import FaceQualityError
 
 #: Inner-face region of the 112x112 canonical crop (x1, y1, x2, y2).
@@ -24,13 +26,12 @@ INNER_REGION = (28, 36, 84, 100)
 #: Generic head geometry for pose from landmarks, in units of the inter-eye
 #: distance: how far the detector's nose point lies below the eye line and in
 #: front of the eye plane on a frontal face. Detectors differ in which nose
-#: point they give: YuNet (and the ArcFace template, (71.7 - 51.6) / 35.2)
-#: the tip; dlib's 5-point shape predictor the base of the nose (its median
-#: drop on LFW is 0.77, YuNet's 0.58). Depths: an adult nose tip protrudes
-#: about 25 mm, the nose base about 15 mm; inter-pupil distance is about 63 mm.
+#: point they give (each declares it: ``nose_point``): YuNet (and the ArcFace
+#: template, (71.7 - 51.6) / 35.2) the tip; dlib's 5-point shape predictor the
+#: base of the nose (its median drop on LFW is 0.77, YuNet's 0.58). Depths: an
+#: adult nose tip protrudes about 25 mm, the nose base about 15 mm; inter-pupil
+#: distance is about 63 mm.
 NOSE_POINTS: dict[str, tuple[float, float]] = {"tip": (0.571, 0.40), "base": (0.77, 0.25)}
-#: Which nose point each detector's landmarks give; unknown detectors are taken as "tip".
-DETECTOR_NOSE_POINT: dict[str, str] = {"dlib-hog": "base", "dlib-cnn": "base", "ultraface": "base", "yunet": "tip"}
 #: Grey levels at or beyond which a pixel counts as clipped (under/over-exposed).
 DARK_LEVEL, BRIGHT_LEVEL = 10, 245
 #: Fewer valid inner-face pixels than this fraction and photometry is not measured.
@@ -173,14 +174,15 @@ def colourfulness(pixels: np.ndarray) -> float | None:
 
 
 def measure(image: np.ndarray, box: tuple[float, float, float, float], landmarks: np.ndarray | None,
-            detector: str = "dlib-hog") -> dict[str, float | None]:
+            detector: str = DEFAULT_DETECTOR) -> dict[str, float | None]:
     """All components of one face, keyed as in :data:`COMPONENT_NAMES`; None = not measurable.
 
-    ``detector`` names the detector that gave the landmarks (it decides which nose point they hold).
+    ``detector`` names the detector that gave the landmarks (its declared ``nose_point`` says which
+    nose point they hold; ConfigError for a detector that declares none).
     """
+    nose_point = nose_point_of(detector)
     points = check_face(image, box, landmarks)
     crop, mask = canonical_crop(image, points)
-    nose_point = DETECTOR_NOSE_POINT.get(detector, "tip")
     # Detectors clip their boxes to the image, so the box cannot tell whether the face is
     # cut; the canonical crop (forehead to chin, ear to ear) can.
     framing = {"inside_fraction": float(mask.mean())}

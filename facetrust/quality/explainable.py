@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_DETECTOR
+from facetrust.detection.landmarks import nose_point_of
 from facetrust.quality.base import QualityResult
 from facetrust.quality.calibration import load_quality_calibration
 from facetrust.quality.components import measure
@@ -65,7 +67,8 @@ class ExplainableQuality:
 
     name = "explainable"
 
-    def __init__(self, detector: str = "dlib-hog", threshold: float | None = None) -> None:
+    def __init__(self, detector: str = DEFAULT_DETECTOR, threshold: float | None = None) -> None:
+        nose_point_of(detector)  # a detector that does not say which nose point it gives fails here
         self.detector = detector
         self.threshold = load_quality_calibration(self.name).threshold if threshold is None else float(threshold)
 

@@ -21,6 +21,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
+from facetrust.detection.landmarks import nose_point_of
 from facetrust.errors import ConfigError
 from facetrust.quality.base import LazyRecognizer, QualityResult
 from facetrust.quality.calibration import QualityCalibration, load_quality_calibration, read_calibration_file
@@ -139,9 +141,10 @@ class LearnedQuality(LazyRecognizer):
 
     name = "learned"
 
-    def __init__(self, recognizer: str = "dlib-resnet", detector: str = "dlib-hog", threshold: float | None = None,
+    def __init__(self, recognizer: str = DEFAULT_RECOGNIZER, detector: str = DEFAULT_DETECTOR, threshold: float | None = None,
                  model: str | Path | None = None) -> None:
         """``model``: a file written by ``facetrust quality train``; default: the shipped model for ``recognizer``."""
+        nose_point_of(detector)  # a detector that does not say which nose point it gives fails here
         self.detector = detector
         if model is None:
             self.calibration: QualityCalibration = load_quality_calibration(self.name, recognizer)

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_RECOGNIZER
 from facetrust.quality.base import LazyRecognizer, QualityResult
 from facetrust.quality.calibration import load_quality_calibration
 from facetrust.quality.perturbation import crop_perturbations
@@ -39,7 +40,7 @@ class StabilityQuality(LazyRecognizer):
 
     name = "stability"
 
-    def __init__(self, recognizer: str = "dlib-resnet", threshold: float | None = None) -> None:
+    def __init__(self, recognizer: str = DEFAULT_RECOGNIZER, threshold: float | None = None) -> None:
         self.recognizer_name = recognizer
         self.calibration = load_quality_calibration(self.name, recognizer)
         self.threshold = self.calibration.threshold if threshold is None else float(threshold)

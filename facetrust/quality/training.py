@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_FMR
 from facetrust.errors import ConfigError
 
 #: Impostor images sampled per training image for its impostor distribution.
@@ -118,7 +119,7 @@ def identity_folds(identities: Sequence[str], folds: int = 5, seed: int = 0) -> 
 
 
 def train_on_folder(root: Path, config: Any, out: Path, store: Path, kind: str = "linear",
-                    inputs: Sequence[str] | None = None, fmr: float = 1e-3, workers: int = 1,
+                    inputs: Sequence[str] | None = None, fmr: float = DEFAULT_FMR, workers: int = 1,
                     progress: bool = True) -> dict[str, Any]:
     """Fit a learned quality model on a folder with one sub-folder of images per identity.
 

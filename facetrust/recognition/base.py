@@ -18,6 +18,12 @@ class Recognizer(Protocol):
     dim: int
     #: Always "cosine" so far: embeddings are L2-normalised, similarity = dot product.
     metric: str
+    #: Name of the shipped verification thresholds, ``facetrust/recognition/calibration/<calibration>.json``
+    #: (measured with bench/calibrate_thresholds.py); verification and galleries read them.
+    calibration: str
+    #: Zoo manifest entries the recognizer loads (its own weights first; the gallery's model
+    #: identity is the sha256 of the manifest entry named like the recognizer).
+    zoo_models: tuple[str, ...]
 
     def align(self, image: np.ndarray, detection: Detection) -> np.ndarray:
         """The crop this model expects, from an RGB image and a detection with landmarks."""

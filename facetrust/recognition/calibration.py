@@ -1,6 +1,7 @@
 """Verification thresholds calibrated at stated false-match rates.
 
-Each recognizer ships ``calibration/<name>.json``: the impostor-score
+Each recognizer declares (class attribute ``calibration``) which shipped
+``calibration/<calibration>.json`` holds its thresholds: the impostor-score
 quantiles measured on LFW (all cross-identity pairs of the 13,233 LFW-a
 images, see docs/recognition.md and ``bench/calibrate_thresholds.py``). The
 threshold for a requested FMR is interpolated on a log-FMR grid; FMRs below
@@ -15,9 +16,8 @@ from importlib import resources
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_FMR
 from facetrust.errors import ConfigError
-
-DEFAULT_FMR = 1e-3
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,16 @@ class Calibration:
 
 @lru_cache(maxsize=None)
 def load_calibration(recognizer: str) -> Calibration:
-    path = resources.files("facetrust.recognition").joinpath("calibration", f"{recognizer}.json")
+    """The calibration a registered recognizer declares; ConfigError when it declares none or the file is missing."""
+    from facetrust.recognition import RECOGNIZERS
+
+    name = getattr(RECOGNIZERS.get_class(recognizer), "calibration", None)
+    if not name:
+        raise ConfigError(f"recognizer {recognizer!r} declares no calibrated thresholds (class attribute "
+                          "calibration; measure them with bench/calibrate_thresholds.py)")
+    path = resources.files("facetrust.recognition").joinpath("calibration", f"{name}.json")
     if not path.is_file():
-        raise ConfigError(f"recognizer {recognizer!r} has no calibrated thresholds")
+        raise ConfigError(f"recognizer {recognizer!r}: its calibration file calibration/{name}.json is missing")
     raw = json.loads(path.read_text())
     return Calibration(
         recognizer=raw["recognizer"],

@@ -19,11 +19,13 @@ class DlibResNetRecognizer:
     name = "dlib-resnet"
     dim = 128
     metric = "cosine"
+    calibration = "dlib-resnet"
+    zoo_models = ("dlib-resnet", "dlib-shape5")
 
     def __init__(self, num_jitters: int = 0) -> None:
         import dlib
 
-        self._model = dlib.face_recognition_model_v1(str(model_file("dlib-resnet")))
+        self._model = dlib.face_recognition_model_v1(str(model_file(self.zoo_models[0])))
         self.num_jitters = num_jitters
 
     def align(self, image: np.ndarray, detection: Detection) -> np.ndarray:

@@ -22,9 +22,11 @@ class MobileFaceNetRecognizer:
     name = "mobilefacenet"
     dim = 128
     metric = "cosine"
+    calibration = "mobilefacenet"
+    zoo_models = ("mobilefacenet",)
 
     def __init__(self, flip: bool = True, device: str = "cpu") -> None:
-        self._session = onnx_session(model_file("mobilefacenet"), device)
+        self._session = onnx_session(model_file(self.zoo_models[0]), device)
         self._input = self._session.get_inputs()[0].name
         self.device = device
         self.flip = flip

@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 
 import facetrust
+from facetrust.defaults import DEFAULT_FMR
 from facetrust.errors import ConfigError
 from facetrust.server import worker
 
@@ -58,7 +59,7 @@ async def analyze(request: Request, image: UploadFile = File(...),
 @router.post("/v1/verify", summary="Are the faces in two images the same person?")
 async def verify(request: Request, image_a: UploadFile = File(...), image_b: UploadFile = File(...),
                  fmr: float | None = Query(None, gt=0, lt=1, description="False-match rate of the threshold "
-                                                                        "(default 1e-3)."),
+                                                                        f"(default {DEFAULT_FMR:g})."),
                  select: str = SelectQuery) -> dict[str, Any]:
     result = await services(request).pool.run(worker.verify, await image_a.read(),
                                               await image_b.read(), fmr, parse_select(select))

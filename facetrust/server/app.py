@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -44,11 +44,8 @@ class Services:
 
 
 def analyzer_config(config: ServerConfig) -> AnalyzerConfig:
-    return AnalyzerConfig(detector=config.detector, recognizer=config.recognizer,
-                          detector_options=dict(config.detector_options),
-                          recognizer_options=dict(config.recognizer_options), device=config.device,
-                          max_pixels=config.max_pixels, checks=config.checks,
-                          check_options=dict(config.check_options))
+    """The analyzer part of the server's configuration (a plain AnalyzerConfig, for the workers)."""
+    return AnalyzerConfig(**{f.name: getattr(config, f.name) for f in fields(AnalyzerConfig)})
 
 
 def check_config(config: ServerConfig) -> AnalyzerConfig:

@@ -2,7 +2,8 @@
 
 The config file is ``--config PATH``, else ``$FACETRUST_CONFIG``, else
 ``$FACETRUST_HOME/server.toml`` when it exists. Its keys sit under a ``[server]``
-table and have the names of :class:`ServerConfig`'s fields. Every field can also
+table and have the names of :class:`ServerConfig`'s fields (the model and check
+settings are :class:`~facetrust.analyzer.AnalyzerConfig`'s own). Every field can also
 be set as ``FACETRUST_SERVER_<FIELD>`` (upper case): lists are comma-separated,
 option dicts are JSON, booleans are 1/0/true/false.
 """
@@ -11,11 +12,13 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from facetrust.analyzer import AnalyzerConfig
 from facetrust.errors import ConfigError
+from facetrust.io.image import DEFAULT_MAX_PIXELS
 
 ENV_PREFIX = "FACETRUST_SERVER_"
 
@@ -27,15 +30,15 @@ def facetrust_home() -> Path:
 
 
 @dataclass(frozen=True)
-class ServerConfig:
+class ServerConfig(AnalyzerConfig):
+    """The analyzer's settings (models and per-face checks, loaded once per inference worker at
+    start-up; the same names and defaults as :class:`~facetrust.analyzer.AnalyzerConfig`) plus
+    the serving ones."""
+
+    #: A number, not None: the server reports it (413 ``image_too_large``) and reads it from text.
+    max_pixels: int = DEFAULT_MAX_PIXELS
     host: str = "127.0.0.1"
     port: int = 8000
-    #: Models, loaded once per inference worker at start-up.
-    detector: str = "dlib-hog"
-    recognizer: str = "dlib-resnet"
-    detector_options: dict[str, Any] = field(default_factory=dict)
-    recognizer_options: dict[str, Any] = field(default_factory=dict)
-    device: str = "cpu"
     #: Inference processes (dlib holds the GIL, so parallelism needs processes); 0 = one per core.
     workers: int = 0
     #: Requests allowed to wait for a worker beyond the ones running; more get 503.
@@ -45,7 +48,6 @@ class ServerConfig:
     #: Seconds a client has to send its whole request body (slow clients get 408).
     upload_timeout_s: float = 30.0
     max_upload_bytes: int = 10 * 1024 * 1024
-    max_pixels: int = 50_000_000
     #: Open connections uvicorn accepts before answering 503.
     max_connections: int = 256
     #: Require an API key (``facetrust keys create``) on every API call.
@@ -61,11 +63,6 @@ class ServerConfig:
     compreface_gallery: str = "default"
     #: Folder of evaluation reports (``facetrust eval … --report DIR`` outputs) the UI can show.
     reports_dir: str | None = None
-    #: Per-face checks run in the workers on every face of an answer (names in
-    #: ``facetrust.checks.FACE_CHECKS``: quality, liveness, forgery; or a plugin's "module:Class").
-    checks: tuple[str, ...] = ()
-    #: Options per check, e.g. ``{forgery = {detector = "fusion"}}``.
-    check_options: dict[str, Any] = field(default_factory=dict)
     #: Key file (default ``$FACETRUST_HOME/keys.json``).
     keys_file: str | None = None
 
@@ -86,7 +83,9 @@ class ServerConfig:
         return replace(self, **_coerce_all({k: v for k, v in overrides.items() if v is not None}, "option"))
 
 
-_FIELDS = {f.name: f for f in fields(ServerConfig)}
+#: Analyzer settings a server does not take: the fallback box is for pre-cropped evaluation sets.
+_NOT_SERVED = {"fallback_box"}
+_FIELDS = {f.name: f for f in fields(ServerConfig) if f.name not in _NOT_SERVED}
 #: 0 means: workers = one per core, port = any free port, no rate limit, no waiting queue.
 _ZERO_ALLOWED = {"workers", "port", "rate_limit_per_minute", "max_pending"}
 

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from facetrust.defaults import DEFAULT_FMR
 from facetrust.errors import ConfigError, GalleryError
 from facetrust.gallery import Gallery
 from facetrust.server import worker
@@ -201,7 +202,7 @@ async def remove_template(request: Request, name: str, template_id: int) -> dict
 @router.post("/{name}/search", summary="Who is this? Top-k identities and the open-set decision")
 async def search(request: Request, name: str, image: UploadFile = File(...), k: int = Query(5, ge=1, le=1000),
                  fmr: float | None = Query(None, gt=0, lt=1, description="Decision threshold at this FMR "
-                                                                        "(default 1e-3)."),
+                                                                        f"(default {DEFAULT_FMR:g})."),
                  threshold: float | None = Query(None, ge=-1, le=1, description="Explicit similarity threshold."),
                  all_faces: bool = Query(False, description="Search every face, not only the selected one."),
                  select: str = SelectQuery) -> dict[str, Any]:

@@ -1,0 +1,25 @@
+"""Default components and settings, in one place.
+
+The library's signatures, the CLI's option defaults and the server configuration all
+read these names, so changing a default (or a preset of defaults) is an edit here only.
+Plain constants: importing this module imports nothing else.
+"""
+from __future__ import annotations
+
+#: Face detector of the analyzer, galleries, quality and evaluation (registry name).
+DEFAULT_DETECTOR = "dlib-hog"
+#: Recognizer of embeddings, verification and galleries (registry name).
+DEFAULT_RECOGNIZER = "dlib-resnet"
+#: False-match rate at which verification and gallery decision thresholds are set.
+DEFAULT_FMR = 1e-3
+#: Quality method (falls back to "explainable" where no learned model ships for the recognizer).
+DEFAULT_QUALITY_METHOD = "learned"
+#: Face detector of liveness and forgery checks run on their own: their crops and
+#: thresholds were measured on YuNet's boxes and landmarks (docs/liveness.md, docs/forensics.md).
+DEFAULT_CHECK_DETECTOR = "yunet"
+#: Liveness model (registry name).
+DEFAULT_LIVENESS_MODEL = "minifasnet"
+#: Forgery detector: the mean of `sbi` and MesoNet; on the DFDC samples it is at least as good as
+#: MesoNet on face crops and videos, better on all frames and under blur and down-scaling
+#: (docs/forensics.md).
+DEFAULT_FORGERY_DETECTOR = "fusion"

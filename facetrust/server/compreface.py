@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facetrust.errors import DuplicateIdentityError, FaceNotFoundError, IdentityNotFoundError
 from facetrust.gallery import Gallery
+from facetrust.gallery.identity_id import check_new_identity_id
 from facetrust.server import worker
 from facetrust.server.api import api_key_header, services
 from facetrust.server.errors import ConflictError, NotFoundError
@@ -222,6 +223,7 @@ async def add_subject(request: Request, subject: str = Body(..., embed=True)) ->
     faces = await collection(request)
 
     def add() -> None:
+        check_new_identity_id(subject)
         if faces.exists(subject):
             raise ConflictError(f"subject {subject!r} already exists")
         faces.empty.change(add={subject})
@@ -236,7 +238,7 @@ async def list_subjects(request: Request) -> dict[str, Any]:
     return {"subjects": await run_in_threadpool(faces.subjects)}
 
 
-@router.put("/recognition/subjects/{subject}", summary="Rename a subject (merging into an existing one)")
+@router.put("/recognition/subjects/{subject:path}", summary="Rename a subject (merging into an existing one)")
 async def rename_subject(request: Request, subject: str, new_name: str = Body(..., embed=True, alias="subject"),
                          ) -> dict[str, Any]:
     faces = await collection(request)
@@ -245,13 +247,15 @@ async def rename_subject(request: Request, subject: str, new_name: str = Body(..
     def rename() -> None:
         if not faces.exists(subject):
             raise IdentityNotFoundError(f"subject {subject!r} not found")
+        if not faces.exists(new_name):
+            check_new_identity_id(new_name)
         faces.rename(subject, new_name, recognizer)
 
     await run_in_threadpool(rename)
     return {"updated": True}
 
 
-@router.delete("/recognition/subjects/{subject}", summary="Delete a subject and its examples")
+@router.delete("/recognition/subjects/{subject:path}", summary="Delete a subject and its examples")
 async def delete_subject(request: Request, subject: str) -> dict[str, Any]:
     faces = await collection(request)
 

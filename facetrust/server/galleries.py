@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +29,11 @@ from facetrust.server.api import SelectQuery, api_key_header, parse_select, serv
 from facetrust.server.errors import ConflictError, NotFoundError
 
 SUFFIX = ".gallery"
+#: Limits of an identity's metadata, checked before it reaches the gallery.
+MAX_METADATA_DEPTH = 32
+MAX_METADATA_CHARS = 64 * 1024
+#: SQLite integers are 64-bit: larger offsets and template ids cannot exist.
+MAX_INT = 2**63 - 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -121,7 +127,9 @@ async def create_gallery(request: Request, name: str = Body(..., embed=True)) ->
 @router.get("/{name}", summary="Statistics of a gallery")
 async def gallery_stats(request: Request, name: str) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
-    return {**await run_in_threadpool(summary, name, gallery), "stats": await run_in_threadpool(gallery.stats)}
+    stats = await run_in_threadpool(gallery.stats)
+    stats.pop("location", None)  # the server's file path is none of the client's business
+    return {**await run_in_threadpool(summary, name, gallery), "stats": stats}
 
 
 async def _enrolment_vectors(request: Request, images: list[UploadFile], select: str | None) -> np.ndarray:
@@ -146,7 +154,7 @@ async def enrol(request: Request, name: str, id: str = Form(..., description="Id
     return identity.to_dict()
 
 
-@router.post("/{name}/identities/{identity_id}/templates", status_code=201,
+@router.post("/{name}/identities/{identity_id:path}/templates", status_code=201,
              summary="Add templates (images) to an enrolled identity")
 async def add_templates(request: Request, name: str, identity_id: str, images: list[UploadFile] = File(...),
                         select: str | None = Query(None)) -> dict[str, Any]:
@@ -158,7 +166,7 @@ async def add_templates(request: Request, name: str, identity_id: str, images: l
 
 
 @router.get("/{name}/identities", summary="Enrolled identities, paged")
-async def list_identities(request: Request, name: str, offset: int = Query(0, ge=0),
+async def list_identities(request: Request, name: str, offset: int = Query(0, ge=0, le=MAX_INT),
                           limit: int = Query(100, ge=1, le=10_000)) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     identities = await run_in_threadpool(gallery.list, offset, limit)
@@ -166,33 +174,46 @@ async def list_identities(request: Request, name: str, offset: int = Query(0, ge
     return {"total": total, "offset": offset, "limit": limit, "identities": [i.to_dict() for i in identities]}
 
 
-@router.get("/{name}/identities/{identity_id}", summary="One identity with its templates")
+@router.get("/{name}/identities/{identity_id:path}", summary="One identity with its templates")
 async def get_identity(request: Request, name: str, identity_id: str) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     return (await run_in_threadpool(gallery.get, identity_id)).to_dict()
 
 
-@router.patch("/{name}/identities/{identity_id}", summary="Change display name and/or metadata")
+@router.patch("/{name}/identities/{identity_id:path}", summary="Change display name and/or metadata")
 async def update_identity(request: Request, name: str, identity_id: str,
                           display_name: str | None = Body(None, alias="name"),
                           metadata: dict[str, Any] | None = Body(None),
                           merge: bool = Body(False, description="Merge metadata key by key instead of replacing.")
                           ) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
+    if metadata is not None:
+        checked_metadata(metadata)
     identity = await run_in_threadpool(lambda: gallery.update(identity_id, name=display_name, metadata=metadata,
                                                               merge=merge))
     return identity.to_dict()
 
 
-@router.delete("/{name}/identities/{identity_id}", summary="Erase an identity and all its templates")
+@router.delete("/{name}/identities/{identity_id:path}", summary="Erase an identity and all its templates")
 async def remove_identity(request: Request, name: str, identity_id: str) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     await run_in_threadpool(gallery.remove, identity_id)
     return {"removed": identity_id}
 
 
+@router.delete("/{name}/identities", summary="Erase the identities named by ?id= (repeatable), atomically")
+async def remove_identities(request: Request, name: str,
+                            ids: list[str] = Query(..., alias="id", description="Identity id; works for any id, "
+                                                   "including '.' and '..', which no URL path can carry.")
+                            ) -> dict[str, Any]:
+    gallery = await gallery_for(request, name)
+    await run_in_threadpool(gallery.remove, ids)
+    return {"removed": ids}
+
+
 @router.delete("/{name}/templates/{template_id}", summary="Erase one template")
-async def remove_template(request: Request, name: str, template_id: int) -> dict[str, Any]:
+async def remove_template(request: Request, name: str, template_id: int = PathParam(..., ge=0, le=MAX_INT)
+                          ) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     await run_in_threadpool(gallery.remove_template, template_id)
     return {"removed_template": template_id}
@@ -242,10 +263,28 @@ async def export(request: Request, name: str) -> FileResponse:
 def _json_object(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
+    if len(text) > MAX_METADATA_CHARS:
+        raise GalleryError(f"metadata is longer than {MAX_METADATA_CHARS:,} characters")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise GalleryError(f"metadata is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise GalleryError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels") from None
     if not isinstance(value, dict):
         raise GalleryError("metadata must be a JSON object")
+    return checked_metadata(value)
+
+
+def checked_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` if it is nested at most MAX_METADATA_DEPTH levels and not too long as JSON."""
+    level, depth = [value], 1
+    while level:  # breadth first, without recursion: a deep value must not exhaust the stack
+        if depth > MAX_METADATA_DEPTH:
+            raise GalleryError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(child, (dict, list))]
+        depth += 1
+    if len(json.dumps(value)) > MAX_METADATA_CHARS:
+        raise GalleryError(f"metadata is longer than {MAX_METADATA_CHARS:,} characters as JSON")
     return value

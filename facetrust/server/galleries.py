@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Depends, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +26,10 @@ from starlette.concurrency import run_in_threadpool
 from facetrust.errors import ConfigError, GalleryError
 from facetrust.gallery import Gallery
 from facetrust.server import worker
-from facetrust.server.api import SelectQuery, api_key_header, parse_select, services
+from facetrust.gallery.identity_id import check_new_identity_id
+from facetrust.server.api import (
+    ImageFile, SelectQuery, api_key_header, image_input, image_inputs, json_body, parse_select, services,
+)
 from facetrust.server.errors import ConflictError, NotFoundError
 
 SUFFIX = ".gallery"
@@ -132,31 +136,49 @@ async def gallery_stats(request: Request, name: str) -> dict[str, Any]:
     return {**await run_in_threadpool(summary, name, gallery), "stats": stats}
 
 
-async def _enrolment_vectors(request: Request, images: list[UploadFile], select: str | None) -> np.ndarray:
+async def _enrolment_vectors(request: Request, images: list[UploadFile] | None, select: str | None) -> np.ndarray:
     chosen = parse_select(select) if select else None
-    faces = [await services(request).pool.run(worker.enrolment_face, await image.read(), chosen) for image in images]
+    faces = [await services(request).pool.run(worker.enrolment_face, data, chosen)
+             for data in await image_inputs(request, images, "images")]
     return np.stack([face.embedding for face in faces])
 
 
+async def _enrolment_fields(request: Request, identity_id: str | None, display_name: str | None,
+                            metadata: str | None) -> tuple[str, str | None, dict[str, Any]]:
+    """Id, display name and metadata from the multipart form, else from the JSON body."""
+    if identity_id is not None:
+        return check_new_identity_id(identity_id), display_name, _json_object(metadata)
+    body = await json_body(request)
+    if "id" not in body:
+        raise RequestValidationError([{"type": "missing", "loc": ("body", "id"), "msg": "Field required"}])
+    display_name, meta = body.get("name"), body.get("metadata") or {}
+    if display_name is not None and not isinstance(display_name, str):
+        raise GalleryError("name must be a string")
+    if not isinstance(meta, dict):
+        raise GalleryError("metadata must be a JSON object")
+    return check_new_identity_id(body["id"]), display_name, checked_metadata(meta)
+
+
 @router.post("/{name}/identities", status_code=201, summary="Enrol an identity from one or more images")
-async def enrol(request: Request, name: str, id: str = Form(..., description="Identity id."),
-                images: list[UploadFile] = File(..., description="One face per image."),
+async def enrol(request: Request, name: str, id: str | None = Form(None, description="Identity id (required)."),
+                images: list[UploadFile] | None = ImageFile("One face per image (or JSON: base64 strings)."),
                 display_name: str | None = Form(None, alias="name", description="Display name."),
                 metadata: str | None = Form(None, description="JSON object stored with the identity."),
                 select: str | None = Query(None, description="Face to use when an image has several "
                                                              "(default: refuse such images).")) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
-    meta = _json_object(metadata)
+    identity_id, display_name, meta = await _enrolment_fields(request, id, display_name, metadata)
     vectors = await _enrolment_vectors(request, images, select)
     recognizer = services(request).config.recognizer
-    identity = await run_in_threadpool(lambda: gallery.enroll(id, embeddings=vectors, name=display_name,
+    identity = await run_in_threadpool(lambda: gallery.enroll(identity_id, embeddings=vectors, name=display_name,
                                                               metadata=meta, model=recognizer))
     return identity.to_dict()
 
 
 @router.post("/{name}/identities/{identity_id:path}/templates", status_code=201,
              summary="Add templates (images) to an enrolled identity")
-async def add_templates(request: Request, name: str, identity_id: str, images: list[UploadFile] = File(...),
+async def add_templates(request: Request, name: str, identity_id: str,
+                        images: list[UploadFile] | None = ImageFile("Images (or JSON: base64 strings)."),
                         select: str | None = Query(None)) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     vectors = await _enrolment_vectors(request, images, select)
@@ -220,14 +242,14 @@ async def remove_template(request: Request, name: str, template_id: int = PathPa
 
 
 @router.post("/{name}/search", summary="Who is this? Top-k identities and the open-set decision")
-async def search(request: Request, name: str, image: UploadFile = File(...), k: int = Query(5, ge=1, le=1000),
+async def search(request: Request, name: str, image: UploadFile | None = ImageFile(), k: int = Query(5, ge=1, le=1000),
                  fmr: float | None = Query(None, gt=0, lt=1, description="Decision threshold at this FMR "
                                                                         "(default 1e-3)."),
                  threshold: float | None = Query(None, ge=-1, le=1, description="Explicit similarity threshold."),
                  all_faces: bool = Query(False, description="Search every face, not only the selected one."),
                  select: str = SelectQuery) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
-    data = await image.read()
+    data = await image_input(request, image, "image")
     if all_faces:
         found = await services(request).pool.run(worker.analyze, data, True)
         faces = found.faces

@@ -48,6 +48,9 @@ class Server:
     def patch(self, path: str, key: str | None = None, headers: dict | None = None, **kwargs):
         return requests.patch(self.url + path, headers={**self.headers(key), **(headers or {})}, timeout=120, **kwargs)
 
+    def put(self, path: str, key: str | None = None, headers: dict | None = None, **kwargs):
+        return requests.put(self.url + path, headers={**self.headers(key), **(headers or {})}, timeout=120, **kwargs)
+
     def delete(self, path: str, key: str | None = None, headers: dict | None = None, **kwargs):
         return requests.delete(self.url + path, headers={**self.headers(key), **(headers or {})}, timeout=120, **kwargs)
 

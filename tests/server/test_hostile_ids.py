@@ -87,7 +87,7 @@ def test_compreface_subjects_with_hostile_names(server, analyzer):
     for name in REFUSED:
         refused = server.post(subjects, key=key, json={"subject": name})
         assert refused.status_code == 400 and "identity id" in refused.json()["message"], refused.text
-    renamed = server.put(f"{subjects}/{in_path('a/b')}", key=key, json={"subject": ".."})
+    renamed = server.put(f"{subjects}/{in_path('a/b')}", key=key, json={"subject": "\u202enew"})
     assert renamed.status_code == 400 and "identity id" in renamed.json()["message"]
     added = server.post("/api/v1/recognition/faces", key=key, params={"subject": "c/d"},
                         files=upload(PHOTO, "file"))

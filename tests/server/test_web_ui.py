@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from serverkit import EXAMPLES, ROOT
+from test_hostile_ids import old_gallery
 from typer.testing import CliRunner
 
 from facetrust.cli.main import app as cli
@@ -50,12 +51,31 @@ def browser():
         launched.close()
 
 
-def test_web_ui(server, report, browser, tmp_path):
+def test_api_docs_render_offline(server, browser):
+    """Swagger UI and ReDoc load every asset from the server (none from a CDN) and render."""
+    page = browser.new_page()
+    outside: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((server.url, "blob:", "data:")) else outside.append(r.url))
+    page.route(lambda url: not url.startswith(server.url), lambda route: route.abort())  # offline
+    page.goto(server.url + "/docs")
+    page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=30_000)
+    assert page.locator(".opblock").count() > 20 and "facetrust" in page.text_content(".title")
+    page.goto(server.url + "/redoc")
+    page.wait_for_selector("[role=menuitem]", timeout=30_000)
+    assert not outside, outside
+    page.close()
+
+
+def test_web_ui(server, report, browser, tmp_path, analyzer):
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     context.grant_permissions(["camera"], origin=server.url)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The page runs under its Content-Security-Policy: any violation is a console error.
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    outside: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((server.url, "blob:", "data:")) else outside.append(r.url))
     page.goto(server.url + "/")
     page.wait_for_function("document.querySelector('#server-info').textContent.includes('dlib-resnet')")
 
@@ -114,6 +134,23 @@ def test_web_ui(server, report, browser, tmp_path):
     page.wait_for_selector("#identities button.delete[data-id=obama]", state="detached")
     assert page.locator("#identities button.delete").count() == 1
 
+    # Hostile ids: one enrolled through the page, and ids an older version stored ('.', '..', an RTL
+    # override), all erased with the Delete button.
+    page.fill("#enrol-id", "../../etc/passwd")
+    page.set_input_files("#enrol-file", str(KNN / "train" / "biden" / "biden.jpg"))
+    page.click("#enrol-run")
+    page.wait_for_function("document.querySelector('#identity-count').textContent === '(2)'")
+    old_gallery(server.home / "galleries", "ui-old", [".", "..", "\u202eevil"], analyzer)
+    page.click("button[data-tab=compare]")
+    page.click("button[data-tab=gallery]")  # reloads the gallery list
+    for name, count in (("ui-gallery", 2), ("ui-old", 3)):
+        page.select_option("#gallery-select", name)
+        page.wait_for_function(f"document.querySelector('#identity-count').textContent === '({count})'")
+        for left in range(count - 1, -1, -1):
+            page.locator("#identities button.delete").first.click()
+            page.wait_for_function(f"document.querySelector('#identity-count').textContent === '({left})'")
+        assert server.get(f"/v1/galleries/{name}/identities").json()["total"] == 0
+
     # Reports: metrics and plots of a real evaluation report.
     page.click("button[data-tab=reports]")
     page.wait_for_selector("#report-view[data-loaded=true]")
@@ -124,6 +161,7 @@ def test_web_ui(server, report, browser, tmp_path):
     page.screenshot(path=str(shot), full_page=True)
 
     assert not errors, errors
+    assert not outside, outside
     for name in ("ui-analyze.png", "ui-compare.png", "ui-gallery.png", "ui-reports.png"):
         assert (tmp_path / name).stat().st_size > 10_000
     print(f"screenshots: {tmp_path}")

@@ -2,7 +2,7 @@
 
 The web UI keeps the API key in localStorage, so its pages may run only their own
 scripts (no inline code, nothing from elsewhere) and may not be framed. The docs
-pages (Swagger UI, ReDoc) need their inline start-up script, so they get a policy that
+page (Swagger UI) needs their inline start-up script, so they get a policy that
 allows it but still loads nothing from another origin: they work offline.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -19,13 +19,13 @@ from fastapi.staticfiles import StaticFiles
 UI_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
              "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
              "form-action 'self'; frame-ancestors 'none'")
-#: Swagger UI and ReDoc: their inline start-up code, workers from blobs, nothing from elsewhere.
+#: Swagger UI: its inline start-up code, workers from blobs, nothing from elsewhere.
 DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
                "img-src 'self' data: blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
                "base-uri 'none'; frame-ancestors 'none'")
 #: Everything else (JSON, report files): nothing to load, nothing to run.
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
-DOCS_PREFIXES = ("/docs", "/redoc", "/static-docs/")
+DOCS_PREFIXES = ("/docs", "/static-docs/")
 UI_PREFIXES = ("/ui", "/favicon.ico")
 _COMMON = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
            (b"referrer-policy", b"no-referrer")]
@@ -61,7 +61,8 @@ class SecurityHeaders:
 
 
 def mount_docs(app: FastAPI) -> None:
-    """/docs (Swagger UI) and /redoc from the assets packaged in ``fastapi-offline`` (no CDN)."""
+    """/docs (Swagger UI) from the assets packaged in ``fastapi-offline`` (no CDN). ReDoc is left
+    out: in the browser test it still fetched its logo from a CDN."""
     import fastapi_offline
 
     assets = Path(fastapi_offline.__file__).parent / "static"
@@ -82,10 +83,3 @@ def mount_docs(app: FastAPI) -> None:
     @app.get(redirect_url, include_in_schema=False)
     async def swagger_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_redoc_html(openapi_url=root + openapi_url, title=f"{title} - API reference",
-                              redoc_js_url=f"{root}/static-docs/redoc.standalone.js",
-                              redoc_favicon_url=f"{root}/static-docs/favicon.png", with_google_fonts=False)

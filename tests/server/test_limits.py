@@ -4,9 +4,11 @@ docs assets, unknown liveness as null) against real servers."""
 from __future__ import annotations
 
 import base64
+import io
 
 import pytest
 import requests
+from PIL import Image, ImageOps
 from serverkit import EXAMPLES, TEST_IMAGES, assert_error, start_server
 
 from facetrust.server.keys import KeyStore
@@ -18,7 +20,8 @@ PHOTO = EXAMPLES / "obama.jpg"
 def limited_server(shared, tmp_path_factory):
     running = start_server(tmp_path_factory.mktemp("limited-home"),
                            env={"FACETRUST_SERVER_WORKERS": "1", "FACETRUST_SERVER_AUTH_FAILURES_PER_MINUTE": "5",
-                                "FACETRUST_SERVER_CHECKS": "liveness"})
+                                # yunet finds faces under forgery's 32-px minimum (dlib-hog's boxes are >= 32 px).
+                                "FACETRUST_SERVER_DETECTOR": "yunet", "FACETRUST_SERVER_CHECKS": "liveness,forgery"})
     yield running
     running.stop()
 
@@ -32,18 +35,22 @@ def test_a_key_limited_to_5_per_minute_gets_429_after_at_most_5_quick_requests(l
     assert int(refused.headers["retry-after"]) >= 1
 
 
-def test_liveness_unknown_is_null_over_rest(limited_server):
-    from PIL import Image, ImageOps
-    import io
-
+def test_unknown_liveness_and_forgery_are_null_over_rest(limited_server):
+    photo = Image.open(PHOTO)
     gray = io.BytesIO()
-    ImageOps.grayscale(Image.open(PHOTO)).save(gray, "JPEG")
+    ImageOps.grayscale(photo).save(gray, "JPEG")
     found = limited_server.post("/v1/analyze", files={"image": ("gray.jpg", gray.getvalue())})
     assert found.status_code == 200, found.text
     liveness = found.json()["faces"][0]["liveness"]
     assert liveness["status"] == "unavailable" and liveness["is_live"] is None and liveness["score"] is None
-    colour = limited_server.post("/v1/analyze", files={"image": ("c.jpg", PHOTO.read_bytes())}).json()
-    assert colour["faces"][0]["liveness"]["is_live"] in (True, False)
+    small = io.BytesIO()  # the face about 24 px wide: too small for a forgery decision
+    photo.resize((photo.width // 9, photo.height // 9), Image.Resampling.LANCZOS).save(small, "PNG")
+    found = limited_server.post("/v1/analyze", files={"image": ("small.png", small.getvalue())})
+    assert found.status_code == 200, found.text
+    forgery = found.json()["faces"][0]["forgery"]
+    assert forgery["status"] == "unavailable" and forgery["is_fake"] is None and "too small" in forgery["reason"]
+    colour = limited_server.post("/v1/analyze", files={"image": ("c.jpg", PHOTO.read_bytes())}).json()["faces"][0]
+    assert colour["liveness"]["is_live"] in (True, False) and colour["forgery"]["is_fake"] in (True, False)
 
 
 def test_base64_and_data_url_images_are_accepted_and_bad_base64_is_400(limited_server):

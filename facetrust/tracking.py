@@ -108,7 +108,7 @@ class ScoredTrack:
 
     def to_dict(self, include_frames: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "track": self.track_id, "status": self.status, f"is_{self.POSITIVE}": self.status == self.POSITIVE,
+            "track": self.track_id, "status": self.status, f"is_{self.POSITIVE}": None if self.status == "unavailable" else self.status == self.POSITIVE,
             "score": None if self.score is None else round(self.score, 6), "threshold": round(self.threshold, 6),
             "model": self.model, "frames": len(self.frames), "frames_scored": len(self.scored),
             f"frames_{self.POSITIVE}": sum(f.result.status == self.POSITIVE for f in self.frames),

@@ -118,7 +118,11 @@ class ScoredDecision:
     def available(self) -> bool:
         return self.status != "unavailable"
 
-    def _decision_dict(self, flag: str, value: bool) -> dict[str, Any]:
+    def _is(self, label: str) -> bool | None:
+        """Whether the decision is ``label``; None when unavailable (unknown is not "no")."""
+        return self.status == label if self.available else None
+
+    def _decision_dict(self, flag: str, value: bool | None) -> dict[str, Any]:
         """The JSON fields every decision has; ``flag`` names the boolean (e.g. "is_live")."""
         return {"status": self.status, flag: value,
                 "score": None if self.score is None else round(float(self.score), 6),

@@ -68,8 +68,9 @@ class ForgeryResult(ScoredDecision):
     region: tuple[float, float, float, float] | None = None
 
     @property
-    def is_fake(self) -> bool:
-        return self.status == "fake"
+    def is_fake(self) -> bool | None:
+        """None when unavailable: unknown is not "real"."""
+        return self._is("fake")
 
     def to_dict(self) -> dict[str, Any]:
         out = self._decision_dict("is_fake", self.is_fake)

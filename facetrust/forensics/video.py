@@ -81,7 +81,8 @@ class VideoForgery:
         subject = self.subject
         out: dict[str, Any] = {
             "path": self.path, "frames_sampled": self.frames_sampled, "model": self.model,
-            "threshold": round(self.threshold, 6), "status": self.status, "is_fake": self.status == "fake",
+            "threshold": round(self.threshold, 6), "status": self.status,
+            "is_fake": None if self.status == "unavailable" else self.status == "fake",
             "score": None if self.score is None else round(self.score, 6),
             "subject_track": None if subject is None else subject.track_id,
             "drift": None if subject is None or subject.drift is None else subject.drift.to_dict(),

@@ -26,6 +26,7 @@ from facetrust.gallery.base import (
     NewTemplate, OnDuplicate, QualityPolicy, SearchResult, check_identity_id, check_quality, dump_metadata, fuse,
     fuse_by_quality, model_identity,
 )
+from facetrust.gallery.identity_id import check_new_identity_id
 from facetrust.types import Face
 
 if TYPE_CHECKING:
@@ -331,7 +332,7 @@ class Gallery:
         embedding) nothing is stored. Image faces are assessed and gated by ``quality_policy``
         (default: the gallery's); ``quality`` (one value per template, images first) is stored
         instead, without a gate; ``model`` names the recognizer that produced ``embeddings``."""
-        check_identity_id(identity_id)
+        check_new_identity_id(identity_id)
         meta = dump_metadata(metadata or {})
         templates = self._all_templates(images, embeddings, quality, select, model, quality_policy)
         self.backend.enroll([(identity_id, name, meta, templates)], "error")

@@ -1,6 +1,8 @@
 """Image decoding with EXIF orientation, colour-mode normalisation and a pixel limit."""
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import os
 import warnings
@@ -28,7 +30,7 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
 def load_image(source: ImageSource, max_pixels: int | None = None) -> np.ndarray:
     """Return ``source`` as an RGB ``uint8`` array of shape (H, W, 3).
 
-    Paths and bytes are decoded with Pillow, honouring EXIF orientation.
+    Paths, bytes and ``data:`` URLs (base64) are decoded with Pillow, honouring EXIF orientation.
     Grayscale, RGBA, palette, 16-bit and CMYK inputs become RGB uint8.
     Raises a subclass of :class:`~facetrust.errors.ImageError` on bad input.
     """
@@ -39,6 +41,8 @@ def load_image(source: ImageSource, max_pixels: int | None = None) -> np.ndarray
         rgb = _pil_to_rgb(source, limit)
     elif isinstance(source, (bytes, bytearray)):
         rgb = _decode(bytes(source), "<bytes>", limit)
+    elif isinstance(source, str) and source.startswith("data:"):
+        rgb = _decode(decode_base64_image(source), "<data URL>", limit)
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.exists():
@@ -50,6 +54,19 @@ def load_image(source: ImageSource, max_pixels: int | None = None) -> np.ndarray
         raise ImageDecodeError(f"cannot read an image from a {type(source).__name__}")
     _check_size(rgb.shape[1], rgb.shape[0], limit, "image")
     return rgb
+
+
+def decode_base64_image(text: str) -> bytes:
+    """The bytes of an image sent as base64 text or as a ``data:image/…;base64,`` URL (JSON APIs
+    send images so); :class:`ImageDecodeError` when it is not valid base64."""
+    if text.startswith("data:"):
+        header, comma, text = text.partition(",")
+        if not comma or not header.endswith(";base64"):
+            raise ImageDecodeError("a data URL image must look like data:image/jpeg;base64,<base64>")
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageDecodeError(f"image is not valid base64 ({exc})") from None
 
 
 def _decode(data: bytes, name: str, limit: int) -> np.ndarray:

@@ -53,7 +53,7 @@ class LivenessResult(ScoredDecision):
 
     ``status`` is ``"unavailable"`` when no reliable decision can be made (grayscale
     image, face too small, face cut by the image border); then ``score`` is None,
-    ``reason`` says why and ``is_live`` is False — never a made-up score.
+    ``reason`` says why and ``is_live`` is None (unknown) — never a made-up score.
     """
 
     status: LivenessStatus
@@ -61,8 +61,8 @@ class LivenessResult(ScoredDecision):
     reason: str | None = None
 
     @property
-    def is_live(self) -> bool:
-        return self.status == "live"
+    def is_live(self) -> bool | None:
+        return self._is("live")
 
     def to_dict(self) -> dict[str, Any]:
         out = self._decision_dict("is_live", self.is_live)

@@ -24,8 +24,8 @@ class LivenessTrack(ScoredTrack):
     NEGATIVE = "spoof"
 
     @property
-    def is_live(self) -> bool:
-        return self.status == "live"
+    def is_live(self) -> bool | None:
+        return None if self.status == "unavailable" else self.status == "live"
 
 
 @dataclass

@@ -24,6 +24,7 @@ from facetrust.errors import FacetrustError
 from facetrust.server.config import ServerConfig
 from facetrust.server.errors import error_body, error_response, http_code
 from facetrust.server.gate import Gate
+from facetrust.server.headers import SecurityHeaders, mount_docs
 from facetrust.server.inference import InferencePool
 from facetrust.server.keys import KeyStore
 from facetrust.server.ratelimit import RateLimiter
@@ -81,7 +82,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             services.pool.stop()
             services.galleries.close()
 
-    app = FastAPI(title="facetrust", version=facetrust.__version__, lifespan=lifespan,
+    app = FastAPI(title="facetrust", version=facetrust.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Face detection, analysis, verification and galleries over the facetrust library. "
                               "Send the API key in the `x-api-key` header.")
     app.state.services = services
@@ -89,13 +90,17 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.add_middleware(Gate, keys=services.keys,
                        limiter=RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst),
                        auth=config.auth, max_upload_bytes=config.max_upload_bytes,
-                       upload_timeout_s=config.upload_timeout_s)
+                       upload_timeout_s=config.upload_timeout_s,
+                       auth_failures=RateLimiter(config.auth_failures_per_minute,
+                                                 max(1, int(config.auth_failures_per_minute))))
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
                            allow_methods=["GET", "POST", "PUT", "DELETE"], allow_headers=["x-api-key", "content-type"])
     for router in (api.public, api.router, galleries.router, compreface.router, reports.router):
         app.include_router(router)
     api.mount_ui(app, STATIC_DIR)
+    mount_docs(app)
+    app.add_middleware(SecurityHeaders)  # added last: wraps every answer, the gate's errors too
     return app
 
 

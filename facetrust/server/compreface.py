@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Depends, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from facetrust.errors import DuplicateIdentityError, FaceNotFoundError, IdentityNotFoundError
 from facetrust.gallery import Gallery
+from facetrust.gallery.identity_id import check_new_identity_id
 from facetrust.server import worker
-from facetrust.server.api import api_key_header, services
+from facetrust.server.api import ImageFile, api_key_header, image_input, services
 from facetrust.server.errors import ConflictError, NotFoundError
 from facetrust.types import Face
 
@@ -194,11 +195,11 @@ def _versions(request: Request) -> dict[str, str]:
     return {"detector": f"facetrust.{config.detector}", "calculator": f"facetrust.{config.recognizer}"}
 
 
-async def _faces(request: Request, upload: UploadFile, embed: bool, limit: int,
+async def _faces(request: Request, upload: UploadFile | None, field: str, embed: bool, limit: int,
                  det_prob_threshold: float | None) -> tuple[worker.ImageFaces, list[Face], float]:
     """Faces of an upload (CompreFace answers 400 / code 28 when there is none) and the time taken."""
     start = time.perf_counter()
-    found = await services(request).pool.run(worker.analyze, await upload.read(), embed)
+    found = await services(request).pool.run(worker.analyze, await image_input(request, upload, field), embed)
     faces = _keep(found, limit, det_prob_threshold)
     if not faces:
         raise FaceNotFoundError(NO_FACE)
@@ -222,6 +223,7 @@ async def add_subject(request: Request, subject: str = Body(..., embed=True)) ->
     faces = await collection(request)
 
     def add() -> None:
+        check_new_identity_id(subject)
         if faces.exists(subject):
             raise ConflictError(f"subject {subject!r} already exists")
         faces.empty.change(add={subject})
@@ -236,7 +238,7 @@ async def list_subjects(request: Request) -> dict[str, Any]:
     return {"subjects": await run_in_threadpool(faces.subjects)}
 
 
-@router.put("/recognition/subjects/{subject}", summary="Rename a subject (merging into an existing one)")
+@router.put("/recognition/subjects/{subject:path}", summary="Rename a subject (merging into an existing one)")
 async def rename_subject(request: Request, subject: str, new_name: str = Body(..., embed=True, alias="subject"),
                          ) -> dict[str, Any]:
     faces = await collection(request)
@@ -245,13 +247,15 @@ async def rename_subject(request: Request, subject: str, new_name: str = Body(..
     def rename() -> None:
         if not faces.exists(subject):
             raise IdentityNotFoundError(f"subject {subject!r} not found")
+        if not faces.exists(new_name):
+            check_new_identity_id(new_name)
         faces.rename(subject, new_name, recognizer)
 
     await run_in_threadpool(rename)
     return {"updated": True}
 
 
-@router.delete("/recognition/subjects/{subject}", summary="Delete a subject and its examples")
+@router.delete("/recognition/subjects/{subject:path}", summary="Delete a subject and its examples")
 async def delete_subject(request: Request, subject: str) -> dict[str, Any]:
     faces = await collection(request)
 
@@ -283,9 +287,10 @@ async def delete_all_subjects(request: Request) -> dict[str, Any]:
 
 @router.post("/recognition/faces", summary="Add an example (one face) of a subject")
 async def add_example(request: Request, subject: str = Query(...), det_prob_threshold: float | None = ThresholdQuery,
-                      file: UploadFile = File(...)) -> dict[str, Any]:
+                      file: UploadFile | None = ImageFile()) -> dict[str, Any]:
     faces = await collection(request)
-    face = await services(request).pool.run(worker.enrolment_face, await file.read(), None, det_prob_threshold)
+    face = await services(request).pool.run(worker.enrolment_face, await image_input(request, file, "file"), None,
+                                            det_prob_threshold)
     recognizer = services(request).config.recognizer
     template_id = await run_in_threadpool(faces.add_example, subject, face.embedding, recognizer)
     return {"image_id": str(template_id), "subject": subject}
@@ -335,12 +340,13 @@ async def delete_example(request: Request, image_id: str) -> dict[str, Any]:
 
 
 @router.post("/recognition/faces/{image_id}/verify", summary="Compare the faces of an image with one example")
-async def verify_example(request: Request, image_id: str, file: UploadFile = File(...), limit: int = LimitQuery,
+async def verify_example(request: Request, image_id: str, file: UploadFile | None = ImageFile(),
+                         limit: int = LimitQuery,
                          det_prob_threshold: float | None = ThresholdQuery, face_plugins: str = PluginsQuery,
                          status: bool = StatusQuery) -> dict[str, Any]:
     faces = await collection(request)
     _, _, reference, _ = await run_in_threadpool(faces.template, image_id)
-    found, kept, elapsed = await _faces(request, file, True, limit, det_prob_threshold)
+    found, kept, elapsed = await _faces(request, file, "file", True, limit, det_prob_threshold)
     plugins = _plugins(face_plugins)
     result = [{**_face_json(f, found, plugins, status, elapsed), "similarity": _similarity(f.embedding, reference)}
               for f in kept]
@@ -350,12 +356,13 @@ async def verify_example(request: Request, image_id: str, file: UploadFile = Fil
 # --------------------------------------------------------------------------- recognition, detection, verification
 
 @router.post("/recognition/recognize", summary="Recognize every face of an image")
-async def recognize(request: Request, file: UploadFile = File(...), limit: int = LimitQuery,
-                    prediction_count: int = Query(1, ge=0, description="Subjects per face, most similar first."),
+async def recognize(request: Request, file: UploadFile | None = ImageFile(), limit: int = LimitQuery,
+                    prediction_count: int = Query(1, ge=0, le=1000, description="Subjects per face, most similar "
+                                                                                "first."),
                     det_prob_threshold: float | None = ThresholdQuery, face_plugins: str = PluginsQuery,
                     status: bool = StatusQuery) -> dict[str, Any]:
     faces = await collection(request)
-    found, kept, elapsed = await _faces(request, file, True, limit, det_prob_threshold)
+    found, kept, elapsed = await _faces(request, file, "file", True, limit, det_prob_threshold)
     recognizer = services(request).config.recognizer
     vectors = np.stack([f.embedding for f in kept])
     results = await run_in_threadpool(lambda: faces.gallery.search_embeddings(
@@ -371,23 +378,24 @@ async def recognize(request: Request, file: UploadFile = File(...), limit: int =
 
 
 @router.post("/detection/detect", summary="Detect every face of an image")
-async def detect(request: Request, file: UploadFile = File(...), limit: int = LimitQuery,
+async def detect(request: Request, file: UploadFile | None = ImageFile(), limit: int = LimitQuery,
                  det_prob_threshold: float | None = ThresholdQuery, face_plugins: str = PluginsQuery,
                  status: bool = StatusQuery) -> dict[str, Any]:
     plugins = _plugins(face_plugins)
-    found, kept, elapsed = await _faces(request, file, "calculator" in plugins, limit, det_prob_threshold)
+    found, kept, elapsed = await _faces(request, file, "file", "calculator" in plugins, limit, det_prob_threshold)
     return {"result": [_face_json(f, found, plugins, status, elapsed) for f in kept],
             **({"plugins_versions": _versions(request)} if status else {})}
 
 
 @router.post("/verification/verify", summary="Compare the face of a source image with the faces of a target image")
-async def verify(request: Request, source_image: UploadFile = File(...), target_image: UploadFile = File(...),
+async def verify(request: Request, source_image: UploadFile | None = ImageFile(),
+                 target_image: UploadFile | None = ImageFile(),
                  limit: int = LimitQuery, det_prob_threshold: float | None = ThresholdQuery,
                  face_plugins: str = PluginsQuery, status: bool = StatusQuery) -> dict[str, Any]:
     plugins = _plugins(face_plugins)
     (source, source_faces, elapsed_a), (target, target_faces, elapsed_b) = await asyncio.gather(
-        _faces(request, source_image, True, 1, det_prob_threshold),
-        _faces(request, target_image, True, limit, det_prob_threshold))
+        _faces(request, source_image, "source_image", True, 1, det_prob_threshold),
+        _faces(request, target_image, "target_image", True, limit, det_prob_threshold))
     reference = source_faces[0]  # the biggest face of the source image
     matches = [{**_face_json(f, target, plugins, status, elapsed_b),
                 "similarity": _similarity(f.embedding, reference.embedding)} for f in target_faces]

@@ -54,7 +54,11 @@ class ServerConfig(AnalyzerConfig):
     auth: bool = True
     #: Token bucket per API key (per client address when auth is off).
     rate_limit_per_minute: float = 600.0
+    #: Requests a client may send at once; never more than its per-minute rate (so a key
+    #: limited to 5 per minute gets at most 5 back-to-back).
     rate_limit_burst: int = 60
+    #: Failed API key checks allowed per client address and minute (as many at once); 0 = no limit.
+    auth_failures_per_minute: float = 10.0
     #: Allowed CORS origins; empty = CORS off (the web UI is same-origin).
     cors_origins: tuple[str, ...] = ()
     #: Where galleries live (default ``$FACETRUST_HOME/galleries``).
@@ -86,8 +90,8 @@ class ServerConfig(AnalyzerConfig):
 #: Analyzer settings a server does not take: the fallback box is for pre-cropped evaluation sets.
 _NOT_SERVED = {"fallback_box"}
 _FIELDS = {f.name: f for f in fields(ServerConfig) if f.name not in _NOT_SERVED}
-#: 0 means: workers = one per core, port = any free port, no rate limit, no waiting queue.
-_ZERO_ALLOWED = {"workers", "port", "rate_limit_per_minute", "max_pending"}
+#: 0 means: workers = one per core, port = any free port, no rate limit, no waiting queue, no failed-key limit.
+_ZERO_ALLOWED = {"workers", "port", "rate_limit_per_minute", "max_pending", "auth_failures_per_minute"}
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:

@@ -80,6 +80,9 @@ _TABLE: dict[type[BaseException], tuple[int, str, int]] = {
     NotFoundError: (404, "not_found", 11),
     ConflictError: (409, "already_exists", 43),
     E.FacetrustError: (400, "bad_request", 0),
+    # Text that is not valid Unicode (a lone surrogate in JSON) or JSON nested past the parser's stack.
+    UnicodeError: (400, "bad_request", 36),
+    RecursionError: (400, "bad_request", 36),
 }
 
 # Status codes raised by the framework itself (unknown route, bad method, bad fields).

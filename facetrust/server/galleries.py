@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Depends, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -25,10 +27,18 @@ from facetrust.defaults import DEFAULT_FMR
 from facetrust.errors import ConfigError, GalleryError
 from facetrust.gallery import Gallery
 from facetrust.server import worker
-from facetrust.server.api import SelectQuery, api_key_header, parse_select, services
+from facetrust.gallery.identity_id import check_new_identity_id
+from facetrust.server.api import (
+    ImageFile, SelectQuery, api_key_header, image_input, image_inputs, json_body, parse_select, services,
+)
 from facetrust.server.errors import ConflictError, NotFoundError
 
 SUFFIX = ".gallery"
+#: Limits of an identity's metadata, checked before it reaches the gallery.
+MAX_METADATA_DEPTH = 32
+MAX_METADATA_CHARS = 64 * 1024
+#: SQLite integers are 64-bit: larger offsets and template ids cannot exist.
+MAX_INT = 2**63 - 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -122,34 +132,54 @@ async def create_gallery(request: Request, name: str = Body(..., embed=True)) ->
 @router.get("/{name}", summary="Statistics of a gallery")
 async def gallery_stats(request: Request, name: str) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
-    return {**await run_in_threadpool(summary, name, gallery), "stats": await run_in_threadpool(gallery.stats)}
+    stats = await run_in_threadpool(gallery.stats)
+    stats.pop("location", None)  # the server's file path is none of the client's business
+    return {**await run_in_threadpool(summary, name, gallery), "stats": stats}
 
 
-async def _enrolment_vectors(request: Request, images: list[UploadFile], select: str | None) -> np.ndarray:
+async def _enrolment_vectors(request: Request, images: list[UploadFile] | None, select: str | None) -> np.ndarray:
     chosen = parse_select(select) if select else None
-    faces = [await services(request).pool.run(worker.enrolment_face, await image.read(), chosen) for image in images]
+    faces = [await services(request).pool.run(worker.enrolment_face, data, chosen)
+             for data in await image_inputs(request, images, "images")]
     return np.stack([face.embedding for face in faces])
 
 
+async def _enrolment_fields(request: Request, identity_id: str | None, display_name: str | None,
+                            metadata: str | None) -> tuple[str, str | None, dict[str, Any]]:
+    """Id, display name and metadata from the multipart form, else from the JSON body."""
+    if identity_id is not None:
+        return check_new_identity_id(identity_id), display_name, _json_object(metadata)
+    body = await json_body(request)
+    if "id" not in body:
+        raise RequestValidationError([{"type": "missing", "loc": ("body", "id"), "msg": "Field required"}])
+    display_name, meta = body.get("name"), body.get("metadata") or {}
+    if display_name is not None and not isinstance(display_name, str):
+        raise GalleryError("name must be a string")
+    if not isinstance(meta, dict):
+        raise GalleryError("metadata must be a JSON object")
+    return check_new_identity_id(body["id"]), display_name, checked_metadata(meta)
+
+
 @router.post("/{name}/identities", status_code=201, summary="Enrol an identity from one or more images")
-async def enrol(request: Request, name: str, id: str = Form(..., description="Identity id."),
-                images: list[UploadFile] = File(..., description="One face per image."),
+async def enrol(request: Request, name: str, id: str | None = Form(None, description="Identity id (required)."),
+                images: list[UploadFile] | None = ImageFile("One face per image (or JSON: base64 strings)."),
                 display_name: str | None = Form(None, alias="name", description="Display name."),
                 metadata: str | None = Form(None, description="JSON object stored with the identity."),
                 select: str | None = Query(None, description="Face to use when an image has several "
                                                              "(default: refuse such images).")) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
-    meta = _json_object(metadata)
+    identity_id, display_name, meta = await _enrolment_fields(request, id, display_name, metadata)
     vectors = await _enrolment_vectors(request, images, select)
     recognizer = services(request).config.recognizer
-    identity = await run_in_threadpool(lambda: gallery.enroll(id, embeddings=vectors, name=display_name,
+    identity = await run_in_threadpool(lambda: gallery.enroll(identity_id, embeddings=vectors, name=display_name,
                                                               metadata=meta, model=recognizer))
     return identity.to_dict()
 
 
-@router.post("/{name}/identities/{identity_id}/templates", status_code=201,
+@router.post("/{name}/identities/{identity_id:path}/templates", status_code=201,
              summary="Add templates (images) to an enrolled identity")
-async def add_templates(request: Request, name: str, identity_id: str, images: list[UploadFile] = File(...),
+async def add_templates(request: Request, name: str, identity_id: str,
+                        images: list[UploadFile] | None = ImageFile("Images (or JSON: base64 strings)."),
                         select: str | None = Query(None)) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     vectors = await _enrolment_vectors(request, images, select)
@@ -159,7 +189,7 @@ async def add_templates(request: Request, name: str, identity_id: str, images: l
 
 
 @router.get("/{name}/identities", summary="Enrolled identities, paged")
-async def list_identities(request: Request, name: str, offset: int = Query(0, ge=0),
+async def list_identities(request: Request, name: str, offset: int = Query(0, ge=0, le=MAX_INT),
                           limit: int = Query(100, ge=1, le=10_000)) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     identities = await run_in_threadpool(gallery.list, offset, limit)
@@ -167,47 +197,60 @@ async def list_identities(request: Request, name: str, offset: int = Query(0, ge
     return {"total": total, "offset": offset, "limit": limit, "identities": [i.to_dict() for i in identities]}
 
 
-@router.get("/{name}/identities/{identity_id}", summary="One identity with its templates")
+@router.get("/{name}/identities/{identity_id:path}", summary="One identity with its templates")
 async def get_identity(request: Request, name: str, identity_id: str) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     return (await run_in_threadpool(gallery.get, identity_id)).to_dict()
 
 
-@router.patch("/{name}/identities/{identity_id}", summary="Change display name and/or metadata")
+@router.patch("/{name}/identities/{identity_id:path}", summary="Change display name and/or metadata")
 async def update_identity(request: Request, name: str, identity_id: str,
                           display_name: str | None = Body(None, alias="name"),
                           metadata: dict[str, Any] | None = Body(None),
                           merge: bool = Body(False, description="Merge metadata key by key instead of replacing.")
                           ) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
+    if metadata is not None:
+        checked_metadata(metadata)
     identity = await run_in_threadpool(lambda: gallery.update(identity_id, name=display_name, metadata=metadata,
                                                               merge=merge))
     return identity.to_dict()
 
 
-@router.delete("/{name}/identities/{identity_id}", summary="Erase an identity and all its templates")
+@router.delete("/{name}/identities/{identity_id:path}", summary="Erase an identity and all its templates")
 async def remove_identity(request: Request, name: str, identity_id: str) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     await run_in_threadpool(gallery.remove, identity_id)
     return {"removed": identity_id}
 
 
+@router.delete("/{name}/identities", summary="Erase the identities named by ?id= (repeatable), atomically")
+async def remove_identities(request: Request, name: str,
+                            ids: list[str] = Query(..., alias="id", description="Identity id; works for any id, "
+                                                   "including '.' and '..', which no URL path can carry.")
+                            ) -> dict[str, Any]:
+    gallery = await gallery_for(request, name)
+    await run_in_threadpool(gallery.remove, ids)
+    return {"removed": ids}
+
+
 @router.delete("/{name}/templates/{template_id}", summary="Erase one template")
-async def remove_template(request: Request, name: str, template_id: int) -> dict[str, Any]:
+async def remove_template(request: Request, name: str, template_id: int = PathParam(..., ge=0, le=MAX_INT)
+                          ) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     await run_in_threadpool(gallery.remove_template, template_id)
     return {"removed_template": template_id}
 
 
 @router.post("/{name}/search", summary="Who is this? Top-k identities and the open-set decision")
-async def search(request: Request, name: str, image: UploadFile = File(...), k: int = Query(5, ge=1, le=1000),
+async def search(request: Request, name: str, image: UploadFile | None = ImageFile(), k: int = Query(5, ge=1, le=1000),
                  fmr: float | None = Query(None, gt=0, lt=1, description="Decision threshold at this FMR "
                                                                         f"(default {DEFAULT_FMR:g})."),
                  threshold: float | None = Query(None, ge=-1, le=1, description="Explicit similarity threshold."),
                  all_faces: bool = Query(False, description="Search every face, not only the selected one."),
                  select: str = SelectQuery) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
-    data = await image.read()
+    data = await image_input(request, image, "image")
     if all_faces:
         found = await services(request).pool.run(worker.analyze, data, True)
         faces = found.faces
@@ -243,10 +286,28 @@ async def export(request: Request, name: str) -> FileResponse:
 def _json_object(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
+    if len(text) > MAX_METADATA_CHARS:
+        raise GalleryError(f"metadata is longer than {MAX_METADATA_CHARS:,} characters")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise GalleryError(f"metadata is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise GalleryError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels") from None
     if not isinstance(value, dict):
         raise GalleryError("metadata must be a JSON object")
+    return checked_metadata(value)
+
+
+def checked_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` if it is nested at most MAX_METADATA_DEPTH levels and not too long as JSON."""
+    level, depth = [value], 1
+    while level:  # breadth first, without recursion: a deep value must not exhaust the stack
+        if depth > MAX_METADATA_DEPTH:
+            raise GalleryError(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(child, (dict, list))]
+        depth += 1
+    if len(json.dumps(value)) > MAX_METADATA_CHARS:
+        raise GalleryError(f"metadata is longer than {MAX_METADATA_CHARS:,} characters as JSON")
     return value

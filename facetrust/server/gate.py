@@ -1,5 +1,8 @@
 """The ASGI gate in front of every request: API key, rate limit, upload size and upload time.
 
+Failed key checks are limited per client address (``auth_failures_per_minute``): past
+that an address gets 429 with Retry-After, even for a good key, until its bucket refills.
+
 It runs before any route, so a request with a bad key or over its rate limit is refused
 before its body is read, and the app only ever sees bodies that arrived completely,
 within ``upload_timeout_s`` and within ``max_upload_bytes``. A client that disconnects
@@ -37,10 +40,12 @@ def presented_key(scope: Scope) -> str | None:
 
 class Gate:
     def __init__(self, app: Any, keys: KeyStore, limiter: RateLimiter, auth: bool, max_upload_bytes: int,
-                 upload_timeout_s: float) -> None:
+                 upload_timeout_s: float, auth_failures: RateLimiter | None = None) -> None:
         self.app = app
         self.keys = keys
         self.limiter = limiter
+        #: Failed key checks allowed per client address (a bucket per address).
+        self.auth_failures = auth_failures or RateLimiter(0, 1)
         self.auth = auth
         self.max_upload_bytes = max_upload_bytes
         self.upload_timeout_s = upload_timeout_s
@@ -62,12 +67,24 @@ class Gate:
         await self.app(scope, _replay(body, receive), send)
 
     def _admit(self, scope: Scope) -> ApiKey | None:
-        key = self.keys.authenticate(presented_key(scope)) if self.auth else None
-        client = f"key:{key.id}" if key is not None else f"ip:{(scope.get('client') or ('?',))[0]}"
+        address = f"ip:{(scope.get('client') or ('?',))[0]}"
+        key = self._authenticate(scope, address) if self.auth else None
+        client = f"key:{key.id}" if key is not None else address
         wait = self.limiter.acquire(client, key.rate_limit_per_minute if key is not None else None)
         if wait > 0:
             raise RateLimitedError(f"rate limit exceeded; retry in {wait:.1f} s", wait)
         return key
+
+    def _authenticate(self, scope: Scope, address: str) -> ApiKey:
+        """The request's key; an address that failed too often is refused (429) without a check."""
+        wait = self.auth_failures.wait(address)
+        if wait > 0:
+            raise RateLimitedError(f"too many failed API key checks from this address; retry in {wait:.1f} s", wait)
+        try:
+            return self.keys.authenticate(presented_key(scope))
+        except ApiKeyError:
+            self.auth_failures.acquire(address)
+            raise
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         loop = asyncio.get_running_loop()

@@ -120,6 +120,10 @@ class KeyStore:
         self.refresh()
         key_id = presented[len(PREFIX):len(PREFIX) + _ID_HEX] if presented.startswith(PREFIX) else ""
         record = self._keys.get(key_id)
+        if record is None and key_id:  # a key created since the last reload works at once
+            with self._lock:
+                self._load()
+            record = self._keys.get(key_id)
         # Compare against a dummy when the id is unknown, so timing does not tell which ids exist.
         expected = record.sha256 if record is not None else _hash("unknown")
         if not hmac.compare_digest(expected, _hash(presented)) or record is None:

@@ -1,4 +1,5 @@
-"""Per-client token buckets: ``burst`` requests at once, refilled at ``per_minute``.
+"""Per-client token buckets: at most ``burst`` requests at once (and never more than one
+minute's worth of the client's rate), refilled at ``per_minute``.
 
 Runs on the event loop only (one thread), so it needs no lock.
 """
@@ -23,26 +24,43 @@ class RateLimiter:
         self.burst = burst
         self._buckets: dict[str, _Bucket] = {}
 
+    def capacity(self, per_minute: float) -> float:
+        """The bucket size for a rate: the burst, capped at one minute's worth (at least 1)."""
+        return max(1.0, min(float(self.burst), per_minute))
+
     def acquire(self, client: str, per_minute: float | None = None) -> float:
         """Take one token; returns 0.0 if allowed, else the seconds until a token is free.
         ``per_minute`` overrides the default rate for this client (e.g. a key's own limit)."""
-        rate = (self.per_minute if per_minute is None else per_minute) / 60.0
+        return self._take(client, per_minute, take=True)
+
+    def wait(self, client: str, per_minute: float | None = None) -> float:
+        """Like :meth:`acquire` without taking a token: 0.0 while the client has one left."""
+        return self._take(client, per_minute, take=False)
+
+    def _take(self, client: str, per_minute: float | None, take: bool) -> float:
+        per_minute = self.per_minute if per_minute is None else per_minute
+        rate = per_minute / 60.0
         if rate <= 0:
             return 0.0
+        capacity = self.capacity(per_minute)
         now = time.monotonic()
         bucket = self._buckets.get(client)
         if bucket is None:
             if len(self._buckets) >= self.MAX_TRACKED:
-                self._forget_idle(now, rate)
-            bucket = self._buckets[client] = _Bucket(float(self.burst), now)
-        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.stamp) * rate)
+                self._forget_idle(now)
+            bucket = self._buckets[client] = _Bucket(capacity, now)
+        bucket.tokens = min(capacity, bucket.tokens + (now - bucket.stamp) * rate)
         bucket.stamp = now
         if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
+            if take:
+                bucket.tokens -= 1.0
             return 0.0
         return (1.0 - bucket.tokens) / rate
 
-    def _forget_idle(self, now: float, rate: float) -> None:
-        full = [c for c, b in self._buckets.items() if b.tokens + (now - b.stamp) * rate >= self.burst]
-        for client in full:
+    def _forget_idle(self, now: float) -> None:
+        """Forget the buckets that have been idle long enough to be full again at any rate >= 1/minute."""
+        idle = [c for c, b in self._buckets.items() if now - b.stamp >= 60.0 * self.burst]
+        if not idle:  # under a flood of new clients: drop the least recently seen half
+            idle = sorted(self._buckets, key=lambda c: self._buckets[c].stamp)[: len(self._buckets) // 2]
+        for client in idle:
             del self._buckets[client]

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
+from facetrust.errors import PermissionDeniedError
 from facetrust.server.api import api_key_header, services
 from facetrust.server.errors import NotFoundError
 
@@ -26,6 +27,11 @@ ROOT_NAME = "."
 
 
 def _root(request: Request) -> Path:
+    """The reports folder. Reports are server-wide (not tied to a gallery), so a key limited
+    to some galleries may not read them (403)."""
+    key = getattr(request.state, "api_key", None)
+    if key is not None and key.galleries is not None:
+        raise PermissionDeniedError(f"API key {key.id} is limited to galleries; reports need a key for every gallery")
     root = services(request).config.reports_path()
     if root is None or not root.is_dir():
         raise NotFoundError("no reports folder is configured (set reports_dir in the server config)")

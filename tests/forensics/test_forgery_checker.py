@@ -36,7 +36,7 @@ def test_face_too_small_is_unavailable_not_guessed(sbi_checker, faces_dir) -> No
     assert results, "the enlarged detection copy still finds the face"
     result = results[0].result
     assert result.status == "unavailable" and result.score is None and "too small" in result.reason
-    assert not result.is_fake and result.to_dict()["score"] is None
+    assert result.is_fake is None and result.to_dict()["score"] is None and result.to_dict()["is_fake"] is None
 
 
 def test_no_face_raises_typed_error_and_empty_list(sbi_checker) -> None:

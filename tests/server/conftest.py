@@ -17,7 +17,9 @@ def server(shared: Path, tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("server-home")
     config = home / "server.toml"
     # The file is found as $FACETRUST_HOME/server.toml: the default location.
+    # Many tests send bad keys on purpose from one address: the failed-key limit is tested in test_limits.py.
     config.write_text('[server]\nworkers = 2\nmax_pixels = 30000000\ncompreface_gallery = "compreface"\n'
+                      'auth_failures_per_minute = 1000\n'
                       'checks = ["server_check_plugin:InterocularDistance"]\n'
                       f'reports_dir = "{home / "reports"}"\n', encoding="utf-8")
     # The check is imported by the inference workers from this folder.

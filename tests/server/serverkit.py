@@ -39,17 +39,20 @@ class Server:
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"x-api-key": key or self.key}
 
-    def post(self, path: str, key: str | None = None, **kwargs):
-        return requests.post(self.url + path, headers=self.headers(key), timeout=120, **kwargs)
+    def post(self, path: str, key: str | None = None, headers: dict | None = None, **kwargs):
+        return requests.post(self.url + path, headers={**self.headers(key), **(headers or {})}, timeout=120, **kwargs)
 
-    def get(self, path: str, key: str | None = None, **kwargs):
-        return requests.get(self.url + path, headers=self.headers(key), timeout=120, **kwargs)
+    def get(self, path: str, key: str | None = None, headers: dict | None = None, **kwargs):
+        return requests.get(self.url + path, headers={**self.headers(key), **(headers or {})}, timeout=120, **kwargs)
 
-    def patch(self, path: str, key: str | None = None, **kwargs):
-        return requests.patch(self.url + path, headers=self.headers(key), timeout=120, **kwargs)
+    def patch(self, path: str, key: str | None = None, headers: dict | None = None, **kwargs):
+        return requests.patch(self.url + path, headers={**self.headers(key), **(headers or {})}, timeout=120, **kwargs)
 
-    def delete(self, path: str, key: str | None = None, **kwargs):
-        return requests.delete(self.url + path, headers=self.headers(key), timeout=120, **kwargs)
+    def put(self, path: str, key: str | None = None, headers: dict | None = None, **kwargs):
+        return requests.put(self.url + path, headers={**self.headers(key), **(headers or {})}, timeout=120, **kwargs)
+
+    def delete(self, path: str, key: str | None = None, headers: dict | None = None, **kwargs):
+        return requests.delete(self.url + path, headers={**self.headers(key), **(headers or {})}, timeout=120, **kwargs)
 
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]

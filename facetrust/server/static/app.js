@@ -189,7 +189,8 @@ async function loadIdentities() {
     remove.className = "delete";
     remove.dataset.id = identity.id;
     remove.onclick = () => guarded(async () => {
-      await api(`/v1/galleries/${encodeURIComponent(gallery())}/identities/${encodeURIComponent(identity.id)}`,
+      // The id travels as a query parameter: browsers rewrite "." and ".." path segments.
+      await api(`/v1/galleries/${encodeURIComponent(gallery())}/identities?${new URLSearchParams({ id: identity.id })}`,
         { method: "DELETE" });
       show(`deleted ${identity.id}`, true);
       await loadGalleries(gallery());

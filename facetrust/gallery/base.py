@@ -15,7 +15,7 @@ from typing import Any, Iterator, Literal, Protocol, Sequence
 
 import numpy as np
 
-from facetrust.errors import ConfigError, GalleryError
+from facetrust.errors import ConfigError, CorruptDataError, GalleryError, StorageError, StorageFullError
 from facetrust.types import Face
 
 OnDuplicate = Literal["error", "skip"]
@@ -35,6 +35,10 @@ class GalleryIndexWarning(UserWarning):
 
 class ErasureWarning(UserWarning):
     """A removal committed, but a copy of the removed data could not yet be wiped (see the message)."""
+
+
+class DamagedTemplateWarning(UserWarning):
+    """Stored templates with a damaged vector (wrong size, not finite) were left out (see the message)."""
 
 
 class LowQualityWarning(UserWarning):
@@ -282,6 +286,26 @@ def check_identity_id(identity_id: Any) -> str:
     if _CONTROL.search(identity_id):
         raise GalleryError(f"identity id {identity_id!r} contains control characters")
     return identity_id
+
+
+def storage_error(what: object, exc: BaseException) -> StorageError:
+    """The typed error for an SQLite or OS failure on ``what`` (a file, a gallery)."""
+    import errno
+
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc).strip() or type(exc).__name__
+    if (code is not None and code & 0xFF == 13) or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFullError(f"{what}: the disk is full ({text})")
+    if code is not None and code & 0xFF in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
+        return CorruptDataError(f"{what} is damaged ({text}); restore it from a backup or an export")
+    return StorageError(f"{what}: {text}")
+
+
+def damaged_vector(blob: Any, dim: int) -> bool:
+    """A stored vector that is not ``dim`` finite little-endian float32 values."""
+    if not isinstance(blob, (bytes, memoryview)) or len(blob) != 4 * dim:
+        return True
+    return not bool(np.isfinite(np.frombuffer(blob, dtype="<f4")).all())
 
 
 def dump_metadata(metadata: Any) -> str:

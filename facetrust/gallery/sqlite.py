@@ -25,16 +25,18 @@ import uuid
 import warnings
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 from urllib.parse import quote
 
 import numpy as np
 
-from facetrust.errors import DuplicateIdentityError, GalleryError, IdentityNotFoundError
+from facetrust.errors import CorruptDataError, DuplicateIdentityError, GalleryError, IdentityNotFoundError, StorageError
 from facetrust.gallery.base import (
-    FORMAT, FORMAT_VERSION, Candidate, ErasureWarning, GalleryIndexWarning, Identity, IndexConfig,
-    IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, distinct_identities,
+    FORMAT, FORMAT_VERSION, Candidate, DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, Identity,
+    IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, damaged_vector,
+    distinct_identities, storage_error,
 )
 from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, auto_nprobe, planned_kind
 
@@ -55,6 +57,12 @@ INSERT INTO state VALUES (0, 0, 0);
 _MAX_VARS = 30_000  # below SQLite's limit of 32,766 bound parameters
 _STREAM = 50_000  # rows per fetch when streaming vectors into the index
 _RESCORED = 16  # IVF candidates re-scored exactly per query (at least)
+#: How long a write waits for another connection's write lock.
+BUSY_TIMEOUT_S = 30.0
+#: How long erasure waits for readers of older snapshots before it warns and scrubs in the background.
+ERASURE_WAIT_S = 2.0
+#: Interval of the background scrub's retries.
+SCRUB_RETRY_S = 0.2
 
 
 def _chunks(items: Sequence[Any], size: int = _MAX_VARS) -> Iterator[Sequence[Any]]:
@@ -83,6 +91,8 @@ class SQLiteGallery:
         self._index: TemplateIndex | None = None
         self._dirty = False  # the in-memory index holds changes the index file lacks
         self._wrote = False  # templates were added in this session: bring the index file up to date on close
+        self._scrubber: threading.Thread | None = None
+        self._scrub_done = threading.Event()
 
     @property
     def index_path(self) -> Path:
@@ -143,6 +153,8 @@ class SQLiteGallery:
                 raise GalleryError(f"cannot open {path} ({exc}: read-only location?){hint}") from None
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if exc.sqlite_errorcode & 0xFF == 11:  # SQLITE_CORRUPT: a gallery with a damaged page
+                raise storage_error(path, exc) from None
             raise GalleryError(f"{path} is not a facetrust gallery ({exc})") from None
         if meta.get("format") != FORMAT or "model" not in meta:
             conn.close()
@@ -163,6 +175,9 @@ class SQLiteGallery:
             raise GalleryError(f"cannot write to {path} ({exc}); open it read-only instead") from None
         stored = IndexConfig.from_dict(json.loads(meta.get("index", "{}")))
         gallery = cls(path, conn, meta, readonly, index or stored)
+        if not readonly and _has_wal(path):
+            with gallery._lock:  # finish the scrub of a removal that readers delayed (see _erase_copies)
+                gallery._checkpoint(0.0)
         if index is not None and index != stored and not readonly:
             with gallery._write() as c:
                 c.execute("UPDATE meta SET value = ? WHERE key = 'index'", (json.dumps(index.to_dict()),))
@@ -176,14 +191,19 @@ class SQLiteGallery:
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise GalleryError(f"cannot write to {self.path}: {exc}") from None
+            except sqlite3.Error as exc:
+                raise storage_error(f"cannot write to {self.path}", exc) from None
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # SQLite rolled back itself (e.g. after an I/O error)
+                if isinstance(exc, sqlite3.Error):
+                    raise storage_error(self.path, exc) from None
                 raise
 
     @contextmanager
@@ -193,12 +213,15 @@ class SQLiteGallery:
             if self._conn.in_transaction:
                 yield self._conn
                 return
-            self._conn.execute("BEGIN")
             try:
-                yield self._conn
-            finally:
-                if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN")
+                try:
+                    yield self._conn
+                finally:
+                    if self._conn.in_transaction:
+                        self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise storage_error(self.path, exc) from None
 
     @staticmethod
     def _bump(c: sqlite3.Connection) -> int:
@@ -272,7 +295,7 @@ class SQLiteGallery:
             self._log_removed(c, template_ids)
             for chunk in _chunks(pks):
                 c.execute(f"DELETE FROM identities WHERE pk IN ({_marks(len(chunk))})", list(chunk))
-        self._erase_copies()
+        self._erase_copies_committed()
         return len(pks)
 
     def remove_template(self, template_id: int) -> None:
@@ -286,26 +309,79 @@ class SQLiteGallery:
             self._log_removed(c, [int(template_id)])
             c.execute("DELETE FROM templates WHERE id = ?", (int(template_id),))
             c.execute("UPDATE identities SET updated_at = ? WHERE pk = ?", (time.time(), row[0]))
-        self._erase_copies()
+        self._erase_copies_committed()
 
     def _log_removed(self, c: sqlite3.Connection, template_ids: list[int]) -> None:
         generation = self._bump(c)
         c.executemany("INSERT OR REPLACE INTO removed VALUES (?, ?)", [(t, generation) for t in template_ids])
 
+    def _erase_copies_committed(self) -> None:
+        """:meth:`_erase_copies` after a removal committed: a failure (a full disk) must not report
+        the removal as failed. The index file, which may still hold the removed vectors, is deleted
+        (it is rebuilt from the database) and the failure becomes an :class:`ErasureWarning`."""
+        try:
+            self._erase_copies()
+        except StorageError as exc:
+            with self._lock:
+                self._index = None
+                _unlink_quietly(self.index_path)
+            warnings.warn(ErasureWarning(
+                f"the removal committed, but wiping its copies failed: {exc}; the index file was deleted "
+                "(rebuilt at the next search) and the write-ahead log is checkpointed at the next write or open"),
+                stacklevel=4)
+
     def _erase_copies(self) -> None:
         """After a removal commits: rewrite the index file without the removed vectors and
-        checkpoint the write-ahead log so the zeroed pages replace the old ones on disk."""
+        checkpoint the write-ahead log so the zeroed pages replace the old ones on disk.
+
+        A reader in another connection holding an older snapshot keeps the old pages in use;
+        the checkpoint then waits at most :data:`ERASURE_WAIT_S`, warns (:class:`ErasureWarning`)
+        and a background thread finishes the scrub as soon as the readers leave."""
         with self._lock:
             if self._index is not None or self.index_path.exists():
                 self.flush()
-            for _ in range(50):
-                busy, _log, _done = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                if not busy:
-                    return
-                time.sleep(0.05)
+            if self._checkpoint(ERASURE_WAIT_S):
+                return
+            self._start_scrubber()
         warnings.warn(ErasureWarning(
-            f"{self.path}: other connections kept the write-ahead log busy; the removed data leave "
-            "the -wal file at the next checkpoint (when they close)"), stacklevel=3)
+            f"{self.path}: the removal committed, but another connection is reading an older snapshot, so "
+            f"the removed data stay in the database / -wal file until it finishes; they are wiped as soon "
+            f"as it does (by this process while the gallery is open, else at the next open)"), stacklevel=4)
+
+    def _checkpoint(self, wait_s: float) -> bool:
+        """``wal_checkpoint(TRUNCATE)``, waiting at most ``wait_s`` for readers; True when the log
+        was copied into the database file and emptied. Call under the lock."""
+        self._conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
+        try:
+            busy, _log, _done = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            raise storage_error(self.path, exc) from None
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        return not busy
+
+    def _start_scrubber(self) -> None:
+        if self._scrubber is None or not self._scrubber.is_alive():
+            self._scrub_done.clear()
+            self._scrubber = threading.Thread(target=self._scrub, name=f"scrub {self.path.name}", daemon=True)
+            self._scrubber.start()
+
+    def _scrub(self) -> None:
+        """Retry the checkpoint until it succeeds (the readers left) or the gallery closes."""
+        while not self._scrub_done.wait(SCRUB_RETRY_S):
+            with self._lock:
+                if self._conn is None:
+                    return
+                try:
+                    if self._checkpoint(0.0):
+                        self._scrub_done.set()
+                except GalleryError:
+                    pass  # retried; close() reports a persistent failure
+
+    @property
+    def scrub_pending(self) -> bool:
+        """A removal's old pages are still waiting for readers to leave (see :meth:`_erase_copies`)."""
+        return self._scrubber is not None and self._scrubber.is_alive()
 
     # -- reads ---------------------------------------------------------------
     def _pk(self, c: sqlite3.Connection, identity_id: str) -> int:
@@ -366,14 +442,24 @@ class SQLiteGallery:
                 for ident, quality, blob in c.execute(
                         f"SELECT i.id, t.quality, t.vector FROM templates t JOIN identities i ON i.pk = t.identity_pk "
                         f"WHERE i.id IN ({_marks(len(chunk))}) ORDER BY t.id", list(chunk)):
+                    if damaged_vector(blob, self.model.dim):
+                        continue  # left out of the index too (see _add_new)
                     qualities.setdefault(ident, []).append(quality)
                     blobs.setdefault(ident, []).append(blob)
         return {i: (qualities[i], _vectors(blobs[i], self.model.dim)) for i in qualities}
 
-    def iter_export(self) -> Iterator[tuple[Identity, np.ndarray]]:
-        """Streams a consistent snapshot through a separate read-only connection."""
+    def iter_export(self, damaged: list[int] | None = None) -> Iterator[tuple[Identity, np.ndarray]]:
+        """Streams a consistent snapshot through a separate read-only connection. Templates with a
+        damaged vector are left out and their ids appended to ``damaged``; an identity left
+        without templates is left out."""
+        try:
+            yield from self._iter_export(damaged if damaged is not None else [])
+        except sqlite3.Error as exc:
+            raise storage_error(self.path, exc) from None
+
+    def _iter_export(self, damaged: list[int]) -> Iterator[tuple[Identity, np.ndarray]]:
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         try:
             conn.execute("BEGIN")
             last = 0
@@ -383,13 +469,20 @@ class SQLiteGallery:
                 if not rows:
                     break
                 last = rows[-1][0]
-                vectors: dict[int, list[bytes]] = {}
-                for pk, blob in conn.execute(
-                        f"SELECT identity_pk, vector FROM templates WHERE identity_pk IN ({_marks(len(rows))}) "
+                vectors: dict[int, dict[int, bytes]] = {}
+                for pk, tid, blob in conn.execute(
+                        f"SELECT identity_pk, id, vector FROM templates WHERE identity_pk IN ({_marks(len(rows))}) "
                         "ORDER BY id", [r[0] for r in rows]):
-                    vectors.setdefault(pk, []).append(blob)
+                    if damaged_vector(blob, self.model.dim):
+                        damaged.append(tid)
+                    else:
+                        vectors.setdefault(pk, {})[tid] = blob
                 for row, identity in zip(rows, self._identities(conn, rows)):
-                    yield identity, _vectors(vectors.get(row[0], []), self.model.dim)
+                    good = vectors.get(row[0], {})
+                    if len(good) < len(identity.templates):
+                        identity = replace(identity, templates=tuple(t for t in identity.templates if t.id in good))
+                    if identity.templates:
+                        yield identity, _vectors([good[t.id] for t in identity.templates], self.model.dim)
         finally:
             conn.close()
 
@@ -459,18 +552,27 @@ class SQLiteGallery:
         return index
 
     def _fetch_vectors(self, c: sqlite3.Connection, ids: np.ndarray) -> np.ndarray:
+        """Vectors of the given templates, damaged ones left out (an IVF training sample)."""
         blobs = []
         for chunk in _chunks(ids.tolist()):
             blobs += [r[0] for r in c.execute(f"SELECT vector FROM templates WHERE id IN ({_marks(len(chunk))}) "
                                               "ORDER BY id", chunk)]
-        return _vectors(blobs, self.model.dim)
+        return _vectors([b for b in blobs if not damaged_vector(b, self.model.dim)], self.model.dim)
 
     def _add_new(self, c: sqlite3.Connection, index: TemplateIndex) -> None:
         cursor = c.execute("SELECT id, vector FROM templates WHERE id > ? ORDER BY id", (index.stamp.max_template_id,))
+        damaged: list[int] = []
         while rows := cursor.fetchmany(_STREAM):
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            index.add(ids, _vectors([r[1] for r in rows], self.model.dim))
-            index.stamp.max_template_id = int(ids[-1])
+            good = [r for r in rows if not damaged_vector(r[1], self.model.dim)]
+            damaged += [r[0] for r in rows if damaged_vector(r[1], self.model.dim)]
+            if good:
+                ids = np.fromiter((r[0] for r in good), dtype=np.int64, count=len(good))
+                index.add(ids, _vectors([r[1] for r in good], self.model.dim))
+            index.stamp.max_template_id = int(rows[-1][0])
+        if damaged:
+            warnings.warn(DamagedTemplateWarning(
+                f"{self.path}: {len(damaged)} template(s) with a damaged vector left out of the index "
+                f"(ids {_shown(damaged)}); remove them or restore the gallery"), stacklevel=5)
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[Candidate]]:
         with self._read() as c:
@@ -503,7 +605,8 @@ class SQLiteGallery:
             for tid, blob, ident, name in c.execute(
                     f"SELECT t.id, t.vector, i.id, i.name FROM templates t JOIN identities i ON i.pk = t.identity_pk "
                     f"WHERE t.id IN ({_marks(len(chunk))})", chunk):
-                rows[tid] = (ident, name, blob)
+                if not damaged_vector(blob, self.model.dim):  # damaged since it was indexed: left out
+                    rows[tid] = (ident, name, blob)
         present = [t for t in unique.tolist() if t in rows]
         position = {t: j for j, t in enumerate(present)}
         matrix = _vectors([rows[t][2] for t in present], self.model.dim)
@@ -543,7 +646,7 @@ class SQLiteGallery:
         try:
             index.save(self.index_path, self._uuid)
         except OSError as exc:
-            raise GalleryError(f"cannot write the index file {self.index_path}: {exc}") from None
+            raise storage_error(f"cannot write the index file {self.index_path}", exc) from None
         # log_since = the newest generation whose removals are no longer logged: an index file at
         # an older generation cannot learn about them and must be rebuilt.
         (pruned,) = c.execute("SELECT max(generation) FROM removed WHERE generation <= ?",
@@ -601,9 +704,13 @@ class SQLiteGallery:
         with self._lock:
             if self._conn is None:
                 return
+            pending = self.scrub_pending
+            self._scrub_done.set()  # stops the background scrub; the last try is below, else the next open
             try:
                 if (self._dirty or self._wrote) and not self.readonly:
                     self.flush()
+                if pending:
+                    self._checkpoint(0.0)
             finally:
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
@@ -614,7 +721,7 @@ def _connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Con
     mode = "ro" if readonly else "rw"
     uri = f"file:{quote(str(path.resolve()))}?mode={mode}{'&immutable=1' if immutable else ''}"
     try:
-        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0)
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
     except sqlite3.Error as exc:
         raise GalleryError(f"cannot open {path}: {exc}") from None
 
@@ -629,6 +736,10 @@ def _unlink_quietly(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+def _shown(ids: Sequence[Any], limit: int = 10) -> str:
+    return ", ".join(map(str, ids[:limit])) + (" …" if len(ids) > limit else "")
 
 
 def _blob(vector: np.ndarray) -> bytes:

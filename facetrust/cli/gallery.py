@@ -57,18 +57,21 @@ def _metadata(text: Optional[str]) -> Optional[dict[str, Any]]:
 
 
 @contextmanager
-def _quality_warnings() -> Iterator[None]:
-    """Print each low-quality warning as one ``warning: …`` line instead of Python's warning format."""
-    from facetrust.gallery import LowQualityWarning
+def _gallery_warnings() -> Iterator[None]:
+    """Print each gallery warning (low quality, erasure delayed, damaged template, index rebuilt) as one
+    ``warning: …`` line instead of Python's warning format."""
+    from facetrust.gallery import DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, LowQualityWarning
 
+    ours = (DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, LowQualityWarning)
     caught: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
-            warnings.simplefilter("always", LowQualityWarning)
+            for category in ours:
+                warnings.simplefilter("always", category)
             yield
     finally:
         for warning in caught:
-            if issubclass(warning.category, LowQualityWarning):
+            if issubclass(warning.category, ours):
                 typer.echo(f"warning: {warning.message}", err=True)
             else:
                 warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
@@ -87,7 +90,7 @@ def create(
     """Create an empty gallery."""
     from facetrust.gallery import Gallery, IndexConfig
 
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         config = IndexConfig(index, approximate_above, nlist, nprobe)  # type: ignore[arg-type]
         with Gallery.create(gallery, recognizer, index=config, **parse_options(backend_opt)) as created:
             typer.echo(f"created {gallery} for {created.model}")
@@ -119,7 +122,7 @@ def enroll(
     gallery_options: dict[str, Any] = {"quality_method": quality_method}
     if quality is not None:
         gallery_options["quality_policy"] = quality
-    with user_errors(), _quality_warnings():
+    with user_errors(), _gallery_warnings():
         if folder is not None:
             if identity or images or embeddings:
                 fail("--folder enrols sub-folders by name; do not combine it with --id, images or --embeddings")
@@ -178,7 +181,7 @@ def search(
     from facetrust.errors import FacetrustError
     from facetrust.io import expand_inputs
 
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         records, failed = [], 0
         with _open(gallery, backend_opt, detector, readonly=True) as opened:
             for path in expand_inputs(images):
@@ -218,7 +221,7 @@ def remove(
     backend_opt: Optional[list[str]] = BackendOpt,
 ) -> None:
     """Erase identities or single templates (from the database file and the index)."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         if not identities and not templates:
             fail("give --id ID or --template TEMPLATE_ID")
         with _open(gallery, backend_opt) as opened:
@@ -237,7 +240,7 @@ def list_(
     backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Enrolled identities in enrolment order."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt, readonly=True) as opened:
             identities = [i.to_dict() for i in opened.list(offset, limit)]
         if as_json:
@@ -252,7 +255,7 @@ def list_(
 def get(gallery: str = GalleryArg, identity: str = typer.Argument(..., help="Identity id."),
         backend_opt: Optional[list[str]] = BackendOpt) -> None:
     """One identity as JSON (templates without their vectors)."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt, readonly=True) as opened:
             print_json(opened.get(identity).to_dict())
 
@@ -267,7 +270,7 @@ def update(
     backend_opt: Optional[list[str]] = BackendOpt,
 ) -> None:
     """Change an identity's display name or metadata."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt) as opened:
             print_json(opened.update(identity, name=name, metadata=_metadata(metadata), merge=merge).to_dict())
 
@@ -276,7 +279,7 @@ def update(
 def export(gallery: str = GalleryArg, file: Path = typer.Argument(..., help="Export file (.jsonl or .jsonl.gz)."),
            backend_opt: Optional[list[str]] = BackendOpt) -> None:
     """Write all identities and templates to a portable file."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt, readonly=True) as opened:
             count = opened.export(file, progress=True)
         typer.echo(f"exported {count} identities to {file}")
@@ -291,7 +294,7 @@ def import_(
     """Import an export file; a gallery file that does not exist yet is created for its model."""
     from facetrust.gallery import Gallery, backend_for
 
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         if backend_for(gallery) == "sqlite" and not Path(gallery).exists():
             with Gallery.create(gallery, _export_model(file), **parse_options(backend_opt)) as opened:
                 count = opened.import_file(file, progress=True)
@@ -310,7 +313,7 @@ def _export_model(file: Path) -> Any:
 @app.command()
 def stats(gallery: str = GalleryArg, backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt) -> None:
     """Counts, model, index kind and file sizes."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt, readonly=True) as opened:
             data = opened.stats()
         if as_json:
@@ -327,7 +330,7 @@ def check(
     backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Integrity check of the database and the index; exit status 1 when it finds problems."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt, readonly=not repair) as opened:
             if repair:
                 opened.reindex()

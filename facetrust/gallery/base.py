@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal, Protocol, Sequence
@@ -288,13 +289,22 @@ def check_identity_id(identity_id: Any) -> str:
     return identity_id
 
 
-def storage_error(what: object, exc: BaseException) -> StorageError:
-    """The typed error for an SQLite or OS failure on ``what`` (a file, a gallery)."""
+def storage_error(what: object, exc: BaseException, folder: str | os.PathLike[str] | None = None) -> StorageError:
+    """The typed error for an SQLite or OS failure on ``what`` (a file, a gallery). SQLite reports
+    a full disk met while opening its log files as a plain I/O error: with ``folder`` given, such
+    an error on a filesystem without free space is reported as full."""
     import errno
+    import shutil
 
     code = getattr(exc, "sqlite_errorcode", None)
     text = str(exc).strip() or type(exc).__name__
-    if (code is not None and code & 0xFF == 13) or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+    full = (code is not None and code & 0xFF == 13) or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+    if not full and folder is not None and code is not None and code & 0xFF in (10, 14):  # IOERR, CANTOPEN
+        try:
+            full = shutil.disk_usage(folder).free < 1 << 20
+        except OSError:
+            pass
+    if full:
         return StorageFullError(f"{what}: the disk is full ({text})")
     if code is not None and code & 0xFF in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
         return CorruptDataError(f"{what} is damaged ({text}); restore it from a backup or an export")
@@ -373,8 +383,9 @@ class GalleryBackend(Protocol):
         identities when the gallery holds that many."""
         ...
 
-    def iter_export(self) -> Iterator[tuple[Identity, np.ndarray]]:
-        """Every identity with its templates' vectors (rows in ``Identity.templates`` order)."""
+    def iter_export(self, damaged: list[int] | None = None) -> Iterator[tuple[Identity, np.ndarray]]:
+        """Every identity with its templates' vectors (rows in ``Identity.templates`` order).
+        Templates whose stored vector is damaged are left out, their ids appended to ``damaged``."""
         ...
 
     def stats(self) -> dict[str, Any]: ...

@@ -21,7 +21,7 @@ from facetrust.errors import (
     ModelMismatchError, MultipleFacesError,
 )
 from facetrust.gallery.base import (
-    EnrollRecord, Fusion, GalleryBackend, Identity, IndexConfig, IntegrityReport, LowQualityWarning, ModelIdentity,
+    DamagedTemplateWarning, EnrollRecord, Fusion, GalleryBackend, Identity, IndexConfig, IntegrityReport, LowQualityWarning, ModelIdentity,
     NewTemplate, OnDuplicate, QualityPolicy, SearchResult, check_identity_id, check_quality, dump_metadata, fuse,
     fuse_by_quality, model_identity,
 )
@@ -530,12 +530,21 @@ class Gallery:
 
     # -- files and maintenance ---------------------------------------------------
     def export(self, path: str | os.PathLike[str], *, progress: bool = False) -> int:
-        """Write every identity with its templates to a portable file (see ``portable``)."""
+        """Write every identity with its templates to a portable file (see ``portable``); returns the
+        number of identities written. Templates with a damaged stored vector are skipped and reported
+        by a :class:`DamagedTemplateWarning` (count and template ids)."""
         from facetrust.gallery.portable import write_export
 
         total = len(self)
-        items = _progress(self.backend.iter_export(), total, "exporting", progress)
-        return write_export(path, self.model, items, total)
+        damaged: list[int] = []
+        items = _progress(self.backend.iter_export(damaged), total, "exporting", progress)
+        written = write_export(path, self.model, items, total)
+        if damaged:
+            shown = ", ".join(map(str, damaged[:10])) + (" …" if len(damaged) > 10 else "")
+            warnings.warn(DamagedTemplateWarning(
+                f"{len(damaged)} template(s) with a damaged vector were not exported (ids {shown}); "
+                f"{written} of {total} identities exported"), stacklevel=2)
+        return written
 
     def import_file(self, path: str | os.PathLike[str], *, on_duplicate: OnDuplicate = "error",
                     batch_size: int = 1000, progress: bool = False) -> int:

@@ -282,7 +282,8 @@ class PostgresGallery:
                 vectors.setdefault(ident, []).append(_parse_vector(text))
         return {i: (qualities[i], np.stack(vectors[i])) for i in qualities}
 
-    def iter_export(self) -> Iterator[tuple[Identity, np.ndarray]]:
+    def iter_export(self, damaged: list[int] | None = None) -> Iterator[tuple[Identity, np.ndarray]]:
+        """``damaged`` stays empty: pgvector's typed column cannot hold a damaged vector."""
         last = 0
         while True:
             with self._tx(write=False) as c:

@@ -32,7 +32,9 @@ from urllib.parse import quote
 
 import numpy as np
 
-from facetrust.errors import CorruptDataError, DuplicateIdentityError, GalleryError, IdentityNotFoundError, StorageError
+from facetrust.errors import (
+    DuplicateIdentityError, GalleryError, IdentityNotFoundError, StorageError, StorageFullError,
+)
 from facetrust.gallery.base import (
     FORMAT, FORMAT_VERSION, Candidate, DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, Identity,
     IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, damaged_vector,
@@ -143,6 +145,9 @@ class SQLiteGallery:
             conn.close()
             if "no such table" in str(exc):
                 raise GalleryError(f"{path} is not a facetrust gallery (a database without its tables)") from None
+            error = storage_error(path, exc, path.parent)
+            if isinstance(error, StorageFullError):
+                raise error from None
             if readonly and not _has_wal(path):
                 # A read-only folder: SQLite cannot create its shared-memory file there. Without a
                 # write-ahead log to replay, the database file alone is the complete gallery.
@@ -172,6 +177,9 @@ class SQLiteGallery:
                 conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             conn.close()
+            error = storage_error(path, exc, path.parent)
+            if isinstance(error, StorageFullError):
+                raise error from None
             raise GalleryError(f"cannot write to {path} ({exc}); open it read-only instead") from None
         stored = IndexConfig.from_dict(json.loads(meta.get("index", "{}")))
         gallery = cls(path, conn, meta, readonly, index or stored)
@@ -192,7 +200,7 @@ class SQLiteGallery:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise storage_error(f"cannot write to {self.path}", exc) from None
+                raise storage_error(f"cannot write to {self.path}", exc, self.path.parent) from None
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
@@ -203,7 +211,7 @@ class SQLiteGallery:
                     except sqlite3.Error:
                         pass  # SQLite rolled back itself (e.g. after an I/O error)
                 if isinstance(exc, sqlite3.Error):
-                    raise storage_error(self.path, exc) from None
+                    raise storage_error(self.path, exc, self.path.parent) from None
                 raise
 
     @contextmanager
@@ -325,10 +333,14 @@ class SQLiteGallery:
             with self._lock:
                 self._index = None
                 _unlink_quietly(self.index_path)
+                try:  # needs no new space: the zeroed pages overwrite the old ones and the log is emptied
+                    scrubbed = self._checkpoint(ERASURE_WAIT_S)
+                except StorageError:
+                    scrubbed = False
+            later = "" if scrubbed else "; the write-ahead log is wiped at the next open"
             warnings.warn(ErasureWarning(
-                f"the removal committed, but wiping its copies failed: {exc}; the index file was deleted "
-                "(rebuilt at the next search) and the write-ahead log is checkpointed at the next write or open"),
-                stacklevel=4)
+                f"the removal committed, but rewriting the index failed: {exc}; the index file was deleted "
+                f"instead (rebuilt from the database at the next search){later}"), stacklevel=4)
 
     def _erase_copies(self) -> None:
         """After a removal commits: rewrite the index file without the removed vectors and
@@ -679,16 +691,18 @@ class SQLiteGallery:
             problems = [f"sqlite: {r[0]}" for r in c.execute("PRAGMA integrity_check") if r[0] != "ok"]
             problems += [f"foreign key: template row {r[1]} points to a missing identity"
                          for r in c.execute("PRAGMA foreign_key_check")]
-            (bad,) = c.execute("SELECT count(*) FROM templates WHERE length(vector) != ?",
-                               (4 * self.model.dim,)).fetchone()
-            if bad:
-                problems.append(f"{bad} template(s) have a vector of the wrong size")
+            stored_ids, damaged = [], []
+            for tid, blob in c.execute("SELECT id, vector FROM templates"):
+                (damaged if damaged_vector(blob, self.model.dim) else stored_ids).append(tid)
+            if damaged:
+                problems.append(f"{len(damaged)} template(s) have a damaged vector (wrong size or not finite; ids "
+                                f"{_shown(damaged)}), left out of search: remove them or restore the gallery")
             (empty,) = c.execute("SELECT count(*) FROM identities i WHERE NOT EXISTS "
                                  "(SELECT 1 FROM templates t WHERE t.identity_pk = i.pk)").fetchone()
             if empty:
                 problems.append(f"{empty} identit{'y has' if empty == 1 else 'ies have'} no template")
             (identities,) = c.execute("SELECT count(*) FROM identities").fetchone()
-            stored = np.array([r[0] for r in c.execute("SELECT id FROM templates")], dtype=np.int64)
+            stored = np.array(stored_ids, dtype=np.int64)
             index = self._sync(c)
             indexed = index.ids()
             if len(np.unique(indexed)) != len(indexed):
@@ -698,7 +712,7 @@ class SQLiteGallery:
                 problems.append(f"{len(missing)} template(s) missing from the index")
             if len(extra):
                 problems.append(f"{len(extra)} index entr{'y' if len(extra) == 1 else 'ies'} without a template")
-        return IntegrityReport(int(identities), len(stored), len(indexed), problems)
+        return IntegrityReport(int(identities), len(stored) + len(damaged), len(indexed), problems)
 
     def close(self) -> None:
         with self._lock:
@@ -708,7 +722,11 @@ class SQLiteGallery:
             self._scrub_done.set()  # stops the background scrub; the last try is below, else the next open
             try:
                 if (self._dirty or self._wrote) and not self.readonly:
-                    self.flush()
+                    try:
+                        self.flush()
+                    except StorageError as exc:  # the index file is a cache: the database is complete
+                        warnings.warn(GalleryIndexWarning(f"{exc}; the index catches up at the next open"),
+                                      stacklevel=3)
                 if pending:
                     self._checkpoint(0.0)
             finally:

@@ -127,11 +127,21 @@ class IndexConfig:
 
 @dataclass(frozen=True)
 class NewTemplate:
-    """A validated, L2-normalised embedding to store."""
+    """A validated, L2-normalised embedding to store, with its record: quality score and method,
+    source image, the detector and face box it came from (None where unknown, e.g. embeddings)."""
 
     vector: np.ndarray
     quality: float | None = None
     source: str | None = None
+    quality_method: str | None = None
+    detector: str | None = None
+    box: tuple[float, float, float, float] | None = None
+
+    def face_json(self) -> str | None:
+        """How a backend stores the record fields beyond quality and source."""
+        record = {"quality_method": self.quality_method, "detector": self.detector,
+                  "box": None if self.box is None else [float(v) for v in self.box]}
+        return json.dumps(record) if any(v is not None for v in record.values()) else None
 
 
 @dataclass(frozen=True)
@@ -147,13 +157,35 @@ class EnrollRecord:
 
 @dataclass(frozen=True)
 class Template:
+    """A stored template's record (its vector is fetched separately)."""
+
     id: int
     quality: float | None
     source: str | None
     created_at: float
+    quality_method: str | None = None
+    detector: str | None = None
+    box: tuple[float, float, float, float] | None = None
+
+    @classmethod
+    def from_row(cls, tid: int, quality: float | None, source: str | None, created_at: float, face: Any) -> "Template":
+        """``face``: the stored JSON of :meth:`NewTemplate.face_json` (text or already parsed), or None."""
+        record = (json.loads(face) if isinstance(face, str) else face) or {}
+        box = record.get("box")
+        return cls(int(tid), quality, source, created_at, record.get("quality_method"), record.get("detector"),
+                   tuple(box) if box is not None else None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "quality": self.quality, "source": self.source, "created_at": self.created_at}
+        return {"id": self.id, "quality": self.quality, "quality_method": self.quality_method, "source": self.source,
+                "detector": self.detector, "box": None if self.box is None else list(self.box),
+                "created_at": iso_time(self.created_at)}
+
+
+def iso_time(epoch: float) -> str:
+    """ISO-8601 UTC with milliseconds, e.g. ``2026-12-03T14:02:19.123Z``."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -166,8 +198,8 @@ class Identity:
     templates: tuple[Template, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "metadata": self.metadata, "created_at": self.created_at,
-                "updated_at": self.updated_at, "templates": [t.to_dict() for t in self.templates]}
+        return {"id": self.id, "name": self.name, "metadata": self.metadata, "created_at": iso_time(self.created_at),
+                "updated_at": iso_time(self.updated_at), "templates": [t.to_dict() for t in self.templates]}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Line 1 is a header ``{"format": "facetrust-gallery-export", "version": 1, "model": {...},
 "identities": N, "exported_at": ...}``; every further line is one identity
-``{"id", "name", "metadata", "templates": [{"vector", "quality", "source"}]}`` where
+``{"id", "name", "metadata", "templates": [{"vector", "quality", "source", "quality_method", "detector",
+"box"}]}`` (the last three are absent in older exports; null when unknown) where
 ``vector`` is the base64 of the little-endian float32 embedding (exact, no rounding).
 An export holds biometric templates: store and delete it like the gallery itself.
 """
@@ -45,7 +46,8 @@ def write_export(path: str | os.PathLike[str], model: ModelIdentity, items: Iter
             out.write(json.dumps(header) + "\n")
             for identity, vectors in items:
                 templates = [{"vector": base64.b64encode(np.ascontiguousarray(v, dtype="<f4").tobytes()).decode(),
-                              "quality": t.quality, "source": t.source}
+                              "quality": t.quality, "source": t.source, "quality_method": t.quality_method,
+                              "detector": t.detector, "box": None if t.box is None else list(t.box)}
                              for t, v in zip(identity.templates, vectors)]
                 out.write(json.dumps({"id": identity.id, "name": identity.name, "metadata": identity.metadata,
                                       "templates": templates}) + "\n")
@@ -93,7 +95,9 @@ def iter_records(path: str | os.PathLike[str]) -> Iterator[EnrollRecord]:
                     continue
                 try:
                     row = json.loads(line)
-                    templates = [NewTemplate(_decode(t["vector"], dim), t.get("quality"), t.get("source"))
+                    templates = [NewTemplate(_decode(t["vector"], dim), t.get("quality"), t.get("source"),
+                                             t.get("quality_method"), t.get("detector"),
+                                             None if t.get("box") is None else tuple(map(float, t["box"])))
                                  for t in row["templates"]]
                     yield EnrollRecord(row["id"], templates, row.get("name"), row.get("metadata") or {})
                 except (ValueError, KeyError, TypeError) as exc:

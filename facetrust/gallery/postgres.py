@@ -62,6 +62,7 @@ class PostgresGallery:
         self.ef_search = ef_search
         self.erase = erase
         self._lock = threading.RLock()
+        self._face_column = "face"  # "NULL" for a read-only gallery made before template records had faces
 
     # -- opening -----------------------------------------------------------
     @staticmethod
@@ -97,7 +98,7 @@ class PostgresGallery:
                              "updated_at double precision NOT NULL)")
                 conn.execute(f"CREATE TABLE {s}.templates (id bigserial PRIMARY KEY, identity_pk bigint NOT NULL "
                              f"REFERENCES {s}.identities(pk) ON DELETE CASCADE, vector vector({model.dim}) NOT NULL, "
-                             "quality real, source text, created_at double precision NOT NULL)")
+                             "quality real, source text, created_at double precision NOT NULL, face jsonb)")
                 conn.execute(f"CREATE INDEX ON {s}.templates (identity_pk)")
                 if index.kind != "flat":
                     conn.execute(f"CREATE INDEX templates_hnsw ON {s}.templates USING hnsw (vector vector_ip_ops)")
@@ -125,6 +126,11 @@ class PostgresGallery:
             meta = dict(conn.execute(f"SELECT key, value FROM {schema}.meta").fetchall())
             if meta.get("format") != FORMAT:
                 raise GalleryError(f"schema {schema!r} does not hold a facetrust gallery")
+            face_column = conn.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = %s "
+                                       "AND table_name = 'templates' AND column_name = 'face'", (schema,)).fetchone()[0]
+            if not face_column and not readonly:  # a gallery from before template records had faces
+                conn.execute(f"ALTER TABLE {schema}.templates ADD COLUMN face jsonb")
+                face_column = 1
             if readonly:
                 conn.execute("SET default_transaction_read_only = on")
         except psycopg.Error as exc:
@@ -135,7 +141,9 @@ class PostgresGallery:
             raise
         model = ModelIdentity.from_dict(json.loads(meta["model"]))
         stored = IndexConfig.from_dict(json.loads(meta.get("index", "{}")))
-        return cls(conn, str(location), schema, model, readonly, index or stored, ef_search, erase)
+        gallery = cls(conn, str(location), schema, model, readonly, index or stored, ef_search, erase)
+        gallery._face_column = "face" if face_column else "NULL"
+        return gallery
 
     @contextmanager
     def _tx(self, write: bool) -> Iterator[Any]:
@@ -172,9 +180,10 @@ class PostgresGallery:
                     pk = cur.execute(f"INSERT INTO {s}.identities (id, name, metadata, created_at, updated_at) "
                                      "VALUES (%s, %s, %s::jsonb, %s, %s) RETURNING pk",
                                      (identity_id, name, metadata_json, now, now)).fetchone()[0]
-                    cur.executemany(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at) "
-                                    "VALUES (%s, %s::vector, %s, %s, %s)",
-                                    [(pk, _vector_text(t.vector), t.quality, t.source, now) for t in templates])
+                    cur.executemany(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at, "
+                                    "face) VALUES (%s, %s::vector, %s, %s, %s, %s::jsonb)",
+                                    [(pk, _vector_text(t.vector), t.quality, t.source, now, t.face_json())
+                                     for t in templates])
                     inserted.append(identity_id)
         return inserted
 
@@ -183,9 +192,9 @@ class PostgresGallery:
         with self._tx(write=True) as c:
             pk = self._pk(c, identity_id)
             now = time.time()
-            new_ids = [c.execute(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at) "
-                                 "VALUES (%s, %s::vector, %s, %s, %s) RETURNING id",
-                                 (pk, _vector_text(t.vector), t.quality, t.source, now)).fetchone()[0]
+            new_ids = [c.execute(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at, face) "
+                                 "VALUES (%s, %s::vector, %s, %s, %s, %s::jsonb) RETURNING id",
+                                 (pk, _vector_text(t.vector), t.quality, t.source, now, t.face_json())).fetchone()[0]
                        for t in templates]
             c.execute(f"UPDATE {s}.identities SET updated_at = %s WHERE pk = %s", (now, pk))
         return [int(i) for i in new_ids]
@@ -264,10 +273,10 @@ class PostgresGallery:
 
     def _identities(self, c: Any, rows: list[tuple[Any, ...]]) -> list[Identity]:
         templates: dict[int, list[Template]] = {}
-        for pk, tid, quality, source, created in c.execute(
-                f"SELECT identity_pk, id, quality, source, created_at FROM {self.schema}.templates "
+        for pk, tid, quality, source, created, face in c.execute(
+                f"SELECT identity_pk, id, quality, source, created_at, {self._face_column} FROM {self.schema}.templates "
                 "WHERE identity_pk = ANY(%s) ORDER BY id", ([r[0] for r in rows],)):
-            templates.setdefault(pk, []).append(Template(int(tid), quality, source, created))
+            templates.setdefault(pk, []).append(Template.from_row(tid, quality, source, created, face))
         return [Identity(ident, name, meta, created, updated, tuple(templates.get(pk, ())))
                 for pk, ident, name, meta, created, updated in rows]
 

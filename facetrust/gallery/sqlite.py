@@ -38,7 +38,7 @@ from facetrust.errors import (
 from facetrust.gallery.base import (
     FORMAT, FORMAT_VERSION, Candidate, DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, Identity,
     IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, damaged_vector,
-    distinct_identities, storage_error,
+    distinct_identities, iso_time, storage_error,
 )
 from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, auto_nprobe, planned_kind
 
@@ -50,7 +50,7 @@ CREATE TABLE identities (pk INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL 
                          metadata TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE templates (id INTEGER PRIMARY KEY AUTOINCREMENT,
                         identity_pk INTEGER NOT NULL REFERENCES identities(pk) ON DELETE CASCADE,
-                        vector BLOB NOT NULL, quality REAL, source TEXT, created_at REAL NOT NULL);
+                        vector BLOB NOT NULL, quality REAL, source TEXT, created_at REAL NOT NULL, face TEXT);
 CREATE INDEX templates_identity ON templates(identity_pk);
 CREATE TABLE removed (template_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
 CREATE INDEX removed_generation ON removed(generation);
@@ -94,6 +94,7 @@ class SQLiteGallery:
         self._dirty = False  # the in-memory index holds changes the index file lacks
         self._wrote = False  # templates were added in this session: bring the index file up to date on close
         self._scrubber: threading.Thread | None = None
+        self._face_column = "face"  # "NULL" for a read-only gallery made before template records had faces
         self._scrub_done = threading.Event()
 
     @property
@@ -182,7 +183,12 @@ class SQLiteGallery:
                 raise error from None
             raise GalleryError(f"cannot write to {path} ({exc}); open it read-only instead") from None
         stored = IndexConfig.from_dict(json.loads(meta.get("index", "{}")))
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(templates)")}
+        if "face" not in columns and not readonly:  # a gallery from before template records had faces
+            conn.execute("ALTER TABLE templates ADD COLUMN face TEXT")
+            columns.add("face")
         gallery = cls(path, conn, meta, readonly, index or stored)
+        gallery._face_column = "face" if "face" in columns else "NULL"
         if not readonly and _has_wal(path):
             with gallery._lock:  # finish the scrub of a removal that readers delayed (see _erase_copies)
                 gallery._checkpoint(0.0)
@@ -254,8 +260,9 @@ class SQLiteGallery:
             c.executemany("INSERT INTO identities (id, name, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                           [(ident, name, meta, now, now) for ident, name, meta, _ in fresh])
             pks = dict(c.execute("SELECT id, pk FROM identities WHERE pk > ?", (last_pk,)).fetchall())
-            c.executemany("INSERT INTO templates (identity_pk, vector, quality, source, created_at) VALUES (?, ?, ?, ?, ?)",
-                          [(pks[ident], _blob(t.vector), t.quality, t.source, now)
+            c.executemany("INSERT INTO templates (identity_pk, vector, quality, source, created_at, face) "
+                          "VALUES (?, ?, ?, ?, ?, ?)",
+                          [(pks[ident], _blob(t.vector), t.quality, t.source, now, t.face_json())
                            for ident, _, _, templates in fresh for t in templates])
             inserted = [r[0] for r in fresh]
             if inserted:
@@ -267,8 +274,9 @@ class SQLiteGallery:
         with self._write() as c:
             pk = self._pk(c, identity_id)
             now = time.time()
-            new_ids = [int(c.execute("INSERT INTO templates (identity_pk, vector, quality, source, created_at) "
-                                     "VALUES (?, ?, ?, ?, ?)", (pk, _blob(t.vector), t.quality, t.source, now)
+            new_ids = [int(c.execute("INSERT INTO templates (identity_pk, vector, quality, source, created_at, face) "
+                                     "VALUES (?, ?, ?, ?, ?, ?)",
+                                     (pk, _blob(t.vector), t.quality, t.source, now, t.face_json())
                                      ).lastrowid) for t in templates]
             c.execute("UPDATE identities SET updated_at = ? WHERE pk = ?", (now, pk))
             self._bump(c)
@@ -434,15 +442,14 @@ class SQLiteGallery:
                              "ORDER BY pk LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset)).fetchall()
             return self._identities(c, rows)
 
-    @staticmethod
-    def _identities(c: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Identity]:
+    def _identities(self, c: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Identity]:
         templates: dict[int, list[Template]] = {}
         pks = [r[0] for r in rows]
         for chunk in _chunks(pks):
-            for pk, tid, quality, source, created in c.execute(
-                    f"SELECT identity_pk, id, quality, source, created_at FROM templates "
+            for pk, tid, quality, source, created, face in c.execute(
+                    f"SELECT identity_pk, id, quality, source, created_at, {self._face_column} FROM templates "
                     f"WHERE identity_pk IN ({_marks(len(chunk))}) ORDER BY id", list(chunk)):
-                templates.setdefault(pk, []).append(Template(tid, quality, source, created))
+                templates.setdefault(pk, []).append(Template.from_row(tid, quality, source, created, face))
         return [Identity(ident, name, json.loads(meta), created, updated, tuple(templates.get(pk, ())))
                 for pk, ident, name, meta, created, updated in rows]
 
@@ -677,7 +684,7 @@ class SQLiteGallery:
                                                          ("index", self.index_path)) if p.exists()}
         return {
             "backend": "sqlite", "location": self.location, "model": self.model.to_dict(),
-            "created_at": self._created_at, "identities": identities, "templates": templates,
+            "created_at": iso_time(self._created_at), "identities": identities, "templates": templates,
             "generation": generation, "files_bytes": sizes,
             "index": {"kind": index.kind, "entries": index.ntotal, "nlist": index.nlist or None,
                       "nprobe": (index.nprobe or auto_nprobe(index.nlist)) if index.kind == "ivf" else None,

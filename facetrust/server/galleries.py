@@ -1,9 +1,10 @@
 """Galleries over HTTP: create, enrol, search, list, update, remove, export.
 
 Each gallery is ``<gallery_dir>/<name>.gallery`` (the embedded SQLite + FAISS backend of
-:mod:`facetrust.gallery`), opened once and shared. Faces are found and embedded in
-the inference workers; the gallery only ever receives embeddings, tagged with the
-server's recognizer, so a gallery made with another model is refused. Gallery calls
+:mod:`facetrust.gallery`), opened once and shared. Enrolment faces are prepared in the
+inference workers by the library's enrolment path (:mod:`facetrust.gallery.enrolment`:
+selection rule, embedding, quality) and gated and stored by the gallery, which refuses
+faces of another model. Gallery calls
 run in a thread (the backend is thread-safe) to keep the event loop free.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facetrust.errors import ConfigError, GalleryError
 from facetrust.gallery import Gallery
+from facetrust.gallery.enrolment import EnrolmentFace
 from facetrust.server import worker
 from facetrust.server.api import SelectQuery, api_key_header, parse_select, services
 from facetrust.server.errors import ConflictError, NotFoundError
@@ -124,10 +126,11 @@ async def gallery_stats(request: Request, name: str) -> dict[str, Any]:
     return {**await run_in_threadpool(summary, name, gallery), "stats": await run_in_threadpool(gallery.stats)}
 
 
-async def _enrolment_vectors(request: Request, images: list[UploadFile], select: str | None) -> np.ndarray:
+async def _enrolment_faces(request: Request, images: list[UploadFile], select: str | None) -> list[EnrolmentFace]:
+    """Each upload's face, prepared in an inference worker by the library's enrolment path."""
     chosen = parse_select(select) if select else None
-    faces = [await services(request).pool.run(worker.enrolment_face, await image.read(), chosen) for image in images]
-    return np.stack([face.embedding for face in faces])
+    return [await services(request).pool.run(worker.enrolment_face, await image.read(), chosen, None, image.filename)
+            for image in images]
 
 
 @router.post("/{name}/identities", status_code=201, summary="Enrol an identity from one or more images")
@@ -139,10 +142,8 @@ async def enrol(request: Request, name: str, id: str = Form(..., description="Id
                                                              "(default: refuse such images).")) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     meta = _json_object(metadata)
-    vectors = await _enrolment_vectors(request, images, select)
-    recognizer = services(request).config.recognizer
-    identity = await run_in_threadpool(lambda: gallery.enroll(id, embeddings=vectors, name=display_name,
-                                                              metadata=meta, model=recognizer))
+    faces = await _enrolment_faces(request, images, select)
+    identity = await run_in_threadpool(lambda: gallery.enroll(id, faces, name=display_name, metadata=meta))
     return identity.to_dict()
 
 
@@ -151,9 +152,8 @@ async def enrol(request: Request, name: str, id: str = Form(..., description="Id
 async def add_templates(request: Request, name: str, identity_id: str, images: list[UploadFile] = File(...),
                         select: str | None = Query(None)) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
-    vectors = await _enrolment_vectors(request, images, select)
-    recognizer = services(request).config.recognizer
-    ids = await run_in_threadpool(lambda: gallery.add_templates(identity_id, embeddings=vectors, model=recognizer))
+    faces = await _enrolment_faces(request, images, select)
+    ids = await run_in_threadpool(lambda: gallery.add_templates(identity_id, faces))
     return {"id": identity_id, "template_ids": ids}
 
 

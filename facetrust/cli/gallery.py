@@ -183,8 +183,9 @@ def search(
 
     with user_errors(), _gallery_warnings():
         records, failed = [], 0
+        paths = expand_inputs(images)
         with _open(gallery, backend_opt, detector, readonly=True) as opened:
-            for path in expand_inputs(images):
+            for path in _searching(paths, opened):
                 try:
                     if all_faces:
                         results = opened.search_faces(path, k=k, fmr=fmr, threshold=threshold, fusion=fusion)
@@ -209,27 +210,63 @@ def search(
                         verdict = (f"not enrolled (best {best['id']} {best['score']:.4f}" if best else "not enrolled (")
                         verdict += f" < threshold {result['threshold']:.4f})"
                     typer.echo(f"{record['path']}: {verdict}")
+                    if len(result["matches"]) > 1:  # the top k, not only the best
+                        for rank, match in enumerate(result["matches"], 1):
+                            typer.echo(f"  {rank}. {match['id']}\t{match['score']:.4f}\t{match['name'] or ''}")
         if failed:
             raise typer.Exit(1)
+
+
+def _searching(paths: list[Path], opened: Any) -> Iterator[Path]:
+    """``paths``, with progress on stderr (loading the models takes seconds, each photo about one
+    more on a CPU) when several photos are searched or stderr is a terminal."""
+    import sys
+
+    if len(paths) < 2 and not sys.stderr.isatty():
+        yield from paths
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True)) as bar:
+        task = bar.add_task("loading models", total=len(paths))
+        opened.analyzer.load_models()
+        bar.update(task, description="searching")
+        for path in paths:
+            yield path
+            bar.advance(task)
 
 
 @app.command()
 def remove(
     gallery: str = GalleryArg,
-    identities: Optional[list[str]] = typer.Option(None, "--id", help="Identity to erase (repeatable)."),
+    identities: Optional[list[str]] = typer.Argument(None, help="Identities to erase."),
+    id_options: Optional[list[str]] = typer.Option(None, "--id", help="Identity to erase (repeatable; same as "
+                                                                       "giving it after GALLERY)."),
     templates: Optional[list[int]] = typer.Option(None, "--template", help="Template id to erase (repeatable)."),
     backend_opt: Optional[list[str]] = BackendOpt,
 ) -> None:
-    """Erase identities or single templates (from the database file and the index)."""
+    """Erase identities (with all their templates) or single templates, from the database file and the index."""
     with user_errors(), _gallery_warnings():
-        if not identities and not templates:
-            fail("give --id ID or --template TEMPLATE_ID")
+        ids = [*(identities or []), *(id_options or [])]
+        if not ids and not templates:
+            fail("give the identity ids to erase (gallery remove GALLERY ID…) or --template TEMPLATE_ID")
+        done = []
         with _open(gallery, backend_opt) as opened:
-            if identities:
-                opened.remove(identities)
+            if ids:
+                removed = opened.remove(ids)
+                done.append(f"{_count(removed.identities, 'identity', 'identities')} with "
+                            f"{_count(removed.templates, 'template', 'templates')}")
             for template in templates or []:
                 opened.remove_template(template)
-        typer.echo(f"removed {len(identities or [])} identities, {len(templates or [])} templates")
+            if templates:
+                done.append(_count(len(templates), "single template", "single templates"))
+        typer.echo(f"removed {' and '.join(done)}")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 @app.command("list")

@@ -7,7 +7,7 @@ pgvector, for several application servers sharing one gallery; needs the
 """
 from facetrust.gallery.base import (
     Candidate, DamagedTemplateWarning, EnrollRecord, ErasureWarning, Fusion, GalleryBackend, GalleryIndexWarning, Identity, IndexConfig,
-    IntegrityReport, LowQualityWarning, Match, ModelIdentity, NewTemplate, QualityPolicy, SearchResult, Template,
+    IntegrityReport, LowQualityWarning, Match, ModelIdentity, NewTemplate, QualityPolicy, Removal, SearchResult, Template,
     model_identity,
 )
 from facetrust.gallery.gallery import FolderReport, Gallery, backend_for, default_quality_method
@@ -20,6 +20,6 @@ BACKENDS.register("postgres", "facetrust.gallery.postgres:PostgresGallery", "Pos
 __all__ = [
     "BACKENDS", "Candidate", "DamagedTemplateWarning", "EnrollRecord", "ErasureWarning", "FolderReport", "Fusion", "Gallery", "GalleryBackend",
     "GalleryIndexWarning", "Identity", "IndexConfig", "IntegrityReport", "LowQualityWarning", "Match", "ModelIdentity",
-    "NewTemplate", "QualityPolicy", "SearchResult", "Template", "backend_for", "default_quality_method",
+    "NewTemplate", "QualityPolicy", "Removal", "SearchResult", "Template", "backend_for", "default_quality_method",
     "model_identity",
 ]

@@ -12,7 +12,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Protocol, Sequence
+from typing import Any, Iterator, Literal, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
@@ -200,6 +200,13 @@ class Identity:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "metadata": self.metadata, "created_at": iso_time(self.created_at),
                 "updated_at": iso_time(self.updated_at), "templates": [t.to_dict() for t in self.templates]}
+
+
+class Removal(NamedTuple):
+    """What :meth:`Gallery.remove <facetrust.gallery.Gallery.remove>` erased."""
+
+    identities: int
+    templates: int
 
 
 @dataclass(frozen=True)
@@ -401,7 +408,8 @@ class GalleryBackend(Protocol):
     def update(self, identity_id: str, name: str | None, metadata_json: str | None) -> Identity: ...
 
     def remove(self, identity_ids: Sequence[str]) -> int:
-        """Delete identities and their templates so that they cannot be recovered from storage."""
+        """Delete identities and their templates so that they cannot be recovered from storage;
+        returns the number of templates deleted with them."""
         ...
 
     def remove_template(self, template_id: int) -> None: ...

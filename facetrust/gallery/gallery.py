@@ -21,7 +21,7 @@ from facetrust.errors import (
 )
 from facetrust.gallery.base import (
     DamagedTemplateWarning, EnrollRecord, Fusion, GalleryBackend, Identity, IndexConfig, IntegrityReport,
-    ModelIdentity, NewTemplate, OnDuplicate, QualityPolicy, SearchResult, check_identity_id, check_quality,
+    ModelIdentity, NewTemplate, OnDuplicate, QualityPolicy, Removal, SearchResult, check_identity_id, check_quality,
     dump_metadata, fuse, fuse_by_quality, model_identity,
 )
 from facetrust.gallery.enrolment import EnrolmentFace
@@ -503,11 +503,13 @@ class Gallery:
             metadata = {**self.backend.get(identity_id).metadata, **metadata}
         return self.backend.update(identity_id, name, None if metadata is None else dump_metadata(metadata))
 
-    def remove(self, identity_ids: str | Sequence[str]) -> int:
+    def remove(self, identity_ids: str | Sequence[str]) -> Removal:
         """Erase identities: their templates are deleted from the database (zeroed on disk) and
-        from the index file. Unknown ids raise and remove nothing."""
-        ids = [identity_ids] if isinstance(identity_ids, str) else list(identity_ids)
-        return self.backend.remove([check_identity_id(i) for i in ids])
+        from the index file. Unknown ids raise and remove nothing. Returns how many identities and
+        templates were erased."""
+        ids = list(dict.fromkeys([identity_ids] if isinstance(identity_ids, str) else identity_ids))
+        templates = self.backend.remove([check_identity_id(i) for i in ids])
+        return Removal(len(ids), templates)
 
     def remove_template(self, template_id: int) -> None:
         """Erase one template (an identity keeps at least one)."""

@@ -216,9 +216,11 @@ class PostgresGallery:
             missing = [i for i in ids if i not in found]
             if missing:
                 raise IdentityNotFoundError(f"not enrolled: {', '.join(missing[:5])}")
+            (templates,) = c.execute(f"SELECT count(*) FROM {s}.templates t JOIN {s}.identities i "
+                                     "ON i.pk = t.identity_pk WHERE i.id = ANY(%s)", (ids,)).fetchone()
             c.execute(f"DELETE FROM {s}.identities WHERE id = ANY(%s)", (ids,))
         self._vacuum()
-        return len(ids)
+        return int(templates)
 
     def remove_template(self, template_id: int) -> None:
         s = self.schema

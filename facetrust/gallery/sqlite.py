@@ -312,7 +312,7 @@ class SQLiteGallery:
             for chunk in _chunks(pks):
                 c.execute(f"DELETE FROM identities WHERE pk IN ({_marks(len(chunk))})", list(chunk))
         self._erase_copies_committed()
-        return len(pks)
+        return len(template_ids)
 
     def remove_template(self, template_id: int) -> None:
         with self._write() as c:

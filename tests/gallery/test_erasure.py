@@ -67,7 +67,7 @@ def test_removal_with_a_reader_returns_promptly_and_scrubs_when_it_leaves(tmp_pa
     try:
         start = time.monotonic()
         with pytest.warns(ErasureWarning, match="another connection is reading"):
-            assert gallery.remove("gone") == 1
+            assert gallery.remove("gone") == (1, 2)
         assert time.monotonic() - start < RETURNS_WITHIN_S
         assert ERASURE_WAIT_S <= RETURNS_WITHIN_S
         assert "gone" not in gallery and gallery.backend.scrub_pending

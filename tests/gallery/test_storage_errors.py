@@ -101,7 +101,7 @@ def test_removal_on_a_full_disk_commits_and_says_so(small_disk):
     secret = vectors[7].tobytes()
     fill(small_disk, leave=256 * 1024)  # room for the deletion's log frames, not for a new index file
     with pytest.warns(ErasureWarning, match="removal committed.*disk is full"):
-        assert gallery.remove("p7") == 1
+        assert gallery.remove("p7") == (1, 1)
     assert "p7" not in gallery
     with pytest.raises(IdentityNotFoundError):  # a retry is told the truth: it is gone
         gallery.remove("p7")

@@ -21,6 +21,7 @@ import json
 import re
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
@@ -28,11 +29,13 @@ import numpy as np
 
 from facetrust.errors import ConfigError, DuplicateIdentityError, GalleryError, IdentityNotFoundError
 from facetrust.gallery.base import (
-    FORMAT, FORMAT_VERSION, Candidate, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate,
+    FORMAT, FORMAT_VERSION, Candidate, ErasureWarning, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate,
     OnDuplicate, Template, distinct_identities,
 )
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+#: How long erasure waits for the table lock held by other connections' transactions.
+ERASURE_WAIT_S = 2.0
 
 
 def _vector_text(vector: np.ndarray) -> str:
@@ -63,6 +66,7 @@ class PostgresGallery:
         self.erase = erase
         self._lock = threading.RLock()
         self._face_column = "face"  # "NULL" for a read-only gallery made before template records had faces
+        self._vacuum_pending = False  # a removal's VACUUM waits for other transactions (see _vacuum)
 
     # -- opening -----------------------------------------------------------
     @staticmethod
@@ -236,11 +240,28 @@ class PostgresGallery:
         self._vacuum()
 
     def _vacuum(self) -> None:
+        """Rewrite the tables without the deleted rows, waiting at most :data:`ERASURE_WAIT_S` for
+        the table lock that other connections' open transactions hold: then warn and retry at the
+        next removal or at close."""
+        import psycopg
+
         # VACUUM cannot run inside a transaction; the connection is in autocommit mode.
         command = "VACUUM FULL" if self.erase == "full" else "VACUUM"
         with self._lock:
-            self._conn.execute(f"{command} {self.schema}.templates")
-            self._conn.execute(f"{command} {self.schema}.identities")
+            try:
+                self._conn.execute(f"SET lock_timeout = '{int(ERASURE_WAIT_S * 1000)}ms'")
+                self._conn.execute(f"{command} {self.schema}.templates")
+                self._conn.execute(f"{command} {self.schema}.identities")
+                self._vacuum_pending = False
+                return
+            except psycopg.errors.LockNotAvailable:
+                self._vacuum_pending = True
+            finally:
+                self._conn.execute("SET lock_timeout = 0")
+        warnings.warn(ErasureWarning(
+            f"the removal committed, but another connection's open transaction holds the gallery's tables, so "
+            f"{command} could not rewrite them yet: the removed rows stay in the table files until it runs "
+            "(retried at the next removal and at close)"), stacklevel=4)
 
     # -- reads ---------------------------------------------------------------
     def _pk(self, c: Any, identity_id: str) -> int:
@@ -375,4 +396,8 @@ class PostgresGallery:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            try:
+                if self._vacuum_pending:
+                    self._vacuum()
+            finally:
+                self._conn.close()

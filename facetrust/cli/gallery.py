@@ -212,7 +212,8 @@ def search(
                     typer.echo(f"{record['path']}: {verdict}")
                     if len(result["matches"]) > 1:  # the top k, not only the best
                         for rank, match in enumerate(result["matches"], 1):
-                            typer.echo(f"  {rank}. {match['id']}\t{match['score']:.4f}\t{match['name'] or ''}")
+                            name = f"  {match['name']}" if match["name"] else ""
+                            typer.echo(f"  {rank}. {match['id']}  {match['score']:.4f}{name}")
         if failed:
             raise typer.Exit(1)
 

@@ -345,7 +345,9 @@ class SQLiteGallery:
                     scrubbed = self._checkpoint(ERASURE_WAIT_S)
                 except StorageError:
                     scrubbed = False
-            later = "" if scrubbed else "; the write-ahead log is wiped at the next open"
+                if not scrubbed:
+                    self._start_scrubber()
+            later = "" if scrubbed else "; the old pages are wiped by a retry while it is open, else at the next open"
             warnings.warn(ErasureWarning(
                 f"the removal committed, but rewriting the index failed: {exc}; the index file was deleted "
                 f"instead (rebuilt from the database at the next search){later}"), stacklevel=4)
@@ -396,7 +398,7 @@ class SQLiteGallery:
                     if self._checkpoint(0.0):
                         self._scrub_done.set()
                 except GalleryError:
-                    pass  # retried; close() reports a persistent failure
+                    pass  # retried until the gallery closes; the next open finishes the scrub
 
     @property
     def scrub_pending(self) -> bool:

@@ -69,8 +69,9 @@ def test_human_output_times_hints_and_progress(shared, tmp_path):
     assert pair.exit_code == 1 and "2 faces found" in pair.output and "--select center" in pair.output
 
     found = ok("search", path, shared / KNN / "test/obama1.jpg", "-k", "3").stdout.splitlines()
-    assert found[0].endswith("obama1.jpg: obama (score %s)" % found[1].split("\t")[1])
-    assert [line.split("\t")[0].strip()[:3] for line in found[1:]] == ["1. ", "2. ", "3. "]
+    assert found[0].endswith("obama1.jpg: obama (score %s)" % found[1].split()[2])
+    assert [line.split()[:2] for line in found[1:]][0] == ["1.", "obama"]
+    assert [line.split()[0] for line in found[1:]] == ["1.", "2.", "3."]  # all k matches, not only the best
 
     several = ok("search", path, shared / KNN / "test/obama1.jpg", shared / KNN / "test/alex_lacamoire1.jpg",
                  "--json")

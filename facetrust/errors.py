@@ -74,6 +74,18 @@ class GalleryError(FacetrustError):
     """A gallery cannot be created, opened or changed (not a gallery, read-only, corrupt)."""
 
 
+class StorageError(GalleryError):
+    """The gallery's storage failed (an I/O error); what was committed before is intact."""
+
+
+class StorageFullError(StorageError):
+    """The disk (or the database's size limit) is full: the write that hit it stored nothing."""
+
+
+class CorruptDataError(StorageError):
+    """A gallery or export file is damaged: a corrupt database page, a damaged vector, a truncated file."""
+
+
 class IdentityNotFoundError(GalleryError):
     """No identity (or template) with that id is enrolled."""
 

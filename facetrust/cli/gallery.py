@@ -58,18 +58,21 @@ def _metadata(text: Optional[str]) -> Optional[dict[str, Any]]:
 
 
 @contextmanager
-def _quality_warnings() -> Iterator[None]:
-    """Print each low-quality warning as one ``warning: …`` line instead of Python's warning format."""
-    from facetrust.gallery import LowQualityWarning
+def _gallery_warnings() -> Iterator[None]:
+    """Print each gallery warning (low quality, erasure delayed, damaged template, index rebuilt) as one
+    ``warning: …`` line instead of Python's warning format."""
+    from facetrust.gallery import DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, LowQualityWarning
 
+    ours = (DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, LowQualityWarning)
     caught: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
-            warnings.simplefilter("always", LowQualityWarning)
+            for category in ours:
+                warnings.simplefilter("always", category)
             yield
     finally:
         for warning in caught:
-            if issubclass(warning.category, LowQualityWarning):
+            if issubclass(warning.category, ours):
                 typer.echo(f"warning: {warning.message}", err=True)
             else:
                 warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
@@ -88,7 +91,7 @@ def create(
     """Create an empty gallery."""
     from facetrust.gallery import Gallery, IndexConfig
 
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         config = IndexConfig(index, approximate_above, nlist, nprobe)  # type: ignore[arg-type]
         with Gallery.create(gallery, recognizer, index=config, **parse_options(backend_opt)) as created:
             typer.echo(f"created {gallery} for {created.model}")
@@ -120,7 +123,7 @@ def enroll(
     gallery_options: dict[str, Any] = {"quality_method": quality_method}
     if quality is not None:
         gallery_options["quality_policy"] = quality
-    with user_errors(), _quality_warnings():
+    with user_errors(), _gallery_warnings():
         if folder is not None:
             if identity or images or embeddings:
                 fail("--folder enrols sub-folders by name; do not combine it with --id, images or --embeddings")
@@ -179,10 +182,11 @@ def search(
     from facetrust.errors import FacetrustError
     from facetrust.io import expand_inputs
 
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         records, failed = [], 0
+        paths = expand_inputs(images)
         with _open(gallery, backend_opt, detector, readonly=True) as opened:
-            for path in expand_inputs(images):
+            for path in _searching(paths, opened):
                 try:
                     if all_faces:
                         results = opened.search_faces(path, k=k, fmr=fmr, threshold=threshold, fusion=fusion)
@@ -207,27 +211,64 @@ def search(
                         verdict = (f"not enrolled (best {best['id']} {best['score']:.4f}" if best else "not enrolled (")
                         verdict += f" < threshold {result['threshold']:.4f})"
                     typer.echo(f"{record['path']}: {verdict}")
+                    if len(result["matches"]) > 1:  # the top k, not only the best
+                        for rank, match in enumerate(result["matches"], 1):
+                            name = f"  {match['name']}" if match["name"] else ""
+                            typer.echo(f"  {rank}. {match['id']}  {match['score']:.4f}{name}")
         if failed:
             raise typer.Exit(1)
+
+
+def _searching(paths: list[Path], opened: Any) -> Iterator[Path]:
+    """``paths``, with progress on stderr (loading the models takes seconds, each photo about one
+    more on a CPU) when several photos are searched or stderr is a terminal."""
+    import sys
+
+    if len(paths) < 2 and not sys.stderr.isatty():
+        yield from paths
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True)) as bar:
+        task = bar.add_task("loading models", total=len(paths))
+        opened.analyzer.load_models()
+        bar.update(task, description="searching")
+        for path in paths:
+            yield path
+            bar.advance(task)
 
 
 @app.command()
 def remove(
     gallery: str = GalleryArg,
-    identities: Optional[list[str]] = typer.Option(None, "--id", help="Identity to erase (repeatable)."),
+    identities: Optional[list[str]] = typer.Argument(None, help="Identities to erase."),
+    id_options: Optional[list[str]] = typer.Option(None, "--id", help="Identity to erase (repeatable; same as "
+                                                                       "giving it after GALLERY)."),
     templates: Optional[list[int]] = typer.Option(None, "--template", help="Template id to erase (repeatable)."),
     backend_opt: Optional[list[str]] = BackendOpt,
 ) -> None:
-    """Erase identities or single templates (from the database file and the index)."""
-    with user_errors():
-        if not identities and not templates:
-            fail("give --id ID or --template TEMPLATE_ID")
+    """Erase identities (with all their templates) or single templates, from the database file and the index."""
+    with user_errors(), _gallery_warnings():
+        ids = [*(identities or []), *(id_options or [])]
+        if not ids and not templates:
+            fail("give the identity ids to erase (gallery remove GALLERY ID…) or --template TEMPLATE_ID")
+        done = []
         with _open(gallery, backend_opt) as opened:
-            if identities:
-                opened.remove(identities)
+            if ids:
+                removed = opened.remove(ids)
+                done.append(f"{_count(removed.identities, 'identity', 'identities')} with "
+                            f"{_count(removed.templates, 'template', 'templates')}")
             for template in templates or []:
                 opened.remove_template(template)
-        typer.echo(f"removed {len(identities or [])} identities, {len(templates or [])} templates")
+            if templates:
+                done.append(_count(len(templates), "single template", "single templates"))
+        typer.echo(f"removed {' and '.join(done)}")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 @app.command("list")
@@ -238,7 +279,7 @@ def list_(
     backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Enrolled identities in enrolment order."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt, readonly=True) as opened:
             identities = [i.to_dict() for i in opened.list(offset, limit)]
         if as_json:
@@ -253,7 +294,7 @@ def list_(
 def get(gallery: str = GalleryArg, identity: str = typer.Argument(..., help="Identity id."),
         backend_opt: Optional[list[str]] = BackendOpt) -> None:
     """One identity as JSON (templates without their vectors)."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt, readonly=True) as opened:
             print_json(opened.get(identity).to_dict())
 
@@ -268,7 +309,7 @@ def update(
     backend_opt: Optional[list[str]] = BackendOpt,
 ) -> None:
     """Change an identity's display name or metadata."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt) as opened:
             print_json(opened.update(identity, name=name, metadata=_metadata(metadata), merge=merge).to_dict())
 
@@ -277,7 +318,7 @@ def update(
 def export(gallery: str = GalleryArg, file: Path = typer.Argument(..., help="Export file (.jsonl or .jsonl.gz)."),
            backend_opt: Optional[list[str]] = BackendOpt) -> None:
     """Write all identities and templates to a portable file."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt, readonly=True) as opened:
             count = opened.export(file, progress=True)
         typer.echo(f"exported {count} identities to {file}")
@@ -292,7 +333,7 @@ def import_(
     """Import an export file; a gallery file that does not exist yet is created for its model."""
     from facetrust.gallery import Gallery, backend_for
 
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         if backend_for(gallery) == "sqlite" and not Path(gallery).exists():
             with Gallery.create(gallery, _export_model(file), **parse_options(backend_opt)) as opened:
                 count = opened.import_file(file, progress=True)
@@ -311,7 +352,7 @@ def _export_model(file: Path) -> Any:
 @app.command()
 def stats(gallery: str = GalleryArg, backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt) -> None:
     """Counts, model, index kind and file sizes."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt, readonly=True) as opened:
             data = opened.stats()
         if as_json:
@@ -328,7 +369,7 @@ def check(
     backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Integrity check of the database and the index; exit status 1 when it finds problems."""
-    with user_errors():
+    with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt, readonly=not repair) as opened:
             if repair:
                 opened.reindex()

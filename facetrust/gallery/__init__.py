@@ -6,8 +6,8 @@ pgvector, for several application servers sharing one gallery; needs the
 ``postgres`` extra). Backends import their libraries only when used.
 """
 from facetrust.gallery.base import (
-    Candidate, EnrollRecord, ErasureWarning, Fusion, GalleryBackend, GalleryIndexWarning, Identity, IndexConfig,
-    IntegrityReport, LowQualityWarning, Match, ModelIdentity, NewTemplate, QualityPolicy, SearchResult, Template,
+    Candidate, DamagedTemplateWarning, EnrollRecord, ErasureWarning, Fusion, GalleryBackend, GalleryIndexWarning, Identity, IndexConfig,
+    IntegrityReport, LowQualityWarning, Match, ModelIdentity, NewTemplate, QualityPolicy, Removal, SearchResult, Template,
     model_identity,
 )
 from facetrust.gallery.gallery import FolderReport, Gallery, backend_for, default_quality_method
@@ -18,8 +18,8 @@ BACKENDS.register("sqlite", "facetrust.gallery.sqlite:SQLiteGallery", "SQLite (W
 BACKENDS.register("postgres", "facetrust.gallery.postgres:PostgresGallery", "PostgreSQL + pgvector (shared by many servers)")
 
 __all__ = [
-    "BACKENDS", "Candidate", "EnrollRecord", "ErasureWarning", "FolderReport", "Fusion", "Gallery", "GalleryBackend",
+    "BACKENDS", "Candidate", "DamagedTemplateWarning", "EnrollRecord", "ErasureWarning", "FolderReport", "Fusion", "Gallery", "GalleryBackend",
     "GalleryIndexWarning", "Identity", "IndexConfig", "IntegrityReport", "LowQualityWarning", "Match", "ModelIdentity",
-    "NewTemplate", "QualityPolicy", "SearchResult", "Template", "backend_for", "default_quality_method",
+    "NewTemplate", "QualityPolicy", "Removal", "SearchResult", "Template", "backend_for", "default_quality_method",
     "model_identity",
 ]

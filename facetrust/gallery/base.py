@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Protocol, Sequence
+from typing import Any, Iterator, Literal, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
-from facetrust.errors import ConfigError, GalleryError
+from facetrust.errors import ConfigError, CorruptDataError, GalleryError, StorageError, StorageFullError
 from facetrust.types import Face
 
 OnDuplicate = Literal["error", "skip"]
@@ -35,6 +36,10 @@ class GalleryIndexWarning(UserWarning):
 
 class ErasureWarning(UserWarning):
     """A removal committed, but a copy of the removed data could not yet be wiped (see the message)."""
+
+
+class DamagedTemplateWarning(UserWarning):
+    """Stored templates with a damaged vector (wrong size, not finite) were left out (see the message)."""
 
 
 class LowQualityWarning(UserWarning):
@@ -122,11 +127,21 @@ class IndexConfig:
 
 @dataclass(frozen=True)
 class NewTemplate:
-    """A validated, L2-normalised embedding to store."""
+    """A validated, L2-normalised embedding to store, with its record: quality score and method,
+    source image, the detector and face box it came from (None where unknown, e.g. embeddings)."""
 
     vector: np.ndarray
     quality: float | None = None
     source: str | None = None
+    quality_method: str | None = None
+    detector: str | None = None
+    box: tuple[float, float, float, float] | None = None
+
+    def face_json(self) -> str | None:
+        """How a backend stores the record fields beyond quality and source."""
+        record = {"quality_method": self.quality_method, "detector": self.detector,
+                  "box": None if self.box is None else [float(v) for v in self.box]}
+        return json.dumps(record) if any(v is not None for v in record.values()) else None
 
 
 @dataclass(frozen=True)
@@ -142,13 +157,35 @@ class EnrollRecord:
 
 @dataclass(frozen=True)
 class Template:
+    """A stored template's record (its vector is fetched separately)."""
+
     id: int
     quality: float | None
     source: str | None
     created_at: float
+    quality_method: str | None = None
+    detector: str | None = None
+    box: tuple[float, float, float, float] | None = None
+
+    @classmethod
+    def from_row(cls, tid: int, quality: float | None, source: str | None, created_at: float, face: Any) -> "Template":
+        """``face``: the stored JSON of :meth:`NewTemplate.face_json` (text or already parsed), or None."""
+        record = (json.loads(face) if isinstance(face, str) else face) or {}
+        box = record.get("box")
+        return cls(int(tid), quality, source, created_at, record.get("quality_method"), record.get("detector"),
+                   tuple(box) if box is not None else None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "quality": self.quality, "source": self.source, "created_at": self.created_at}
+        return {"id": self.id, "quality": self.quality, "quality_method": self.quality_method, "source": self.source,
+                "detector": self.detector, "box": None if self.box is None else list(self.box),
+                "created_at": iso_time(self.created_at)}
+
+
+def iso_time(epoch: float) -> str:
+    """ISO-8601 UTC with milliseconds, e.g. ``2026-12-03T14:02:19.123Z``."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -161,8 +198,15 @@ class Identity:
     templates: tuple[Template, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "metadata": self.metadata, "created_at": self.created_at,
-                "updated_at": self.updated_at, "templates": [t.to_dict() for t in self.templates]}
+        return {"id": self.id, "name": self.name, "metadata": self.metadata, "created_at": iso_time(self.created_at),
+                "updated_at": iso_time(self.updated_at), "templates": [t.to_dict() for t in self.templates]}
+
+
+class Removal(NamedTuple):
+    """What :meth:`Gallery.remove <facetrust.gallery.Gallery.remove>` erased."""
+
+    identities: int
+    templates: int
 
 
 @dataclass(frozen=True)
@@ -284,6 +328,35 @@ def check_identity_id(identity_id: Any) -> str:
     return identity_id
 
 
+def storage_error(what: object, exc: BaseException, folder: str | os.PathLike[str] | None = None) -> StorageError:
+    """The typed error for an SQLite or OS failure on ``what`` (a file, a gallery). SQLite reports
+    a full disk met while opening its log files as a plain I/O error: with ``folder`` given, such
+    an error on a filesystem without free space is reported as full."""
+    import errno
+    import shutil
+
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc).strip() or type(exc).__name__
+    full = (code is not None and code & 0xFF == 13) or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+    if not full and folder is not None and code is not None and code & 0xFF in (10, 14):  # IOERR, CANTOPEN
+        try:
+            full = shutil.disk_usage(folder).free < 1 << 20
+        except OSError:
+            pass
+    if full:
+        return StorageFullError(f"{what}: the disk is full ({text})")
+    if code is not None and code & 0xFF in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
+        return CorruptDataError(f"{what} is damaged ({text}); restore it from a backup or an export")
+    return StorageError(f"{what}: {text}")
+
+
+def damaged_vector(blob: Any, dim: int) -> bool:
+    """A stored vector that is not ``dim`` finite little-endian float32 values."""
+    if not isinstance(blob, (bytes, memoryview)) or len(blob) != 4 * dim:
+        return True
+    return not bool(np.isfinite(np.frombuffer(blob, dtype="<f4")).all())
+
+
 def dump_metadata(metadata: Any) -> str:
     if not isinstance(metadata, dict):
         raise GalleryError(f"metadata must be a JSON object (dict), got {type(metadata).__name__}")
@@ -335,7 +408,8 @@ class GalleryBackend(Protocol):
     def update(self, identity_id: str, name: str | None, metadata_json: str | None) -> Identity: ...
 
     def remove(self, identity_ids: Sequence[str]) -> int:
-        """Delete identities and their templates so that they cannot be recovered from storage."""
+        """Delete identities and their templates so that they cannot be recovered from storage;
+        returns the number of templates deleted with them."""
         ...
 
     def remove_template(self, template_id: int) -> None: ...
@@ -349,8 +423,9 @@ class GalleryBackend(Protocol):
         identities when the gallery holds that many."""
         ...
 
-    def iter_export(self) -> Iterator[tuple[Identity, np.ndarray]]:
-        """Every identity with its templates' vectors (rows in ``Identity.templates`` order)."""
+    def iter_export(self, damaged: list[int] | None = None) -> Iterator[tuple[Identity, np.ndarray]]:
+        """Every identity with its templates' vectors (rows in ``Identity.templates`` order).
+        Templates whose stored vector is damaged are left out, their ids appended to ``damaged``."""
         ...
 
     def stats(self) -> dict[str, Any]: ...

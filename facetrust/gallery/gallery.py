@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
@@ -18,14 +18,14 @@ import numpy as np
 
 from facetrust.defaults import DEFAULT_RECOGNIZER
 from facetrust.errors import (
-    ConfigError, EmbeddingError, FaceNotFoundError, FaceQualityError, GalleryError, LowQualityError,
-    ModelMismatchError, MultipleFacesError,
+    ConfigError, EmbeddingError, FacetrustError, FaceNotFoundError, GalleryError, LowQualityError, ModelMismatchError,
 )
 from facetrust.gallery.base import (
-    EnrollRecord, Fusion, GalleryBackend, Identity, IndexConfig, IntegrityReport, LowQualityWarning, ModelIdentity,
-    NewTemplate, OnDuplicate, QualityPolicy, SearchResult, check_identity_id, check_quality, dump_metadata, fuse,
-    fuse_by_quality, model_identity,
+    DamagedTemplateWarning, EnrollRecord, Fusion, GalleryBackend, Identity, IndexConfig, IntegrityReport,
+    ModelIdentity, NewTemplate, OnDuplicate, QualityPolicy, Removal, SearchResult, check_identity_id, check_quality,
+    dump_metadata, fuse, fuse_by_quality, model_identity,
 )
+from facetrust.gallery.enrolment import EnrolmentFace
 from facetrust.gallery.identity_id import check_new_identity_id
 from facetrust.types import Face
 
@@ -97,16 +97,28 @@ class Gallery:
     def create(cls, location: str | os.PathLike[str], recognizer: str | ModelIdentity | None = None, *,
                analyzer: "FaceAnalyzer | None" = None, backend: str | None = None, index: IndexConfig | None = None,
                quality_policy: QualityPolicy = DEFAULT_QUALITY_POLICY,
-               quality_method: str | QualityAssessor | None = None, **options: Any) -> "Gallery":
+               quality_method: str | QualityAssessor | None = None, exist_ok: bool = False,
+               **options: Any) -> "Gallery":
         """A new, empty gallery. ``recognizer`` defaults to the analyzer's (else ``dlib-resnet``);
-        pass a :class:`ModelIdentity` for embeddings from a model outside the zoo."""
+        pass a :class:`ModelIdentity` for embeddings from a model outside the zoo.
+        ``exist_ok=True`` opens the gallery when it exists already (it must be of the same
+        recognizer), so a script that creates its gallery can run again."""
         from facetrust.gallery import BACKENDS
 
         if isinstance(recognizer, ModelIdentity):
             model = recognizer
         else:
             model = model_identity(recognizer or (analyzer.config.recognizer if analyzer else DEFAULT_RECOGNIZER))
-        store = BACKENDS.get_class(backend or backend_for(location)).create(location, model, index, **options)
+        kind = BACKENDS.get_class(backend or backend_for(location))
+        try:
+            store = kind.create(location, model, index, **options)
+        except GalleryError as exc:
+            if not exist_ok or "already exists" not in str(exc):
+                raise
+            store = kind.open(location, False, index, **options)
+            if store.model != model:
+                store.close()
+                raise ModelMismatchError(f"{location} exists and holds {store.model}, not {model}") from None
         return cls._over(store, analyzer, quality_policy, quality_method)
 
     @classmethod
@@ -168,46 +180,23 @@ class Gallery:
         """Scores enrolment faces: the ``quality_method`` given (a registry name or an assessor),
         else :func:`default_quality_method` for the gallery's recognizer."""
         if self._assessor is None:
-            from facetrust.quality import QualityAssessor, create_assessor
+            from facetrust.gallery.enrolment import assessor_for
+            from facetrust.quality import QualityAssessor
 
             method = self._quality_method
-            if isinstance(method, QualityAssessor):
-                self._assessor = method
-            else:
-                method = method or default_quality_method(self.model.name, self.analyzer.config.detector)
-                self._assessor = create_assessor(method, self.analyzer)
+            self._assessor = method if isinstance(method, QualityAssessor) else assessor_for(self.analyzer, method)
         return self._assessor
 
-    def _assess(self, rgb: np.ndarray, face: Face) -> tuple[float, str | None]:
-        """(quality score, why the face fails the gate or None)."""
-        from facetrust.quality import check_enrolment
-
-        try:
-            result = self.quality_assessor.assess(rgb, face)
-        except FaceQualityError as exc:
-            return 0.0, str(exc)  # nothing measurable (eyes < 4 px apart): worthless as a template
-        try:
-            check_enrolment(result, "reject")
-        except LowQualityError as exc:
-            return result.score, str(exc)
-        return result.score, None
-
-    def _gate(self, faces: Sequence[tuple[np.ndarray, Face, str]], policy: QualityPolicy) -> list[float]:
-        """Quality of each (image, face, label); faces below the threshold raise or warn by ``policy``.
-        Every face is assessed before raising, so the error names all the refused images at once."""
-        scores, refused = [], []
-        for rgb, face, label in faces:
-            score, problem = self._assess(rgb, face)
-            scores.append(score)
-            if problem is not None:
-                refused.append(f"{label}: {problem}")
-        if refused and policy == "reject":
-            raise LowQualityError(f"enrolment refused, {len(refused)} of {len(faces)} image(s) below the quality "
-                                  f"threshold: {'; '.join(refused)}")
-        if policy == "warn":
-            for message in refused:
-                warnings.warn(LowQualityWarning(f"enrolled despite low quality: {message}"), stacklevel=5)
-        return scores
+    def _check_prepared(self, face: EnrolmentFace) -> None:
+        """A face prepared elsewhere (an inference worker) must come from this gallery's recognizer
+        and carry the quality method this gallery would have used for its detector."""
+        self._check_model(face.recognizer, "the prepared faces")
+        method = self._quality_method
+        expected = (method if isinstance(method, str) else getattr(method, "name", None)
+                    ) or default_quality_method(self.model.name, face.detector)
+        if face.quality_method != expected:
+            raise ConfigError(f"{face.label} was assessed with {face.quality_method!r}; this gallery enrols with "
+                              f"quality method {expected!r}")
 
     def _check_model(self, model: str | ModelIdentity, what: str = "the embeddings") -> None:
         if isinstance(model, str):
@@ -269,39 +258,30 @@ class Gallery:
                                      f"got an array of shape {row.shape}")
             rows.append(row)
         vectors = self._vectors(np.stack(rows), model)
-        templates = [NewTemplate(v, check_quality(t.quality), t.source) if t is not None else NewTemplate(v)
+        templates = [replace(t, vector=v, quality=check_quality(t.quality)) if t is not None else NewTemplate(v)
                      for v, t in zip(vectors, given)]
         bounds = np.cumsum([0] + sizes).tolist()
         return [templates[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
-    def _image_templates(self, images: Sequence[ImageSource], select: Any,
+    def _image_templates(self, images: Sequence[ImageSource | EnrolmentFace], select: Any,
                          policy: QualityPolicy | None) -> list[NewTemplate]:
-        """One template per image: the only face, or the one ``select`` picks when there are several;
-        with its quality, gated by ``policy`` (``None``: not assessed)."""
-        from facetrust.analyzer import select_face
+        """One template record per image (:func:`~facetrust.gallery.enrolment.prepare_face`: the
+        only face, or the one ``select`` picks), gated by ``policy`` (``None``: not assessed).
+        An :class:`EnrolmentFace` prepared elsewhere (a server's inference worker) is taken as is."""
+        from facetrust.gallery.enrolment import gate, prepare_face
 
-        analyzer = self.analyzer
-        crops, sources, faces = [], [], []
-        for number, image in enumerate(images, 1):
-            rgb = analyzer.load(image)
-            detections = analyzer.detect_rgb(rgb)
-            label = f" in {image}" if isinstance(image, (str, Path)) else ""
-            if not detections:
-                raise FaceNotFoundError(f"no face found{label}")
-            if len(detections) > 1 and select is None:
-                raise MultipleFacesError(f"{len(detections)} faces found{label}; enrolment needs exactly one "
-                                         "(pass select='largest', 'center', … to choose)")
-            chosen = detections[select_face(detections, select or "largest", rgb.shape)]
-            crops.append(analyzer.recognizer.align(rgb, chosen))
-            sources.append(str(image) if isinstance(image, (str, Path)) else None)
-            faces.append((rgb, Face(chosen.box, chosen.score, chosen.landmarks), str(image) if label else f"image {number}"))
-        vectors = analyzer.recognizer.embed_aligned(crops)
-        qualities: list[float | None] = [None] * len(faces)
-        if policy is not None:
-            for (_, face, _), vector in zip(faces, vectors):
-                face.embedding = vector  # the learned assessor reuses it instead of embedding again
-            qualities = list(self._gate(faces, policy))
-        return [NewTemplate(v, q, s) for v, q, s in zip(self._vectors(vectors, None), qualities, sources)]
+        faces = []
+        for image in images:
+            if isinstance(image, EnrolmentFace):
+                if policy is not None:
+                    self._check_prepared(image)
+                faces.append(image)
+            else:
+                faces.append(prepare_face(self.analyzer, image, select=select,
+                                          quality=False if policy is None else self.quality_assessor))
+        templates = gate(faces, policy or "off")
+        vectors = self._vectors(np.stack([t.vector for t in templates]), None) if templates else []
+        return [replace(t, vector=v) for t, v in zip(templates, vectors)]
 
     def _all_templates(self, images: Sequence[ImageSource] | ImageSource, embeddings: Any,
                        quality: Sequence[float | None] | None, select: Any,
@@ -319,7 +299,7 @@ class Gallery:
         if quality is not None:
             if len(quality) != len(templates):
                 raise GalleryError(f"{len(quality)} quality values for {len(templates)} templates")
-            templates = [NewTemplate(t.vector, check_quality(q), t.source) for t, q in zip(templates, quality)]
+            templates = [replace(t, quality=check_quality(q)) for t, q in zip(templates, quality)]
         return templates
 
     # -- enrolment -------------------------------------------------------------
@@ -381,7 +361,6 @@ class Gallery:
         without exactly one face (unless ``select``) or refused by the quality gate
         (``quality_policy="reject"``) are reported in ``failed`` and the identity is enrolled with
         its other images."""
-        from facetrust.analyzer import select_face
         from facetrust.io import expand_inputs
         from facetrust.parallel import analyze_paths, progress_map
 
@@ -404,24 +383,15 @@ class Gallery:
                                 analyzer=analyzer if workers <= 1 else None)
         for result in progress_map(results, len(paths), "enrolling", enabled=progress):
             owner = next(owners)
-            if result.error:
-                report.failed[str(result.path)] = result.error
-            elif not result.faces:
-                report.failed[str(result.path)] = "no face found"
-            elif len(result.faces) > 1 and select is None:
-                report.failed[str(result.path)] = f"{len(result.faces)} faces found"
-            else:
-                face = result.faces[select_face(result.faces, select or "largest", (result.height, result.width))]
-                # Workers return faces, not pixels: the image is decoded again here for its quality.
-                quality, problem = self._assess(analyzer.load(result.path), face)
-                if problem is not None and policy == "reject":
-                    report.failed[str(result.path)] = problem
-                else:
-                    if problem is not None and policy == "warn":
-                        warnings.warn(LowQualityWarning(f"enrolled despite low quality: {result.path}: {problem}"),
-                                      stacklevel=2)
-                    template = NewTemplate(self._vectors(face.embedding, None)[0], quality, str(result.path))
-                    pending.setdefault(owner, []).append(template)
+            try:
+                if result.error:
+                    raise GalleryError(result.error)
+                prepared = self._folder_face(result, select)
+                if prepared.problem is not None and policy == "reject":
+                    raise LowQualityError(prepared.problem)
+                pending.setdefault(owner, []).extend(self._image_templates([prepared], None, policy))
+            except FacetrustError as exc:
+                report.failed[str(result.path)] = str(exc)
             remaining[owner] -= 1
             if remaining[owner] == 0 and pending.get(owner):
                 batch.append((owner, None, "{}", pending.pop(owner)))
@@ -431,6 +401,21 @@ class Gallery:
         if batch:
             report.enrolled += self.backend.enroll(batch, "skip")
         return report
+
+    def _folder_face(self, result: Any, select: Any) -> EnrolmentFace:
+        """:func:`~facetrust.gallery.enrolment.prepare_face` for a worker's analysis of a file: the
+        same selection rule, quality assessment and record."""
+        from facetrust.gallery.enrolment import assess, choose_face
+
+        path = str(result.path)
+        face = result.faces[choose_face(result.faces, select, (result.height, result.width), path)]
+        config = self.analyzer.config
+        prepared = EnrolmentFace(face.embedding, tuple(float(v) for v in face.box), config.detector,  # type: ignore[arg-type]
+                                 config.recognizer, path, label=path)
+        # Workers return faces, not pixels: the image is decoded again here for its quality.
+        prepared.quality, prepared.problem = assess(self.quality_assessor, self.analyzer.load(result.path), face)
+        prepared.quality_method = self.quality_assessor.name
+        return prepared
 
     # -- search ------------------------------------------------------------------
     def threshold(self, fmr: float | None = None) -> float:
@@ -520,11 +505,13 @@ class Gallery:
             metadata = {**self.backend.get(identity_id).metadata, **metadata}
         return self.backend.update(identity_id, name, None if metadata is None else dump_metadata(metadata))
 
-    def remove(self, identity_ids: str | Sequence[str]) -> int:
+    def remove(self, identity_ids: str | Sequence[str]) -> Removal:
         """Erase identities: their templates are deleted from the database (zeroed on disk) and
-        from the index file. Unknown ids raise and remove nothing."""
-        ids = [identity_ids] if isinstance(identity_ids, str) else list(identity_ids)
-        return self.backend.remove([check_identity_id(i) for i in ids])
+        from the index file. Unknown ids raise and remove nothing. Returns how many identities and
+        templates were erased."""
+        ids = list(dict.fromkeys([identity_ids] if isinstance(identity_ids, str) else identity_ids))
+        templates = self.backend.remove([check_identity_id(i) for i in ids])
+        return Removal(len(ids), templates)
 
     def remove_template(self, template_id: int) -> None:
         """Erase one template (an identity keeps at least one)."""
@@ -532,12 +519,21 @@ class Gallery:
 
     # -- files and maintenance ---------------------------------------------------
     def export(self, path: str | os.PathLike[str], *, progress: bool = False) -> int:
-        """Write every identity with its templates to a portable file (see ``portable``)."""
+        """Write every identity with its templates to a portable file (see ``portable``); returns the
+        number of identities written. Templates with a damaged stored vector are skipped and reported
+        by a :class:`DamagedTemplateWarning` (count and template ids)."""
         from facetrust.gallery.portable import write_export
 
         total = len(self)
-        items = _progress(self.backend.iter_export(), total, "exporting", progress)
-        return write_export(path, self.model, items, total)
+        damaged: list[int] = []
+        items = _progress(self.backend.iter_export(damaged), total, "exporting", progress)
+        written = write_export(path, self.model, items, total)
+        if damaged:
+            shown = ", ".join(map(str, damaged[:10])) + (" …" if len(damaged) > 10 else "")
+            warnings.warn(DamagedTemplateWarning(
+                f"{len(damaged)} template(s) with a damaged vector were not exported (ids {shown}); "
+                f"{written} of {total} identities exported"), stacklevel=2)
+        return written
 
     def import_file(self, path: str | os.PathLike[str], *, on_duplicate: OnDuplicate = "error",
                     batch_size: int = 1000, progress: bool = False) -> int:

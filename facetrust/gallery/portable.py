@@ -2,7 +2,8 @@
 
 Line 1 is a header ``{"format": "facetrust-gallery-export", "version": 1, "model": {...},
 "identities": N, "exported_at": ...}``; every further line is one identity
-``{"id", "name", "metadata", "templates": [{"vector", "quality", "source"}]}`` where
+``{"id", "name", "metadata", "templates": [{"vector", "quality", "source", "quality_method", "detector",
+"box"}]}`` (the last three are absent in older exports; null when unknown) where
 ``vector`` is the base64 of the little-endian float32 embedding (exact, no rounding).
 An export holds biometric templates: store and delete it like the gallery itself.
 """
@@ -13,13 +14,14 @@ import gzip
 import json
 import os
 import time
+import zlib
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from facetrust.errors import GalleryError
-from facetrust.gallery.base import EnrollRecord, Identity, ModelIdentity, NewTemplate
+from facetrust.errors import CorruptDataError, GalleryError
+from facetrust.gallery.base import EnrollRecord, Identity, ModelIdentity, NewTemplate, storage_error
 
 EXPORT_FORMAT = "facetrust-gallery-export"
 EXPORT_VERSION = 1
@@ -44,7 +46,8 @@ def write_export(path: str | os.PathLike[str], model: ModelIdentity, items: Iter
             out.write(json.dumps(header) + "\n")
             for identity, vectors in items:
                 templates = [{"vector": base64.b64encode(np.ascontiguousarray(v, dtype="<f4").tobytes()).decode(),
-                              "quality": t.quality, "source": t.source}
+                              "quality": t.quality, "source": t.source, "quality_method": t.quality_method,
+                              "detector": t.detector, "box": None if t.box is None else list(t.box)}
                              for t, v in zip(identity.templates, vectors)]
                 out.write(json.dumps({"id": identity.id, "name": identity.name, "metadata": identity.metadata,
                                       "templates": templates}) + "\n")
@@ -55,7 +58,7 @@ def write_export(path: str | os.PathLike[str], model: ModelIdentity, items: Iter
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except OSError as exc:
-        raise GalleryError(f"cannot write {target}: {exc}") from None
+        raise storage_error(f"cannot write {target}", exc) from None
     finally:
         tmp.unlink(missing_ok=True)
     return written
@@ -83,18 +86,26 @@ def iter_records(path: str | os.PathLike[str]) -> Iterator[EnrollRecord]:
     """Identities of an export file, in file order; vectors are validated by the gallery on enrolment."""
     source = Path(path)
     dim = read_header(source)["model"].dim
-    with _open(source, "r") as fh:
-        fh.readline()
-        for number, line in enumerate(fh, start=2):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                templates = [NewTemplate(_decode(t["vector"], dim), t.get("quality"), t.get("source"))
-                             for t in row["templates"]]
-                yield EnrollRecord(row["id"], templates, row.get("name"), row.get("metadata") or {})
-            except (ValueError, KeyError, TypeError) as exc:
-                raise GalleryError(f"{source}, line {number}: bad record ({exc})") from None
+    number = 1
+    try:
+        with _open(source, "r") as fh:
+            fh.readline()
+            for number, line in enumerate(fh, start=2):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    templates = [NewTemplate(_decode(t["vector"], dim), t.get("quality"), t.get("source"),
+                                             t.get("quality_method"), t.get("detector"),
+                                             None if t.get("box") is None else tuple(map(float, t["box"])))
+                                 for t in row["templates"]]
+                    yield EnrollRecord(row["id"], templates, row.get("name"), row.get("metadata") or {})
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise CorruptDataError(f"{source}, line {number}: bad record ({exc})") from None
+    except (EOFError, OSError, zlib.error, UnicodeDecodeError) as exc:
+        # A truncated or damaged .gz: the identities before this point were read intact.
+        raise CorruptDataError(f"{source} is truncated or damaged after line {number} ({exc or type(exc).__name__})"
+                               ) from None
 
 
 def _decode(text: str, dim: int) -> np.ndarray:

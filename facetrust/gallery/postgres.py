@@ -21,6 +21,7 @@ import json
 import re
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
@@ -28,11 +29,13 @@ import numpy as np
 
 from facetrust.errors import ConfigError, DuplicateIdentityError, GalleryError, IdentityNotFoundError
 from facetrust.gallery.base import (
-    FORMAT, FORMAT_VERSION, Candidate, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate,
+    FORMAT, FORMAT_VERSION, Candidate, ErasureWarning, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate,
     OnDuplicate, Template, distinct_identities,
 )
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+#: How long erasure waits for the table lock held by other connections' transactions.
+ERASURE_WAIT_S = 2.0
 
 
 def _vector_text(vector: np.ndarray) -> str:
@@ -62,6 +65,8 @@ class PostgresGallery:
         self.ef_search = ef_search
         self.erase = erase
         self._lock = threading.RLock()
+        self._face_column = "face"  # "NULL" for a read-only gallery made before template records had faces
+        self._vacuum_pending = False  # a removal's VACUUM waits for other transactions (see _vacuum)
 
     # -- opening -----------------------------------------------------------
     @staticmethod
@@ -97,7 +102,7 @@ class PostgresGallery:
                              "updated_at double precision NOT NULL)")
                 conn.execute(f"CREATE TABLE {s}.templates (id bigserial PRIMARY KEY, identity_pk bigint NOT NULL "
                              f"REFERENCES {s}.identities(pk) ON DELETE CASCADE, vector vector({model.dim}) NOT NULL, "
-                             "quality real, source text, created_at double precision NOT NULL)")
+                             "quality real, source text, created_at double precision NOT NULL, face jsonb)")
                 conn.execute(f"CREATE INDEX ON {s}.templates (identity_pk)")
                 if index.kind != "flat":
                     conn.execute(f"CREATE INDEX templates_hnsw ON {s}.templates USING hnsw (vector vector_ip_ops)")
@@ -125,6 +130,11 @@ class PostgresGallery:
             meta = dict(conn.execute(f"SELECT key, value FROM {schema}.meta").fetchall())
             if meta.get("format") != FORMAT:
                 raise GalleryError(f"schema {schema!r} does not hold a facetrust gallery")
+            face_column = conn.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = %s "
+                                       "AND table_name = 'templates' AND column_name = 'face'", (schema,)).fetchone()[0]
+            if not face_column and not readonly:  # a gallery from before template records had faces
+                conn.execute(f"ALTER TABLE {schema}.templates ADD COLUMN face jsonb")
+                face_column = 1
             if readonly:
                 conn.execute("SET default_transaction_read_only = on")
         except psycopg.Error as exc:
@@ -135,7 +145,9 @@ class PostgresGallery:
             raise
         model = ModelIdentity.from_dict(json.loads(meta["model"]))
         stored = IndexConfig.from_dict(json.loads(meta.get("index", "{}")))
-        return cls(conn, str(location), schema, model, readonly, index or stored, ef_search, erase)
+        gallery = cls(conn, str(location), schema, model, readonly, index or stored, ef_search, erase)
+        gallery._face_column = "face" if face_column else "NULL"
+        return gallery
 
     @contextmanager
     def _tx(self, write: bool) -> Iterator[Any]:
@@ -172,9 +184,10 @@ class PostgresGallery:
                     pk = cur.execute(f"INSERT INTO {s}.identities (id, name, metadata, created_at, updated_at) "
                                      "VALUES (%s, %s, %s::jsonb, %s, %s) RETURNING pk",
                                      (identity_id, name, metadata_json, now, now)).fetchone()[0]
-                    cur.executemany(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at) "
-                                    "VALUES (%s, %s::vector, %s, %s, %s)",
-                                    [(pk, _vector_text(t.vector), t.quality, t.source, now) for t in templates])
+                    cur.executemany(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at, "
+                                    "face) VALUES (%s, %s::vector, %s, %s, %s, %s::jsonb)",
+                                    [(pk, _vector_text(t.vector), t.quality, t.source, now, t.face_json())
+                                     for t in templates])
                     inserted.append(identity_id)
         return inserted
 
@@ -183,9 +196,9 @@ class PostgresGallery:
         with self._tx(write=True) as c:
             pk = self._pk(c, identity_id)
             now = time.time()
-            new_ids = [c.execute(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at) "
-                                 "VALUES (%s, %s::vector, %s, %s, %s) RETURNING id",
-                                 (pk, _vector_text(t.vector), t.quality, t.source, now)).fetchone()[0]
+            new_ids = [c.execute(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at, face) "
+                                 "VALUES (%s, %s::vector, %s, %s, %s, %s::jsonb) RETURNING id",
+                                 (pk, _vector_text(t.vector), t.quality, t.source, now, t.face_json())).fetchone()[0]
                        for t in templates]
             c.execute(f"UPDATE {s}.identities SET updated_at = %s WHERE pk = %s", (now, pk))
         return [int(i) for i in new_ids]
@@ -207,9 +220,11 @@ class PostgresGallery:
             missing = [i for i in ids if i not in found]
             if missing:
                 raise IdentityNotFoundError(f"not enrolled: {', '.join(missing[:5])}")
+            (templates,) = c.execute(f"SELECT count(*) FROM {s}.templates t JOIN {s}.identities i "
+                                     "ON i.pk = t.identity_pk WHERE i.id = ANY(%s)", (ids,)).fetchone()
             c.execute(f"DELETE FROM {s}.identities WHERE id = ANY(%s)", (ids,))
         self._vacuum()
-        return len(ids)
+        return int(templates)
 
     def remove_template(self, template_id: int) -> None:
         s = self.schema
@@ -225,11 +240,28 @@ class PostgresGallery:
         self._vacuum()
 
     def _vacuum(self) -> None:
+        """Rewrite the tables without the deleted rows, waiting at most :data:`ERASURE_WAIT_S` for
+        the table lock that other connections' open transactions hold: then warn and retry at the
+        next removal or at close."""
+        import psycopg
+
         # VACUUM cannot run inside a transaction; the connection is in autocommit mode.
         command = "VACUUM FULL" if self.erase == "full" else "VACUUM"
         with self._lock:
-            self._conn.execute(f"{command} {self.schema}.templates")
-            self._conn.execute(f"{command} {self.schema}.identities")
+            try:
+                self._conn.execute(f"SET lock_timeout = '{int(ERASURE_WAIT_S * 1000)}ms'")
+                self._conn.execute(f"{command} {self.schema}.templates")
+                self._conn.execute(f"{command} {self.schema}.identities")
+                self._vacuum_pending = False
+                return
+            except psycopg.errors.LockNotAvailable:
+                self._vacuum_pending = True
+            finally:
+                self._conn.execute("SET lock_timeout = 0")
+        warnings.warn(ErasureWarning(
+            f"the removal committed, but another connection's open transaction holds the gallery's tables, so "
+            f"{command} could not rewrite them yet: the removed rows stay in the table files until it runs "
+            "(retried at the next removal and at close)"), stacklevel=4)
 
     # -- reads ---------------------------------------------------------------
     def _pk(self, c: Any, identity_id: str) -> int:
@@ -264,10 +296,10 @@ class PostgresGallery:
 
     def _identities(self, c: Any, rows: list[tuple[Any, ...]]) -> list[Identity]:
         templates: dict[int, list[Template]] = {}
-        for pk, tid, quality, source, created in c.execute(
-                f"SELECT identity_pk, id, quality, source, created_at FROM {self.schema}.templates "
+        for pk, tid, quality, source, created, face in c.execute(
+                f"SELECT identity_pk, id, quality, source, created_at, {self._face_column} FROM {self.schema}.templates "
                 "WHERE identity_pk = ANY(%s) ORDER BY id", ([r[0] for r in rows],)):
-            templates.setdefault(pk, []).append(Template(int(tid), quality, source, created))
+            templates.setdefault(pk, []).append(Template.from_row(tid, quality, source, created, face))
         return [Identity(ident, name, meta, created, updated, tuple(templates.get(pk, ())))
                 for pk, ident, name, meta, created, updated in rows]
 
@@ -282,7 +314,8 @@ class PostgresGallery:
                 vectors.setdefault(ident, []).append(_parse_vector(text))
         return {i: (qualities[i], np.stack(vectors[i])) for i in qualities}
 
-    def iter_export(self) -> Iterator[tuple[Identity, np.ndarray]]:
+    def iter_export(self, damaged: list[int] | None = None) -> Iterator[tuple[Identity, np.ndarray]]:
+        """``damaged`` stays empty: pgvector's typed column cannot hold a damaged vector."""
         last = 0
         while True:
             with self._tx(write=False) as c:
@@ -363,4 +396,8 @@ class PostgresGallery:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            try:
+                if self._vacuum_pending:
+                    self._vacuum()
+            finally:
+                self._conn.close()

@@ -25,16 +25,20 @@ import uuid
 import warnings
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 from urllib.parse import quote
 
 import numpy as np
 
-from facetrust.errors import DuplicateIdentityError, GalleryError, IdentityNotFoundError
+from facetrust.errors import (
+    DuplicateIdentityError, GalleryError, IdentityNotFoundError, StorageError, StorageFullError,
+)
 from facetrust.gallery.base import (
-    FORMAT, FORMAT_VERSION, Candidate, ErasureWarning, GalleryIndexWarning, Identity, IndexConfig,
-    IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, distinct_identities,
+    FORMAT, FORMAT_VERSION, Candidate, DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, Identity,
+    IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, damaged_vector,
+    distinct_identities, iso_time, storage_error,
 )
 from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, auto_nprobe, planned_kind
 
@@ -46,7 +50,7 @@ CREATE TABLE identities (pk INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL 
                          metadata TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE templates (id INTEGER PRIMARY KEY AUTOINCREMENT,
                         identity_pk INTEGER NOT NULL REFERENCES identities(pk) ON DELETE CASCADE,
-                        vector BLOB NOT NULL, quality REAL, source TEXT, created_at REAL NOT NULL);
+                        vector BLOB NOT NULL, quality REAL, source TEXT, created_at REAL NOT NULL, face TEXT);
 CREATE INDEX templates_identity ON templates(identity_pk);
 CREATE TABLE removed (template_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);
 CREATE INDEX removed_generation ON removed(generation);
@@ -55,6 +59,12 @@ INSERT INTO state VALUES (0, 0, 0);
 _MAX_VARS = 30_000  # below SQLite's limit of 32,766 bound parameters
 _STREAM = 50_000  # rows per fetch when streaming vectors into the index
 _RESCORED = 16  # IVF candidates re-scored exactly per query (at least)
+#: How long a write waits for another connection's write lock.
+BUSY_TIMEOUT_S = 30.0
+#: How long erasure waits for readers of older snapshots before it warns and scrubs in the background.
+ERASURE_WAIT_S = 2.0
+#: Interval of the background scrub's retries.
+SCRUB_RETRY_S = 0.2
 
 
 def _chunks(items: Sequence[Any], size: int = _MAX_VARS) -> Iterator[Sequence[Any]]:
@@ -83,6 +93,9 @@ class SQLiteGallery:
         self._index: TemplateIndex | None = None
         self._dirty = False  # the in-memory index holds changes the index file lacks
         self._wrote = False  # templates were added in this session: bring the index file up to date on close
+        self._scrubber: threading.Thread | None = None
+        self._face_column = "face"  # "NULL" for a read-only gallery made before template records had faces
+        self._scrub_done = threading.Event()
 
     @property
     def index_path(self) -> Path:
@@ -133,6 +146,9 @@ class SQLiteGallery:
             conn.close()
             if "no such table" in str(exc):
                 raise GalleryError(f"{path} is not a facetrust gallery (a database without its tables)") from None
+            error = storage_error(path, exc, path.parent)
+            if isinstance(error, StorageFullError):
+                raise error from None
             if readonly and not _has_wal(path):
                 # A read-only folder: SQLite cannot create its shared-memory file there. Without a
                 # write-ahead log to replay, the database file alone is the complete gallery.
@@ -143,6 +159,8 @@ class SQLiteGallery:
                 raise GalleryError(f"cannot open {path} ({exc}: read-only location?){hint}") from None
         except sqlite3.DatabaseError as exc:
             conn.close()
+            if exc.sqlite_errorcode & 0xFF == 11:  # SQLITE_CORRUPT: a gallery with a damaged page
+                raise storage_error(path, exc) from None
             raise GalleryError(f"{path} is not a facetrust gallery ({exc})") from None
         if meta.get("format") != FORMAT or "model" not in meta:
             conn.close()
@@ -160,9 +178,20 @@ class SQLiteGallery:
                 conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             conn.close()
+            error = storage_error(path, exc, path.parent)
+            if isinstance(error, StorageFullError):
+                raise error from None
             raise GalleryError(f"cannot write to {path} ({exc}); open it read-only instead") from None
         stored = IndexConfig.from_dict(json.loads(meta.get("index", "{}")))
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(templates)")}
+        if "face" not in columns and not readonly:  # a gallery from before template records had faces
+            conn.execute("ALTER TABLE templates ADD COLUMN face TEXT")
+            columns.add("face")
         gallery = cls(path, conn, meta, readonly, index or stored)
+        gallery._face_column = "face" if "face" in columns else "NULL"
+        if not readonly and _has_wal(path):
+            with gallery._lock:  # finish the scrub of a removal that readers delayed (see _erase_copies)
+                gallery._checkpoint(0.0)
         if index is not None and index != stored and not readonly:
             with gallery._write() as c:
                 c.execute("UPDATE meta SET value = ? WHERE key = 'index'", (json.dumps(index.to_dict()),))
@@ -176,14 +205,19 @@ class SQLiteGallery:
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise GalleryError(f"cannot write to {self.path}: {exc}") from None
+            except sqlite3.Error as exc:
+                raise storage_error(f"cannot write to {self.path}", exc, self.path.parent) from None
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # SQLite rolled back itself (e.g. after an I/O error)
+                if isinstance(exc, sqlite3.Error):
+                    raise storage_error(self.path, exc, self.path.parent) from None
                 raise
 
     @contextmanager
@@ -193,12 +227,15 @@ class SQLiteGallery:
             if self._conn.in_transaction:
                 yield self._conn
                 return
-            self._conn.execute("BEGIN")
             try:
-                yield self._conn
-            finally:
-                if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN")
+                try:
+                    yield self._conn
+                finally:
+                    if self._conn.in_transaction:
+                        self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise storage_error(self.path, exc) from None
 
     @staticmethod
     def _bump(c: sqlite3.Connection) -> int:
@@ -223,8 +260,9 @@ class SQLiteGallery:
             c.executemany("INSERT INTO identities (id, name, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                           [(ident, name, meta, now, now) for ident, name, meta, _ in fresh])
             pks = dict(c.execute("SELECT id, pk FROM identities WHERE pk > ?", (last_pk,)).fetchall())
-            c.executemany("INSERT INTO templates (identity_pk, vector, quality, source, created_at) VALUES (?, ?, ?, ?, ?)",
-                          [(pks[ident], _blob(t.vector), t.quality, t.source, now)
+            c.executemany("INSERT INTO templates (identity_pk, vector, quality, source, created_at, face) "
+                          "VALUES (?, ?, ?, ?, ?, ?)",
+                          [(pks[ident], _blob(t.vector), t.quality, t.source, now, t.face_json())
                            for ident, _, _, templates in fresh for t in templates])
             inserted = [r[0] for r in fresh]
             if inserted:
@@ -236,8 +274,9 @@ class SQLiteGallery:
         with self._write() as c:
             pk = self._pk(c, identity_id)
             now = time.time()
-            new_ids = [int(c.execute("INSERT INTO templates (identity_pk, vector, quality, source, created_at) "
-                                     "VALUES (?, ?, ?, ?, ?)", (pk, _blob(t.vector), t.quality, t.source, now)
+            new_ids = [int(c.execute("INSERT INTO templates (identity_pk, vector, quality, source, created_at, face) "
+                                     "VALUES (?, ?, ?, ?, ?, ?)",
+                                     (pk, _blob(t.vector), t.quality, t.source, now, t.face_json())
                                      ).lastrowid) for t in templates]
             c.execute("UPDATE identities SET updated_at = ? WHERE pk = ?", (now, pk))
             self._bump(c)
@@ -272,8 +311,8 @@ class SQLiteGallery:
             self._log_removed(c, template_ids)
             for chunk in _chunks(pks):
                 c.execute(f"DELETE FROM identities WHERE pk IN ({_marks(len(chunk))})", list(chunk))
-        self._erase_copies()
-        return len(pks)
+        self._erase_copies_committed()
+        return len(template_ids)
 
     def remove_template(self, template_id: int) -> None:
         with self._write() as c:
@@ -286,26 +325,85 @@ class SQLiteGallery:
             self._log_removed(c, [int(template_id)])
             c.execute("DELETE FROM templates WHERE id = ?", (int(template_id),))
             c.execute("UPDATE identities SET updated_at = ? WHERE pk = ?", (time.time(), row[0]))
-        self._erase_copies()
+        self._erase_copies_committed()
 
     def _log_removed(self, c: sqlite3.Connection, template_ids: list[int]) -> None:
         generation = self._bump(c)
         c.executemany("INSERT OR REPLACE INTO removed VALUES (?, ?)", [(t, generation) for t in template_ids])
 
+    def _erase_copies_committed(self) -> None:
+        """:meth:`_erase_copies` after a removal committed: a failure (a full disk) must not report
+        the removal as failed. The index file, which may still hold the removed vectors, is deleted
+        (it is rebuilt from the database) and the failure becomes an :class:`ErasureWarning`."""
+        try:
+            self._erase_copies()
+        except StorageError as exc:
+            with self._lock:
+                self._index = None
+                _unlink_quietly(self.index_path)
+                try:  # needs no new space: the zeroed pages overwrite the old ones and the log is emptied
+                    scrubbed = self._checkpoint(ERASURE_WAIT_S)
+                except StorageError:
+                    scrubbed = False
+                if not scrubbed:
+                    self._start_scrubber()
+            later = "" if scrubbed else "; the old pages are wiped by a retry while it is open, else at the next open"
+            warnings.warn(ErasureWarning(
+                f"the removal committed, but rewriting the index failed: {exc}; the index file was deleted "
+                f"instead (rebuilt from the database at the next search){later}"), stacklevel=4)
+
     def _erase_copies(self) -> None:
         """After a removal commits: rewrite the index file without the removed vectors and
-        checkpoint the write-ahead log so the zeroed pages replace the old ones on disk."""
+        checkpoint the write-ahead log so the zeroed pages replace the old ones on disk.
+
+        A reader in another connection holding an older snapshot keeps the old pages in use;
+        the checkpoint then waits at most :data:`ERASURE_WAIT_S`, warns (:class:`ErasureWarning`)
+        and a background thread finishes the scrub as soon as the readers leave."""
         with self._lock:
             if self._index is not None or self.index_path.exists():
                 self.flush()
-            for _ in range(50):
-                busy, _log, _done = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                if not busy:
-                    return
-                time.sleep(0.05)
+            if self._checkpoint(ERASURE_WAIT_S):
+                return
+            self._start_scrubber()
         warnings.warn(ErasureWarning(
-            f"{self.path}: other connections kept the write-ahead log busy; the removed data leave "
-            "the -wal file at the next checkpoint (when they close)"), stacklevel=3)
+            f"{self.path}: the removal committed, but another connection is reading an older snapshot, so "
+            f"the removed data stay in the database / -wal file until it finishes; they are wiped as soon "
+            f"as it does (by this process while the gallery is open, else at the next open)"), stacklevel=4)
+
+    def _checkpoint(self, wait_s: float) -> bool:
+        """``wal_checkpoint(TRUNCATE)``, waiting at most ``wait_s`` for readers; True when the log
+        was copied into the database file and emptied. Call under the lock."""
+        self._conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
+        try:
+            busy, _log, _done = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            raise storage_error(self.path, exc) from None
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        return not busy
+
+    def _start_scrubber(self) -> None:
+        if self._scrubber is None or not self._scrubber.is_alive():
+            self._scrub_done.clear()
+            self._scrubber = threading.Thread(target=self._scrub, name=f"scrub {self.path.name}", daemon=True)
+            self._scrubber.start()
+
+    def _scrub(self) -> None:
+        """Retry the checkpoint until it succeeds (the readers left) or the gallery closes."""
+        while not self._scrub_done.wait(SCRUB_RETRY_S):
+            with self._lock:
+                if self._conn is None:
+                    return
+                try:
+                    if self._checkpoint(0.0):
+                        self._scrub_done.set()
+                except GalleryError:
+                    pass  # retried until the gallery closes; the next open finishes the scrub
+
+    @property
+    def scrub_pending(self) -> bool:
+        """A removal's old pages are still waiting for readers to leave (see :meth:`_erase_copies`)."""
+        return self._scrubber is not None and self._scrubber.is_alive()
 
     # -- reads ---------------------------------------------------------------
     def _pk(self, c: sqlite3.Connection, identity_id: str) -> int:
@@ -346,15 +444,14 @@ class SQLiteGallery:
                              "ORDER BY pk LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset)).fetchall()
             return self._identities(c, rows)
 
-    @staticmethod
-    def _identities(c: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Identity]:
+    def _identities(self, c: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Identity]:
         templates: dict[int, list[Template]] = {}
         pks = [r[0] for r in rows]
         for chunk in _chunks(pks):
-            for pk, tid, quality, source, created in c.execute(
-                    f"SELECT identity_pk, id, quality, source, created_at FROM templates "
+            for pk, tid, quality, source, created, face in c.execute(
+                    f"SELECT identity_pk, id, quality, source, created_at, {self._face_column} FROM templates "
                     f"WHERE identity_pk IN ({_marks(len(chunk))}) ORDER BY id", list(chunk)):
-                templates.setdefault(pk, []).append(Template(tid, quality, source, created))
+                templates.setdefault(pk, []).append(Template.from_row(tid, quality, source, created, face))
         return [Identity(ident, name, json.loads(meta), created, updated, tuple(templates.get(pk, ())))
                 for pk, ident, name, meta, created, updated in rows]
 
@@ -366,14 +463,24 @@ class SQLiteGallery:
                 for ident, quality, blob in c.execute(
                         f"SELECT i.id, t.quality, t.vector FROM templates t JOIN identities i ON i.pk = t.identity_pk "
                         f"WHERE i.id IN ({_marks(len(chunk))}) ORDER BY t.id", list(chunk)):
+                    if damaged_vector(blob, self.model.dim):
+                        continue  # left out of the index too (see _add_new)
                     qualities.setdefault(ident, []).append(quality)
                     blobs.setdefault(ident, []).append(blob)
         return {i: (qualities[i], _vectors(blobs[i], self.model.dim)) for i in qualities}
 
-    def iter_export(self) -> Iterator[tuple[Identity, np.ndarray]]:
-        """Streams a consistent snapshot through a separate read-only connection."""
+    def iter_export(self, damaged: list[int] | None = None) -> Iterator[tuple[Identity, np.ndarray]]:
+        """Streams a consistent snapshot through a separate read-only connection. Templates with a
+        damaged vector are left out and their ids appended to ``damaged``; an identity left
+        without templates is left out."""
+        try:
+            yield from self._iter_export(damaged if damaged is not None else [])
+        except sqlite3.Error as exc:
+            raise storage_error(self.path, exc) from None
+
+    def _iter_export(self, damaged: list[int]) -> Iterator[tuple[Identity, np.ndarray]]:
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         try:
             conn.execute("BEGIN")
             last = 0
@@ -383,13 +490,20 @@ class SQLiteGallery:
                 if not rows:
                     break
                 last = rows[-1][0]
-                vectors: dict[int, list[bytes]] = {}
-                for pk, blob in conn.execute(
-                        f"SELECT identity_pk, vector FROM templates WHERE identity_pk IN ({_marks(len(rows))}) "
+                vectors: dict[int, dict[int, bytes]] = {}
+                for pk, tid, blob in conn.execute(
+                        f"SELECT identity_pk, id, vector FROM templates WHERE identity_pk IN ({_marks(len(rows))}) "
                         "ORDER BY id", [r[0] for r in rows]):
-                    vectors.setdefault(pk, []).append(blob)
+                    if damaged_vector(blob, self.model.dim):
+                        damaged.append(tid)
+                    else:
+                        vectors.setdefault(pk, {})[tid] = blob
                 for row, identity in zip(rows, self._identities(conn, rows)):
-                    yield identity, _vectors(vectors.get(row[0], []), self.model.dim)
+                    good = vectors.get(row[0], {})
+                    if len(good) < len(identity.templates):
+                        identity = replace(identity, templates=tuple(t for t in identity.templates if t.id in good))
+                    if identity.templates:
+                        yield identity, _vectors([good[t.id] for t in identity.templates], self.model.dim)
         finally:
             conn.close()
 
@@ -459,18 +573,27 @@ class SQLiteGallery:
         return index
 
     def _fetch_vectors(self, c: sqlite3.Connection, ids: np.ndarray) -> np.ndarray:
+        """Vectors of the given templates, damaged ones left out (an IVF training sample)."""
         blobs = []
         for chunk in _chunks(ids.tolist()):
             blobs += [r[0] for r in c.execute(f"SELECT vector FROM templates WHERE id IN ({_marks(len(chunk))}) "
                                               "ORDER BY id", chunk)]
-        return _vectors(blobs, self.model.dim)
+        return _vectors([b for b in blobs if not damaged_vector(b, self.model.dim)], self.model.dim)
 
     def _add_new(self, c: sqlite3.Connection, index: TemplateIndex) -> None:
         cursor = c.execute("SELECT id, vector FROM templates WHERE id > ? ORDER BY id", (index.stamp.max_template_id,))
+        damaged: list[int] = []
         while rows := cursor.fetchmany(_STREAM):
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            index.add(ids, _vectors([r[1] for r in rows], self.model.dim))
-            index.stamp.max_template_id = int(ids[-1])
+            good = [r for r in rows if not damaged_vector(r[1], self.model.dim)]
+            damaged += [r[0] for r in rows if damaged_vector(r[1], self.model.dim)]
+            if good:
+                ids = np.fromiter((r[0] for r in good), dtype=np.int64, count=len(good))
+                index.add(ids, _vectors([r[1] for r in good], self.model.dim))
+            index.stamp.max_template_id = int(rows[-1][0])
+        if damaged:
+            warnings.warn(DamagedTemplateWarning(
+                f"{self.path}: {len(damaged)} template(s) with a damaged vector left out of the index "
+                f"(ids {_shown(damaged)}); remove them or restore the gallery"), stacklevel=5)
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[Candidate]]:
         with self._read() as c:
@@ -503,7 +626,8 @@ class SQLiteGallery:
             for tid, blob, ident, name in c.execute(
                     f"SELECT t.id, t.vector, i.id, i.name FROM templates t JOIN identities i ON i.pk = t.identity_pk "
                     f"WHERE t.id IN ({_marks(len(chunk))})", chunk):
-                rows[tid] = (ident, name, blob)
+                if not damaged_vector(blob, self.model.dim):  # damaged since it was indexed: left out
+                    rows[tid] = (ident, name, blob)
         present = [t for t in unique.tolist() if t in rows]
         position = {t: j for j, t in enumerate(present)}
         matrix = _vectors([rows[t][2] for t in present], self.model.dim)
@@ -543,7 +667,7 @@ class SQLiteGallery:
         try:
             index.save(self.index_path, self._uuid)
         except OSError as exc:
-            raise GalleryError(f"cannot write the index file {self.index_path}: {exc}") from None
+            raise storage_error(f"cannot write the index file {self.index_path}", exc) from None
         # log_since = the newest generation whose removals are no longer logged: an index file at
         # an older generation cannot learn about them and must be rebuilt.
         (pruned,) = c.execute("SELECT max(generation) FROM removed WHERE generation <= ?",
@@ -562,7 +686,7 @@ class SQLiteGallery:
                                                          ("index", self.index_path)) if p.exists()}
         return {
             "backend": "sqlite", "location": self.location, "model": self.model.to_dict(),
-            "created_at": self._created_at, "identities": identities, "templates": templates,
+            "created_at": iso_time(self._created_at), "identities": identities, "templates": templates,
             "generation": generation, "files_bytes": sizes,
             "index": {"kind": index.kind, "entries": index.ntotal, "nlist": index.nlist or None,
                       "nprobe": (index.nprobe or auto_nprobe(index.nlist)) if index.kind == "ivf" else None,
@@ -576,16 +700,18 @@ class SQLiteGallery:
             problems = [f"sqlite: {r[0]}" for r in c.execute("PRAGMA integrity_check") if r[0] != "ok"]
             problems += [f"foreign key: template row {r[1]} points to a missing identity"
                          for r in c.execute("PRAGMA foreign_key_check")]
-            (bad,) = c.execute("SELECT count(*) FROM templates WHERE length(vector) != ?",
-                               (4 * self.model.dim,)).fetchone()
-            if bad:
-                problems.append(f"{bad} template(s) have a vector of the wrong size")
+            stored_ids, damaged = [], []
+            for tid, blob in c.execute("SELECT id, vector FROM templates"):
+                (damaged if damaged_vector(blob, self.model.dim) else stored_ids).append(tid)
+            if damaged:
+                problems.append(f"{len(damaged)} template(s) have a damaged vector (wrong size or not finite; ids "
+                                f"{_shown(damaged)}), left out of search: remove them or restore the gallery")
             (empty,) = c.execute("SELECT count(*) FROM identities i WHERE NOT EXISTS "
                                  "(SELECT 1 FROM templates t WHERE t.identity_pk = i.pk)").fetchone()
             if empty:
                 problems.append(f"{empty} identit{'y has' if empty == 1 else 'ies have'} no template")
             (identities,) = c.execute("SELECT count(*) FROM identities").fetchone()
-            stored = np.array([r[0] for r in c.execute("SELECT id FROM templates")], dtype=np.int64)
+            stored = np.array(stored_ids, dtype=np.int64)
             index = self._sync(c)
             indexed = index.ids()
             if len(np.unique(indexed)) != len(indexed):
@@ -595,15 +721,23 @@ class SQLiteGallery:
                 problems.append(f"{len(missing)} template(s) missing from the index")
             if len(extra):
                 problems.append(f"{len(extra)} index entr{'y' if len(extra) == 1 else 'ies'} without a template")
-        return IntegrityReport(int(identities), len(stored), len(indexed), problems)
+        return IntegrityReport(int(identities), len(stored) + len(damaged), len(indexed), problems)
 
     def close(self) -> None:
         with self._lock:
             if self._conn is None:
                 return
+            pending = self.scrub_pending
+            self._scrub_done.set()  # stops the background scrub; the last try is below, else the next open
             try:
                 if (self._dirty or self._wrote) and not self.readonly:
-                    self.flush()
+                    try:
+                        self.flush()
+                    except StorageError as exc:  # the index file is a cache: the database is complete
+                        warnings.warn(GalleryIndexWarning(f"{exc}; the index catches up at the next open"),
+                                      stacklevel=3)
+                if pending:
+                    self._checkpoint(0.0)
             finally:
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
@@ -614,7 +748,7 @@ def _connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Con
     mode = "ro" if readonly else "rw"
     uri = f"file:{quote(str(path.resolve()))}?mode={mode}{'&immutable=1' if immutable else ''}"
     try:
-        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0)
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
     except sqlite3.Error as exc:
         raise GalleryError(f"cannot open {path}: {exc}") from None
 
@@ -629,6 +763,10 @@ def _unlink_quietly(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+def _shown(ids: Sequence[Any], limit: int = 10) -> str:
+    return ", ".join(map(str, ids[:limit])) + (" …" if len(ids) > limit else "")
 
 
 def _blob(vector: np.ndarray) -> bytes:

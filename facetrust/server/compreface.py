@@ -33,7 +33,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from facetrust.errors import DuplicateIdentityError, FaceNotFoundError, IdentityNotFoundError
-from facetrust.gallery import Gallery
+from facetrust.gallery import Gallery, NewTemplate
+from facetrust.gallery.enrolment import EnrolmentFace
 from facetrust.gallery.identity_id import check_new_identity_id
 from facetrust.server import worker
 from facetrust.server.api import ImageFile, api_key_header, image_input, services
@@ -101,21 +102,23 @@ class Collection:
                     return identity.id, template.id, vector, len(identity.templates)
         raise NotFoundError(f"image {image_id!r} not found")
 
-    def vectors(self, subject: str) -> np.ndarray:
+    def templates(self, subject: str) -> list[NewTemplate]:
+        """A subject's templates with their vectors and records (to move them to another id)."""
         for identity, vectors in self.gallery.backend.iter_export():
             if identity.id == subject:
-                return vectors
+                return [NewTemplate(v, t.quality, t.source, t.quality_method, t.detector, t.box)
+                        for t, v in zip(identity.templates, vectors)]
         raise IdentityNotFoundError(f"subject {subject!r} not found")
 
-    def add_example(self, subject: str, vector: np.ndarray, recognizer: str) -> int:
+    def add_example(self, subject: str, face: EnrolmentFace) -> int:
         try:
             if subject not in self.gallery:
-                template_id = self.gallery.enroll(subject, embeddings=vector, model=recognizer).templates[0].id
+                template_id = self.gallery.enroll(subject, [face]).templates[0].id
                 self.empty.change(remove={subject})
                 return template_id
         except DuplicateIdentityError:
             pass  # enrolled by a concurrent request: add to it
-        return self.gallery.add_templates(subject, embeddings=vector, model=recognizer)[0]
+        return self.gallery.add_templates(subject, [face])[0]
 
     def remove_subject(self, subject: str, keep_name: bool) -> int:
         """Erase a subject's examples; returns how many. ``keep_name`` keeps the subject itself."""
@@ -133,11 +136,11 @@ class Collection:
             return
         if old in self.gallery:
             identity = self.gallery.get(old)
-            vectors = self.vectors(old)
+            templates = self.templates(old)
             if new in self.gallery:  # CompreFace merges into the existing subject
-                self.gallery.add_templates(new, embeddings=vectors, model=recognizer)
+                self.gallery.add_templates(new, embeddings=templates, model=recognizer)
             else:
-                self.gallery.enroll(new, embeddings=vectors, name=identity.name, metadata=identity.metadata,
+                self.gallery.enroll(new, embeddings=templates, name=identity.name, metadata=identity.metadata,
                                     model=recognizer)
             self.gallery.remove(old)
             self.empty.change(remove={old, new})
@@ -290,9 +293,8 @@ async def add_example(request: Request, subject: str = Query(...), det_prob_thre
                       file: UploadFile | None = ImageFile()) -> dict[str, Any]:
     faces = await collection(request)
     face = await services(request).pool.run(worker.enrolment_face, await image_input(request, file, "file"), None,
-                                            det_prob_threshold)
-    recognizer = services(request).config.recognizer
-    template_id = await run_in_threadpool(faces.add_example, subject, face.embedding, recognizer)
+                                            det_prob_threshold, file.filename if file else None)
+    template_id = await run_in_threadpool(faces.add_example, subject, face)
     return {"image_id": str(template_id), "subject": subject}
 
 

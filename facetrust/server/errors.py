@@ -66,6 +66,8 @@ _TABLE: dict[type[BaseException], tuple[int, str, int]] = {
     E.IdentityNotFoundError: (404, "not_found", 42),
     E.DuplicateIdentityError: (409, "already_exists", 43),
     E.EmbeddingError: (422, "bad_embedding", 37),
+    E.StorageFullError: (507, "storage_full", 0),  # the server's disk, not the request, is at fault
+    E.StorageError: (503, "storage_error", 0),
     E.GalleryError: (400, "gallery_error", 36),
     E.ConfigError: (400, "bad_request", 36),
     E.ModelError: (503, "model_unavailable", 41),

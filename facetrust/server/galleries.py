@@ -1,9 +1,10 @@
 """Galleries over HTTP: create, enrol, search, list, update, remove, export.
 
 Each gallery is ``<gallery_dir>/<name>.gallery`` (the embedded SQLite + FAISS backend of
-:mod:`facetrust.gallery`), opened once and shared. Faces are found and embedded in
-the inference workers; the gallery only ever receives embeddings, tagged with the
-server's recognizer, so a gallery made with another model is refused. Gallery calls
+:mod:`facetrust.gallery`), opened once and shared. Enrolment faces are prepared in the
+inference workers by the library's enrolment path (:mod:`facetrust.gallery.enrolment`:
+selection rule, embedding, quality) and gated and stored by the gallery, which refuses
+faces of another model. Gallery calls
 run in a thread (the backend is thread-safe) to keep the event loop free.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from facetrust.defaults import DEFAULT_FMR
 from facetrust.errors import ConfigError, GalleryError
 from facetrust.gallery import Gallery
+from facetrust.gallery.enrolment import EnrolmentFace
 from facetrust.server import worker
 from facetrust.gallery.identity_id import check_new_identity_id
 from facetrust.server.api import (
@@ -137,11 +139,15 @@ async def gallery_stats(request: Request, name: str) -> dict[str, Any]:
     return {**await run_in_threadpool(summary, name, gallery), "stats": stats}
 
 
-async def _enrolment_vectors(request: Request, images: list[UploadFile] | None, select: str | None) -> np.ndarray:
+async def _enrolment_faces(request: Request, images: list[UploadFile] | None,
+                           select: str | None) -> list[EnrolmentFace]:
+    """Each image's face (multipart uploads or base64 in JSON), prepared in an inference worker by
+    the library's enrolment path."""
     chosen = parse_select(select) if select else None
-    faces = [await services(request).pool.run(worker.enrolment_face, data, chosen)
-             for data in await image_inputs(request, images, "images")]
-    return np.stack([face.embedding for face in faces])
+    images_data = await image_inputs(request, images, "images")
+    sources = [image.filename for image in images] if images else [None] * len(images_data)
+    return [await services(request).pool.run(worker.enrolment_face, data, chosen, None, source)
+            for data, source in zip(images_data, sources)]
 
 
 async def _enrolment_fields(request: Request, identity_id: str | None, display_name: str | None,
@@ -169,10 +175,8 @@ async def enrol(request: Request, name: str, id: str | None = Form(None, descrip
                                                              "(default: refuse such images).")) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
     identity_id, display_name, meta = await _enrolment_fields(request, id, display_name, metadata)
-    vectors = await _enrolment_vectors(request, images, select)
-    recognizer = services(request).config.recognizer
-    identity = await run_in_threadpool(lambda: gallery.enroll(identity_id, embeddings=vectors, name=display_name,
-                                                              metadata=meta, model=recognizer))
+    faces = await _enrolment_faces(request, images, select)
+    identity = await run_in_threadpool(lambda: gallery.enroll(identity_id, faces, name=display_name, metadata=meta))
     return identity.to_dict()
 
 
@@ -182,9 +186,8 @@ async def add_templates(request: Request, name: str, identity_id: str,
                         images: list[UploadFile] | None = ImageFile("Images (or JSON: base64 strings)."),
                         select: str | None = Query(None)) -> dict[str, Any]:
     gallery = await gallery_for(request, name)
-    vectors = await _enrolment_vectors(request, images, select)
-    recognizer = services(request).config.recognizer
-    ids = await run_in_threadpool(lambda: gallery.add_templates(identity_id, embeddings=vectors, model=recognizer))
+    faces = await _enrolment_faces(request, images, select)
+    ids = await run_in_threadpool(lambda: gallery.add_templates(identity_id, faces))
     return {"id": identity_id, "template_ids": ids}
 
 

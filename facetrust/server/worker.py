@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass
 
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer, FaceSelection, select_face
-from facetrust.errors import FaceNotFoundError, FacetrustError, MultipleFacesError
+from facetrust.errors import FaceNotFoundError, FacetrustError
+from facetrust.gallery.enrolment import EnrolmentFace, prepare_face
 from facetrust.types import Face, Verification
 
 _analyzer: FaceAnalyzer | None = None
@@ -66,17 +67,11 @@ def embed_one(data: bytes, select: FaceSelection = "largest") -> tuple[Face, int
     return chosen, len(faces)
 
 
-def enrolment_face(data: bytes, select: FaceSelection | None = None, min_score: float | None = None) -> Face:
-    """The face to enrol: the only one (above ``min_score``), or the one ``select`` picks.
-    Several faces without ``select`` is an error, as in :meth:`Gallery.enroll`."""
-    analyzer = _get()
-    image = analyzer.load(data)
-    faces = [f for f in analyzer.analyze_rgb(image, checks=False) if min_score is None or f.score >= min_score]
-    if not faces:
-        raise FaceNotFoundError("no face found in the image")
-    if len(faces) > 1 and select is None:
-        raise MultipleFacesError(f"{len(faces)} faces found; enrolment needs exactly one (or choose with select)")
-    return faces[select_face(faces, select or "largest", image.shape)]
+def enrolment_face(data: bytes, select: FaceSelection | None = None, min_score: float | None = None,
+                   source: str | None = None) -> EnrolmentFace:
+    """The face to enrol, prepared as :meth:`Gallery.enroll` prepares it (one library function:
+    selection rule, embedding, quality); the server's gallery gates and stores it."""
+    return prepare_face(_get(), data, select=select, min_score=min_score, source=source)
 
 
 def verify(data_a: bytes, data_b: bytes, fmr: float | None, select: FaceSelection) -> Verification:

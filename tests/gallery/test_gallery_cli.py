@@ -51,8 +51,9 @@ def test_search_json_and_text(enrolled, shared):
     assert len(first["matches"]) == 2 and set(first["matches"][0]) == {"id", "name", "score", "template_id"}
     group = json.loads(ok("search", enrolled, shared / KNN / "test/kit_with_rose.jpg", "--all-faces", "--json").stdout)
     assert sorted(r["identity"] for r in group[0]["results"]) == ["kit_harington", "rose_leslie"]
-    text = ok("search", enrolled, shared / KNN / "test/alex_lacamoire1.jpg").stdout
-    assert text.strip().endswith("alex_lacamoire (score " + text.split("(score ")[1].split(")")[0] + ")")
+    lines = ok("search", enrolled, shared / KNN / "test/alex_lacamoire1.jpg").stdout.splitlines()
+    assert lines[0].endswith("alex_lacamoire (score " + lines[0].split("(score ")[1].split(")")[0] + ")")
+    assert [line.split()[:2] for line in lines[1:]][0] == ["1.", "alex_lacamoire"] and len(lines) == 6  # k = 5
 
 
 def test_search_without_a_face_fails_with_one_line(enrolled, tmp_path):

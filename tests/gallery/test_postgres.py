@@ -2,6 +2,7 @@
 (the shared API behaviour runs on both backends in test_api.py)."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,37 @@ def test_removed_rows_leave_the_table_files(pg_server, pg_url):
         assert not [s for s in secrets if s in after]
         assert vectors[0].tobytes() in after and b"Kept Person" in after
         assert gallery.search_embedding(vectors[1], k=5).matches[0].identity_id == "keep"
+
+
+def test_removal_with_an_open_reader_returns_promptly_and_vacuums_at_close(pg_server, pg_url):
+    import psycopg
+
+    from facetrust.gallery import ErasureWarning
+    from facetrust.gallery.postgres import ERASURE_WAIT_S
+
+    vectors = unit_vectors(2, seed=32)
+    gallery = Gallery.create(pg_url, schema="busy")
+    gallery.enroll("keep", embeddings=vectors[0])
+    gallery.enroll("gone", embeddings=vectors[1], name="Erased Person")
+    reader = psycopg.connect(pg_url)  # a transaction left open: it holds a lock on the table
+    reader.execute("SELECT count(*) FROM busy.templates").fetchone()
+    try:
+        start = time.monotonic()
+        with pytest.warns(ErasureWarning, match="open transaction"):
+            assert gallery.remove("gone") == (1, 1)
+        assert time.monotonic() - start < 10 * ERASURE_WAIT_S  # a hang guard: VACUUM FULL used to wait forever
+        assert "gone" not in gallery
+    finally:
+        reader.rollback()
+        reader.close()
+    files = pg_server.pgdata
+    path = gallery.backend._conn.execute("SELECT pg_relation_filepath('busy.identities')").fetchone()[0]  # type: ignore[attr-defined]
+    gallery.close()  # the reader left: the pending VACUUM FULL runs now
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        rewritten = conn.execute("SELECT pg_relation_filepath('busy.identities')").fetchone()[0]
+    assert rewritten != path  # VACUUM FULL wrote new table files
+    assert b"Erased Person" not in b"".join(f.read_bytes() for f in Path(files).glob(f"{rewritten}*"))
 
 
 def test_bad_locations(pg_url):

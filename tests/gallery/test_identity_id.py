@@ -68,6 +68,6 @@ def test_ids_stored_before_the_rule_can_be_read_searched_changed_and_erased(tmp_
         export = tmp_path / "old.jsonl.gz"
         assert gallery.export(export) == len(OLD_HOSTILE)
         for identity_id in OLD_HOSTILE:
-            assert gallery.remove(identity_id) == 1
+            assert gallery.remove(identity_id).identities == 1
             assert identity_id not in gallery
         assert len(gallery) == 0

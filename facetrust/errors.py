@@ -38,6 +38,10 @@ class VideoError(ImageError):
     """A video could not be opened or decoded."""
 
 
+class OutputError(FacetrustError):
+    """An output file or folder (e.g. annotated images) cannot be written there."""
+
+
 class ConfigError(FacetrustError):
     """A bad configuration value: unknown component name, bad option."""
 

@@ -51,9 +51,10 @@ def print_forgery_table(records: list[dict[str, Any]]) -> None:
 
 def forgery(
     inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
-    detector: str = typer.Option("fusion", "--detector", "-m", help="fusion (default: mean of sbi and mesonet), sbi, mesonet, meso4-df, …"),
+    model: str = typer.Option("fusion", "--model", "-m", help="Forgery model: fusion (default: mean of sbi and mesonet), sbi, mesonet, meso4-df, …"),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Threshold on P(fake) (default 0.5)."),
-    face_detector: str = typer.Option("yunet", "--face-detector", "-d", help="Face detector."),
+    detector: str = typer.Option("yunet", "--detector", "-d", help="Face detector that finds the faces to check."),
+    face_detector: Optional[str] = typer.Option(None, "--face-detector", hidden=True, help="Deprecated spelling of --detector."),
     crops: bool = typer.Option(False, "--crops", help="Inputs are face crops: use the whole image where no face is found."),
     heatmap: Optional[Path] = typer.Option(None, "--heatmap", help="Folder for heat-map overlays of images (PNG)."),
     every: float = typer.Option(0.2, "--every", help="Seconds between sampled video frames (0 = every frame)."),
@@ -69,9 +70,11 @@ def forgery(
 
     results = InputResults()
     with user_errors():
-        checker = ForgeryChecker(detector, threshold=threshold, face_detector=face_detector, device=device,
+        checker = ForgeryChecker(model, threshold=threshold, face_detector=face_detector or detector, device=device,
                                  crop_fallback=crops)
-        for path in expand_inputs(inputs, allow_video=True):
+        paths = expand_inputs(inputs, allow_video=True)
+        checker.load_models()
+        for path in paths:
             with results.item(path):
                 if is_video(path):
                     video = checker.check_video(path, every_seconds=every, max_frames=max_frames, progress=not as_json)

@@ -51,7 +51,9 @@ def check(
     results = InputResults()
     with user_errors():
         checker = _checker(model, detector, threshold, calibration, device)
-        for path in expand_inputs(inputs, allow_video=True):
+        paths = expand_inputs(inputs, allow_video=True)
+        checker.load_models()
+        for path in paths:
             with results.item(path):
                 if is_video(path):
                     results.records.append(checker.check_video(path, every_seconds=every, max_frames=max_frames,

@@ -2,6 +2,7 @@
 parses options, calls the API and prints results (docs/cli.md has the JSON shapes)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -34,10 +35,10 @@ RecOptsOpt = typer.Option(None, "--recognizer-opt", help="Recognizer option KEY=
 DeviceOpt = typer.Option("cpu", "--device", help="Execution device for ONNX models: cpu, cuda, …")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 WorkersOpt = typer.Option(0, "--workers", "-w", help="Worker processes (0 = one per core for multi-image work).")
-AnnotateOpt = typer.Option(None, "--annotate", help="Folder to write copies with boxes and landmarks drawn.")
-MaxPixelsOpt = typer.Option(None, "--max-pixels", help="Reject images above this many pixels (default 50M).")
+AnnotateOpt = typer.Option(None, "--annotate", help="Folder for copies with boxes and landmarks drawn (same relative paths and format as the inputs).")
+MaxPixelsOpt = typer.Option(None, "--max-pixels", min=256, help="Reject images above this many pixels (default 50M, or FACETRUST_MAX_PIXELS).")
 CheckOpt = typer.Option(None, "--check", "-c", help="Per-face check: quality, liveness or forgery (repeatable).")
-CheckOptsOpt = typer.Option(None, "--check-opt", help="Check option CHECK.KEY=VALUE, e.g. forgery.detector=fusion (repeatable).")
+CheckOptsOpt = typer.Option(None, "--check-opt", help="Check option CHECK.KEY=VALUE, e.g. forgery.model=fusion (repeatable).")
 
 
 def _config(detector: str, recognizer: str, det_opts: list[str] | None, rec_opts: list[str] | None,
@@ -61,6 +62,11 @@ def _run(inputs: list[str], config: Any, embed: bool, as_json: bool, workers: in
     images = [p for p in paths if not (allow_video and is_video(p))]
     videos = [p for p in paths if allow_video and is_video(p)]
     analyzer = FaceAnalyzer(config)
+    targets: dict[Path, Path] = {}
+    if annotate is not None:
+        from facetrust.annotate import annotation_targets
+
+        targets = annotation_targets(images, annotate)
     if workers <= 0:
         workers = default_workers() if len(images) >= 8 else 1
     outputs = InputResults()
@@ -72,11 +78,15 @@ def _run(inputs: list[str], config: Any, embed: bool, as_json: bool, workers: in
         if result.error:
             outputs.failed += 1
             typer.echo(f"error: {result.error}", err=True)
+            outputs.records.append(result.to_dict(include_embedding=embed))
         elif annotate is not None:
             from facetrust.annotate import save_annotated
 
-            save_annotated(analyzer.load(result.path), result.faces, annotate / f"{result.path.stem}.png")
-        outputs.records.append(result.to_dict(include_embedding=embed))
+            with outputs.item(result.path):
+                save_annotated(analyzer.load(result.path), result.faces, targets[result.path])
+                outputs.records.append(result.to_dict(include_embedding=embed))
+        else:
+            outputs.records.append(result.to_dict(include_embedding=embed))
     for video in videos:
         from facetrust.video import analyze_video
 
@@ -204,11 +214,30 @@ def info(as_json: bool = JsonOpt) -> None:
             typer.echo(f"{key}: {value}")
 
 
-def main() -> None:  # pragma: no cover - console-script shim
-    app()
+def main() -> None:
+    """Console-script entry point: usage errors (a bad option value, a missing argument)
+    become one ``error:`` line and exit status 2, like every other error."""
+    # Typer's own copy of click or click itself, whichever this Typer uses.
+    usage_error, click_exception = typer.BadParameter.__mro__[1:3]
+    try:
+        code = app(standalone_mode=False)
+    except usage_error as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            typer.echo(exc.ctx.get_help())
+        else:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            typer.echo(f"error: {' '.join(exc.format_message().split())}{where}", err=True)
+        code = exc.exit_code
+    except click_exception as exc:
+        typer.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("interrupted", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
+if __name__ == "__main__":
+    main()
 
 

@@ -1,10 +1,13 @@
 """dlib's MMOD CNN face detector (``mmod_human_face_detector.dat`` from face-recognition-models)."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, rescale, sort_by_area
 from facetrust.detection.dlib_common import rects_to_detections
+from facetrust.registry import Option
 from facetrust.types import Detection
 from facetrust.zoo import model_file
 
@@ -15,6 +18,7 @@ class DlibCnnDetector:
 
     name = "dlib-cnn"
     provides_landmarks = False
+    OPTIONS: ClassVar[dict[str, Option]] = {"upsample": Option(int, 0, 2), "max_side": Option(int, 80, 4096)}
 
     def __init__(self, upsample: int = 0, max_side: int | None = 1280) -> None:
         import dlib

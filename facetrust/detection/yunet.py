@@ -7,11 +7,14 @@ faster on CPU and can use the GPU providers.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import cv2
 import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, nms, rescale, sort_by_area
 from facetrust.detection.onnx_detector import OnnxDetector
+from facetrust.registry import Option
 from facetrust.types import Detection
 
 _STRIDES = (8, 16, 32)
@@ -26,6 +29,7 @@ class YuNetDetector(OnnxDetector):
 
     name = "yunet"
     provides_landmarks = True
+    OPTIONS: ClassVar[dict[str, Option]] = {**OnnxDetector.OPTIONS, "top_k": Option(int, 1, 100_000)}
 
     def __init__(
         self,

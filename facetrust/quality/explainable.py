@@ -11,12 +11,14 @@ component can fall before dlib-resnet's genuine pairs stop matching at FMR
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from facetrust.quality.base import QualityResult
 from facetrust.quality.calibration import load_quality_calibration
 from facetrust.quality.components import measure
+from facetrust.registry import Option
 from facetrust.types import Detection, Face
 
 
@@ -64,6 +66,7 @@ class ExplainableQuality:
     """Image-based quality from size, framing, pose, sharpness and exposure; no model needed."""
 
     name = "explainable"
+    OPTIONS: ClassVar[dict[str, Option]] = {"detector": Option(str), "threshold": Option(float, 0.0, 100.0, optional=True)}
 
     def __init__(self, detector: str = "dlib-hog", threshold: float | None = None) -> None:
         self.detector = detector

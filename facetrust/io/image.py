@@ -33,7 +33,7 @@ MAX_PIXELS_ENV = "FACETRUST_MAX_PIXELS"
 MIN_SIDE = 16
 #: Rows converted to numpy per step: a full-image ``np.asarray`` goes through one
 #: ``tobytes()`` that briefly holds two more copies of the image.
-_ROWS_PER_STEP = 512
+_ROWS_PER_STEP = 128
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, np.ndarray, Image.Image]
 

@@ -3,6 +3,7 @@ parses options, calls the API and prints results (docs/cli.md has the JSON shape
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -217,6 +218,8 @@ def info(as_json: bool = JsonOpt) -> None:
 def main() -> None:
     """Console-script entry point: usage errors (a bad option value, a missing argument)
     become one ``error:`` line and exit status 2, like every other error."""
+    # Python warnings (a model's licence, a library's notice) as one line each, not two.
+    warnings.formatwarning = lambda message, category, *_args, **_kwargs: f"warning: {message}\n"
     # Typer's own copy of click or click itself, whichever this Typer uses.
     usage_error, click_exception = typer.BadParameter.__mro__[1:3]
     try:

@@ -204,3 +204,12 @@ def test_decode_memory_is_bounded_per_pixel(tmp_path):
     grown = int(subprocess.run([sys.executable, "-c", code, str(tmp_path / "flat.png"), str(tmp_path / "tiny.png")],
                                capture_output=True, text=True, check=True).stdout)
     assert grown <= 7 * width * height + 16 * 2**20
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 file; /proc/self/mem and a FIFO cover root")
+def test_permission_denied_is_a_read_error(tmp_path):
+    path = tmp_path / "locked.jpg"
+    Image.new("RGB", (64, 64)).save(path, "JPEG")
+    path.chmod(0)
+    with pytest.raises(ImageReadError, match="Permission denied"):
+        load_image(path)

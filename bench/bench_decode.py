@@ -1,13 +1,13 @@
 """What a small file can cost: decode time and peak memory per image size.
 
 Highly compressible images (a smooth gradient: a 50-megapixel PNG is a few hundred KB)
-of 1, 10, 25 and 50 megapixels, as PNG and JPEG. Each case runs in a fresh process that
-first imports facetrust and loads the default models (its baseline), then measures
+of 1, 10, 25 and 50 megapixels, as PNG and JPEG. Each case runs in fresh processes:
 
-* ``decode``: ``facetrust.io.load_image(path)`` — wall and CPU seconds, and the peak
-  resident memory above the baseline (``ru_maxrss``);
-* ``detect``: the default detector (dlib-hog) on the decoded image — CPU seconds, and the
-  process's peak resident memory at the end (baseline included).
+* ``decode``: ``facetrust.io.load_image(path)`` in a process that has only imported
+  facetrust.io and decoded a tiny image of the same format — wall and CPU seconds, and
+  the peak resident memory above that baseline (``VmHWM``);
+* ``detect``: in another process, the default models loaded, the image decoded, the
+  default detector (dlib-hog) on it — CPU seconds, and the process's peak resident memory.
 
 ``--baseline PATH`` also runs the decode with the facetrust of another checkout (e.g. the
 code before a change) in the same way, for a before/after column.
@@ -30,31 +30,39 @@ from common import RESULTS, ROOT  # noqa: E402
 MEGAPIXELS = (1, 10, 25, 50)
 FORMATS = ("PNG", "JPEG")
 
-#: Runs in the child: baseline after imports and model loading, then decode, then detect.
+#: Runs in the child. ``decode``: the peak above a baseline taken after the imports and a
+#: tiny decode (Pillow's plugins), nothing else loaded, so that no earlier high-water mark
+#: hides the decode's own. ``detect``: models loaded, then decode and detect, whole process.
 CHILD = r"""
 import json, resource, sys, time
-from facetrust import FaceAnalyzer
+from PIL import Image
 from facetrust.io import load_image
 
 def peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM belongs to this process image; ru_maxrss would start at the parent's peak (fork).
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 def cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
-analyzer = FaceAnalyzer()
-analyzer.detector
-baseline = peak_mb()
-wall, used = time.perf_counter(), cpu()
-image = load_image(sys.argv[1])
-out = {"baseline_mb": baseline, "decode_wall_s": time.perf_counter() - wall, "decode_cpu_s": cpu() - used,
-       "decode_peak_mb": peak_mb() - baseline}
-if sys.argv[2] == "detect":
+if sys.argv[2] == "decode":
+    load_image(Image.new("RGB", (64, 64)))
+    load_image(sys.argv[3])
+    baseline = peak_mb()
+    wall, used = time.perf_counter(), cpu()
+    image = load_image(sys.argv[1])
+    print(json.dumps({"decode_wall_s": time.perf_counter() - wall, "decode_cpu_s": cpu() - used,
+                      "decode_peak_mb": peak_mb() - baseline}))
+else:
+    from facetrust import FaceAnalyzer
+    analyzer = FaceAnalyzer()
+    analyzer.detector
+    image = load_image(sys.argv[1])
     used = cpu()
-    faces = analyzer.detect_rgb(image)
-    out.update(detect_cpu_s=cpu() - used, peak_mb=peak_mb())
-print(json.dumps(out))
+    analyzer.detect_rgb(image)
+    print(json.dumps({"detect_cpu_s": cpu() - used, "peak_mb": peak_mb()}))
 """
 
 
@@ -76,14 +84,17 @@ def make_image(megapixels: int, fmt: str, folder: Path) -> Path:
     return path
 
 
-def measure(path: Path, code_root: Path, stage: str) -> dict[str, float]:
+def measure(path: Path, code_root: Path, stage: str, tiny: Path) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(code_root)}
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path), stage], capture_output=True, text=True, env=env,
-                          check=True)
+    # cwd: ``python -c`` puts the working directory first on sys.path, ahead of PYTHONPATH.
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path), stage, str(tiny)], capture_output=True, text=True,
+                          env=env, cwd=path.parent, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
+    from PIL import Image
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", type=Path, help="Another checkout whose facetrust decodes for comparison.")
     args = parser.parse_args()
@@ -96,12 +107,14 @@ def main() -> None:
         for megapixels in MEGAPIXELS:
             for fmt in FORMATS:
                 path = make_image(megapixels, fmt, Path(folder))
-                now = measure(path, ROOT, "detect")
+                tiny = Path(folder) / f"tiny{path.suffix}"
+                Image.new("RGB", (64, 64)).save(tiny, fmt)
+                now = {**measure(path, ROOT, "decode", tiny), **measure(path, ROOT, "detect", tiny)}
                 row = [f"{megapixels} MP", fmt, f"{path.stat().st_size / 1024:.0f}", f"{now['decode_wall_s']:.2f}",
                        f"{now['decode_cpu_s']:.2f}", f"{now['decode_peak_mb']:.0f}", f"{now['detect_cpu_s']:.2f}",
                        f"{now['peak_mb']:.0f}"]
                 if args.baseline:
-                    before = measure(path, args.baseline.resolve(), "decode")
+                    before = measure(path, args.baseline.resolve(), "decode", tiny)
                     row += [f"{before['decode_cpu_s']:.2f}", f"{before['decode_peak_mb']:.0f}"]
                 lines.append("| " + " | ".join(row) + " |")
                 print(lines[-1], flush=True)

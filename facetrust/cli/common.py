@@ -21,7 +21,7 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
             raise ConfigError(f"option {pair!r} must look like KEY=VALUE")
         try:
             options[key] = json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, a 5,000-digit number, "[[[[…" nested too deep
             options[key] = value
     return options
 

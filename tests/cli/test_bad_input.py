@@ -64,6 +64,8 @@ def test_unreadable_files_in_a_folder_are_reported_and_skipped(tmp_path, photo):
     (["--detector-opt", "upsample=10**9"], "got '10**9'"),
     (["--detector-opt", "upsample=1000000000"], "got 1000000000"),
     (["--detector-opt", "upsample=true"], "got True"),
+    (["--detector-opt", "upsample=" + "9" * 5000], "got '9999"),  # past Python's int-parsing limit
+    (["--detector-opt", "upsample=" + "[" * 100_000], "got '[[[["),  # past JSON's nesting limit
     (["--detector-opt", "threshold=NaN"], "threshold must be a number"),
     (["--detector-opt", "max_side=0"], "max_side must be an integer from 80 to 8192"),
     (["-d", "yunet", "--detector-opt", "score_threshold=2"], "score_threshold must be a number from 0 to 1"),

@@ -57,8 +57,8 @@ def forgery(
     face_detector: Optional[str] = typer.Option(None, "--face-detector", hidden=True, help="Deprecated spelling of --detector."),
     crops: bool = typer.Option(False, "--crops", help="Inputs are face crops: use the whole image where no face is found."),
     heatmap: Optional[Path] = typer.Option(None, "--heatmap", help="Folder for heat-map overlays of images (PNG)."),
-    every: float = typer.Option(0.2, "--every", help="Seconds between sampled video frames (0 = every frame)."),
-    max_frames: Optional[int] = typer.Option(100, "--max-frames", help="Sampled video frames at most (bounds time and memory)."),
+    every: float = typer.Option(0.2, "--every", min=0.0, help="Seconds between sampled video frames (0 = every frame)."),
+    max_frames: Optional[int] = typer.Option(100, "--max-frames", min=1, help="Sampled video frames at most (bounds time and memory)."),
     device: str = typer.Option("cpu", "--device", help="Execution device for the ONNX models: cpu, cuda, …"),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
 ) -> None:

@@ -40,9 +40,9 @@ def check(
     inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
     model: str = ModelOpt, detector: str = DetectorOpt, threshold: Optional[float] = ThresholdOpt,
     calibration: Optional[Path] = CalibrationOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
-    every: float = typer.Option(0.5, "--every", help="Seconds between sampled video frames (0 = every frame)."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after this many sampled video frames."),
-    cues: int = typer.Option(0, "--cues", help="Videos: also measure blinks, planar motion and the head-turn "
+    every: float = typer.Option(0.5, "--every", min=0.0, help="Seconds between sampled video frames (0 = every frame)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many sampled video frames."),
+    cues: int = typer.Option(0, "--cues", min=0, help="Videos: also measure blinks, planar motion and the head-turn "
                                                  "challenge over the first N frames (every frame; 0 = off)."),
 ) -> None:
     """Live or spoof, per face (images) or per face track (videos). Exit 1 if an input could not be checked."""

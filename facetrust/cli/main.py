@@ -35,7 +35,7 @@ DetOptsOpt = typer.Option(None, "--detector-opt", help="Detector option KEY=VALU
 RecOptsOpt = typer.Option(None, "--recognizer-opt", help="Recognizer option KEY=VALUE (repeatable).")
 DeviceOpt = typer.Option("cpu", "--device", help="Execution device for ONNX models: cpu, cuda, …")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
-WorkersOpt = typer.Option(0, "--workers", "-w", help="Worker processes (0 = one per core for multi-image work).")
+WorkersOpt = typer.Option(0, "--workers", "-w", min=0, help="Worker processes (0 = one per core for multi-image work).")
 AnnotateOpt = typer.Option(None, "--annotate", help="Folder for copies with boxes and landmarks drawn (same relative paths and format as the inputs).")
 MaxPixelsOpt = typer.Option(None, "--max-pixels", min=256, help="Reject images above this many pixels (default 50M, or FACETRUST_MAX_PIXELS).")
 CheckOpt = typer.Option(None, "--check", "-c", help="Per-face check: quality, liveness or forgery (repeatable).")
@@ -115,7 +115,7 @@ def analyze(
     detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
     recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
     workers: int = WorkersOpt, annotate: Optional[Path] = AnnotateOpt, max_pixels: Optional[int] = MaxPixelsOpt,
-    every: float = typer.Option(1.0, "--every", help="Seconds between sampled video frames (0 = every frame)."),
+    every: float = typer.Option(1.0, "--every", min=0.0, help="Seconds between sampled video frames (0 = every frame)."),
     check: Optional[list[str]] = CheckOpt, check_opt: Optional[list[str]] = CheckOptsOpt,
 ) -> None:
     """Every face with box, landmarks, embedding and the --check results; videos are sampled

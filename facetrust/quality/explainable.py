@@ -66,7 +66,7 @@ class ExplainableQuality:
     """Image-based quality from size, framing, pose, sharpness and exposure; no model needed."""
 
     name = "explainable"
-    OPTIONS: ClassVar[dict[str, Option]] = {"detector": Option(str), "threshold": Option(float, 0.0, 100.0, optional=True)}
+    OPTIONS: ClassVar[dict[str, Option]] = {"detector": Option(str), "threshold": Option(float, 0.0, optional=True)}
 
     def __init__(self, detector: str = "dlib-hog", threshold: float | None = None) -> None:
         self.detector = detector

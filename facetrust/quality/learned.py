@@ -141,7 +141,7 @@ class LearnedQuality(LazyRecognizer):
 
     name = "learned"
     OPTIONS: ClassVar[dict[str, Option]] = {"recognizer": Option(str), "detector": Option(str),
-                                            "threshold": Option(float, 0.0, 100.0, optional=True),
+                                            "threshold": Option(float, 0.0, optional=True),
                                             "model": Option(os.PathLike, optional=True)}
 
     def __init__(self, recognizer: str = "dlib-resnet", detector: str = "dlib-hog", threshold: float | None = None,

@@ -39,7 +39,7 @@ class StabilityQuality(LazyRecognizer):
     """Embedding stability under mirroring and a small shift, for a named recognizer."""
 
     name = "stability"
-    OPTIONS: ClassVar[dict[str, Option]] = {"recognizer": Option(str), "threshold": Option(float, 0.0, 100.0, optional=True)}
+    OPTIONS: ClassVar[dict[str, Option]] = {"recognizer": Option(str), "threshold": Option(float, 0.0, optional=True)}
 
     def __init__(self, recognizer: str = "dlib-resnet", threshold: float | None = None) -> None:
         self.recognizer_name = recognizer

@@ -84,7 +84,7 @@ def test_bad_detector_options_are_one_line_before_any_work(photo, options, messa
     (["-r", "mobilefacenet", "--recognizer-opt", "flip=1"], "flip must be true or false, got 1"),
     (["-c", "liveness", "--check-opt", "liveness.threshold=5"], "face check 'liveness': threshold must be a number from 0 to 1"),
     (["-c", "forgery", "--check-opt", "forgery.model=3"], "face check 'forgery': model must be a string"),
-    (["-c", "quality", "--check-opt", "quality.threshold=-1"], "quality assessor 'learned': threshold must be a number from 0 to 100"),
+    (["-c", "quality", "--check-opt", "quality.threshold=-1"], "quality assessor 'learned': threshold must be a number >= 0"),
 ])
 def test_bad_recognizer_and_check_options_fail_once(tmp_path, photo, options, message):
     folder = tmp_path / "two"

@@ -116,8 +116,8 @@ def main() -> None:
                # The shipped learned model reads dlib-hog's detector scores; on YuNet faces this row
                # measures its cost only (the quality check itself falls back to explainable there).
                ("quality", {"method": "learned", "recognizer": "dlib-resnet", "detector": "dlib-hog"}),
-               ("liveness", {}), ("forgery", {"detector": "mesonet"}), ("forgery", {"detector": "sbi"}),
-               ("forgery", {"detector": "fusion"})]
+               ("liveness", {}), ("forgery", {"model": "mesonet"}), ("forgery", {"model": "sbi"}),
+               ("forgery", {"model": "fusion"})]
     for name, options in configs:
         check = create_check(name, analyzer, options)
         check(*images[0])  # warm-up

@@ -8,7 +8,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from facetrust.checks import FaceCheck, check_class, create_check
+from facetrust.checks import FaceCheck, check_options, create_check
 from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 from facetrust.errors import ConfigError, DeviceUnavailableError, FaceNotFoundError
 from facetrust.io.image import ImageSource, load_image
@@ -36,7 +36,7 @@ class AnalyzerConfig:
     #: :data:`facetrust.checks.FACE_CHECKS`, e.g. "quality", "liveness", "forgery", or a
     #: plugin's "module:Class"); results land in ``face.extras[name]``.
     checks: tuple[str, ...] = ()
-    #: Options per check, e.g. ``{"forgery": {"detector": "fusion"}}``.
+    #: Options per check, e.g. ``{"forgery": {"model": "fusion"}}``.
     check_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -64,14 +64,14 @@ class FaceAnalyzer:
         if config is not None and overrides:
             raise ConfigError("pass either a config or keyword options, not both")
         self.config = AnalyzerConfig(**overrides) if config is None else config
-        # Fail fast on unknown names, before any model loads.
-        DETECTORS.get_class(self.config.detector)
-        RECOGNIZERS.get_class(self.config.recognizer)
+        # Fail fast on unknown names and bad options, before any model loads.
+        DETECTORS.check_options(self.config.detector, self.config.detector_options)
+        RECOGNIZERS.check_options(self.config.recognizer, self.config.recognizer_options)
         unknown = set(self.config.check_options) - set(self.config.checks)
         if unknown:
             raise ConfigError(f"options given for checks that are not enabled: {', '.join(sorted(unknown))}")
         for spec in self.config.checks:
-            check_class(spec)
+            check_options(spec, self.config.check_options.get(spec))
         self._detector: Any = None
         self._recognizer: Any = None
         self._checks: list[FaceCheck] | None = None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from facetrust.errors import ConfigError
-from facetrust.registry import Registry
+from facetrust.registry import Registry, validate_options
 from facetrust.types import Face
 
 if TYPE_CHECKING:
@@ -57,15 +57,20 @@ def check_class(spec: str) -> type[FaceCheck]:
         raise ConfigError(f"face check {spec!r} cannot be imported ({exc})") from None
 
 
+def check_options(spec: str, options: dict[str, Any] | None = None) -> type[FaceCheck]:
+    """The check's class, after checking ``options`` against its declared types and ranges
+    (before the analyzer it needs exists)."""
+    cls = check_class(spec)
+    validate_options(cls, options or {}, f"face check {spec!r}", partial=True)
+    return cls
+
+
 def create_check(spec: str, analyzer: "FaceAnalyzer", options: dict[str, Any] | None = None) -> FaceCheck:
     cls = check_class(spec)
     options = dict(options or {})
     if "analyzer" in inspect.signature(cls).parameters:
         options["analyzer"] = analyzer
-    try:
-        inspect.signature(cls).bind(**options)
-    except TypeError as exc:
-        raise ConfigError(f"bad options for face check {spec!r}: {exc}") from None
+    validate_options(cls, options, f"face check {spec!r}")
     return cls(**options)
 
 

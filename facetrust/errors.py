@@ -22,6 +22,10 @@ class ImageDecodeError(ImageError):
     """The bytes are empty, truncated or not an image format we can read."""
 
 
+class ImageReadError(ImageError):
+    """The file exists but cannot be read (permission denied, an I/O error, not a regular file)."""
+
+
 class ImageTooLargeError(ImageError):
     """The image exceeds the pixel limit (decompression-bomb protection)."""
 
@@ -32,6 +36,10 @@ class ImageTooSmallError(ImageError):
 
 class VideoError(ImageError):
     """A video could not be opened or decoded."""
+
+
+class OutputError(FacetrustError):
+    """An output file or folder (e.g. annotated images) cannot be written there."""
 
 
 class ConfigError(FacetrustError):

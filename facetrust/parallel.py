@@ -96,7 +96,12 @@ def analyze_paths(
     keep_aligned: bool = False,
     analyzer: FaceAnalyzer | None = None,
 ) -> Iterator[ImageResult]:
-    """Yield one :class:`ImageResult` per path, in order, using ``workers`` processes."""
+    """Yield one :class:`ImageResult` per path, in order, using ``workers`` processes.
+
+    The models load here, before the first image, so a missing model file or a bad
+    option raises once instead of becoming the error of every image."""
+    analyzer = analyzer or FaceAnalyzer(config)
+    analyzer.load_models()
     tasks = ((Path(p), embed, keep_aligned) for p in paths)
     return map_with_analyzer(process_one, tasks, config, workers, analyzer, chunksize=4)
 

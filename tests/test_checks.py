@@ -108,7 +108,7 @@ def test_cli_analyze_with_checks(shared):
     spoof = shared / "data" / "spoof" / "silent_face"
     runner = CliRunner()
     result = runner.invoke(app, ["analyze", str(spoof / "image_F2.jpg"), str(spoof / "image_T1.jpg"), "-d", "yunet",
-                                 "--check", "liveness", "--check", "forgery", "--check-opt", "forgery.detector=fusion",
+                                 "--check", "liveness", "--check", "forgery", "--check-opt", "forgery.model=fusion",
                                  "--json", "--workers", "1"])
     assert result.exit_code == 0, result.output
     records = {r["path"].rsplit("/", 1)[-1]: r for r in json.loads(result.stdout)}

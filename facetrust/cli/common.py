@@ -21,18 +21,18 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
             raise ConfigError(f"option {pair!r} must look like KEY=VALUE")
         try:
             options[key] = json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, a 5,000-digit number, "[[[[…" nested too deep
             options[key] = value
     return options
 
 
 def parse_check_options(checks: list[str] | None, pairs: list[str] | None) -> dict[str, dict[str, Any]]:
-    """``NAME.KEY=VALUE`` strings (e.g. ``forgery.detector=fusion``) to per-check option dicts."""
+    """``NAME.KEY=VALUE`` strings (e.g. ``forgery.model=fusion``) to per-check option dicts."""
     options: dict[str, dict[str, Any]] = {}
     for pair in pairs or []:
         name, dot, rest = pair.partition(".")
         if not dot or not name:
-            raise ConfigError(f"check option {pair!r} must look like CHECK.KEY=VALUE, e.g. forgery.detector=fusion")
+            raise ConfigError(f"check option {pair!r} must look like CHECK.KEY=VALUE, e.g. forgery.model=fusion")
         if name not in (checks or []):
             raise ConfigError(f"check option {pair!r} is for {name!r}, which is not enabled with --check {name}")
         options.setdefault(name, {}).update(parse_options([rest]))

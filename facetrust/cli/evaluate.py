@@ -182,7 +182,7 @@ FORGERY_ROWS = [
 def forgery_(
     labels: Path = typer.Option(..., "--labels", help="CSV with columns file,label (real|fake)[,method]."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder the CSV's paths are relative to (default: its folder)."),
-    forgery_detector: Optional[list[str]] = typer.Option(None, "--detector", "-m", help="Forgery detector (repeatable; default: sbi and mesonet, plus their fusion)."),
+    forgery_model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Forgery model (repeatable; default: sbi and mesonet, plus their fusion)."),
     method_column: str = typer.Option("method", "--method-column", help="CSV column for the per-method breakdown (default: method, else the top-level folder)."),
     group_pattern: Optional[str] = typer.Option(None, "--group-pattern", help="Regex whose first group, on an image's file name, names its video (video-level metrics)."),
     perturbation: Optional[list[str]] = typer.Option(None, "--perturbation", help="KIND:VALUE (jpeg, blur, noise, downscale; repeatable; default: the standard grid)."),
@@ -203,7 +203,7 @@ def forgery_(
         items, skipped = read_forgery_labels(labels, root, group_pattern, skip_missing, method_column)
         perturbations = [] if no_robustness else list(perturbation or DEFAULT_PERTURBATIONS)
         with ScoreCache(cache or default_score_cache()) as store:
-            result, curves = evaluate_forgery(items, list(forgery_detector or ("sbi", "mesonet")), perturbations, store,
+            result, curves = evaluate_forgery(items, list(forgery_model or ("sbi", "mesonet")), perturbations, store,
                                               every, max_frames, crops, device=device, progress=not as_json)
         result["notes"] += skipped
         _finish(result, report, as_json, f"Forgery {labels.name}", FORGERY_ROWS,

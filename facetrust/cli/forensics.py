@@ -52,13 +52,14 @@ def print_forgery_table(records: list[dict[str, Any]]) -> None:
 
 def forgery(
     inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
-    detector: str = typer.Option(DEFAULT_FORGERY_DETECTOR, "--detector", "-m", help="fusion (default: mean of sbi and mesonet), sbi, mesonet, meso4-df, …"),
+    model: str = typer.Option(DEFAULT_FORGERY_DETECTOR, "--model", "-m", help="Forgery model: fusion (default: mean of sbi and mesonet), sbi, mesonet, meso4-df, …"),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Threshold on P(fake) (default 0.5)."),
-    face_detector: str = typer.Option(DEFAULT_CHECK_DETECTOR, "--face-detector", "-d", help="Face detector."),
+    detector: str = typer.Option(DEFAULT_CHECK_DETECTOR, "--detector", "-d", help="Face detector that finds the faces to check."),
+    face_detector: Optional[str] = typer.Option(None, "--face-detector", hidden=True, help="Deprecated spelling of --detector."),
     crops: bool = typer.Option(False, "--crops", help="Inputs are face crops: use the whole image where no face is found."),
     heatmap: Optional[Path] = typer.Option(None, "--heatmap", help="Folder for heat-map overlays of images (PNG)."),
-    every: float = typer.Option(0.2, "--every", help="Seconds between sampled video frames (0 = every frame)."),
-    max_frames: Optional[int] = typer.Option(100, "--max-frames", help="Sampled video frames at most (bounds time and memory)."),
+    every: float = typer.Option(0.2, "--every", min=0.0, help="Seconds between sampled video frames (0 = every frame)."),
+    max_frames: Optional[int] = typer.Option(100, "--max-frames", min=1, help="Sampled video frames at most (bounds time and memory)."),
     device: str = typer.Option("cpu", "--device", help="Execution device for the ONNX models: cpu, cuda, …"),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON on stdout."),
 ) -> None:
@@ -70,9 +71,11 @@ def forgery(
 
     results = InputResults()
     with user_errors():
-        checker = ForgeryChecker(detector, threshold=threshold, face_detector=face_detector, device=device,
+        checker = ForgeryChecker(model, threshold=threshold, face_detector=face_detector or detector, device=device,
                                  crop_fallback=crops)
-        for path in expand_inputs(inputs, allow_video=True):
+        paths = expand_inputs(inputs, allow_video=True)
+        checker.load_models()
+        for path in paths:
             with results.item(path):
                 if is_video(path):
                     video = checker.check_video(path, every_seconds=every, max_frames=max_frames, progress=not as_json)

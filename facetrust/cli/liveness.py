@@ -41,9 +41,9 @@ def check(
     inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
     model: str = ModelOpt, detector: str = DetectorOpt, threshold: Optional[float] = ThresholdOpt,
     calibration: Optional[Path] = CalibrationOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
-    every: float = typer.Option(0.5, "--every", help="Seconds between sampled video frames (0 = every frame)."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Stop after this many sampled video frames."),
-    cues: int = typer.Option(0, "--cues", help="Videos: also measure blinks, planar motion and the head-turn "
+    every: float = typer.Option(0.5, "--every", min=0.0, help="Seconds between sampled video frames (0 = every frame)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many sampled video frames."),
+    cues: int = typer.Option(0, "--cues", min=0, help="Videos: also measure blinks, planar motion and the head-turn "
                                                  "challenge over the first N frames (every frame; 0 = off)."),
 ) -> None:
     """Live or spoof, per face (images) or per face track (videos). Exit 1 if an input could not be checked."""
@@ -52,7 +52,9 @@ def check(
     results = InputResults()
     with user_errors():
         checker = _checker(model, detector, threshold, calibration, device)
-        for path in expand_inputs(inputs, allow_video=True):
+        paths = expand_inputs(inputs, allow_video=True)
+        checker.load_models()
+        for path in paths:
             with results.item(path):
                 if is_video(path):
                     results.records.append(checker.check_video(path, every_seconds=every, max_frames=max_frames,

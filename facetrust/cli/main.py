@@ -2,6 +2,8 @@
 parses options, calls the API and prints results (docs/cli.md has the JSON shapes)."""
 from __future__ import annotations
 
+import sys
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -34,11 +36,11 @@ DetOptsOpt = typer.Option(None, "--detector-opt", help="Detector option KEY=VALU
 RecOptsOpt = typer.Option(None, "--recognizer-opt", help="Recognizer option KEY=VALUE (repeatable).")
 DeviceOpt = typer.Option("cpu", "--device", help="Execution device for ONNX models: cpu, cuda, …")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
-WorkersOpt = typer.Option(0, "--workers", "-w", help="Worker processes (0 = one per core for multi-image work).")
-AnnotateOpt = typer.Option(None, "--annotate", help="Folder to write copies with boxes and landmarks drawn.")
-MaxPixelsOpt = typer.Option(None, "--max-pixels", help="Reject images above this many pixels (default 50M).")
+WorkersOpt = typer.Option(0, "--workers", "-w", min=0, help="Worker processes (0 = one per core for multi-image work).")
+AnnotateOpt = typer.Option(None, "--annotate", help="Folder for copies with boxes and landmarks drawn (same relative paths and format as the inputs).")
+MaxPixelsOpt = typer.Option(None, "--max-pixels", min=256, help="Reject images above this many pixels (default 50M, or FACETRUST_MAX_PIXELS).")
 CheckOpt = typer.Option(None, "--check", "-c", help="Per-face check: quality, liveness or forgery (repeatable).")
-CheckOptsOpt = typer.Option(None, "--check-opt", help="Check option CHECK.KEY=VALUE, e.g. forgery.detector=fusion (repeatable).")
+CheckOptsOpt = typer.Option(None, "--check-opt", help="Check option CHECK.KEY=VALUE, e.g. forgery.model=fusion (repeatable).")
 
 
 def _config(detector: str, recognizer: str, det_opts: list[str] | None, rec_opts: list[str] | None,
@@ -62,6 +64,11 @@ def _run(inputs: list[str], config: Any, embed: bool, as_json: bool, workers: in
     images = [p for p in paths if not (allow_video and is_video(p))]
     videos = [p for p in paths if allow_video and is_video(p)]
     analyzer = FaceAnalyzer(config)
+    targets: dict[Path, Path] = {}
+    if annotate is not None:
+        from facetrust.annotate import annotation_targets
+
+        targets = annotation_targets(images, annotate)
     if workers <= 0:
         workers = default_workers() if len(images) >= 8 else 1
     outputs = InputResults()
@@ -73,11 +80,15 @@ def _run(inputs: list[str], config: Any, embed: bool, as_json: bool, workers: in
         if result.error:
             outputs.failed += 1
             typer.echo(f"error: {result.error}", err=True)
+            outputs.records.append(result.to_dict(include_embedding=embed))
         elif annotate is not None:
             from facetrust.annotate import save_annotated
 
-            save_annotated(analyzer.load(result.path), result.faces, annotate / f"{result.path.stem}.png")
-        outputs.records.append(result.to_dict(include_embedding=embed))
+            with outputs.item(result.path):
+                save_annotated(analyzer.load(result.path), result.faces, targets[result.path])
+                outputs.records.append(result.to_dict(include_embedding=embed))
+        else:
+            outputs.records.append(result.to_dict(include_embedding=embed))
     for video in videos:
         from facetrust.video import analyze_video
 
@@ -105,7 +116,7 @@ def analyze(
     detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
     recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
     workers: int = WorkersOpt, annotate: Optional[Path] = AnnotateOpt, max_pixels: Optional[int] = MaxPixelsOpt,
-    every: float = typer.Option(1.0, "--every", help="Seconds between sampled video frames (0 = every frame)."),
+    every: float = typer.Option(1.0, "--every", min=0.0, help="Seconds between sampled video frames (0 = every frame)."),
     check: Optional[list[str]] = CheckOpt, check_opt: Optional[list[str]] = CheckOptsOpt,
 ) -> None:
     """Every face with box, landmarks, embedding and the --check results; videos are sampled
@@ -205,11 +216,32 @@ def info(as_json: bool = JsonOpt) -> None:
             typer.echo(f"{key}: {value}")
 
 
-def main() -> None:  # pragma: no cover - console-script shim
-    app()
+def main() -> None:
+    """Console-script entry point: usage errors (a bad option value, a missing argument)
+    become one ``error:`` line and exit status 2, like every other error."""
+    # Python warnings (a model's licence, a library's notice) as one line each, not two.
+    warnings.formatwarning = lambda message, category, *_args, **_kwargs: f"warning: {message}\n"
+    # Typer's own copy of click or click itself, whichever this Typer uses.
+    usage_error, click_exception = typer.BadParameter.__mro__[1:3]
+    try:
+        code = app(standalone_mode=False)
+    except usage_error as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            typer.echo(exc.ctx.get_help())
+        else:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            typer.echo(f"error: {' '.join(exc.format_message().split())}{where}", err=True)
+        code = exc.exit_code
+    except click_exception as exc:
+        typer.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("interrupted", err=True)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    app()
+if __name__ == "__main__":
+    main()
 
 

@@ -5,7 +5,7 @@ from typing import Optional
 
 import typer
 
-from facetrust.cli.common import print_json, user_errors
+from facetrust.cli.common import fail, print_json, user_errors
 
 app = typer.Typer(help="The model zoo: list, fetch, verify checksums.", no_args_is_help=True)
 
@@ -54,15 +54,26 @@ def fetch(names: list[str] = typer.Argument(None, help="Model names (default: al
 
 @app.command()
 def verify(names: list[str] = typer.Argument(None, help="Model names (default: all).")) -> None:
-    """Check the sha256 of every local model file; exit 1 on a mismatch."""
-    from facetrust.zoo import list_models, verify_model
+    """Check the sha256 of every local model file. Exit 1 when a file does not match the
+    manifest, or when not one model-zoo file is present (a wrong FACETRUST_MODEL_DIR); zoo
+    files that are missing while others are present are fine (fetched on first use)."""
+    from facetrust.zoo import get_model, list_models, verify_model
+    from facetrust.zoo.store import cache_dir, model_dir
 
-    bad = 0
+    statuses: list[str] = []
+    zoo_present = zoo_files = 0
     with user_errors():
         for name in names or [m.name for m in list_models()]:
-            for path, status in verify_model(name):
+            for file, (path, status) in zip(get_model(name).files, verify_model(name)):
                 typer.echo(f"{status:8s} {name}: {path}")
-                bad += status == "MISMATCH"
+                statuses.append(status)
+                if not file.package:  # files inside a pip package are not the zoo's
+                    zoo_files += 1
+                    zoo_present += status != "missing"
+    bad = statuses.count("MISMATCH")
     if bad:
-        typer.echo(f"error: {bad} file(s) do not match the manifest's sha256", err=True)
-        raise typer.Exit(1)
+        fail(f"{bad} file(s) do not match the manifest's sha256")
+    if zoo_files and not zoo_present:
+        fail(f"none of the {zoo_files} model-zoo file(s) is present (FACETRUST_MODEL_DIR={model_dir() or 'unset'}, "
+             f"cache {cache_dir()}): `facetrust models fetch NAME` downloads one")
+    typer.echo(f"{statuses.count('ok')} ok, {statuses.count('missing')} missing (fetched on first use)", err=True)

@@ -1,11 +1,14 @@
 """dlib's MMOD CNN face detector (``mmod_human_face_detector.dat`` from face-recognition-models)."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, rescale, sort_by_area
 from facetrust.detection.dlib_common import rects_to_detections
 from facetrust.detection.landmarks import SHAPE5_NOSE_POINT
+from facetrust.registry import Option
 from facetrust.types import Detection
 from facetrust.zoo import model_file
 
@@ -18,6 +21,7 @@ class DlibCnnDetector:
     provides_landmarks = False
     nose_point = SHAPE5_NOSE_POINT
     zoo_models = ("dlib-cnn",)
+    OPTIONS: ClassVar[dict[str, Option]] = {"upsample": Option(int, 0, 2), "max_side": Option(int, 80, 4096)}
 
     def __init__(self, upsample: int = 0, max_side: int | None = 1280) -> None:
         import dlib

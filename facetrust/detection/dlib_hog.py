@@ -1,11 +1,14 @@
 """dlib's HOG + linear SVM frontal face detector (ships in dlib-bin)."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, rescale, sort_by_area
 from facetrust.detection.dlib_common import rects_to_detections
 from facetrust.detection.landmarks import SHAPE5_NOSE_POINT
+from facetrust.registry import Option
 from facetrust.types import Detection
 
 
@@ -19,6 +22,12 @@ class DlibHogDetector:
     provides_landmarks = False
     nose_point = SHAPE5_NOSE_POINT
     zoo_models = ("dlib-hog",)
+    #: upsample 2 already runs HOG on a 4000x4000 image for max_side 2000; each step is 4x time and memory.
+    OPTIONS: ClassVar[dict[str, Option]] = {
+        "upsample": Option(int, 0, 2, optional=True),
+        "threshold": Option(float, -10.0, 10.0),
+        "max_side": Option(int, 80, 8192),
+    }
 
     def __init__(self, upsample: int | None = None, threshold: float = 0.0, max_side: int | None = 2000) -> None:
         import dlib

@@ -7,12 +7,15 @@ and scaling to pixels are left (checked against skimage's astronaut).
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import cv2
 import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, nms, rescale, sort_by_area
 from facetrust.detection.landmarks import SHAPE5_NOSE_POINT
 from facetrust.detection.onnx_detector import OnnxDetector
+from facetrust.registry import Option
 from facetrust.types import Detection
 
 
@@ -26,6 +29,8 @@ class UltraFaceDetector(OnnxDetector):
     provides_landmarks = False
     nose_point = SHAPE5_NOSE_POINT
     zoo_models = ("ultraface",)
+    #: The image is resized to the fixed input anyway, so no shrinking first (None) costs little.
+    OPTIONS: ClassVar[dict[str, Option]] = {**OnnxDetector.OPTIONS, "max_side": Option(int, 64, 8192, optional=True)}
 
     def __init__(
         self,

@@ -7,11 +7,14 @@ faster on CPU and can use the GPU providers.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import cv2
 import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, nms, rescale, sort_by_area
 from facetrust.detection.onnx_detector import OnnxDetector
+from facetrust.registry import Option
 from facetrust.types import Detection
 
 _STRIDES = (8, 16, 32)
@@ -29,6 +32,7 @@ class YuNetDetector(OnnxDetector):
     #: YuNet's nose landmark is the tip (median drop below the eye line 0.58 eye distances on LFW).
     nose_point = "tip"
     zoo_models = ("yunet",)
+    OPTIONS: ClassVar[dict[str, Option]] = {**OnnxDetector.OPTIONS, "top_k": Option(int, 1, 100_000)}
 
     def __init__(
         self,

@@ -1,21 +1,27 @@
 """The ``forgery`` face check (:mod:`facetrust.checks`): P(fake) and a decision on every face."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from facetrust.checks import mean_decision
 from facetrust.defaults import DEFAULT_FORGERY_DETECTOR
 from facetrust.forensics.checker import ForgeryChecker
+from facetrust.registry import Option
 from facetrust.types import Face
 
 
 class ForgeryCheck:
     name = "forgery"
+    #: ``model`` names the forgery model as for liveness (``detector`` is always the face
+    #: detector elsewhere); ``detector`` is its deprecated old spelling.
+    OPTIONS: ClassVar[dict[str, Option]] = {"model": Option(str), "threshold": Option(float, 0.0, 1.0, optional=True),
+                                            "detector": Option(str, optional=True)}
 
-    def __init__(self, analyzer: Any, detector: str = DEFAULT_FORGERY_DETECTOR, threshold: float | None = None) -> None:
-        self.checker = ForgeryChecker(detector=detector, threshold=threshold, analyzer=analyzer,
+    def __init__(self, analyzer: Any, model: str = DEFAULT_FORGERY_DETECTOR, threshold: float | None = None,
+                 detector: str | None = None) -> None:
+        self.checker = ForgeryChecker(detector=detector or model, threshold=threshold, analyzer=analyzer,
                                       device=analyzer.config.device)
 
     def __call__(self, image: np.ndarray, faces: list[Face]) -> None:

@@ -109,6 +109,11 @@ class ForgeryChecker:
             self._analyzer = FaceAnalyzer(detector=self.face_detector, recognizer=self.recognizer, device=self.device)
         return self._analyzer
 
+    def load_models(self) -> None:
+        """Load the forgery model and the face detector now: a missing model file fails
+        once, before a run over many inputs, instead of once per input."""
+        self.detector, self.analyzer.detector  # noqa: B018 - the properties load the models
+
     @property
     def name(self) -> str:
         return getattr(self.detector, "name", self.detector_name) if self._detector else self.detector_name

@@ -1,13 +1,14 @@
 """Sampling frames from a video with OpenCV, with bounded memory (one frame at a time)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from facetrust.errors import ImageNotFoundError, VideoError
+from facetrust.errors import ImageNotFoundError, ImageReadError, VideoError
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,12 @@ def read_frames(path: str | Path, every_seconds: float = 1.0, max_frames: int | 
     """
     import cv2
 
+    _quiet_decoders(cv2)
     path = Path(path)
     if not path.is_file():
         raise ImageNotFoundError(f"{path}: no such file")
+    if not os.access(path, os.R_OK):
+        raise ImageReadError(f"{path}: cannot read (permission denied)")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise VideoError(f"{path}: cannot open as a video")
@@ -47,3 +51,12 @@ def read_frames(path: str | Path, every_seconds: float = 1.0, max_frames: int | 
             raise VideoError(f"{path}: no decodable frames")
     finally:
         capture.release()
+
+
+def _quiet_decoders(cv2: object) -> None:
+    """FFmpeg and OpenCV print their own lines about a bad file on stderr ("moov atom not
+    found"); our error names the file in one line, so theirs stay quiet unless the user sets
+    OPENCV_FFMPEG_LOGLEVEL / OPENCV_LOG_LEVEL. FFmpeg reads the variable at the first capture."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # type: ignore[attr-defined]

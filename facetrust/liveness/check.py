@@ -1,18 +1,23 @@
 """The ``liveness`` face check (:mod:`facetrust.checks`): P(live) and a decision on every face."""
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, ClassVar
 
 import numpy as np
 
 from facetrust.checks import mean_decision
 from facetrust.defaults import DEFAULT_LIVENESS_MODEL
 from facetrust.liveness.checker import LivenessChecker
+from facetrust.registry import Option
 from facetrust.types import Face
 
 
 class LivenessCheck:
     name = "liveness"
+
+    OPTIONS: ClassVar[dict[str, Option]] = {"model": Option(str), "threshold": Option(float, 0.0, 1.0, optional=True),
+                                            "calibration": Option(os.PathLike, optional=True)}
 
     def __init__(self, analyzer: Any, model: str = DEFAULT_LIVENESS_MODEL, threshold: float | None = None,
                  calibration: str | None = None) -> None:

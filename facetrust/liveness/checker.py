@@ -111,6 +111,11 @@ class LivenessChecker:
             self._analyzer = FaceAnalyzer(detector=self.detector_name, device=self.device)
         return self._analyzer
 
+    def load_models(self) -> None:
+        """Load the liveness model and the face detector now: a missing model file fails
+        once, before a run over many inputs, instead of once per input."""
+        self.model, self.analyzer.detector  # noqa: B018 - the properties load the models
+
     @property
     def name(self) -> str:
         return self.model_name if self.calibration is None else f"{self.model_name}+calibration"

@@ -1,17 +1,20 @@
 """The ``quality`` face check (:mod:`facetrust.checks`): a quality result on every face."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from facetrust.checks import mean_decision
 from facetrust.quality.api import assess_faces, create_assessor, default_method
+from facetrust.registry import Option
 from facetrust.types import Face
 
 
 class QualityCheck:
     name = "quality"
+    #: Other options go to the assessor, whose own OPTIONS check them.
+    OPTIONS: ClassVar[dict[str, Option]] = {"method": Option(str, optional=True)}
 
     def __init__(self, analyzer: Any, method: str | None = None, **options: Any) -> None:
         self.method = method or default_method(analyzer.config.recognizer, analyzer.config.detector)

@@ -11,6 +11,7 @@ component can fall before dlib-resnet's genuine pairs stop matching at FMR
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from facetrust.detection.landmarks import nose_point_of
 from facetrust.quality.base import QualityResult
 from facetrust.quality.calibration import load_quality_calibration
 from facetrust.quality.components import measure
+from facetrust.registry import Option
 from facetrust.types import Detection, Face
 
 
@@ -66,6 +68,7 @@ class ExplainableQuality:
     """Image-based quality from size, framing, pose, sharpness and exposure; no model needed."""
 
     name = "explainable"
+    OPTIONS: ClassVar[dict[str, Option]] = {"detector": Option(str), "threshold": Option(float, 0.0, optional=True)}
 
     def __init__(self, detector: str = DEFAULT_DETECTOR, threshold: float | None = None) -> None:
         nose_point_of(detector)  # a detector that does not say which nose point it gives fails here

@@ -16,8 +16,9 @@ here with numpy only.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from facetrust.quality.calibration import QualityCalibration, load_quality_calib
 from facetrust.quality.components import measure
 from facetrust.quality.explainable import REASON_BELOW, rate
 from facetrust.quality.perturbation import PERTURBATION_NAMES, perturbation_features
+from facetrust.registry import Option
 from facetrust.types import Detection, Face
 
 #: Component features of the regressor, as (name, transform). face_size_ratio and
@@ -140,6 +142,9 @@ class LearnedQuality(LazyRecognizer):
     """Recognition-aware quality for a named recognizer (the one its labels came from)."""
 
     name = "learned"
+    OPTIONS: ClassVar[dict[str, Option]] = {"recognizer": Option(str), "detector": Option(str),
+                                            "threshold": Option(float, 0.0, optional=True),
+                                            "model": Option(os.PathLike, optional=True)}
 
     def __init__(self, recognizer: str = DEFAULT_RECOGNIZER, detector: str = DEFAULT_DETECTOR, threshold: float | None = None,
                  model: str | Path | None = None) -> None:

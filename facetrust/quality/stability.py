@@ -16,7 +16,7 @@ shift carries information.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from facetrust.defaults import DEFAULT_RECOGNIZER
 from facetrust.quality.base import LazyRecognizer, QualityResult
 from facetrust.quality.calibration import load_quality_calibration
 from facetrust.quality.perturbation import crop_perturbations
+from facetrust.registry import Option
 from facetrust.types import Detection, Face
 
 
@@ -39,6 +40,7 @@ class StabilityQuality(LazyRecognizer):
     """Embedding stability under mirroring and a small shift, for a named recognizer."""
 
     name = "stability"
+    OPTIONS: ClassVar[dict[str, Option]] = {"recognizer": Option(str), "threshold": Option(float, 0.0, optional=True)}
 
     def __init__(self, recognizer: str = DEFAULT_RECOGNIZER, threshold: float | None = None) -> None:
         self.recognizer_name = recognizer

@@ -1,12 +1,13 @@
 """dlib's ResNet face recognition model (``dlib_face_recognition_resnet_model_v1.dat``)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from facetrust.detection.landmarks import dlib_shape5
 from facetrust.recognition.base import l2_normalize
+from facetrust.registry import Option
 from facetrust.types import Detection
 from facetrust.zoo import model_file
 
@@ -21,6 +22,8 @@ class DlibResNetRecognizer:
     metric = "cosine"
     calibration = "dlib-resnet"
     zoo_models = ("dlib-resnet", "dlib-shape5")
+    #: Each jitter is one more forward pass per face; dlib's own examples stop at 100.
+    OPTIONS: ClassVar[dict[str, Option]] = {"num_jitters": Option(int, 0, 100)}
 
     def __init__(self, num_jitters: int = 0) -> None:
         import dlib

@@ -1,12 +1,13 @@
 """MobileFaceNet (foamliu, ONNX): 112x112 ArcFace-aligned RGB, ImageNet normalisation, 128-d."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from facetrust.alignment import align_arcface
 from facetrust.recognition.base import l2_normalize
+from facetrust.registry import Option
 from facetrust.runtime import onnx_session
 from facetrust.types import Detection
 from facetrust.zoo import model_file
@@ -24,6 +25,7 @@ class MobileFaceNetRecognizer:
     metric = "cosine"
     calibration = "mobilefacenet"
     zoo_models = ("mobilefacenet",)
+    OPTIONS: ClassVar[dict[str, Option]] = {"flip": Option(bool), "device": Option(str)}
 
     def __init__(self, flip: bool = True, device: str = "cpu") -> None:
         self._session = onnx_session(model_file(self.zoo_models[0]), device)

@@ -62,7 +62,7 @@ def test_annotate_writes_images(shared, tmp_path):
     assert result.exit_code == 0
     from facetrust.io import load_image
 
-    assert load_image(tmp_path / "two_people.png").shape[:2] == (661, 1126)
+    assert load_image(tmp_path / "two_people.jpg").shape[:2] == (661, 1126)
 
 
 def test_video_frames_are_sampled(shared):

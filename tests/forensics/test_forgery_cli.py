@@ -31,14 +31,14 @@ def test_forgery_bad_inputs_exit_1_with_one_line(faces_dir: Path, tmp_path: Path
     assert result.exit_code == 1
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
         f"error: {empty}: cannot open as a video"]
-    assert invoke("forgery", faces_dir / "examples" / "obama.jpg", "--detector", "nope").exit_code == 1
+    assert invoke("forgery", faces_dir / "examples" / "obama.jpg", "--model", "nope").exit_code == 1
 
 
 def test_eval_forgery_json(deepfake_dir: Path, tmp_path: Path) -> None:
     images = sorted((deepfake_dir / "mesonet_test_images").glob("*/*.jpg"))
     labels = tmp_path / "labels.csv"
     labels.write_text("file,label\n" + "".join(f"{p},{'fake' if p.parent.name == 'df' else 'real'}\n" for p in images))
-    result = invoke("eval", "forgery", "--labels", labels, "--root", "/", "--detector", "meso4-df", "--no-robustness",
+    result = invoke("eval", "forgery", "--labels", labels, "--root", "/", "--model", "meso4-df", "--no-robustness",
                     "--json", "--cache", tmp_path / "cache.sqlite")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from facetrust.errors import (
+    ConfigError,
     ImageDecodeError,
     ImageNotFoundError,
+    ImageReadError,
     ImageTooLargeError,
     ImageTooSmallError,
 )
@@ -147,3 +152,65 @@ def test_one_pixel_image():
         load_image(_encode(Image.new("RGB", (1, 1))))
     with pytest.raises(ImageTooSmallError):
         load_image(np.zeros((1, 1, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("kind", ["proc_mem", "fifo"])
+def test_unreadable_file_is_a_read_error(tmp_path, kind):
+    # Root ignores chmod 000, so these fail for every user: EIO on read, and a FIFO that
+    # would block a reader forever.
+    if kind == "proc_mem":
+        path = tmp_path / "mem.jpg"
+        path.symlink_to("/proc/self/mem")
+        message = "cannot read"
+    else:
+        path = tmp_path / "pipe.jpg"
+        os.mkfifo(path)
+        message = "not a regular file"
+    with pytest.raises(ImageReadError, match=message):
+        load_image(path)
+
+
+def test_large_image_converts_exactly(tmp_path):
+    # Taller than one conversion band (512 rows), with a row- and column-dependent pattern.
+    rows, cols = np.mgrid[0:1300, 0:700]
+    array = np.stack([(rows * 7) % 256, (cols * 3) % 256, (rows + cols) % 256], axis=-1).astype(np.uint8)
+    Image.fromarray(array).save(tmp_path / "big.png")
+    assert np.array_equal(load_image(tmp_path / "big.png"), array)
+
+
+def test_pixel_limit_from_environment(monkeypatch):
+    small = _encode(Image.new("RGB", (300, 300)))
+    monkeypatch.setenv("FACETRUST_MAX_PIXELS", "10000")
+    with pytest.raises(ImageTooLargeError, match="10,000"):
+        load_image(small)
+    assert load_image(small, max_pixels=100_000).shape == (300, 300, 3)
+    monkeypatch.setenv("FACETRUST_MAX_PIXELS", "lots")
+    with pytest.raises(ConfigError, match="FACETRUST_MAX_PIXELS"):
+        load_image(small)
+
+
+def test_decode_memory_is_bounded_per_pixel(tmp_path):
+    """A 12-megapixel PNG of a few KB: decoding holds at most Pillow's image (4 bytes per
+    pixel), the RGB array (3 bytes per pixel) and one band of rows in conversion at once
+    (the old path held several full copies: 18 bytes per pixel)."""
+    width, height = 4000, 3000
+    Image.new("RGB", (width, height), (90, 120, 150)).save(tmp_path / "flat.png")
+    Image.new("RGB", (64, 64)).save(tmp_path / "tiny.png")
+    assert (tmp_path / "flat.png").stat().st_size < 100_000
+    # The tiny image first, so that imports and Pillow's plugins are not counted.
+    # VmHWM (peak resident set of this process image): ru_maxrss would start at the parent's.
+    code = ("import sys; from facetrust.io import load_image\n"
+            "def peak(): return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+            "load_image(sys.argv[2]); before = peak(); load_image(sys.argv[1]); print((peak() - before) * 1024)")
+    grown = int(subprocess.run([sys.executable, "-c", code, str(tmp_path / "flat.png"), str(tmp_path / "tiny.png")],
+                               capture_output=True, text=True, check=True).stdout)
+    assert grown <= 7 * width * height + 16 * 2**20
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 file; /proc/self/mem and a FIFO cover root")
+def test_permission_denied_is_a_read_error(tmp_path):
+    path = tmp_path / "locked.jpg"
+    Image.new("RGB", (64, 64)).save(path, "JPEG")
+    path.chmod(0)
+    with pytest.raises(ImageReadError, match="Permission denied"):
+        load_image(path)

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import typer
 
+from facetrust.cli import common
 from facetrust.cli import evaluate as evaluate_cli
 from facetrust.cli import forensics as forensics_cli
 from facetrust.cli import gallery as gallery_cli
@@ -26,6 +27,14 @@ app.add_typer(gallery_cli.app, name="gallery")
 app.add_typer(liveness_cli.app, name="liveness")
 app.add_typer(quality_cli.app, name="quality")
 evaluate_cli.app.command("pad")(liveness_cli.evaluate)  # `facetrust eval pad` = `facetrust liveness eval`
+
+
+@app.callback()
+def _root(indent: Optional[int] = typer.Option(
+        None, "--indent", min=0, max=8,
+        help="Pretty-print every --json result, indenting by N spaces (default: compact, one line per record).")) -> None:
+    common.json_indent = indent
+
 
 DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Detector name (see `facetrust models list`).")
 RecognizerOpt = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer name.")

@@ -78,7 +78,7 @@ def forgery(
         for path in expand_inputs(inputs, allow_video=True):
             with results.item(path):
                 if is_video(path):
-                    video = checker.check_video(path, every_seconds=every, max_frames=max_frames, progress=not as_json)
+                    video = checker.check_video(path, every_seconds=every, max_frames=max_frames, progress=True)
                     results.records.append(video.to_dict(include_frames=as_json))
                     continue
                 image = checker.analyzer.load(path)

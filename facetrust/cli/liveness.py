@@ -55,7 +55,7 @@ def check(
             with results.item(path):
                 if is_video(path):
                     results.records.append(checker.check_video(path, every_seconds=every, max_frames=max_frames,
-                                                                     cue_frames=cues).to_dict())
+                                                                     cue_frames=cues, progress=True).to_dict())
                 else:
                     results.records.append({"path": str(path), "faces": [f.to_dict() for f in checker.check(path)]})
     results.finish(as_json, _print_liveness)

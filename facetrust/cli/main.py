@@ -90,7 +90,8 @@ def _run(inputs: list[str], config: Any, embed: bool, as_json: bool, workers: in
         from facetrust.video import analyze_video
 
         with outputs.item(video):
-            outputs.records.append(analyze_video(analyzer, video, every_seconds=video_every, embed=embed))
+            outputs.records.append(analyze_video(analyzer, video, every_seconds=video_every, embed=embed,
+                                                    progress=True))
     outputs.finish(as_json, print_table)
 
 

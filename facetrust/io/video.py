@@ -1,6 +1,7 @@
 """Sampling frames from a video with OpenCV, with bounded memory (one frame at a time)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -47,3 +48,20 @@ def read_frames(path: str | Path, every_seconds: float = 1.0, max_frames: int | 
             raise VideoError(f"{path}: no decodable frames")
     finally:
         capture.release()
+
+
+def sample_count(path: str | Path, every_seconds: float = 1.0, max_frames: int | None = None) -> int | None:
+    """How many frames :func:`read_frames` will yield, estimated from the container's frame
+    count and rate (for progress bars); None when the container does not say."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        frames, fps = capture.get(cv2.CAP_PROP_FRAME_COUNT), capture.get(cv2.CAP_PROP_FPS)
+    finally:
+        capture.release()
+    if frames <= 0:
+        return max_frames
+    # samples at 0, every, 2 every, … while before the end of the stream
+    count = int(frames) if every_seconds <= 0 or fps <= 0 else max(1, math.ceil(frames / fps / every_seconds - 1e-6))
+    return count if max_frames is None else min(count, max_frames)

@@ -44,23 +44,8 @@ def _workers(workers: int) -> int:
     return workers if workers > 0 else default_workers()
 
 
-VERIFICATION_ROWS = [
-    ("accuracy (10-fold mean)", "accuracy"), ("accuracy std", "accuracy_std"), ("AUC", "auc"), ("EER", "eer"),
-    ("TAR @ FAR=1e-2", "tar_at_far/0.01"), ("TAR @ FAR=1e-3", "tar_at_far/0.001"),
-    ("pairs scored", "pairs_scored"), ("failure to detect (images)", "failure_to_detect"),
-    ("accuracy without fallback", "without_fallback/accuracy"), ("pairs without fallback", "without_fallback/pairs_scored"),
-    ("images/s (embedded this run)", "images_per_second"),
-]
-IDENTIFICATION_ROWS = [
-    ("rank-1", "rank1"), ("rank-5", "rank5"), ("DIR @ FPIR=1e-2", "dir_at_fpir/0.01"),
-    ("DIR @ FPIR=1e-1", "dir_at_fpir/0.1"), ("gallery identities", "gallery_identities"),
-    ("mated probes", "mated_probes"), ("non-mated probes", "nonmated_probes"),
-    ("gallery not enrolled (no face)", "gallery_not_enrolled"), ("mated not acquired", "mated_not_acquired"),
-]
-
-
-def _finish(result: dict[str, Any], report: Optional[Path], as_json: bool, title: str, rows: list[tuple[str, str]],
-            write: Any) -> None:
+def _finish(result: dict[str, Any], report: Optional[Path], as_json: bool, title: str, rows: list[Any],
+            write: Any, legend: list[str] = ()) -> None:
     from facetrust.cli.report import print_metrics
 
     if report is not None:
@@ -69,16 +54,18 @@ def _finish(result: dict[str, Any], report: Optional[Path], as_json: bool, title
     if as_json:
         print_json(result)
     else:
-        print_metrics(title, result["metrics"], rows)
+        print_metrics(title, result["metrics"], rows, legend)
         if report is not None:
             typer.echo(f"report: {result['report']['html']}", err=True)
 
 
 def _finish_verification(result: dict[str, Any], run: Any, report: Optional[Path], as_json: bool, title: str) -> None:
-    from facetrust.evaluation.reporting import write_verification_report
+    from facetrust.evaluation.reporting import (fold_count, verification_headline, verification_legend,
+                                                write_verification_report)
 
-    _finish(result, report, as_json, title, VERIFICATION_ROWS,
-            lambda folder: write_verification_report(result, run, folder, title))
+    metrics = result["metrics"]
+    _finish(result, report, as_json, title, verification_headline(fold_count(metrics)),
+            lambda folder: write_verification_report(result, run, folder, title), verification_legend(metrics))
 
 
 @app.command()
@@ -123,21 +110,25 @@ def pairs_(
     detector: str = DetectorOpt, recognizer: str = RecognizerOpt, compare: Optional[list[str]] = CompareOpt,
     fusion: bool = FusionOpt, workers: int = WorkersOpt, report: Optional[Path] = ReportOpt,
     cache: Optional[Path] = CacheOpt, as_json: bool = JsonOpt,
+    folds: int = typer.Option(10, "--folds", min=2, help="Cross-validation folds (pairs assigned round-robin)."),
 ) -> None:
-    """Any labelled pair list: 10-fold accuracy (round-robin folds), AUC, EER, TAR@FAR."""
+    """Any labelled pair list: k-fold accuracy (round-robin folds), AUC, EER, TAR@FAR."""
     from facetrust.evaluation.cache import EmbeddingCache
+    from facetrust.evaluation.lfw import fold_count
     from facetrust.evaluation.pairs import read_pairs_csv
     from facetrust.evaluation.provenance import describe_run
     from facetrust.evaluation.verification import run_verification
 
     with user_errors():
-        pair_list, skipped = read_pairs_csv(csv_file, root, skip_missing=skip_missing)
+        pair_list, skipped = read_pairs_csv(csv_file, root, skip_missing=skip_missing, folds=folds)
         models = _models(detector, recognizer, compare, None)
         with EmbeddingCache(cache) as store:
             run = run_verification(pair_list, models, store, workers=_workers(workers), fusion=fusion)
-        result = describe_run("pairs", run, models, {"pairs_file": str(csv_file), "skipped_missing": len(skipped)})
+        used = fold_count(pair_list)
+        result = describe_run("pairs", run, models, {"pairs_file": str(csv_file), "folds": used,
+                                                     "skipped_missing": len(skipped)})
         result["notes"] += skipped
-        _finish_verification(result, run, report, as_json, f"Pairs {csv_file.name}")
+        _finish_verification(result, run, report, as_json, f"Pairs {csv_file.name} ({used}-fold)")
 
 
 @app.command()
@@ -155,7 +146,7 @@ def identification(
     from facetrust.evaluation.identification import identification_metrics, run_identification, split_identities
     from facetrust.evaluation.lfw import LFW_FALLBACK_BOX
     from facetrust.evaluation.provenance import describe_models, versions
-    from facetrust.evaluation.reporting import write_identification_report
+    from facetrust.evaluation.reporting import IDENTIFICATION_HEADLINE, write_identification_report
 
     with user_errors():
         split = split_identities(root, seed=seed, max_people=max_people)
@@ -174,7 +165,7 @@ def identification(
                       "its other images; non-mated probes: identities with exactly 1 image (not enrolled)"],
         }
         title = f"Identification {root.name}"
-        _finish(result, report, as_json, title, IDENTIFICATION_ROWS,
+        _finish(result, report, as_json, title, IDENTIFICATION_HEADLINE,
                 lambda folder: write_identification_report(result, folder, title))
 
 

@@ -70,23 +70,19 @@ def print_table(records: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
+def print_metrics(title: str, metrics: dict[str, dict[str, Any]], rows: list[Any], legend: list[str] = ()) -> None:
+    """One column per configuration; ``rows`` are :class:`~facetrust.evaluation.report.HeadlineRow` s
+    or (caption, "/"-separated metric path) pairs. "–" (not applicable or not measured) is explained
+    below the table."""
+    from facetrust.evaluation.report import DASH_LEGEND, HeadlineRow, headline_rows, headline_table
 
-
-def print_metrics(title: str, metrics: dict[str, dict[str, Any]], rows: list[tuple[str, str]]) -> None:
-    """One column per configuration; ``rows`` are (caption, dotted metric key)."""
-    table = Table("metric", *metrics, title=title)
-    for caption, key in rows:
-        values = []
-        for entry in metrics.values():
-            value: Any = entry
-            for part in key.split("/"):
-                value = value.get(part) if isinstance(value, dict) else None
-            values.append(_cell(value))
-        table.add_row(caption, *values)
-    Console().print(table)
+    rows = [row if isinstance(row, HeadlineRow) else headline_rows([row])[0] for row in rows]
+    header, body = headline_table(metrics, rows)
+    table = Table("metric", *[Column(label, overflow="fold") for label in header[1:]], title=title)
+    for line in body:
+        table.add_row(*line)
+    console = Console()
+    console.print(table)
+    if any("–" in cell for line in body for cell in line[1:]):
+        for line in (DASH_LEGEND, *legend):
+            console.print(line, style="dim", highlight=False)

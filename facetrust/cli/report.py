@@ -78,7 +78,8 @@ def print_metrics(title: str, metrics: dict[str, dict[str, Any]], rows: list[Any
 
     rows = [row if isinstance(row, HeadlineRow) else headline_rows([row])[0] for row in rows]
     header, body = headline_table(metrics, rows)
-    table = Table("metric", *[Column(label, overflow="fold") for label in header[1:]], title=title)
+    # configuration names stay whole; the captions wrap when the console is narrow
+    table = Table("metric", *[Column(label, no_wrap=True, min_width=len(label)) for label in header[1:]], title=title)
     for line in body:
         table.add_row(*line)
     console = Console()

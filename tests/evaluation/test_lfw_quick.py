@@ -84,8 +84,10 @@ def test_quick_lfw_run_report_has_headline_legend_and_a_det_curve(shared: Path, 
     html = (report / "report.html").read_text()
     assert not re.search(r"<td>(null|None)</td>", html) and "<h2>Summary</h2>" in html
 
-    # The DET curve is drawn (matplotlib's first colour, far more pixels than the legend swatch),
-    # also when the scores separate perfectly and no point has both rates above 0.
+    # These 24 pairs separate perfectly (measured: EER 0), so no DET point has both rates above 0:
+    # the case that used to give an empty plot. The curve is drawn on the zero-rate lines
+    # (matplotlib's first colour, far more pixels than the legend swatch).
+    assert metrics["eer"] == 0
     assert _curve_pixels(report / "det.png", (31, 119, 180)) > 300
     with Image.open(report / "det.png") as png:
         assert png.size == (640, 480)

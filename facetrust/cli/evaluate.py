@@ -169,15 +169,6 @@ def identification(
                 lambda folder: write_identification_report(result, folder, title))
 
 
-FORGERY_ROWS = [
-    ("frame AUC", "frame/auc"), ("frame AP", "frame/ap"), ("frame EER", "frame/eer"),
-    ("frame accuracy @ 0.5", "frame/accuracy"), ("frame TPR @ 0.5", "frame/tpr"), ("frame FPR @ 0.5", "frame/fpr"),
-    ("frames real", "frame/n_real"), ("frames fake", "frame/n_fake"), ("frames unavailable", "frame/unavailable"),
-    ("video AUC", "video/auc"), ("video AP", "video/ap"), ("video accuracy @ 0.5", "video/accuracy"),
-    ("videos real", "video/n_real"), ("videos fake", "video/n_fake"),
-]
-
-
 @app.command("forgery")
 def forgery_(
     labels: Path = typer.Option(..., "--labels", help="CSV with columns file,label (real|fake)[,method]."),
@@ -196,7 +187,8 @@ def forgery_(
 ) -> None:
     """Deepfake detection: frame/video AUC, AP, EER, accuracy at the operating point, per method, robustness."""
     from facetrust.forensics.cache import ScoreCache, default_score_cache
-    from facetrust.forensics.evaluation import evaluate_forgery, read_forgery_labels, write_forgery_report
+    from facetrust.forensics.evaluation import (FORGERY_HEADLINE, evaluate_forgery, read_forgery_labels,
+                                                write_forgery_report)
     from facetrust.forensics.perturb import DEFAULT_PERTURBATIONS
 
     with user_errors():
@@ -204,7 +196,7 @@ def forgery_(
         perturbations = [] if no_robustness else list(perturbation or DEFAULT_PERTURBATIONS)
         with ScoreCache(cache or default_score_cache()) as store:
             result, curves = evaluate_forgery(items, list(forgery_detector or ("sbi", "mesonet")), perturbations, store,
-                                              every, max_frames, crops, device=device, progress=not as_json)
+                                              every, max_frames, crops, device=device, progress=True)
         result["notes"] += skipped
-        _finish(result, report, as_json, f"Forgery {labels.name}", FORGERY_ROWS,
+        _finish(result, report, as_json, f"Forgery {labels.name}", FORGERY_HEADLINE,
                 lambda folder: write_forgery_report(result, curves, folder))

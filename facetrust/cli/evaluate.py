@@ -146,7 +146,8 @@ def identification(
     from facetrust.evaluation.identification import identification_metrics, run_identification, split_identities
     from facetrust.evaluation.lfw import LFW_FALLBACK_BOX
     from facetrust.evaluation.provenance import describe_models, versions
-    from facetrust.evaluation.reporting import IDENTIFICATION_HEADLINE, write_identification_report
+    from facetrust.evaluation.reporting import (IDENTIFICATION_HEADLINE, IDENTIFICATION_LEGEND,
+                                                write_identification_report)
 
     with user_errors():
         split = split_identities(root, seed=seed, max_people=max_people)
@@ -166,7 +167,7 @@ def identification(
         }
         title = f"Identification {root.name}"
         _finish(result, report, as_json, title, IDENTIFICATION_HEADLINE,
-                lambda folder: write_identification_report(result, folder, title))
+                lambda folder: write_identification_report(result, folder, title), IDENTIFICATION_LEGEND)
 
 
 @app.command("forgery")

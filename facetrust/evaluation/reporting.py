@@ -63,13 +63,16 @@ IDENTIFICATION_HEADLINE = headline_rows([
     ("mated not acquired (no face)", "mated_not_acquired"), ("images/s (embedded this run)", "images_per_second"),
 ])
 
+IDENTIFICATION_LEGEND = ["DIR @ FPIR=f is measured only with at least 1/f non-mated probes; images/s is – when "
+                         "every embedding came from the cache."]
+
 
 def verification_legend(metrics: dict[str, Any]) -> list[str]:
     """Why headline cells of a verification result are "–"."""
     impostors = max((m.get("n_impostor") or 0 for m in metrics.values()), default=0)
-    lines = [f"TAR @ FAR=f is measured only with at least 1/f impostor pairs (this run: {impostors}); "
-             "images/s is – when every embedding came from the cache, and for the fusion."]
-    return lines
+    fusion = ", and for the fusion (it embeds nothing itself)" if "fusion" in metrics else ""
+    return [f"TAR @ FAR=f is measured only with at least 1/f impostor pairs (this run: {impostors}); "
+            f"images/s is – when every embedding came from the cache{fusion}."]
 
 
 def fold_count(metrics: dict[str, Any]) -> int:
@@ -107,9 +110,7 @@ def write_identification_report(result: dict[str, Any], out_dir: str | os.PathLi
     out_dir = Path(out_dir)
     curves = {label: entry["cmc"] for label, entry in result["metrics"].items()}
     figures = {"CMC": plots.plot_cmc(curves, out_dir / "cmc.png", title=f"{title} — CMC")}
-    legend = ["DIR @ FPIR=f is measured only with at least 1/f non-mated probes; images/s is – when every "
-              "embedding came from the cache."]
-    return _write(result, out_dir, figures, IDENTIFICATION_HEADLINE, title, legend)
+    return _write(result, out_dir, figures, IDENTIFICATION_HEADLINE, title, IDENTIFICATION_LEGEND)
 
 
 def _write(result: dict[str, Any], out_dir: Path, figures: dict[str, Path], headline: list[HeadlineRow],

@@ -115,22 +115,22 @@ def _pretty(value: Any, indent: int, depth: int) -> str:
         inner = " " * (indent * (depth + 1))
         items = [inner + _pretty(v, indent, depth + 1) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + " " * (indent * depth) + "]"
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value)
 
 
 def format_json(data: Any, indent: int | None = None) -> str:
     """JSON text of a command's result. Default: compact, one line per record (each element of a
     top-level list, each key of a top-level object). ``indent``: pretty-printed with that many
-    spaces, vectors such as embeddings, boxes and landmarks still on one line each."""
+    spaces, vectors such as embeddings, boxes and landmarks still on one line each. Non-ASCII
+    text is escaped, so hostile names cannot reorder or hide what a terminal shows."""
     data = _plain(data)
     if indent is not None:
         return _pretty(data, indent, 0)
     if isinstance(data, list) and data:
-        return "[\n" + ",\n".join(json.dumps(v, ensure_ascii=False) for v in data) + "\n]"
+        return "[\n" + ",\n".join(json.dumps(v) for v in data) + "\n]"
     if isinstance(data, dict) and data:
-        return "{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}"
-                                    for k, v in data.items()) + "\n}"
-    return json.dumps(data, ensure_ascii=False)
+        return "{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in data.items()) + "\n}"
+    return json.dumps(data)
 
 
 #: ``--indent`` of the current invocation (set by the root command; None = compact).

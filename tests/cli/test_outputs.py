@@ -45,6 +45,7 @@ def test_format_json_writes_nan_as_null_and_numpy_values() -> None:
 
     text = format_json({"score": math.nan, "box": np.array([1.5, 2.0]), "n": np.int64(3)})
     assert json.loads(text) == {"score": None, "box": [1.5, 2.0], "n": 3}
+    assert "\\u202e" in format_json([{"id": "a\u202eb"}])  # a right-to-left override stays escaped
 
 
 def test_table_path_column_keeps_file_names_in_deep_folders(shared: Path, tmp_path: Path) -> None:

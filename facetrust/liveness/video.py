@@ -9,6 +9,7 @@ reaches the threshold. The **subject** is the track seen in the most frames
 """
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -61,16 +62,17 @@ def check_video(checker: Any, path: str | Path, every_seconds: float = 0.5,
 
     name = Path(path).name
     total = sample_count(path, every_seconds, max_frames) if progress else None
-    frames = track(read_frames(path, every_seconds=every_seconds, max_frames=max_frames), total,
-                   f"liveness {name}", progress, unit="frames")
-    result = check_frames(checker, frames, str(path))
+    # closing(): a pass that stops early (an error) ends its progress bar at once
+    with closing(track(read_frames(path, every_seconds=every_seconds, max_frames=max_frames), total,
+                       f"liveness {name}", progress, unit="frames")) as frames:
+        result = check_frames(checker, frames, str(path))
     if cue_frames > 0:
         from facetrust.liveness.motion import video_cues
 
         total = sample_count(path, 0, cue_frames) if progress else None
-        frames = track(read_frames(path, every_seconds=0, max_frames=cue_frames), total, f"video cues {name}",
-                       progress, unit="frames")
-        result.cues = video_cues(frames, checker.analyzer)
+        with closing(track(read_frames(path, every_seconds=0, max_frames=cue_frames), total, f"video cues {name}",
+                           progress, unit="frames")) as frames:
+            result.cues = video_cues(frames, checker.analyzer)
     return result
 
 

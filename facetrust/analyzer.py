@@ -12,7 +12,7 @@ from facetrust.checks import FaceCheck, check_options, create_check
 from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 from facetrust.errors import ConfigError, DeviceUnavailableError, FaceNotFoundError
 from facetrust.io.image import ImageSource, load_image
-from facetrust.types import Detection, Face, Verification
+from facetrust.types import Detection, Face, Verification, describe_array
 
 FaceSelection = Literal["largest", "best", "center"] | int
 
@@ -47,6 +47,10 @@ class Embeddings:
     vectors: np.ndarray  # (N, dim) float32; zero rows where no face was found
     found: np.ndarray  # (N,) bool
     faces: list[Face | None]
+
+    def __repr__(self) -> str:
+        return (f"Embeddings({len(self.found)} images, {int(np.count_nonzero(self.found))} with a face, "
+                f"vectors={describe_array(self.vectors)})")
 
 
 class FaceAnalyzer:

@@ -109,20 +109,6 @@ def progress_map(
     results: Iterator[ImageResult], total: int, description: str, enabled: bool = True
 ) -> Iterator[ImageResult]:
     """Wrap a result stream in a rich progress bar (count, rate, ETA) on stderr."""
-    if not enabled:
-        yield from results
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from facetrust.progress import track
 
-    columns = [
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-    ]
-    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
-        task = progress.add_task(description, total=total, rate="")
-        for result in results:
-            progress.advance(task)
-            speed = progress.tasks[0].speed
-            progress.update(task, rate=f"{speed:.1f} img/s" if speed else "")
-            yield result
+    return track(results, total, description, enabled, unit="img")

@@ -15,6 +15,18 @@ import numpy as np
 LANDMARK_ORDER: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
+def describe_array(value: np.ndarray | None) -> str:
+    """``float32[5, 2]``: an array's dtype and shape, for reprs that must not dump the values."""
+    if value is None:
+        return "None"
+    value = np.asarray(value)
+    return f"{value.dtype}[{', '.join(str(n) for n in value.shape)}]"
+
+
+def _box(box: tuple[float, ...]) -> str:
+    return "(" + ", ".join(f"{float(v):.1f}" for v in box) + ")"
+
+
 @dataclass(frozen=True)
 class Detection:
     """One detected face: box (x1, y1, x2, y2), confidence, optional 5 landmarks (5x2).
@@ -39,6 +51,11 @@ class Detection:
     def area(self) -> float:
         return max(0.0, self.width) * max(0.0, self.height)
 
+    def __repr__(self) -> str:
+        fallback = ", fallback=True" if self.fallback else ""
+        return (f"Detection(box={_box(self.box)}, score={float(self.score):.4f}, "
+                f"landmarks={describe_array(self.landmarks)}{fallback})")
+
     def with_landmarks(self, landmarks: np.ndarray) -> "Detection":
         return Detection(self.box, self.score, np.asarray(landmarks, dtype=np.float32).reshape(5, 2), self.fallback)
 
@@ -61,6 +78,17 @@ class Face:
     @property
     def area(self) -> float:
         return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
+
+    def __repr__(self) -> str:
+        parts = [f"box={_box(self.box)}", f"score={float(self.score):.4f}",
+                 f"landmarks={describe_array(self.landmarks)}"]
+        if self.embedding is not None:
+            parts.append(f"embedding={describe_array(self.embedding)}")
+        if self.aligned is not None:
+            parts.append(f"aligned={describe_array(self.aligned)}")
+        if self.extras:
+            parts.append(f"extras=[{', '.join(self.extras)}]")
+        return f"Face({', '.join(parts)})"
 
     def to_dict(self, include_embedding: bool = True) -> dict[str, Any]:
         """JSON-ready dict in the documented shape (see docs/cli.md)."""
@@ -87,6 +115,11 @@ class Verification:
     face_b: Face
     faces_in_a: int
     faces_in_b: int
+
+    def __repr__(self) -> str:
+        return (f"Verification(same={self.same}, similarity={float(self.similarity):.4f}, "
+                f"threshold={float(self.threshold):.4f}, fmr={self.fmr:g}, faces_in_a={self.faces_in_a}, "
+                f"faces_in_b={self.faces_in_b})")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -5,23 +5,26 @@ from pathlib import Path
 from typing import Any
 
 from facetrust.analyzer import FaceAnalyzer
-from facetrust.io.video import read_frames
+from facetrust.io.video import read_frames, sample_count
+from facetrust.progress import Progress, track
 from facetrust.tracking import FaceTracker
 
 
 def analyze_video(analyzer: FaceAnalyzer, path: Path, every_seconds: float = 1.0, embed: bool = True,
-                  max_frames: int | None = None) -> dict[str, Any]:
+                  max_frames: int | None = None, progress: Progress = False) -> dict[str, Any]:
     """``{"path", "frames": [{"frame", "time", "faces"}], "tracks": [...], "subject_track"}``.
 
     Each face carries ``"track"``. Per track: frames seen, first and last frame, and for every
     configured check that can aggregate, one result over the track's frames (e.g. liveness: the
     mean P(live) against the threshold). The subject is the track seen in the most frames (ties:
-    the earliest). One frame is in memory at a time.
+    the earliest). One frame is in memory at a time. ``progress`` as in :mod:`facetrust.progress`.
     """
     tracker = FaceTracker()
     frames = []
     per_track: dict[int, list[dict[str, Any]]] = {}
-    for frame in read_frames(path, every_seconds=every_seconds, max_frames=max_frames):
+    total = sample_count(path, every_seconds, max_frames) if progress else None
+    frames_read = read_frames(path, every_seconds=every_seconds, max_frames=max_frames)
+    for frame in track(frames_read, total, f"analyzing {Path(path).name}", progress, unit="frames"):
         faces = analyzer.analyze_rgb(frame.image, embed=embed)
         records = []
         for face, track_id in zip(faces, tracker.assign([f.box for f in faces])):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,6 +85,58 @@ class InputResults:
             raise typer.Exit(1)
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays, paths and sets as JSON values; NaN and infinity as null."""
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        return _plain(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in (sorted(value, key=str) if isinstance(value, (set, frozenset)) else value)]
+    return value
+
+
+def _is_flat(value: Any) -> bool:
+    """A vector (embedding, box) or a list of short vectors (landmarks): printed on one line."""
+    return isinstance(value, list) and all(
+        not isinstance(v, (dict, list)) or (isinstance(v, list) and len(v) <= 4 and _is_flat(v)) for v in value)
+
+
+def _pretty(value: Any, indent: int, depth: int) -> str:
+    if isinstance(value, dict) and value:
+        inner = " " * (indent * (depth + 1))
+        items = [f"{inner}{json.dumps(k)}: {_pretty(v, indent, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * (indent * depth) + "}"
+    if isinstance(value, list) and value and not _is_flat(value):
+        inner = " " * (indent * (depth + 1))
+        items = [inner + _pretty(v, indent, depth + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + " " * (indent * depth) + "]"
+    return json.dumps(value)
+
+
+def format_json(data: Any, indent: int | None = None) -> str:
+    """JSON text of a command's result. Default: compact, one line per record (each element of a
+    top-level list, each key of a top-level object). ``indent``: pretty-printed with that many
+    spaces, vectors such as embeddings, boxes and landmarks still on one line each. Non-ASCII
+    text is escaped, so hostile names cannot reorder or hide what a terminal shows."""
+    data = _plain(data)
+    if indent is not None:
+        return _pretty(data, indent, 0)
+    if isinstance(data, list) and data:
+        return "[\n" + ",\n".join(json.dumps(v) for v in data) + "\n]"
+    if isinstance(data, dict) and data:
+        return "{\n" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in data.items()) + "\n}"
+    return json.dumps(data)
+
+
+#: ``--indent`` of the current invocation (set by the root command; None = compact).
+json_indent: int | None = None
+
+
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=1)
-    sys.stdout.write("\n")
+    """Print a command's ``--json`` result in the shape ``facetrust --indent N`` asks for."""
+    sys.stdout.write(format_json(data, json_indent) + "\n")

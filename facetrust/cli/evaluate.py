@@ -45,23 +45,8 @@ def _workers(workers: int) -> int:
     return workers if workers > 0 else default_workers()
 
 
-VERIFICATION_ROWS = [
-    ("accuracy (10-fold mean)", "accuracy"), ("accuracy std", "accuracy_std"), ("AUC", "auc"), ("EER", "eer"),
-    ("TAR @ FAR=1e-2", "tar_at_far/0.01"), ("TAR @ FAR=1e-3", "tar_at_far/0.001"),
-    ("pairs scored", "pairs_scored"), ("failure to detect (images)", "failure_to_detect"),
-    ("accuracy without fallback", "without_fallback/accuracy"), ("pairs without fallback", "without_fallback/pairs_scored"),
-    ("images/s (embedded this run)", "images_per_second"),
-]
-IDENTIFICATION_ROWS = [
-    ("rank-1", "rank1"), ("rank-5", "rank5"), ("DIR @ FPIR=1e-2", "dir_at_fpir/0.01"),
-    ("DIR @ FPIR=1e-1", "dir_at_fpir/0.1"), ("gallery identities", "gallery_identities"),
-    ("mated probes", "mated_probes"), ("non-mated probes", "nonmated_probes"),
-    ("gallery not enrolled (no face)", "gallery_not_enrolled"), ("mated not acquired", "mated_not_acquired"),
-]
-
-
-def _finish(result: dict[str, Any], report: Optional[Path], as_json: bool, title: str, rows: list[tuple[str, str]],
-            write: Any) -> None:
+def _finish(result: dict[str, Any], report: Optional[Path], as_json: bool, title: str, rows: list[Any],
+            write: Any, legend: list[str] = ()) -> None:
     from facetrust.cli.report import print_metrics
 
     if report is not None:
@@ -70,16 +55,18 @@ def _finish(result: dict[str, Any], report: Optional[Path], as_json: bool, title
     if as_json:
         print_json(result)
     else:
-        print_metrics(title, result["metrics"], rows)
+        print_metrics(title, result["metrics"], rows, legend)
         if report is not None:
             typer.echo(f"report: {result['report']['html']}", err=True)
 
 
 def _finish_verification(result: dict[str, Any], run: Any, report: Optional[Path], as_json: bool, title: str) -> None:
-    from facetrust.evaluation.reporting import write_verification_report
+    from facetrust.evaluation.reporting import (fold_count, verification_headline, verification_legend,
+                                                write_verification_report)
 
-    _finish(result, report, as_json, title, VERIFICATION_ROWS,
-            lambda folder: write_verification_report(result, run, folder, title))
+    metrics = result["metrics"]
+    _finish(result, report, as_json, title, verification_headline(fold_count(metrics)),
+            lambda folder: write_verification_report(result, run, folder, title), verification_legend(metrics))
 
 
 @app.command()
@@ -90,20 +77,30 @@ def lfw(
     fusion: bool = FusionOpt, workers: int = WorkersOpt, report: Optional[Path] = ReportOpt,
     cache: Optional[Path] = CacheOpt, as_json: bool = JsonOpt,
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Do not fall back to a centre crop where no face is detected."),
+    folds: Optional[int] = typer.Option(None, "--folds", help="Quick run: only the first N folds of the pair file (at least 2)."),
+    max_pairs: Optional[int] = typer.Option(None, "--max-pairs", help="Quick run: at most N pairs, the first N/2 per fold of each kind (same, different) in every fold used."),
 ) -> None:
-    """LFW View 2: 10 folds, thresholds from the 9 training folds, plus AUC, EER, TAR@FAR."""
+    """LFW View 2: k-fold accuracy (k from the pair file, or --folds) with thresholds from the other
+    folds, plus AUC, EER, TAR@FAR."""
     from facetrust.evaluation.cache import EmbeddingCache
-    from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
+    from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, fold_count, read_lfw_pairs, subset_pairs
     from facetrust.evaluation.provenance import describe_run
     from facetrust.evaluation.verification import run_verification
 
     with user_errors():
-        pair_list = read_lfw_pairs(pairs, root)
+        every_pair = read_lfw_pairs(pairs, root)
+        pair_list = subset_pairs(every_pair, folds=folds, max_pairs=max_pairs)
         models = _models(detector, recognizer, compare, None if no_fallback else LFW_FALLBACK_BOX)
         with EmbeddingCache(cache) as store:
             run = run_verification(pair_list, models, store, workers=_workers(workers), fusion=fusion)
-        result = describe_run("lfw-view2", run, models, {"pairs_file": str(pairs), "root": str(root)})
-        _finish_verification(result, run, report, as_json, "LFW View 2 (10-fold)")
+        used = fold_count(pair_list)
+        dataset = {"pairs_file": str(pairs), "root": str(root), "folds": used, "folds_in_file": fold_count(every_pair),
+                   "pairs_in_file": len(every_pair), "max_pairs": max_pairs}
+        result = describe_run("lfw-view2", run, models, dataset)
+        if len(pair_list) < len(every_pair):
+            result["notes"].insert(0, f"quick run: {len(pair_list)} of the file's {len(every_pair)} pairs "
+                                      f"({used} of {fold_count(every_pair)} folds); not comparable to full View-2 results")
+        _finish_verification(result, run, report, as_json, f"LFW View 2 ({used}-fold)")
 
 
 @app.command("pairs")
@@ -114,21 +111,25 @@ def pairs_(
     detector: str = DetectorOpt, recognizer: str = RecognizerOpt, compare: Optional[list[str]] = CompareOpt,
     fusion: bool = FusionOpt, workers: int = WorkersOpt, report: Optional[Path] = ReportOpt,
     cache: Optional[Path] = CacheOpt, as_json: bool = JsonOpt,
+    folds: int = typer.Option(10, "--folds", min=2, help="Cross-validation folds (pairs assigned round-robin)."),
 ) -> None:
-    """Any labelled pair list: 10-fold accuracy (round-robin folds), AUC, EER, TAR@FAR."""
+    """Any labelled pair list: k-fold accuracy (round-robin folds), AUC, EER, TAR@FAR."""
     from facetrust.evaluation.cache import EmbeddingCache
+    from facetrust.evaluation.lfw import fold_count
     from facetrust.evaluation.pairs import read_pairs_csv
     from facetrust.evaluation.provenance import describe_run
     from facetrust.evaluation.verification import run_verification
 
     with user_errors():
-        pair_list, skipped = read_pairs_csv(csv_file, root, skip_missing=skip_missing)
+        pair_list, skipped = read_pairs_csv(csv_file, root, skip_missing=skip_missing, folds=folds)
         models = _models(detector, recognizer, compare, None)
         with EmbeddingCache(cache) as store:
             run = run_verification(pair_list, models, store, workers=_workers(workers), fusion=fusion)
-        result = describe_run("pairs", run, models, {"pairs_file": str(csv_file), "skipped_missing": len(skipped)})
+        used = fold_count(pair_list)
+        result = describe_run("pairs", run, models, {"pairs_file": str(csv_file), "folds": used,
+                                                     "skipped_missing": len(skipped)})
         result["notes"] += skipped
-        _finish_verification(result, run, report, as_json, f"Pairs {csv_file.name}")
+        _finish_verification(result, run, report, as_json, f"Pairs {csv_file.name} ({used}-fold)")
 
 
 @app.command()
@@ -146,7 +147,8 @@ def identification(
     from facetrust.evaluation.identification import identification_metrics, run_identification, split_identities
     from facetrust.evaluation.lfw import LFW_FALLBACK_BOX
     from facetrust.evaluation.provenance import describe_models, versions
-    from facetrust.evaluation.reporting import write_identification_report
+    from facetrust.evaluation.reporting import (IDENTIFICATION_HEADLINE, IDENTIFICATION_LEGEND,
+                                                write_identification_report)
 
     with user_errors():
         split = split_identities(root, seed=seed, max_people=max_people)
@@ -165,17 +167,8 @@ def identification(
                       "its other images; non-mated probes: identities with exactly 1 image (not enrolled)"],
         }
         title = f"Identification {root.name}"
-        _finish(result, report, as_json, title, IDENTIFICATION_ROWS,
-                lambda folder: write_identification_report(result, folder, title))
-
-
-FORGERY_ROWS = [
-    ("frame AUC", "frame/auc"), ("frame AP", "frame/ap"), ("frame EER", "frame/eer"),
-    ("frame accuracy @ 0.5", "frame/accuracy"), ("frame TPR @ 0.5", "frame/tpr"), ("frame FPR @ 0.5", "frame/fpr"),
-    ("frames real", "frame/n_real"), ("frames fake", "frame/n_fake"), ("frames unavailable", "frame/unavailable"),
-    ("video AUC", "video/auc"), ("video AP", "video/ap"), ("video accuracy @ 0.5", "video/accuracy"),
-    ("videos real", "video/n_real"), ("videos fake", "video/n_fake"),
-]
+        _finish(result, report, as_json, title, IDENTIFICATION_HEADLINE,
+                lambda folder: write_identification_report(result, folder, title), IDENTIFICATION_LEGEND)
 
 
 @app.command("forgery")
@@ -196,7 +189,8 @@ def forgery_(
 ) -> None:
     """Deepfake detection: frame/video AUC, AP, EER, accuracy at the operating point, per method, robustness."""
     from facetrust.forensics.cache import ScoreCache, default_score_cache
-    from facetrust.forensics.evaluation import evaluate_forgery, read_forgery_labels, write_forgery_report
+    from facetrust.forensics.evaluation import (FORGERY_HEADLINE, evaluate_forgery, read_forgery_labels,
+                                                write_forgery_report)
     from facetrust.forensics.perturb import DEFAULT_PERTURBATIONS
 
     with user_errors():
@@ -204,7 +198,7 @@ def forgery_(
         perturbations = [] if no_robustness else list(perturbation or DEFAULT_PERTURBATIONS)
         with ScoreCache(cache or default_score_cache()) as store:
             result, curves = evaluate_forgery(items, list(forgery_model or ("sbi", "mesonet")), perturbations, store,
-                                              every, max_frames, crops, device=device, progress=not as_json)
+                                              every, max_frames, crops, device=device, progress=True)
         result["notes"] += skipped
-        _finish(result, report, as_json, f"Forgery {labels.name}", FORGERY_ROWS,
+        _finish(result, report, as_json, f"Forgery {labels.name}", FORGERY_HEADLINE,
                 lambda folder: write_forgery_report(result, curves, folder))

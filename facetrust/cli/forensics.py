@@ -30,24 +30,28 @@ def print_forgery_table(records: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("path", "face", "box / frames", "forgery", "region / segments")
+    from facetrust.cli.report import path_column
+
+    console = Console()
+    column, paths = path_column((record["path"] for record in records), console)
+    table = Table(column, "face", "box / frames", "forgery", "region / segments")
     for record in records:
         if "error" in record:
-            table.add_row(record["path"], "-", "-", f"[red]{record['error']}[/red]", "")
+            table.add_row(paths[record["path"]], "-", "-", f"[red]{record['error']}[/red]", "")
         elif "tracks" in record:
             if not record["tracks"]:
-                table.add_row(record["path"], "-", f"{record['frames_sampled']} frames", _describe(record), "")
+                table.add_row(paths[record["path"]], "-", f"{record['frames_sampled']} frames", _describe(record), "")
             for track in record["tracks"]:
                 subject = " (subject)" if track["track"] == record["subject_track"] else ""
-                table.add_row(record["path"], f"track {track['track']}{subject}",
+                table.add_row(paths[record["path"]], f"track {track['track']}{subject}",
                               f"{track['frames_scored']}/{track['frames']} frames scored", _describe(track),
                               _segments(track))
         else:
             for i, face in enumerate(record["faces"]):
                 region = face["forgery"].get("region")
-                table.add_row(record["path"], str(i), str([round(v) for v in face["box"]]), _describe(face["forgery"]),
+                table.add_row(paths[record["path"]], str(i), str([round(v) for v in face["box"]]), _describe(face["forgery"]),
                               "" if region is None else str([round(v) for v in region]))
-    Console().print(table)
+    console.print(table)
 
 
 def forgery(
@@ -78,7 +82,7 @@ def forgery(
         for path in paths:
             with results.item(path):
                 if is_video(path):
-                    video = checker.check_video(path, every_seconds=every, max_frames=max_frames, progress=not as_json)
+                    video = checker.check_video(path, every_seconds=every, max_frames=max_frames, progress=True)
                     results.records.append(video.to_dict(include_frames=as_json))
                     continue
                 image = checker.analyzer.load(path)

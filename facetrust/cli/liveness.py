@@ -58,7 +58,7 @@ def check(
             with results.item(path):
                 if is_video(path):
                     results.records.append(checker.check_video(path, every_seconds=every, max_frames=max_frames,
-                                                                     cue_frames=cues).to_dict())
+                                                                     cue_frames=cues, progress=True).to_dict())
                 else:
                     results.records.append({"path": str(path), "faces": [f.to_dict() for f in checker.check(path)]})
     results.finish(as_json, _print_liveness)
@@ -68,27 +68,31 @@ def _print_liveness(records: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("path", "face", "box / frames", "liveness")
+    from facetrust.cli.report import path_column
+
+    console = Console()
+    column, paths = path_column((record["path"] for record in records), console)
+    table = Table(column, "face", "box / frames", "liveness")
     for record in records:
         if "error" in record:
-            table.add_row(record["path"], "-", "-", f"[red]{record['error']}[/red]")
+            table.add_row(paths[record["path"]], "-", "-", f"[red]{record['error']}[/red]")
         elif "tracks" in record:
             for track in record["tracks"]:
                 subject = " (subject)" if track["track"] == record["subject_track"] else ""
-                table.add_row(record["path"], f"track {track['track']}{subject}",
+                table.add_row(paths[record["path"]], f"track {track['track']}{subject}",
                               f"{track['frames_scored']}/{track['frames']} frames scored", _describe(track))
             if "cues" in record:
                 cue = next(t for t in record["cues"]["tracks"] if t["track"] == record["cues"]["subject_track"])
                 residual = cue["planar_residual"]
-                table.add_row(record["path"], "video cues (subject)", f"{cue['frames']} frames",
+                table.add_row(paths[record["path"]], "video cues (subject)", f"{cue['frames']} frames",
                               f"blinks {len(cue['blinks'])}; planar residual "
                               f"{'–' if residual is None else f'{residual:.4f}'}; "
                               f"challenge {'passed' if cue['challenge']['passed'] else 'not passed'}")
         else:
             for i, face in enumerate(record["faces"]):
                 box = str([round(v) for v in face["box"]])
-                table.add_row(record["path"], str(i), box, _describe(face["liveness"]))
-    Console().print(table)
+                table.add_row(paths[record["path"]], str(i), box, _describe(face["liveness"]))
+    console.print(table)
 
 
 PAD_ROWS = [

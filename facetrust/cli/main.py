@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import typer
 
+from facetrust.cli import common
 from facetrust.cli import evaluate as evaluate_cli
 from facetrust.cli import forensics as forensics_cli
 from facetrust.cli import gallery as gallery_cli
@@ -29,6 +30,14 @@ app.add_typer(gallery_cli.app, name="gallery")
 app.add_typer(liveness_cli.app, name="liveness")
 app.add_typer(quality_cli.app, name="quality")
 evaluate_cli.app.command("pad")(liveness_cli.evaluate)  # `facetrust eval pad` = `facetrust liveness eval`
+
+
+@app.callback()
+def _root(indent: Optional[int] = typer.Option(
+        None, "--indent", min=0, max=8,
+        help="Pretty-print every --json result, indenting by N spaces (default: compact, one line per record).")) -> None:
+    common.json_indent = indent
+
 
 DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Detector name (see `facetrust models list`).")
 RecognizerOpt = typer.Option(DEFAULT_RECOGNIZER, "--recognizer", "-r", help="Recognizer name.")
@@ -93,7 +102,8 @@ def _run(inputs: list[str], config: Any, embed: bool, as_json: bool, workers: in
         from facetrust.video import analyze_video
 
         with outputs.item(video):
-            outputs.records.append(analyze_video(analyzer, video, every_seconds=video_every, embed=embed))
+            outputs.records.append(analyze_video(analyzer, video, every_seconds=video_every, embed=embed,
+                                                    progress=True))
     outputs.finish(as_json, print_table)
 
 

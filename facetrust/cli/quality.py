@@ -51,19 +51,23 @@ def _print_quality(records: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("path", "face", "box", "quality", "ok", "reasons")
+    from facetrust.cli.report import path_column
+
+    console = Console()
+    column, paths = path_column((record["path"] for record in records), console)
+    table = Table(column, "face", "box", "quality", "ok", "reasons")
     for record in records:
         if "error" in record:
-            table.add_row(record["path"], "-", "-", "-", "-", f"[red]{record['error']}[/red]")
+            table.add_row(paths[record["path"]], "-", "-", "-", "-", f"[red]{record['error']}[/red]")
             continue
         if not record["faces"]:
-            table.add_row(record["path"], "-", "no face", "-", "-", "")
+            table.add_row(paths[record["path"]], "-", "no face", "-", "-", "")
         for index, face in enumerate(record["faces"]):
             quality = face["quality"]
-            table.add_row(record["path"] if index == 0 else "", str(index), str([round(v) for v in face["box"]]),
+            table.add_row(paths[record["path"]] if index == 0 else "", str(index), str([round(v) for v in face["box"]]),
                           f"{quality['score']:.1f}", "yes" if quality["acceptable"] else "[red]no[/red]",
                           ", ".join(quality["reasons"]))
-    Console().print(table)
+    console.print(table)
 
 
 @app.command()

@@ -1,14 +1,35 @@
 """Human-readable tables for CLI results."""
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Iterable
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 
 #: Per-face check results a table shows, in this order (see facetrust.checks).
 CHECK_KEYS = ("quality", "liveness", "forgery")
+
+
+def short_path(path: str, width: int) -> str:
+    """``…/knn_examples/test/obama.jpg``: a path cut from the left to ``width`` characters, at a
+    folder boundary where one is near, so the file name stays visible (rich would cut the end)."""
+    if len(path) <= width:
+        return path
+    tail = path[-(width - 1):]
+    boundary = re.search(r"[/\\]", tail[:-1])
+    if boundary is not None and re.search(r"[/\\]", tail[boundary.end():]) is None and boundary.start() > width // 2:
+        return "…" + tail  # the only folder boundary would leave little more than the file name
+    return "…" + (tail[boundary.start():] if boundary is not None else tail)
+
+
+def path_column(paths: Iterable[str], console: Console) -> tuple[Column, dict[str, str]]:
+    """A table column for file paths (up to a third of the console) and each path's cell text."""
+    width = max(24, console.width // 3)
+    cells = {path: short_path(path, width) for path in paths}
+    longest = max((len(cell) for cell in cells.values()), default=4)
+    return Column("path", no_wrap=True, min_width=min(width, max(4, longest))), cells
 
 
 def check_summary(result: dict[str, Any]) -> str:
@@ -30,40 +51,39 @@ def _face_cell(face: dict[str, Any]) -> str:
 
 
 def print_table(records: list[dict[str, Any]]) -> None:
-    table = Table("path", "faces", "boxes (x1,y1,x2,y2), scores and checks")
+    console = Console()
+    column, paths = path_column((record["path"] for record in records), console)
+    table = Table(column, "faces", "boxes (x1,y1,x2,y2), scores and checks")
     for record in records:
         if "error" in record:
-            table.add_row(record["path"], "-", f"[red]{record['error']}[/red]")
+            table.add_row(paths[record["path"]], "-", f"[red]{record['error']}[/red]")
         elif "frames" in record:
             counts = [len(frame["faces"]) for frame in record["frames"]]
             lines = [f"{len(counts)} frames sampled, faces per frame: {counts}"]
             for track in record.get("tracks", []):
                 checks = check_summary(track)
                 lines.append(f"track {track['track']}: {track['frames']} frames" + (f" ({checks})" if checks else ""))
-            table.add_row(record["path"], str(max(counts, default=0)), "\n".join(lines))
+            table.add_row(paths[record["path"]], str(max(counts, default=0)), "\n".join(lines))
         else:
             boxes = "; ".join(_face_cell(f) for f in record["faces"])
-            table.add_row(record["path"], str(len(record["faces"])), boxes or "no face")
-    Console().print(table)
+            table.add_row(paths[record["path"]], str(len(record["faces"])), boxes or "no face")
+    console.print(table)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
+def print_metrics(title: str, metrics: dict[str, dict[str, Any]], rows: list[Any], legend: list[str] = ()) -> None:
+    """One column per configuration; ``rows`` are :class:`~facetrust.evaluation.report.HeadlineRow` s
+    or (caption, "/"-separated metric path) pairs. "–" (not applicable or not measured) is explained
+    below the table."""
+    from facetrust.evaluation.report import DASH_LEGEND, HeadlineRow, headline_rows, headline_table
 
-
-def print_metrics(title: str, metrics: dict[str, dict[str, Any]], rows: list[tuple[str, str]]) -> None:
-    """One column per configuration; ``rows`` are (caption, dotted metric key)."""
-    table = Table("metric", *metrics, title=title)
-    for caption, key in rows:
-        values = []
-        for entry in metrics.values():
-            value: Any = entry
-            for part in key.split("/"):
-                value = value.get(part) if isinstance(value, dict) else None
-            values.append(_cell(value))
-        table.add_row(caption, *values)
-    Console().print(table)
+    rows = [row if isinstance(row, HeadlineRow) else headline_rows([row])[0] for row in rows]
+    header, body = headline_table(metrics, rows)
+    # configuration names stay whole; the captions wrap when the console is narrow
+    table = Table("metric", *[Column(label, no_wrap=True, min_width=len(label)) for label in header[1:]], title=title)
+    for line in body:
+        table.add_row(*line)
+    console = Console()
+    console.print(table)
+    if any("–" in cell for line in body for cell in line[1:]):
+        for line in (DASH_LEGEND, *legend):
+            console.print(line, style="dim", highlight=False)

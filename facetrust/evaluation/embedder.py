@@ -56,6 +56,10 @@ class EmbeddedSet:
     errors: dict[Path, str] = field(default_factory=dict)
     hashes: dict[Path, str] = field(default_factory=dict)  # content sha256 per image
 
+    def __repr__(self) -> str:
+        return (f"EmbeddedSet({self.model.label!r}, {len(self.embeddings)} images, {self.computed} embedded "
+                f"this run, {len(self.not_detected)} without a detected face, {len(self.errors)} errors)")
+
     def dataset_sha256(self) -> str:
         """One checksum of the evaluated images' contents (order-independent)."""
         import hashlib

@@ -1,4 +1,5 @@
-"""The LFW View-2 ``pairs.txt`` protocol: 10 folds of 300 same + 300 different pairs."""
+"""The LFW View-2 ``pairs.txt`` protocol: 10 folds of 300 same + 300 different pairs (other
+files in the same format may have other counts: the header says), and quick-run subsets."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,6 +50,37 @@ def read_lfw_pairs(pairs_file: str | Path, root: str | Path) -> list[Pair]:
     if len(pairs) != folds * 2 * per_side:
         raise ConfigError(f"{pairs_file}: expected {folds * 2 * per_side} pairs, found {len(pairs)}")
     return pairs
+
+
+def fold_count(pairs: list[Pair]) -> int:
+    """Number of distinct folds among ``pairs``."""
+    return len({p.fold for p in pairs})
+
+
+def subset_pairs(pairs: list[Pair], folds: int | None = None, max_pairs: int | None = None) -> list[Pair]:
+    """A quick run: the first ``folds`` folds, and of each at most ``max_pairs / folds`` pairs,
+    half same and half different, the first ones in file order. Cross-validation needs 2 folds
+    and a same and a different pair in each."""
+    available = fold_count(pairs)
+    if folds is not None:
+        if not 2 <= folds <= available:
+            raise ConfigError(f"--folds must be between 2 and {available} (the pair file's folds), got {folds}")
+        pairs = [p for p in pairs if p.fold < folds]
+    if max_pairs is None:
+        return pairs
+    used = fold_count(pairs)
+    per_side = max_pairs // (2 * used)
+    if per_side < 1:
+        raise ConfigError(f"--max-pairs must be at least {2 * used} (one same and one different pair per fold), "
+                          f"got {max_pairs}")
+    taken: dict[tuple[int, bool], int] = {}
+    chosen = []
+    for pair in pairs:
+        key = (pair.fold, pair.same)
+        if taken.get(key, 0) < per_side:
+            taken[key] = taken.get(key, 0) + 1
+            chosen.append(pair)
+    return chosen
 
 
 #: Where the face sits in a 250x250 LFW(-a) image, as fractions of its size: the

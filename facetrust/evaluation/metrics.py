@@ -22,7 +22,7 @@ import numpy as np
 
 from facetrust.errors import ConfigError
 
-DEFAULT_FARS: tuple[float, ...] = (1e-2, 1e-3)
+DEFAULT_FARS: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
 _EPS = 1e-9  # guards floor(rate * n) against binary rounding (0.29 * 100 = 28.999...)
 
 

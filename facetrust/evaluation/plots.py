@@ -5,12 +5,19 @@ Every curve plot takes a ``{label: data}`` mapping so several configurations
 ``matplotlib.figure.Figure`` and the Agg canvas directly: no pyplot, no global
 backend switch, safe in worker threads. Each PNG is written atomically
 (temporary file in the same folder, then ``os.replace``) and measures
-``size`` inches x ``dpi`` (default 6.4 x 4.8 in at 100 dpi = 640 x 480 px).
+``size`` inches x ``dpi`` (default 6.4 x 4.8 in at 100 dpi = 640 x 480 px); the layout is
+constrained (labels and legends stay inside) and long titles wrap.
+
+Error rates of 0 cannot sit on a log axis, yet they are the best part of a curve (a
+perfectly separated score set has no point with both FAR and FRR above 0, so its DET
+curve would be empty). ROC and DET plots draw a rate of 0 at half the smallest
+measurable rate of that axis, on a dotted line labelled "FAR = 0" / "FRR = 0".
 """
 from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -27,7 +34,7 @@ def _figure(size: tuple[float, float], dpi: int) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=size, dpi=dpi)
+    figure = Figure(figsize=size, dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
@@ -36,7 +43,6 @@ def _save(figure: Any, path: str | os.PathLike[str]) -> Path:
     """Write the figure as PNG atomically; the pixel size is exactly size x dpi."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -53,8 +59,33 @@ def _check_curves(curves: Mapping[str, Any], what: str) -> None:
         raise ConfigError(f"nothing to plot: no {what} curves given")
 
 
+def _zero_floor(rates: Sequence[np.ndarray], default: float) -> float:
+    """Where a rate of 0 is drawn on a log axis: half the smallest positive rate of any curve."""
+    positive = [float(r[r > 0].min()) for r in rates if np.any(r > 0)]
+    return min(positive) / 2 if positive else default
+
+
+def _mark_zero(axes: Any, floor: float, name: str, vertical: bool) -> None:
+    """A dotted line where zero rates are drawn, labelled ``{name} = 0`` inside the axes."""
+    style = {"color": "grey", "fontsize": "small", "textcoords": "offset points"}
+    if vertical:
+        axes.axvline(floor, color="grey", linestyle=":", linewidth=1)
+        axes.annotate(f"{name} = 0", (floor, 0.5), xycoords=("data", "axes fraction"), xytext=(3, 0), rotation=90,
+                      ha="left", va="center", **style)
+    else:
+        axes.axhline(floor, color="grey", linestyle=":", linewidth=1)
+        axes.annotate(f"{name} = 0", (0.5, floor), xycoords=("axes fraction", "data"), xytext=(0, 3),
+                      ha="center", va="bottom", **style)
+
+
+def _axis_start(floor: float) -> float:
+    """The lower end of a log axis: a little below the zero-rate line, so the line stays visible."""
+    return floor / 2
+
+
 def _finish_axes(axes: Any, title: str, xlabel: str, ylabel: str) -> None:
-    axes.set_title(title)
+    width = max(20, int(axes.figure.get_figwidth() * 9))  # characters of a 12 pt title across the figure
+    axes.set_title(textwrap.fill(title, width))
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.grid(True, which="major", alpha=0.5)
@@ -69,24 +100,27 @@ def plot_roc(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path
 
     ``axis_labels`` (x, y) name the rates in the caller's terms (e.g. detection tasks).
 
-    Points with FAR = 0 cannot sit on a log axis and are not drawn. The FAR axis
-    starts at the decade of the smallest positive FAR (at least 1e-5); the TAR axis
-    at the tenth below the lowest TAR drawn, so near-perfect curves stay readable.
+    A FAR of 0 is drawn at half the smallest positive FAR (dotted line, labelled 0), with
+    the best TAR reached there; the FAR axis starts just below it; the TAR axis at the tenth below the lowest
+    TAR drawn, so near-perfect curves stay readable.
     """
     _check_curves(curves, "ROC")
+    arrays = {label: (np.asarray(far, dtype=float), np.asarray(tar, dtype=float)) for label, (far, tar) in curves.items()}
+    floor = _zero_floor([far for far, _ in arrays.values()], FAR_MIN)
     figure = _figure(size, dpi)
     axes = figure.add_subplot()
-    smallest_far, lowest_tar = 1e-1, 1.0
-    for label, (far, tar) in curves.items():
-        far, tar = np.asarray(far, dtype=float), np.asarray(tar, dtype=float)
-        keep = far > 0
-        axes.plot(far[keep], tar[keep], label=str(label), linewidth=1.5)
-        if keep.any():
-            smallest_far = min(smallest_far, float(far[keep].min()))
-            lowest_tar = min(lowest_tar, float(tar[keep].min()))
+    lowest_tar = 1.0
+    for label, (far, tar) in arrays.items():
+        zero = far == 0  # of these only the best TAR is a point worth drawing (TAR at FAR 0)
+        x = np.r_[[floor] if zero.any() else [], far[~zero]]
+        y = np.r_[[tar[zero].max()] if zero.any() else [], tar[~zero]]
+        axes.plot(x, y, label=str(label), linewidth=1.5)
+        if y.size:
+            lowest_tar = min(lowest_tar, float(y.min()))
     axes.set_xscale("log")
-    axes.set_xlim(max(FAR_MIN, 10.0 ** np.floor(np.log10(smallest_far))), 1.0)
+    axes.set_xlim(_axis_start(floor), 1.0)
     axes.set_ylim(max(0.0, np.floor(lowest_tar * 10) / 10 - 0.05), 1.005)
+    _mark_zero(axes, floor, "FAR", vertical=True)
     _finish_axes(axes, title, *axis_labels)
     return _save(figure, path)
 
@@ -95,24 +129,24 @@ def plot_det(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path
              title: str = "DET", size: tuple[float, float] = DEFAULT_SIZE, dpi: int = DEFAULT_DPI) -> Path:
     """DET curves {label: (far, frr)} on log-log axes (lower-left is better); returns the PNG path.
 
-    Points where FAR or FRR is 0 are not drawn. Each axis starts at the decade
-    of its smallest positive rate (at least 1e-5).
+    A rate of 0 is drawn at half the smallest positive rate of its axis (dotted lines,
+    labelled 0), so a perfectly separated score set shows as a corner instead of nothing.
+    Each axis starts just below that floor.
     """
     _check_curves(curves, "DET")
+    arrays = {label: (np.asarray(far, dtype=float), np.asarray(frr, dtype=float)) for label, (far, frr) in curves.items()}
+    far_floor = _zero_floor([far for far, _ in arrays.values()], FAR_MIN)
+    frr_floor = _zero_floor([frr for _, frr in arrays.values()], FAR_MIN)
     figure = _figure(size, dpi)
     axes = figure.add_subplot()
-    smallest, smallest_far = 1e-2, 1e-1
-    for label, (far, frr) in curves.items():
-        far, frr = np.asarray(far, dtype=float), np.asarray(frr, dtype=float)
-        keep = (far > 0) & (frr > 0)
-        axes.plot(far[keep], frr[keep], label=str(label), linewidth=1.5)
-        if keep.any():
-            smallest = min(smallest, float(frr[keep].min()))
-            smallest_far = min(smallest_far, float(far[keep].min()))
+    for label, (far, frr) in arrays.items():
+        axes.plot(np.maximum(far, far_floor), np.maximum(frr, frr_floor), label=str(label), linewidth=1.5)
     axes.set_xscale("log")
     axes.set_yscale("log")
-    axes.set_xlim(max(FAR_MIN, 10.0 ** np.floor(np.log10(smallest_far))), 1.0)
-    axes.set_ylim(max(FAR_MIN, 10.0 ** np.floor(np.log10(smallest))), 1.0)
+    axes.set_xlim(_axis_start(far_floor), 1.0)
+    axes.set_ylim(_axis_start(frr_floor), 1.0)
+    _mark_zero(axes, far_floor, "FAR", vertical=True)
+    _mark_zero(axes, frr_floor, "FRR", vertical=False)
     _finish_axes(axes, title, "False accept rate (FAR)", "False reject rate (FRR)")
     return _save(figure, path)
 

@@ -33,6 +33,12 @@ class ScoredPairs:
     index: np.ndarray  # position of each scored pair in the pair list
     pairs_skipped: int = 0
 
+    def __repr__(self) -> str:
+        genuine = int(np.count_nonzero(self.same))
+        return (f"ScoredPairs({self.label!r}, {len(self.scores)} pairs: {genuine} genuine, "
+                f"{len(self.scores) - genuine} impostor, {len(np.unique(self.folds))} folds, "
+                f"{self.pairs_skipped} skipped)")
+
 
 @dataclass
 class VerificationRun:
@@ -42,6 +48,9 @@ class VerificationRun:
     embedded: dict[str, EmbeddedSet] = field(default_factory=dict)
     with_fallback: dict[str, ScoredPairs] = field(default_factory=dict)
     without_fallback: dict[str, ScoredPairs] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"VerificationRun({len(self.pairs)} pairs, configurations: {', '.join(self.with_fallback)})"
 
     def metrics(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

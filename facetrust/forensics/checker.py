@@ -168,8 +168,9 @@ class ForgeryChecker:
         return results
 
     def check_video(self, path: str | Path, every_seconds: float = 0.2, max_frames: int | None = 100,
-                    progress: bool = False) -> Any:
-        """Per-track forgery scores, identity drift and suspicious segments (:func:`facetrust.forensics.video.check_video`)."""
+                    progress: Any = False) -> Any:
+        """Per-track forgery scores, identity drift and suspicious segments (:func:`facetrust.forensics.video.check_video`);
+        ``progress``: True for a bar on stderr, or a ``(done, total)`` callback (:mod:`facetrust.progress`)."""
         from facetrust.forensics.video import check_video
 
         return check_video(self, path, every_seconds=every_seconds, max_frames=max_frames, progress=progress)

@@ -34,8 +34,10 @@ import numpy as np
 from facetrust.defaults import DEFAULT_CHECK_DETECTOR
 from facetrust.errors import ConfigError, FacetrustError
 from facetrust.evaluation.metrics import auc, eer, roc
+from facetrust.evaluation.report import headline_rows
 from facetrust.forensics.cache import ScoreCache, detector_version
 from facetrust.io.sources import is_video as is_video_file
+from facetrust.progress import Progress, track
 
 FUSION = "fusion"
 
@@ -182,10 +184,8 @@ def _cache_key(item: LabelledItem, detector: str, settings: str) -> str:
 
 def score_items(items: Sequence[LabelledItem], checkers: Sequence[Any], cache: ScoreCache,
                 perturbation: str | None = None, every_seconds: float = 0.2, max_frames: int | None = 100,
-                progress: bool = True) -> list[ItemScores]:
-    """Score every item (resuming from ``cache``), with a progress bar."""
-    from rich.progress import Progress
-
+                progress: Progress = True) -> list[ItemScores]:
+    """Score every item (resuming from ``cache``); ``progress`` as in :mod:`facetrust.progress`."""
     from facetrust.forensics.perturb import parse_perturbation
 
     function = parse_perturbation(perturbation) if perturbation else None
@@ -193,25 +193,21 @@ def score_items(items: Sequence[LabelledItem], checkers: Sequence[Any], cache: S
     settings = (f"{perturbation or 'clean'}|every={every_seconds}|max={max_frames}|faces={first.face_detector}"
                 f"|fallback={first.crop_fallback}|min={first.min_face_side}|thr={first.threshold}")
     results = []
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"scoring ({perturbation or 'clean'})", total=len(items))
-        for item in items:
-            if item.is_video and function is not None:
-                results.append(None)
-                bar.update(task, advance=1)
-                continue
-            keys = {c.detector_name: _cache_key(item, c.detector_name, settings) for c in checkers}
-            cached = {name: cache.get(key) for name, key in keys.items()}
-            if all(v is not None for v in cached.values()):
-                first_value = next(iter(cached.values()))
-                results.append(ItemScores({n: [tuple(f) for f in v["frames"]] for n, v in cached.items()},
-                                          first_value.get("drift"), first_value.get("error")))
-            else:
-                scored = score_item(item, checkers, function, every_seconds, max_frames)
-                for name, key in keys.items():
-                    cache.put(key, {"frames": scored.frames.get(name, []), "drift": scored.drift, "error": scored.error})
-                results.append(scored)
-            bar.update(task, advance=1)
+    for item in track(items, len(items), f"scoring ({perturbation or 'clean'})", progress, unit="items"):
+        if item.is_video and function is not None:
+            results.append(None)
+            continue
+        keys = {c.detector_name: _cache_key(item, c.detector_name, settings) for c in checkers}
+        cached = {name: cache.get(key) for name, key in keys.items()}
+        if all(v is not None for v in cached.values()):
+            first_value = next(iter(cached.values()))
+            results.append(ItemScores({n: [tuple(f) for f in v["frames"]] for n, v in cached.items()},
+                                      first_value.get("drift"), first_value.get("error")))
+        else:
+            scored = score_item(item, checkers, function, every_seconds, max_frames)
+            for name, key in keys.items():
+                cache.put(key, {"frames": scored.frames.get(name, []), "drift": scored.drift, "error": scored.error})
+            results.append(scored)
     return results
 
 
@@ -328,6 +324,16 @@ def evaluate_forgery(items: Sequence[LabelledItem], detectors: Sequence[str] = (
     return result, curves
 
 
+#: The first rows of a forgery report and of ``facetrust eval forgery``.
+FORGERY_HEADLINE = headline_rows([
+    ("frame AUC", "frame/auc"), ("frame AP", "frame/ap"), ("frame EER", "frame/eer"),
+    ("frame accuracy @ 0.5", "frame/accuracy"), ("frame TPR @ 0.5", "frame/tpr"), ("frame FPR @ 0.5", "frame/fpr"),
+    ("frames real", "frame/n_real"), ("frames fake", "frame/n_fake"), ("frames unavailable", "frame/unavailable"),
+    ("video AUC", "video/auc"), ("video AP", "video/ap"), ("video accuracy @ 0.5", "video/accuracy"),
+    ("videos real", "video/n_real"), ("videos fake", "video/n_fake"),
+])
+
+
 def write_forgery_report(result: dict[str, Any], curves: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     from facetrust.evaluation import plots
     from facetrust.evaluation.report import write_report
@@ -338,5 +344,5 @@ def write_forgery_report(result: dict[str, Any], curves: dict[str, Any], out_dir
         figures["ROC (frame level)"] = plots.plot_roc(
             curves["frame"], out_dir / "roc_frame.png", title="Forgery detection — frame-level ROC",
             axis_labels=("real frames flagged as fake (FPR)", "fake frames detected (TPR)"))
-    json_path, md_path, html_path = write_report(result, out_dir, figures)
+    json_path, md_path, html_path = write_report(result, out_dir, figures, headline=FORGERY_HEADLINE)
     return {"json": json_path, "markdown": md_path, "html": html_path}

@@ -25,6 +25,7 @@ import numpy as np
 
 from facetrust.forensics.localisation import Segment, suspicious_segments
 from facetrust.forensics.temporal import Drift, identity_drift
+from facetrust.progress import Progress, track
 from facetrust.tracking import FaceTracker, ScoredTrack, TrackFrame, subject_track
 from facetrust.types import Detection
 
@@ -95,18 +96,17 @@ class VideoForgery:
 
 
 def check_video(checker: Any, path: str | Path, every_seconds: float = 0.2, max_frames: int | None = 100,
-                progress: bool = False, drift: bool = True) -> VideoForgery:
-    """Forgery check of every face track in a video (see the module docstring)."""
+                progress: Progress = False, drift: bool = True) -> VideoForgery:
+    """Forgery check of every face track in a video (see the module docstring); ``progress`` as in
+    :mod:`facetrust.progress` (True: a bar on stderr counting sampled frames)."""
     return scan_video([checker], path, every_seconds, max_frames, progress, drift)[0]
 
 
 def scan_video(checkers: Sequence[Any], path: str | Path, every_seconds: float = 0.2, max_frames: int | None = 100,
-               progress: bool = False, drift: bool = True) -> list[VideoForgery]:
+               progress: Progress = False, drift: bool = True) -> list[VideoForgery]:
     """One pass over the video for several checkers: faces are detected, tracked and embedded once
     (with the first checker's analyzer), then scored by each checker. One result per checker."""
-    from rich.progress import Progress
-
-    from facetrust.io.video import read_frames
+    from facetrust.io.video import read_frames, sample_count
 
     path = Path(path)
     first = checkers[0]
@@ -115,22 +115,21 @@ def scan_video(checkers: Sequence[Any], path: str | Path, every_seconds: float =
     tracker = FaceTracker()
     samples: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
     sampled = 0
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"checking {path.name}", total=max_frames)
-        for frame in read_frames(path, every_seconds=every_seconds, max_frames=max_frames):
-            sampled += 1
-            faces = first.detect(frame.image)
-            for face, best in zip(faces, tracker.assign([f.box for f in faces])):
-                if best not in samples:
-                    samples[best] = []
-                    for checker, found in zip(checkers, tracks):
-                        found.append(ForgeryTrack(best, checker.threshold, checker.name))
+    frames = read_frames(path, every_seconds=every_seconds, max_frames=max_frames)
+    total = sample_count(path, every_seconds, max_frames) if progress else None
+    for frame in track(frames, total, f"forgery {path.name}", progress, unit="frames"):
+        sampled += 1
+        faces = first.detect(frame.image)
+        for face, best in zip(faces, tracker.assign([f.box for f in faces])):
+            if best not in samples:
+                samples[best] = []
                 for checker, found in zip(checkers, tracks):
-                    found[best].frames.append(TrackFrame(frame.index, frame.time, face, checker.check_face(frame.image, face)))
-                if drift and first.unavailable_reason(face) is None:
-                    aligned = analyzer.recognizer.align(frame.image, Detection(face.box, face.score, face.landmarks))
-                    samples[best].append((analyzer.recognizer.embed_aligned([aligned])[0], face.landmarks))
-            bar.update(task, advance=1)
+                    found.append(ForgeryTrack(best, checker.threshold, checker.name))
+            for checker, found in zip(checkers, tracks):
+                found[best].frames.append(TrackFrame(frame.index, frame.time, face, checker.check_face(frame.image, face)))
+            if drift and first.unavailable_reason(face) is None:
+                aligned = analyzer.recognizer.align(frame.image, Detection(face.box, face.score, face.landmarks))
+                samples[best].append((analyzer.recognizer.embed_aligned([aligned])[0], face.landmarks))
     if drift and samples:
         impostor_distance = 1.0 - analyzer.threshold()
         for track_id, track_samples in samples.items():

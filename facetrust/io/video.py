@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -60,3 +61,20 @@ def _quiet_decoders(cv2: object) -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     if "OPENCV_LOG_LEVEL" not in os.environ:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # type: ignore[attr-defined]
+
+
+def sample_count(path: str | Path, every_seconds: float = 1.0, max_frames: int | None = None) -> int | None:
+    """How many frames :func:`read_frames` will yield, estimated from the container's frame
+    count and rate (for progress bars); None when the container does not say."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        frames, fps = capture.get(cv2.CAP_PROP_FRAME_COUNT), capture.get(cv2.CAP_PROP_FPS)
+    finally:
+        capture.release()
+    if frames <= 0:
+        return max_frames
+    # samples at 0, every, 2 every, … while before the end of the stream
+    count = int(frames) if every_seconds <= 0 or fps <= 0 else max(1, math.ceil(frames / fps / every_seconds - 1e-6))
+    return count if max_frames is None else min(count, max_frames)

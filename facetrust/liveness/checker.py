@@ -182,9 +182,11 @@ class LivenessChecker:
         return self.check(source)[0]
 
     def check_video(self, path: str | Path, every_seconds: float = 0.5, max_frames: int | None = None,
-                    cue_frames: int = 0) -> Any:
+                    cue_frames: int = 0, progress: Any = False) -> Any:
         """Per-track liveness over sampled frames, plus the video cues of the first ``cue_frames``
-        frames when > 0 (:func:`facetrust.liveness.video.check_video`)."""
+        frames when > 0 (:func:`facetrust.liveness.video.check_video`); ``progress``: True for a
+        bar on stderr, or a ``(done, total)`` callback (:mod:`facetrust.progress`)."""
         from facetrust.liveness.video import check_video
 
-        return check_video(self, path, every_seconds=every_seconds, max_frames=max_frames, cue_frames=cue_frames)
+        return check_video(self, path, every_seconds=every_seconds, max_frames=max_frames, cue_frames=cue_frames,
+                           progress=progress)

@@ -9,6 +9,7 @@ reaches the threshold. The **subject** is the track seen in the most frames
 """
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -16,6 +17,7 @@ from typing import Any, Iterable
 
 from facetrust.errors import FaceNotFoundError
 from facetrust.io.video import VideoFrame
+from facetrust.progress import Progress, track
 from facetrust.tracking import FaceTracker, ScoredTrack, TrackFrame, subject_track
 
 @dataclass
@@ -50,19 +52,27 @@ class VideoLiveness:
 
 
 def check_video(checker: Any, path: str | Path, every_seconds: float = 0.5,
-                max_frames: int | None = None, cue_frames: int = 0) -> VideoLiveness:
+                max_frames: int | None = None, cue_frames: int = 0, progress: Progress = False) -> VideoLiveness:
     """Liveness of every face track in a video file; FaceNotFoundError when no sampled frame has a face.
 
     ``cue_frames`` > 0 adds the video cues measured over that many consecutive frames from the
     start (blinks and motion need every frame, so this is a second, dense pass; its tracks
-    are numbered on their own)."""
-    from facetrust.io.video import read_frames
+    are numbered on their own). ``progress`` as in :mod:`facetrust.progress` (one count per pass)."""
+    from facetrust.io.video import read_frames, sample_count
 
-    result = check_frames(checker, read_frames(path, every_seconds=every_seconds, max_frames=max_frames), str(path))
+    name = Path(path).name
+    total = sample_count(path, every_seconds, max_frames) if progress else None
+    # closing(): a pass that stops early (an error) ends its progress bar at once
+    with closing(track(read_frames(path, every_seconds=every_seconds, max_frames=max_frames), total,
+                       f"liveness {name}", progress, unit="frames")) as frames:
+        result = check_frames(checker, frames, str(path))
     if cue_frames > 0:
         from facetrust.liveness.motion import video_cues
 
-        result.cues = video_cues(read_frames(path, every_seconds=0, max_frames=cue_frames), checker.analyzer)
+        total = sample_count(path, 0, cue_frames) if progress else None
+        with closing(track(read_frames(path, every_seconds=0, max_frames=cue_frames), total, f"video cues {name}",
+                           progress, unit="frames")) as frames:
+            result.cues = video_cues(frames, checker.analyzer)
     return result
 
 

@@ -43,6 +43,25 @@ class AttributesCheck:
         return out
 
 
+def attributes_summary(attributes: dict[str, Any]) -> str:
+    """``age 35 (28-44), male 1.00, eyes open/?, happy 0.65`` for tables; ``?`` = unknown."""
+    parts = []
+    for name, value in attributes.items():
+        if not isinstance(value, dict) or value.get("status") not in ("ok", "unavailable"):
+            continue
+        if value["status"] == "unavailable":
+            parts.append(f"{name} unavailable")
+        elif name == "age":
+            parts.append(f"age {value['value']:.0f} ({value['low']}-{value['high']})")
+        elif name == "eyes":
+            states = ["?" if value[e]["open"] is None else "open" if value[e]["open"] else "closed"
+                      for e in ("left", "right")]
+            parts.append("eyes " + "/".join(states))
+        elif "label" in value:
+            parts.append(f"{value['label']} {value['probability']:.2f}")
+    return ", ".join(parts)
+
+
 def compreface_plugins(attributes: dict[str, Any] | None, plugins: set[str]) -> dict[str, Any]:
     """CompreFace's ``age`` and ``gender`` plugin fields from a face's attributes, for the plugins asked for:
     ``age = {probability, low, high}`` (the 80% range and its probability mass), ``gender = {probability, value}``."""

@@ -36,7 +36,7 @@ JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on std
 WorkersOpt = typer.Option(0, "--workers", "-w", help="Worker processes (0 = one per core for multi-image work).")
 AnnotateOpt = typer.Option(None, "--annotate", help="Folder to write copies with boxes and landmarks drawn.")
 MaxPixelsOpt = typer.Option(None, "--max-pixels", help="Reject images above this many pixels (default 50M).")
-CheckOpt = typer.Option(None, "--check", "-c", help="Per-face check: quality, liveness or forgery (repeatable).")
+CheckOpt = typer.Option(None, "--check", "-c", help="Per-face check: quality, liveness, forgery or attributes (repeatable).")
 CheckOptsOpt = typer.Option(None, "--check-opt", help="Check option CHECK.KEY=VALUE, e.g. forgery.detector=fusion (repeatable).")
 
 

@@ -18,7 +18,7 @@ def server(shared: Path, tmp_path_factory: pytest.TempPathFactory):
     config = home / "server.toml"
     # The file is found as $FACETRUST_HOME/server.toml: the default location.
     config.write_text('[server]\nworkers = 2\nmax_pixels = 30000000\ncompreface_gallery = "compreface"\n'
-                      'checks = ["server_check_plugin:InterocularDistance"]\n'
+                      'checks = ["server_check_plugin:InterocularDistance", "attributes"]\n'
                       f'reports_dir = "{home / "reports"}"\n', encoding="utf-8")
     # The check is imported by the inference workers from this folder.
     running = start_server(home, env={"PYTHONPATH": str(Path(__file__).parent)})

@@ -15,12 +15,13 @@ import numpy as np
 
 #: Chip padding the dlib age and gender models were trained with (fraction of the face size).
 CHIP_PADDING = 0.2
-#: A face box narrower than this (pixels) gets ``unavailable`` results: the shape predictor
-#: and the chips would be built from a handful of pixels (see docs/attributes.md, "small faces").
+#: A face box narrower than this (pixels) gets ``unavailable`` results: the gender chip is 32 px,
+#: and a smaller face would be upsampled into it from a handful of pixels (a design choice, not
+#: measured: docs/attributes.md).
 MIN_FACE_PX = 24
 #: Mean over the chip of (max channel - min channel), in 0..255 levels, at or below which
-#: the face has no colour: LFW-a's replicated grey gives 0, no UTKFace colour crop is below
-#: 2 (docs/attributes.md).
+#: the face has no colour: LFW-a's replicated grey and UTKFace's black-and-white photos give 0;
+#: the 1st percentile of UTKFace faces is 5.8 (docs/attributes.md).
 GRAY_SPREAD = 1.0
 
 

@@ -93,8 +93,8 @@ def predict_image(path: Path, analyzer: Any, estimator: Any) -> dict[str, Any]:
     if result["eyes"]["status"] == "ok":
         out["ears"] = [result["eyes"][eye]["ear"] for eye in ("left", "right")]
     if face.too_small is None:
-        grey = np.repeat(image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32), 3, axis=-1)
-        grey_face = FaceInputs(np.ascontiguousarray(grey.reshape(image.shape).round().astype(np.uint8)), box)
+        luma = (image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).round()
+        grey_face = FaceInputs(np.ascontiguousarray(np.repeat(luma[..., None], 3, axis=2).astype(np.uint8)), box)
         p_age = estimator.model("age").probabilities([grey_face])[0]
         out["grey_age"] = round(float(p_age @ np.arange(len(p_age))), 2)
         out["grey_p_male"] = round(float(estimator.model("gender").probabilities([grey_face])[0][1]), 4)

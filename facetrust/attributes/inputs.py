@@ -20,8 +20,8 @@ CHIP_PADDING = 0.2
 #: measured: docs/attributes.md).
 MIN_FACE_PX = 24
 #: Mean over the chip of (max channel - min channel), in 0..255 levels, at or below which
-#: the face has no colour: LFW-a's replicated grey and UTKFace's black-and-white photos give 0;
-#: the 1st percentile of UTKFace faces is 5.8 (docs/attributes.md).
+#: the face has no colour: LFW-a and UTKFace's black-and-white photos give 0-0.51, UTKFace's
+#: colour photos 2.4 and up, median 51 (docs/attributes.md).
 GRAY_SPREAD = 1.0
 
 

@@ -7,6 +7,9 @@
 
     nice python bench/attributes_eval.py            # reports under bench/results/attributes/
 
+The full crop_part1 (9,778 labelled images, unbalanced) was run directly:
+``facetrust eval attributes --labels ../shared/data/utkface/labels.csv --report bench/results/attributes/utkface_full``.
+
 Predictions are cached (~/.cache/facetrust/attribute_predictions.sqlite): a rerun is cheap.
 """
 from __future__ import annotations

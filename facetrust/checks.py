@@ -44,6 +44,8 @@ FACE_CHECKS.register("liveness", "facetrust.liveness.check:LivenessCheck",
                      "presentation-attack detection, P(live) and decision (docs/liveness.md; model zoo)")
 FACE_CHECKS.register("forgery", "facetrust.forensics.check:ForgeryCheck",
                      "deepfake / face-forgery P(fake) and decision (docs/forensics.md; model zoo)")
+FACE_CHECKS.register("attributes", "facetrust.attributes.check:AttributesCheck",
+                     "age, gender, eye state; expression on request (docs/attributes.md)")
 
 
 def check_class(spec: str) -> type[FaceCheck]:

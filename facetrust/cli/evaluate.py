@@ -202,3 +202,45 @@ def forgery_(
         result["notes"] += skipped
         _finish(result, report, as_json, f"Forgery {labels.name}", FORGERY_HEADLINE,
                 lambda folder: write_forgery_report(result, curves, folder))
+
+
+ATTRIBUTE_ROWS = [
+    ("images", "images"), ("faces found", "faces_found"), ("age MAE (years)", "age/mae/mean"),
+    ("age CS@5", "age/cs5/mean"), ("age range coverage", "age/range_coverage/mean"),
+    ("gender accuracy", "gender/accuracy/mean"), ("gender accuracy, adults", "gender/accuracy_adults/mean"),
+    ("gender unavailable (grayscale, small)", "gender_unavailable"),
+    ("gender accuracy if forced on grey", "gender_forced_grey/accuracy/mean"),
+]
+
+
+@app.command("attributes")
+def attributes_(
+    labels: Path = typer.Option(..., "--labels", help="CSV with file and age and/or gender (female|male|F|M), optional race."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Folder the CSV's paths are relative to (default: its folder)."),
+    gender_column: Optional[str] = typer.Option(None, "--gender-column", help="Gender column (default: gender, else gender_afifi)."),
+    detector: str = DetectorOpt,
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N labelled rows."),
+    crops: bool = typer.Option(False, "--crops", help="Images are LFW-style crops: the LFW centre box where no face is detected."),
+    report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Prediction cache (default ~/.cache/facetrust/attribute_predictions.sqlite)."),
+) -> None:
+    """Age MAE / CS@5 and gender accuracy, per race group and per gender, with bootstrap CIs and plots."""
+    from facetrust.attributes.evaluation import evaluate_attributes, write_attribute_report
+    from facetrust.evaluation.lfw import LFW_FALLBACK_BOX
+    from facetrust.forensics.cache import ScoreCache
+    from facetrust.io.sqlite_cache import cache_file
+
+    with user_errors():
+        with ScoreCache(cache or cache_file("attribute_predictions.sqlite")) as store:
+            result, items, predictions = evaluate_attributes(labels, root, detector, store, limit, gender_column,
+                                                             not as_json, LFW_FALLBACK_BOX if crops else None)
+        if report is not None:
+            result["report"] = {k: str(v) for k, v in write_attribute_report(result, items, predictions, report).items()}
+        if as_json:
+            print_json(result)
+        else:
+            from facetrust.cli.report import print_metrics
+
+            print_metrics(f"Attributes {labels.name}", {"value": result["metrics"]}, ATTRIBUTE_ROWS)
+            if report is not None:
+                typer.echo(f"report: {result['report']['html']}", err=True)

@@ -48,7 +48,7 @@ JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on std
 WorkersOpt = typer.Option(0, "--workers", "-w", min=0, help="Worker processes (0 = one per core for multi-image work).")
 AnnotateOpt = typer.Option(None, "--annotate", help="Folder for copies with boxes and landmarks drawn (same relative paths and format as the inputs).")
 MaxPixelsOpt = typer.Option(None, "--max-pixels", min=256, help="Reject images above this many pixels (default 50M, or FACETRUST_MAX_PIXELS).")
-CheckOpt = typer.Option(None, "--check", "-c", help="Per-face check: quality, liveness or forgery (repeatable).")
+CheckOpt = typer.Option(None, "--check", "-c", help="Per-face check: quality, liveness, forgery or attributes (repeatable).")
 CheckOptsOpt = typer.Option(None, "--check-opt", help="Check option CHECK.KEY=VALUE, e.g. forgery.model=fusion (repeatable).")
 
 

@@ -9,7 +9,7 @@ from rich.table import Column, Table
 
 
 #: Per-face check results a table shows, in this order (see facetrust.checks).
-CHECK_KEYS = ("quality", "liveness", "forgery")
+CHECK_KEYS = ("quality", "liveness", "forgery", "attributes")
 
 
 def short_path(path: str, width: int) -> str:
@@ -38,6 +38,11 @@ def check_summary(result: dict[str, Any]) -> str:
     for key in CHECK_KEYS:
         value = result.get(key)
         if not isinstance(value, dict):
+            continue
+        if key == "attributes":
+            from facetrust.attributes.check import attributes_summary
+
+            parts.append(attributes_summary(value))
             continue
         status = value.get("status") or ("acceptable" if value.get("acceptable") else "low")
         score = value.get("score")

@@ -32,6 +32,7 @@ import numpy as np
 from fastapi import APIRouter, Body, Depends, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from facetrust.attributes.check import compreface_plugins
 from facetrust.errors import DuplicateIdentityError, FaceNotFoundError, IdentityNotFoundError
 from facetrust.gallery import Gallery, NewTemplate
 from facetrust.gallery.enrolment import EnrolmentFace
@@ -188,6 +189,7 @@ def _face_json(face: Face, found: worker.ImageFaces, plugins: set[str], status: 
     for name, value in face.extras.items():  # facetrust extras (quality, liveness …) requested by name
         if name in plugins:
             item[name] = value
+    item.update(compreface_plugins(face.extras.get("attributes"), plugins))  # age, gender: CompreFace's shapes
     if status:
         item["execution_time"] = {"total": round(elapsed_ms, 1)}
     return item
@@ -215,7 +217,8 @@ def _similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 LimitQuery = Query(0, ge=0, description="Faces to process, biggest first; 0 = all.")
 ThresholdQuery = Query(None, ge=0, description="Minimum detector score of a face.")
-PluginsQuery = Query("", description="Comma-separated: landmarks, calculator (embedding), or a facetrust extra.")
+PluginsQuery = Query("", description="Comma-separated: landmarks, calculator (embedding), age and gender (with the "
+                     "attributes check enabled), or a facetrust extra.")
 StatusQuery = Query(False, description="Include execution_time and plugins_versions.")
 
 

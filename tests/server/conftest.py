@@ -20,7 +20,7 @@ def server(shared: Path, tmp_path_factory: pytest.TempPathFactory):
     # Many tests send bad keys on purpose from one address: the failed-key limit is tested in test_limits.py.
     config.write_text('[server]\nworkers = 2\nmax_pixels = 30000000\ncompreface_gallery = "compreface"\n'
                       'auth_failures_per_minute = 1000\n'
-                      'checks = ["server_check_plugin:InterocularDistance"]\n'
+                      'checks = ["server_check_plugin:InterocularDistance", "attributes"]\n'
                       f'reports_dir = "{home / "reports"}"\n', encoding="utf-8")
     # The check is imported by the inference workers from this folder.
     running = start_server(home, env={"PYTHONPATH": str(Path(__file__).parent)})

@@ -158,6 +158,16 @@ def test_facetrust_extras_as_compreface_plugins(server):
     assert answer["result"][0]["interocular_px"] > 0 and "landmarks" not in answer["result"][0]
 
 
+def test_age_and_gender_plugins_in_compreface_shape(server):
+    answer = requests.post(server.url + "/api/v1/detection/detect", params={"face_plugins": "age,gender"},
+                           headers={"x-api-key": server.key}, timeout=60,
+                           files={"file": ("o.jpg", (EXAMPLES / "obama.jpg").read_bytes())}).json()
+    [face] = answer["result"]
+    assert face["gender"]["value"] == "male" and 0.5 < face["gender"]["probability"] <= 1
+    assert set(face["age"]) == {"probability", "low", "high"} and face["age"]["low"] <= face["age"]["high"]
+    assert "attributes" not in face  # only the plugins asked for
+
+
 def test_compreface_errors_use_compreface_shape(server):
     response = requests.post(server.url + "/api/v1/detection/detect", headers={"x-api-key": server.key},
                              files={"file": ("x.jpg", b"not an image")}, timeout=60)

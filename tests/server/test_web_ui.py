@@ -89,6 +89,7 @@ def test_web_ui(server, report, browser, tmp_path, analyzer):
     page.wait_for_function("() => document.querySelector('#analyze-summary').textContent.startsWith('3 faces')")
     assert page.eval_on_selector("#analyze-canvas", "c => c.width") > 0
     assert page.locator("#analyze-faces tr").count() == 4  # header + 3 faces
+    assert "age " in page.text_content("#analyze-faces tr:nth-child(2)")  # the attributes check's summary
     page.screenshot(path=str(tmp_path / "ui-analyze.png"), full_page=True)
 
     # Webcam (Chromium's fake camera): a captured frame goes through the same analysis.

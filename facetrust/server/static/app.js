@@ -92,7 +92,18 @@ const fmt = (value) => {
   if (typeof value !== "number") return JSON.stringify(value);
   return Number.isInteger(value) ? String(value) : value.toFixed(4);
 };
-const EXTRA_SKIP = new Set(["box", "score", "landmarks", "embedding"]);
+const EXTRA_SKIP = new Set(["box", "score", "landmarks", "embedding", "attributes"]);
+
+// "age 35 (28-44), male 1.00, eyes open/?, happy 0.65"; "?" = unknown (as `facetrust analyze` prints it).
+function attributesText(attributes) {
+  if (!attributes) return "";
+  return Object.entries(attributes).map(([name, v]) => {
+    if (v.status === "unavailable") return `${name} unavailable (${v.reason})`;
+    if (name === "age") return `age ${v.value.toFixed(0)} (${v.low}-${v.high})`;
+    if (name === "eyes") return "eyes " + ["left", "right"].map((e) => v[e].open === null ? "?" : v[e].open ? "open" : "closed").join("/");
+    return `${v.label} ${v.probability.toFixed(2)}`;
+  }).join(", ");
+}
 
 // ---------------------------------------------------------------- analyze (file or webcam)
 async function analyzeBlob(blob) {
@@ -100,8 +111,8 @@ async function analyzeBlob(blob) {
   form.append("image", blob, "image.jpg");
   const result = await api("/v1/analyze", { method: "POST", form });
   await drawFaces($("#analyze-canvas"), blob, result);
-  fillTable($("#analyze-faces"), ["#", "box", "score", "extras"], result.faces.map((face, i) => [
-    i, face.box.map((v) => v.toFixed(0)).join(", "), face.score.toFixed(4),
+  fillTable($("#analyze-faces"), ["#", "box", "score", "attributes", "extras"], result.faces.map((face, i) => [
+    i, face.box.map((v) => v.toFixed(0)).join(", "), face.score.toFixed(4), attributesText(face.attributes),
     Object.entries(face).filter(([k]) => !EXTRA_SKIP.has(k)).map(([k, v]) => `${k}: ${fmt(v)}`).join("; "),
   ]));
   const count = result.faces.length;  // written last: the page is complete when the summary changes

@@ -24,12 +24,13 @@ from facetrust.errors import ConfigError
 
 T = TypeVar("T")
 
-_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", os.PathLike: "a path"}
+_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", os.PathLike: "a path",
+               list: "names (a list of strings or one comma-separated string)"}
 
 
 @dataclass(frozen=True)
 class Option:
-    """Type (int, float, str, bool, or os.PathLike for a str or Path) and inclusive range
+    """Type (int, float, str, bool, os.PathLike for a str or Path, or list for names) and inclusive range
     of one component option; ``optional`` allows ``None``."""
 
     kind: type
@@ -54,6 +55,8 @@ class Option:
             return isinstance(value, bool) and self.kind is bool
         if self.kind is os.PathLike:
             return isinstance(value, (str, os.PathLike))
+        if self.kind is list:
+            return isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
         if self.kind is float:
             ok = isinstance(value, (int, float)) and math.isfinite(value)
         else:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from facetrust.attributes import ATTRIBUTE_MODELS, AttributeModel
 from facetrust.checks import FACE_CHECKS, FaceCheck
 from facetrust.detection import DETECTORS, Detector
 from facetrust.forensics import FORGERY_DETECTORS, ForgeryDetector
@@ -34,6 +35,7 @@ CONTRACTS: dict[str, tuple[Registry[Any], Any, tuple[str, ...]]] = {
     "liveness model": (LIVENESS_MODELS, LivenessModel, ("name", "scales", "zoo_models")),
     "forgery detector": (FORGERY_DETECTORS, ForgeryDetector, ("name", "zoo_models")),
     "face check": (FACE_CHECKS, FaceCheck, ("name",)),
+    "attribute model": (ATTRIBUTE_MODELS, AttributeModel, ("name", "zoo_models")),
     "gallery backend": (BACKENDS, GalleryBackend, ()),
 }
 ENTRIES = [(kind, entry.name) for kind, (registry, _, _) in CONTRACTS.items() for entry in registry.entries()]

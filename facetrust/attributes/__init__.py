@@ -9,7 +9,21 @@ or directly with :class:`AttributeEstimator`.
 """
 from __future__ import annotations
 
+from typing import Any, ClassVar, Protocol
+
 from facetrust.registry import Registry
+
+
+class AttributeModel(Protocol):
+    """One attribute for a batch of faces: a result dict per face (``status`` "ok" or
+    "unavailable" with a reason; a value that is unknown is None, never a guess)."""
+
+    name: str
+    #: Zoo entries the model loads (packaged models and dlib's own files are not zoo downloads).
+    zoo_models: ClassVar[tuple[str, ...]]
+
+    def estimate(self, faces: list[Any]) -> list[dict[str, Any]]: ...
+
 
 ATTRIBUTE_MODELS: Registry = Registry("attribute model")
 ATTRIBUTE_MODELS.register("age", "facetrust.attributes.age:DlibAge",
@@ -26,4 +40,4 @@ DEFAULT_ATTRIBUTES: tuple[str, ...] = ("age", "gender", "eyes")
 
 from facetrust.attributes.api import AttributeEstimator  # noqa: E402 - needs the registry above
 
-__all__ = ["ATTRIBUTE_MODELS", "DEFAULT_ATTRIBUTES", "AttributeEstimator"]
+__all__ = ["ATTRIBUTE_MODELS", "AttributeModel", "DEFAULT_ATTRIBUTES", "AttributeEstimator"]

@@ -29,6 +29,7 @@ def age_result(probabilities: np.ndarray, model: str) -> dict[str, Any]:
 
 class DlibAge(DlibChipModel):
     name = "age"
+    zoo_models: tuple[str, ...] = ()
     model = "dlib-age-v1"
     file = "age-v1.onnx"
     chip_size = 64

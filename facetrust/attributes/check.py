@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable
 
 import numpy as np
 
 from facetrust.attributes.api import AttributeEstimator
+from facetrust.registry import Option
 from facetrust.types import Face
 
 
 class AttributesCheck:
     name = "attributes"
+    OPTIONS: ClassVar[dict[str, Option]] = {"attributes": Option(list, optional=True)}
 
     def __init__(self, analyzer: Any, attributes: str | Iterable[str] | None = None) -> None:
         self.estimator = AttributeEstimator(attributes, device=analyzer.config.device)

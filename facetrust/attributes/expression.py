@@ -26,6 +26,7 @@ def preprocess(chips: np.ndarray) -> np.ndarray:
 
 class MiniXceptionExpression:
     name = "expression"
+    zoo_models = ("emotion-mini-xception",)
     model = "emotion-mini-xception"
 
     def __init__(self) -> None:

@@ -32,6 +32,7 @@ def eye_state(ear: float | None) -> dict[str, Any]:
 
 class EyeAspectRatio:
     name = "eyes"
+    zoo_models: tuple[str, ...] = ("dlib-shape68",)
     model = "ear-dlib68"
 
     def estimate(self, faces: list[FaceInputs]) -> list[dict[str, Any]]:

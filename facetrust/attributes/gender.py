@@ -12,6 +12,7 @@ LABELS = ("female", "male")
 
 class DlibGender(DlibChipModel):
     name = "gender"
+    zoo_models: tuple[str, ...] = ()
     model = "dlib-gender-v1"
     file = "gender-v1.onnx"
     chip_size = 32

@@ -115,7 +115,9 @@ def test_cli_analyze_with_checks(shared):
     assert records["image_F2.jpg"]["faces"][0]["liveness"]["status"] == "spoof"
     assert records["image_T1.jpg"]["faces"][0]["liveness"]["status"] == "live"
     assert records["image_T1.jpg"]["faces"][0]["forgery"]["model"].startswith("fusion")
-    table = runner.invoke(app, ["analyze", str(spoof / "image_T1.jpg"), "-d", "yunet", "--check", "liveness"])
+    # A wide terminal, so that the verdict is not wrapped inside its table cell.
+    table = runner.invoke(app, ["analyze", str(spoof / "image_T1.jpg"), "-d", "yunet", "--check", "liveness"],
+                          env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "liveness live" in table.output
     bad = runner.invoke(app, ["analyze", str(spoof / "image_T1.jpg"), "--check-opt", "liveness.model=x"])
     assert bad.exit_code == 1 and "not enabled" in bad.output

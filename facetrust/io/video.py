@@ -68,6 +68,7 @@ def sample_count(path: str | Path, every_seconds: float = 1.0, max_frames: int |
     count and rate (for progress bars); None when the container does not say."""
     import cv2
 
+    _quiet_decoders(cv2)
     capture = cv2.VideoCapture(str(path))
     try:
         frames, fps = capture.get(cv2.CAP_PROP_FRAME_COUNT), capture.get(cv2.CAP_PROP_FPS)

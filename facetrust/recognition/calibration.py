@@ -1,6 +1,6 @@
 """Verification thresholds calibrated at stated false-match rates.
 
-Each recognizer ships ``calibration/<name>.json``: the impostor-score
+Each recognizer ships ``calibration/<name>.json`` (``fusion_a+b.json`` for ``fusion:a+b``): the impostor-score
 quantiles measured on LFW (all cross-identity pairs of the 13,233 LFW-a
 images, see docs/recognition.md and ``bench/calibrate_thresholds.py``). The
 threshold for a requested FMR is interpolated on a log-FMR grid; FMRs below
@@ -30,6 +30,10 @@ class Calibration:
     fmr: tuple[float, ...]  # ascending
     threshold: tuple[float, ...]  # thresholds at those FMRs (descending)
     fnmr: tuple[float, ...]  # FNMR on the genuine pairs at those thresholds
+    #: Impostor score mean and standard deviation (what score fusion normalises with);
+    #: None in calibrations made before they were recorded.
+    impostor_mean: float | None = None
+    impostor_std: float | None = None
 
     @property
     def min_fmr(self) -> float:
@@ -48,9 +52,14 @@ class Calibration:
         return float(np.interp(np.log10(fmr), np.log10(self.fmr), self.threshold))
 
 
+def calibration_filename(recognizer: str) -> str:
+    """``fusion:a+b`` -> ``fusion_a+b.json`` (no ':' in file names, for Windows)."""
+    return recognizer.replace(":", "_") + ".json"
+
+
 @lru_cache(maxsize=None)
 def load_calibration(recognizer: str) -> Calibration:
-    path = resources.files("facetrust.recognition").joinpath("calibration", f"{recognizer}.json")
+    path = resources.files("facetrust.recognition").joinpath("calibration", calibration_filename(recognizer))
     if not path.is_file():
         raise ConfigError(f"recognizer {recognizer!r} has no calibrated thresholds")
     raw = json.loads(path.read_text())
@@ -63,4 +72,6 @@ def load_calibration(recognizer: str) -> Calibration:
         fmr=tuple(raw["fmr"]),
         threshold=tuple(raw["threshold"]),
         fnmr=tuple(raw["fnmr"]),
+        impostor_mean=raw.get("impostor_mean"),
+        impostor_std=raw.get("impostor_std"),
     )

@@ -9,8 +9,12 @@ indexes) and evaluation need nothing fusion-specific. The weights are
 score standard deviation from its calibration: up to a constant offset this
 is the sum of z-normalised scores, and the fused embedding stays unit-length.
 
-The crop is the ArcFace-aligned crop (112x112); members with another template
-(reid-0095) re-align from it, so every member sees the same face region.
+The crop is the ArcFace-aligned 112x112 crop, and each member re-aligns from
+it. For the ArcFace members that is the identity warp, and reid-0095 makes its
+own crop from the ArcFace crop too, so each member's part of a fused embedding
+equals that member's own embedding of the face: fused embeddings can also be
+composed from embeddings stored per member (:meth:`FusionRecognizer.fuse`,
+used by the evaluation's embedding cache).
 """
 from __future__ import annotations
 
@@ -53,25 +57,26 @@ def fusion_weights(members: Sequence[str]) -> np.ndarray:
 class FusionRecognizer:
     """Base class; :func:`fusion_class` makes the subclass for one list of members."""
 
-    members: tuple[str, ...] = ()
     name = ""
     metric = "cosine"
+    members: tuple[str, ...] = ()
+    dims: tuple[int, ...] = ()
+    dim = 0
+    #: sqrt of each member's weight: the factor its embedding is scaled by.
+    scales: tuple[float, ...] = ()
 
     def __init__(self, device: str = "cpu") -> None:
         from facetrust.analyzer import _create
         from facetrust.recognition import RECOGNIZERS
 
         self._recognizers = [_create(RECOGNIZERS, member, {}, device) for member in self.members]
-        self._scales = np.sqrt(fusion_weights(self.members)).astype(np.float32)
-        self.dims = tuple(int(r.dim) for r in self._recognizers)
-        self.dim = sum(self.dims)
         self.device = device
         self._template = Detection((0.0, 0.0, float(_SIZE), float(_SIZE)), 1.0, ARCFACE_TEMPLATE_112.copy())
 
-    @property
-    def weights(self) -> dict[str, float]:
+    @classmethod
+    def weights(cls) -> dict[str, float]:
         """Each member's weight in the fused score."""
-        return {m: float(s) ** 2 for m, s in zip(self.members, self._scales)}
+        return {m: s * s for m, s in zip(cls.members, cls.scales)}
 
     def align(self, image: np.ndarray, detection: Detection) -> np.ndarray:
         if detection.landmarks is None:
@@ -87,30 +92,33 @@ class FusionRecognizer:
         }
         return self.fuse(per_member)
 
-    def fuse(self, embeddings: Mapping[str, np.ndarray | None]) -> np.ndarray:
+    @classmethod
+    def fuse(cls, embeddings: Mapping[str, np.ndarray | None]) -> np.ndarray:
         """Fused (N, dim) embeddings from each member's (N, dim_i) L2-normalised embeddings
         (e.g. stored per recognizer); a missing member raises :class:`MissingEmbeddingError`."""
         parts = []
-        for member, dim, scale in zip(self.members, self.dims, self._scales):
+        for member, dim, scale in zip(cls.members, cls.dims, cls.scales):
             vectors = embeddings.get(member)
             if vectors is None:
-                raise MissingEmbeddingError(f"{self.name}: no {member!r} embedding for this face "
+                raise MissingEmbeddingError(f"{cls.name}: no {member!r} embedding for this face "
                                             f"(a fused score needs every member's embedding)")
             vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
             if vectors.ndim != 2 or vectors.shape[1] != dim or not np.all(np.isfinite(vectors)):
-                raise MissingEmbeddingError(f"{self.name}: the {member!r} embedding must be finite with {dim} "
+                raise MissingEmbeddingError(f"{cls.name}: the {member!r} embedding must be finite with {dim} "
                                             f"values per face, got shape {vectors.shape}")
-            parts.append(vectors * scale)
+            parts.append(vectors * np.float32(scale))
         if len({len(p) for p in parts}) != 1:
-            raise MissingEmbeddingError(f"{self.name}: members have embeddings for different numbers of faces")
+            raise MissingEmbeddingError(f"{cls.name}: members have embeddings for different numbers of faces")
         return np.concatenate(parts, axis=1)
 
 
 def fusion_class(name: str) -> type[FusionRecognizer]:
-    """The recognizer class for ``fusion:a+b``; unknown members fail here, before loading."""
+    """The recognizer class for ``fusion:a+b``; unknown members, or members without
+    impostor statistics, fail here, before any model loads."""
     from facetrust.recognition import RECOGNIZERS
 
     members = parse_members(name)
-    for member in members:
-        RECOGNIZERS.get_class(member)
-    return type("FusionRecognizer", (FusionRecognizer,), {"members": members, "name": name})
+    dims = tuple(int(RECOGNIZERS.get_class(member).dim) for member in members)
+    scales = tuple(float(v) for v in np.sqrt(fusion_weights(members)))
+    return type("FusionRecognizer", (FusionRecognizer,),
+                {"members": members, "name": name, "dims": dims, "dim": sum(dims), "scales": scales})

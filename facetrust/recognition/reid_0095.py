@@ -3,7 +3,11 @@
 The weights exist only as OpenVINO IR (FP16), so this recognizer runs on the
 ``openvino`` runtime (``pip install 'facetrust[openvino]'``) rather than on a
 conversion whose exactness we would have to prove. Input: 128x128 BGR 0..255
-aligned to the OMZ template (the 96x112 reference points scaled to 128).
+aligned to the OMZ template: the 96x112 reference points scaled to 128x128.
+Those points are the ArcFace 112x112 template shifted left by 8 px, so the
+crop is made as the ArcFace crop's central 96 columns stretched to 128x128:
+the same crop the OMZ template gives, and one that a fusion with ArcFace
+models reproduces exactly from their shared crop (``facetrust.recognition.fusion``).
 """
 from __future__ import annotations
 
@@ -12,18 +16,16 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
-from facetrust.alignment.similarity import estimate_similarity
+from facetrust.alignment import align_arcface
 from facetrust.errors import DeviceUnavailableError, ModelError, ModelNotAvailableError
 from facetrust.recognition.base import l2_normalize
 from facetrust.runtime import cpu_threads
 from facetrust.types import Detection
 from facetrust.zoo import model_file
 
-#: OMZ face_recognition_demo reference landmarks for a 96x112 crop, in LANDMARK_ORDER.
-OMZ_TEMPLATE_96X112 = np.array(
-    [[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366], [33.5493, 92.3655], [62.7299, 92.2041]]
-)
 _SIZE = 128
+#: Columns of the ArcFace 112x112 crop that the OMZ 96x112 reference frame covers.
+_OMZ_COLUMNS = slice(8, 104)
 
 
 def _openvino() -> Any:
@@ -56,7 +58,6 @@ class Reid0095Recognizer:
             )
         except Exception as exc:  # openvino raises untyped RuntimeErrors for bad files
             raise ModelError(f"{xml}: cannot load OpenVINO model ({exc})") from None
-        self._template = OMZ_TEMPLATE_96X112 * np.array([_SIZE / 96.0, _SIZE / 112.0])
         self.device = device
         self.flip = flip
 
@@ -67,8 +68,8 @@ class Reid0095Recognizer:
     def align(self, image: np.ndarray, detection: Detection) -> np.ndarray:
         if detection.landmarks is None:
             raise ValueError("reid-0095 needs 5 landmarks to align")
-        matrix = estimate_similarity(np.asarray(detection.landmarks).reshape(5, 2), self._template)
-        return cv2.warpAffine(image, matrix, (_SIZE, _SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        arcface = align_arcface(image, detection.landmarks, 112)
+        return cv2.resize(arcface[:, _OMZ_COLUMNS], (_SIZE, _SIZE), interpolation=cv2.INTER_LINEAR)
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self._compiled(batch)[0]).reshape(len(batch), -1)

@@ -94,7 +94,7 @@ def main() -> None:
     record = {
         "recognizer": args.recognizer,
         "detector": args.detector,
-        "dataset": f"LFW-a, {len(vectors)} of {len(vectors) + missing} images with a face (largest face per image)",
+        "dataset": f"LFW-a, {len(vectors)} of {len(vectors) + missing} images with a face ({args.select} face per image)",
         "impostor_pairs": int(len(impostor)),
         "genuine_pairs": int(len(genuine)),
         "fmr": fmrs,

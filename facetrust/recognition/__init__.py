@@ -15,6 +15,16 @@ class RecognizerRegistry(Registry[Recognizer]):
         return super().get_class(name)
 
 
+def recognizer_files(name: str) -> tuple:
+    """The zoo files behind a recognizer: its own, or every member's for a fusion
+    (what galleries and evaluation caches identify a recognizer by)."""
+    from facetrust.recognition.fusion import PREFIX, parse_members
+    from facetrust.zoo import get_model
+
+    names = parse_members(name) if name.startswith(PREFIX) else (name,)
+    return tuple(f for n in names for f in get_model(n).files)
+
+
 RECOGNIZERS = RecognizerRegistry("recognizer")
 RECOGNIZERS.register("dlib-resnet", "facetrust.recognition.dlib_resnet:DlibResNetRecognizer", "dlib ResNet-29, 128-d (embedded, default)")
 RECOGNIZERS.register("mobilefacenet", "facetrust.recognition.mobilefacenet:MobileFaceNetRecognizer", "MobileFaceNet ONNX, 128-d, ArcFace alignment (model zoo)")
@@ -23,4 +33,4 @@ RECOGNIZERS.register("edgeface-xxs", "facetrust.recognition.edgeface:EdgeFaceXXS
 RECOGNIZERS.register("reid-0095", "facetrust.recognition.reid_0095:Reid0095Recognizer", "OMZ face-reidentification-retail-0095, 256-d (model zoo, Apache-2.0, needs openvino)")
 RECOGNIZERS.register("w600k-mbf", "facetrust.recognition.w600k_mbf:W600kMbfRecognizer", "InsightFace w600k_mbf ONNX, 512-d (model zoo, NON-COMMERCIAL)")
 
-__all__ = ["Calibration", "RECOGNIZERS", "Recognizer", "RecognizerRegistry", "load_calibration"]
+__all__ = ["Calibration", "RECOGNIZERS", "Recognizer", "RecognizerRegistry", "load_calibration", "recognizer_files"]

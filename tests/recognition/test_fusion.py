@@ -87,3 +87,16 @@ def test_member_without_impostor_statistics_is_refused() -> None:
     # mobilefacenet's calibration predates the recorded impostor statistics.
     with pytest.raises(ConfigError, match="impostor score statistics"):
         RECOGNIZERS.create("fusion:edgeface-xs+mobilefacenet")
+
+
+def test_gallery_search_with_a_fused_recognizer(analyzer: FaceAnalyzer, shared: Path, tmp_path: Path) -> None:
+    from facetrust.gallery import Gallery
+
+    root = shared / "data" / "faces" / EXAMPLES
+    gallery = Gallery.create(tmp_path / "fused.db", analyzer=analyzer)
+    assert gallery.model.name == FUSION and gallery.model.dim == 768
+    gallery.enroll("obama", [root / "obama.jpg"])
+    gallery.enroll("biden", [root / "biden.jpg"])
+    result = gallery.search(root / "obama2.jpg", k=2)
+    assert [m.identity_id for m in result.matches][0] == "obama"
+    assert result.matches[0].score >= result.threshold > result.matches[1].score

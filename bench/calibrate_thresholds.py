@@ -1,10 +1,13 @@
 """Calibrate a recognizer's verification thresholds at stated false-match rates.
 
-Embeds every LFW-a image (largest face), scores ALL cross-identity pairs
+Embeds every LFW-a image (the centre face, as the LFW evaluation selects it), scores ALL cross-identity pairs
 (~87 million impostor comparisons) and all same-identity pairs, and writes
 the impostor-score quantiles to ``facetrust/recognition/calibration/<name>.json``.
 
     python bench/calibrate_thresholds.py --recognizer dlib-resnet --detector dlib-hog --workers 2
+
+Embeddings go through the evaluation's embedding cache (``FACETRUST_CACHE_DIR``), so a
+later ``facetrust eval lfw`` with the same models costs only the matching.
 """
 from __future__ import annotations
 
@@ -17,35 +20,31 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LFW_ROOT, RESULTS, ROOT  # noqa: E402
+from common import LFW_ROOT, ROOT  # noqa: E402
 
-from facetrust.analyzer import AnalyzerConfig  # noqa: E402
-from facetrust.parallel import analyze_paths, progress_map  # noqa: E402
+from facetrust.evaluation.cache import EmbeddingCache  # noqa: E402
+from facetrust.evaluation.embedder import EvalModel, embed_images  # noqa: E402
+from facetrust.recognition.calibration import calibration_filename  # noqa: E402
 
 FMR_GRID = [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1]
 #: A threshold is only stated where at least this many impostor scores lie above it.
 MIN_TAIL = 50
 
 
-def embed_lfw(config: AnalyzerConfig, workers: int) -> tuple[np.ndarray, np.ndarray, int]:
-    cache = RESULTS / f"lfw_embeddings_{config.detector}_{config.recognizer}.npz"
-    if cache.exists():
-        data = np.load(cache)
-        return data["vectors"], data["labels"], int(data["missing"])
+def embed_lfw(model: EvalModel, workers: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Detected-face embeddings of every LFW-a image, through the evaluation's embedding
+    cache: ``facetrust eval lfw`` with the same detector and recognizer then embeds nothing."""
     paths = sorted(LFW_ROOT.glob("*/*.jpg"))
-    vectors, labels, missing = [], [], 0
-    results = analyze_paths(paths, config, embed=True, workers=workers)
-    for result in progress_map(results, len(paths), f"embedding LFW ({config.recognizer})"):
-        if result.error or not result.faces:
-            missing += 1
-            continue
-        vectors.append(result.faces[0].embedding)
-        labels.append(result.path.parent.name)
+    with EmbeddingCache() as cache:
+        embedded = embed_images(paths, model, cache, workers=workers)
+    vectors, labels = [], []
+    for path in paths:
+        vector = embedded.vector(path, use_fallback=False)
+        if vector is not None:
+            vectors.append(vector)
+            labels.append(path.parent.name)
     _, label_ids = np.unique(np.array(labels), return_inverse=True)
-    vectors_arr = np.stack(vectors).astype(np.float32)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, vectors=vectors_arr, labels=label_ids, missing=missing)
-    return vectors_arr, label_ids, missing
+    return np.stack(vectors).astype(np.float32), label_ids, len(paths) - len(vectors)
 
 
 def pair_scores(vectors: np.ndarray, labels: np.ndarray, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
@@ -72,11 +71,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recognizer", default="dlib-resnet")
     parser.add_argument("--detector", default="dlib-hog")
+    parser.add_argument("--select", default="center", choices=["center", "largest"],
+                        help="face per image: 'center' as `facetrust eval lfw` does (dlib-resnet and "
+                             "mobilefacenet were calibrated with 'largest')")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    config = AnalyzerConfig(detector=args.detector, recognizer=args.recognizer)
+    model = EvalModel(args.detector, args.recognizer, select=args.select)
     started = time.time()
-    vectors, labels, missing = embed_lfw(config, args.workers)
+    vectors, labels, missing = embed_lfw(model, args.workers)
     impostor, genuine = pair_scores(vectors, labels)
     impostor.sort()
     fmrs, thresholds, fnmrs = [], [], []
@@ -92,15 +94,19 @@ def main() -> None:
     record = {
         "recognizer": args.recognizer,
         "detector": args.detector,
-        "dataset": f"LFW-a, {len(vectors)} of {len(vectors) + missing} images with a face (largest face per image)",
+        "dataset": f"LFW-a, {len(vectors)} of {len(vectors) + missing} images with a face ({args.select} face per image)",
         "impostor_pairs": int(len(impostor)),
         "genuine_pairs": int(len(genuine)),
         "fmr": fmrs,
         "threshold": thresholds,
         "fnmr": fnmrs,
-        "command": f"python bench/calibrate_thresholds.py --recognizer {args.recognizer} --detector {args.detector}",
+        # Impostor score statistics: what score-level fusion z-normalises with.
+        "impostor_mean": round(float(impostor.mean(dtype=np.float64)), 6),
+        "impostor_std": round(float(impostor.std(dtype=np.float64)), 6),
+        "command": f"python bench/calibrate_thresholds.py --recognizer {args.recognizer} --detector {args.detector} "
+                   f"--select {args.select}",
     }
-    out = ROOT / "facetrust" / "recognition" / "calibration" / f"{args.recognizer}.json"
+    out = ROOT / "facetrust" / "recognition" / "calibration" / calibration_filename(args.recognizer)
     out.write_text(json.dumps(record, indent=1) + "\n")
     print(f"{len(impostor):,} impostor / {len(genuine):,} genuine pairs, {missing} images without a face, "
           f"{time.time() - started:.0f} s")

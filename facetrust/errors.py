@@ -116,3 +116,7 @@ class ApiKeyError(FacetrustError):
 
 class PermissionDeniedError(ApiKeyError):
     """A valid API key that is not scoped to the gallery it asks for (the server answers 403)."""
+
+
+class MissingEmbeddingError(FacetrustError):
+    """A fused recognizer was given a face without the embedding of one of its members."""

@@ -7,5 +7,7 @@ DETECTORS.register("dlib-hog", "facetrust.detection.dlib_hog:DlibHogDetector", "
 DETECTORS.register("dlib-cnn", "facetrust.detection.dlib_cnn:DlibCnnDetector", "dlib MMOD CNN (embedded; accurate, slow on CPU)")
 DETECTORS.register("yunet", "facetrust.detection.yunet:YuNetDetector", "YuNet ONNX, box + 5 landmarks (model zoo)")
 DETECTORS.register("ultraface", "facetrust.detection.ultraface:UltraFaceDetector", "UltraFace RFB-320 ONNX, boxes only (model zoo)")
+DETECTORS.register("scrfd", "facetrust.detection.scrfd:ScrfdDetector", "SCRFD-0.5GF ONNX, box + 5 landmarks (model zoo, NON-COMMERCIAL)")
+DETECTORS.register("retinaface", "facetrust.detection.retinaface:RetinaFaceDetector", "RetinaFace-MobileNet0.25 ONNX, box + 5 landmarks (in the package, MIT)")
 
 __all__ = ["DETECTORS", "Detector"]

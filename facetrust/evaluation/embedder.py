@@ -100,6 +100,8 @@ def embed_images(
     ``model.fallback_box`` when one is set. Interrupting loses at most the
     last uncommitted batch of 64 images.
     """
+    if model.recognizer.startswith("fusion:"):
+        return _embed_fusion(paths, model, cache, workers, progress)
     key = model.cache_key()
     hashes = {Path(p): content_hash(Path(p)) for p in paths}
     cached = cache.get_many(key, hashes.values())
@@ -114,6 +116,35 @@ def embed_images(
         result.computed = len(fresh)
         result.seconds = time.perf_counter() - started
     result.embeddings = {p: cached[h] for p, h in hashes.items() if h in cached}
+    return result
+
+
+def _embed_fusion(paths: Sequence[Path], model: EvalModel, cache: EmbeddingCache, workers: int,
+                  progress: bool) -> EmbeddedSet:
+    """A fused recognizer's embeddings composed from its members' (cached) ones: each member's
+    part of a fused embedding is exactly that member's embedding (facetrust.recognition.fusion)."""
+    from dataclasses import replace
+
+    from facetrust.recognition import RECOGNIZERS
+
+    fusion = RECOGNIZERS.get_class(model.recognizer)
+    parts = {m: embed_images(paths, replace(model, recognizer=m), cache, workers, progress) for m in fusion.members}
+    result = EmbeddedSet(model, {}, hashes=next(iter(parts.values())).hashes)
+    result.computed = max(p.computed for p in parts.values())
+    result.seconds = sum(p.seconds for p in parts.values())
+    for part in parts.values():
+        result.errors.update(part.errors)
+    for path in result.hashes:
+        entries = {m: p.embeddings.get(Path(path)) for m, p in parts.items()}
+        if any(e is None for e in entries.values()):
+            continue  # an image a member could not read: already in errors
+        detected = all(e.detected for e in entries.values())
+
+        def fused(kind: str) -> np.ndarray | None:
+            vectors = {m: getattr(e, kind) for m, e in entries.items()}
+            return None if all(v is None for v in vectors.values()) else fusion.fuse(vectors)[0]
+
+        result.embeddings[Path(path)] = CachedEmbedding(detected, fused("vector"), fused("fallback_vector"))
     return result
 
 

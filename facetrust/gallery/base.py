@@ -76,11 +76,10 @@ def model_identity(recognizer: str) -> ModelIdentity:
     """
     import hashlib
 
-    from facetrust.recognition import RECOGNIZERS
-    from facetrust.zoo import get_model
+    from facetrust.recognition import RECOGNIZERS, recognizer_files
 
     dim = int(getattr(RECOGNIZERS.get_class(recognizer), "dim"))
-    files = get_model(recognizer).files
+    files = recognizer_files(recognizer)
     if not files:
         raise ConfigError(f"recognizer {recognizer!r} has no model file to identify it by")
     if len(files) == 1:

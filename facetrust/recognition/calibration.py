@@ -1,6 +1,6 @@
 """Verification thresholds calibrated at stated false-match rates.
 
-Each recognizer declares (class attribute ``calibration``) which shipped
+Each recognizer (and each fusion ``fusion:a+b``, as ``fusion_a+b``) declares (class attribute ``calibration``) which shipped
 ``calibration/<calibration>.json`` holds its thresholds: the impostor-score
 quantiles measured on LFW (all cross-identity pairs of the 13,233 LFW-a
 images, see docs/recognition.md and ``bench/calibrate_thresholds.py``). The
@@ -30,6 +30,10 @@ class Calibration:
     fmr: tuple[float, ...]  # ascending
     threshold: tuple[float, ...]  # thresholds at those FMRs (descending)
     fnmr: tuple[float, ...]  # FNMR on the genuine pairs at those thresholds
+    #: Impostor score mean and standard deviation (what score fusion normalises with);
+    #: None in calibrations made before they were recorded.
+    impostor_mean: float | None = None
+    impostor_std: float | None = None
 
     @property
     def min_fmr(self) -> float:
@@ -46,6 +50,11 @@ class Calibration:
         if fmr > self.fmr[-1]:
             raise ConfigError(f"{self.recognizer}: FMR {fmr:g} is above the largest calibrated FMR {self.fmr[-1]:g}")
         return float(np.interp(np.log10(fmr), np.log10(self.fmr), self.threshold))
+
+
+def calibration_filename(recognizer: str) -> str:
+    """``fusion:a+b`` -> ``fusion_a+b.json`` (no ':' in file names, for Windows)."""
+    return recognizer.replace(":", "_") + ".json"
 
 
 @lru_cache(maxsize=None)
@@ -70,4 +79,6 @@ def load_calibration(recognizer: str) -> Calibration:
         fmr=tuple(raw["fmr"]),
         threshold=tuple(raw["threshold"]),
         fnmr=tuple(raw["fnmr"]),
+        impostor_mean=raw.get("impostor_mean"),
+        impostor_std=raw.get("impostor_std"),
     )

@@ -9,10 +9,13 @@ variances (0.1, 0.2).
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from facetrust.detection.base import downscale_for_detection, nms, rescale, sort_by_area
 from facetrust.detection.onnx_detector import OnnxDetector
+from facetrust.registry import Option
 from facetrust.types import Detection
 
 _STEPS = (8, 16, 32)
@@ -27,6 +30,10 @@ class RetinaFaceDetector(OnnxDetector):
 
     name = "retinaface"
     provides_landmarks = True
+    #: RetinaFace's 5 landmarks: the third is the nose tip.
+    nose_point = "tip"
+    zoo_models = ("retinaface-mnet025-onnx",)
+    OPTIONS: ClassVar[dict[str, Option]] = OnnxDetector.OPTIONS
 
     def __init__(
         self,

@@ -9,11 +9,14 @@ in units of the stride.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import cv2
 import numpy as np
 
 from facetrust.detection.base import nms, rescale, sort_by_area
 from facetrust.detection.onnx_detector import OnnxDetector
+from facetrust.registry import Option
 from facetrust.types import Detection
 
 _STRIDES = (8, 16, 32)
@@ -27,6 +30,11 @@ class ScrfdDetector(OnnxDetector):
 
     name = "scrfd"
     provides_landmarks = True
+    #: insightface's 5 keypoints: the third is the nose tip.
+    nose_point = "tip"
+    zoo_models = ("scrfd-500m",)
+    OPTIONS: ClassVar[dict[str, Option]] = {
+        **{k: v for k, v in OnnxDetector.OPTIONS.items() if k != "max_side"}, "input_size": Option(int, 64, 4096)}
 
     def __init__(
         self,

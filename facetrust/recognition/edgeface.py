@@ -13,6 +13,8 @@ class EdgeFaceXSRecognizer(OnnxArcFaceRecognizer):
 
     name = "edgeface-xs"
     dim = 512
+    calibration = "edgeface-xs"
+    zoo_models = ("edgeface-xs",)
 
 
 class EdgeFaceXXSRecognizer(OnnxArcFaceRecognizer):
@@ -20,3 +22,5 @@ class EdgeFaceXXSRecognizer(OnnxArcFaceRecognizer):
 
     name = "edgeface-xxs"
     dim = 512
+    calibration = "edgeface-xxs"
+    zoo_models = ("edgeface-xxs",)

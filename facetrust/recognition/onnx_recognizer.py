@@ -2,12 +2,13 @@
 a per-model affine normalisation, batched inference and optional flip-sum."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from facetrust.alignment import align_arcface
 from facetrust.recognition.base import l2_normalize
+from facetrust.registry import Option
 from facetrust.runtime import onnx_session
 from facetrust.types import Detection
 from facetrust.zoo import model_file
@@ -25,6 +26,7 @@ class OnnxArcFaceRecognizer:
     channels = "RGB"
     mean: float = 127.5
     std: float = 127.5
+    OPTIONS: ClassVar[dict[str, Option]] = {"flip": Option(bool), "device": Option(str)}
 
     def __init__(self, flip: bool = False, device: str = "cpu") -> None:
         self._session = onnx_session(model_file(self.name), device)

@@ -11,7 +11,7 @@ models reproduces exactly from their shared crop (``facetrust.recognition.fusion
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import cv2
 import numpy as np
@@ -20,6 +20,7 @@ from facetrust.alignment import align_arcface
 from facetrust.errors import DeviceUnavailableError, ModelError, ModelNotAvailableError
 from facetrust.recognition.base import l2_normalize
 from facetrust.runtime import cpu_threads
+from facetrust.registry import Option
 from facetrust.types import Detection
 from facetrust.zoo import model_file
 
@@ -44,6 +45,9 @@ class Reid0095Recognizer:
     name = "reid-0095"
     dim = 256
     metric = "cosine"
+    calibration = "reid-0095"
+    zoo_models = ("reid-0095",)
+    OPTIONS: ClassVar[dict[str, Option]] = {"flip": Option(bool), "device": Option(str)}
 
     def __init__(self, flip: bool = True, device: str = "cpu") -> None:
         if device != "cpu":

@@ -13,3 +13,5 @@ class W600kMbfRecognizer(OnnxArcFaceRecognizer):
 
     name = "w600k-mbf"
     dim = 512
+    calibration = "w600k-mbf"
+    zoo_models = ("w600k-mbf",)

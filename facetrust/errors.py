@@ -96,3 +96,15 @@ class ApiKeyError(FacetrustError):
 
 class PermissionDeniedError(ApiKeyError):
     """A valid API key that is not scoped to the gallery it asks for (the server answers 403)."""
+
+
+class PrivacyKeyError(FacetrustError):
+    """A protection or encryption key is missing, too short, corrupted or unreadable."""
+
+
+class WrongKeyError(PrivacyKeyError):
+    """A key whose fingerprint differs from the one the data was protected or encrypted with."""
+
+
+class ProtectedTemplateError(EmbeddingError):
+    """A protected template where a plain embedding is expected, or the other way round."""

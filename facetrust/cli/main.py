@@ -12,6 +12,7 @@ from facetrust.cli import forensics as forensics_cli
 from facetrust.cli import gallery as gallery_cli
 from facetrust.cli import liveness as liveness_cli
 from facetrust.cli import models as models_cli
+from facetrust.cli import privacy as privacy_cli
 from facetrust.cli import quality as quality_cli
 from facetrust.cli import server as server_cli
 from facetrust.cli.common import InputResults, parse_check_options, parse_options, print_json, user_errors
@@ -26,6 +27,8 @@ app.add_typer(gallery_cli.app, name="gallery")
 app.add_typer(liveness_cli.app, name="liveness")
 app.add_typer(quality_cli.app, name="quality")
 evaluate_cli.app.command("pad")(liveness_cli.evaluate)  # `facetrust eval pad` = `facetrust liveness eval`
+app.add_typer(privacy_cli.app, name="privacy")
+evaluate_cli.app.command("protection")(privacy_cli.protection)
 
 DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Detector name (see `facetrust models list`).")
 RecognizerOpt = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer name.")

@@ -7,7 +7,8 @@
 3. facetrust/privacy/calibration.json: protected-score thresholds at FMR 1e-2 / 1e-3 / 1e-4
    for those parameters (a protected gallery's default thresholds).
 
-Embeddings come from the evaluation cache (`facetrust eval lfw --compare yunet:mobilefacenet` fills it).
+Embeddings come from the evaluation cache (`facetrust eval lfw --compare yunet:mobilefacenet` fills it);
+only pairs whose images are cached are used (the count is printed).
 
     python bench/privacy_calibration.py centres      # step 1
     python bench/privacy_calibration.py thresholds   # steps 2-3
@@ -20,9 +21,9 @@ import sys
 import numpy as np
 
 from common import LFW_PAIRS, LFW_ROOT, ROOT
-from facetrust.evaluation.cache import EmbeddingCache
+from facetrust.evaluation.cache import EmbeddingCache, content_hash
 from facetrust.evaluation.embedder import EvalModel
-from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
+from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, Pair, read_lfw_pairs
 from facetrust.privacy import create_protector
 from facetrust.privacy.evaluation import TUNING_FOLDS, calibrate_thresholds, choose_params, eval_key, load_pair_data
 
@@ -31,12 +32,23 @@ FMRS = (1e-2, 1e-3, 1e-4)
 OUT = ROOT / "facetrust" / "privacy"
 
 
+def cached_pairs(pairs: list[Pair], model: EvalModel, cache: EmbeddingCache) -> list[Pair]:
+    """The pairs whose two images are both in the cache: all of them once the cache is complete."""
+    paths = sorted({p.path_a for p in pairs} | {p.path_b for p in pairs})
+    hashes = {p: content_hash(p) for p in paths}
+    found = cache.get_many(model.cache_key(), hashes.values())
+    kept = [p for p in pairs if hashes[p.path_a] in found and hashes[p.path_b] in found]
+    print(f"{model.label}: {len(kept)} of {len(pairs)} pairs have both images cached", flush=True)
+    return kept
+
+
 def main(step: str) -> None:
     pairs = read_lfw_pairs(LFW_PAIRS, LFW_ROOT)
     centres, calibration = {}, {}
     with EmbeddingCache() as cache:
         for detector, recognizer in CONFIGURATIONS:
-            data = load_pair_data(pairs, EvalModel(detector, recognizer, fallback_box=LFW_FALLBACK_BOX), cache)
+            model = EvalModel(detector, recognizer, fallback_box=LFW_FALLBACK_BOX)
+            data = load_pair_data(cached_pairs(pairs, model, cache), model, cache)
             train = data.vectors[data.images_in(TUNING_FOLDS)]
             if step == "centres":
                 centres[recognizer] = {"mean": [round(float(v), 7) for v in train.mean(axis=0)],

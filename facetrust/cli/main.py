@@ -29,6 +29,7 @@ app.add_typer(quality_cli.app, name="quality")
 evaluate_cli.app.command("pad")(liveness_cli.evaluate)  # `facetrust eval pad` = `facetrust liveness eval`
 app.add_typer(privacy_cli.app, name="privacy")
 evaluate_cli.app.command("protection")(privacy_cli.protection)
+app.command("anonymize")(privacy_cli.anonymize)
 
 DetectorOpt = typer.Option("dlib-hog", "--detector", "-d", help="Detector name (see `facetrust models list`).")
 RecognizerOpt = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer name.")

@@ -118,3 +118,34 @@ def _print(result: dict[str, Any]) -> None:
     Console().print(table)
     if "plot" in result:
         typer.echo(f"plot: {result['plot']}", err=True)
+
+
+def anonymize(
+    inputs: list[str] = typer.Argument(..., help="Images (files, folders, globs)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the anonymised copies (same file names)."),
+    method: str = typer.Option("blur", "--method", help="blur, pixelate or mask."),
+    margin: float = typer.Option(0.25, "--margin", help="Added around each face box, as a fraction of its size."),
+    detector: str = typer.Option("dlib-hog", "--detector", "-d", help="Face detector."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Blur, pixelate or mask every detected face (videos are not supported yet)."""
+    from facetrust.analyzer import FaceAnalyzer
+    from facetrust.errors import ConfigError
+    from facetrust.io import expand_inputs, is_video
+    from facetrust.privacy.anonymize import anonymize_files
+
+    with user_errors():
+        paths = expand_inputs(inputs)
+        videos = [p for p in paths if is_video(p)]
+        if videos:
+            raise ConfigError(f"videos are not supported by anonymize yet: {videos[0]}")
+        report = anonymize_files(paths, out, FaceAnalyzer(detector=detector), method, margin)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        for target, faces in report.written.items():
+            typer.echo(f"{target}: {faces} face(s)")
+    for path, reason in report.failed.items():
+        typer.echo(f"error: {path}: {reason}", err=True)
+    if report.failed:
+        raise typer.Exit(1)

@@ -10,8 +10,8 @@
 Embeddings come from the evaluation cache (`facetrust eval lfw --compare yunet:mobilefacenet` fills it);
 only pairs whose images are cached are used (the count is printed).
 
-    python bench/privacy_calibration.py centres      # step 1
-    python bench/privacy_calibration.py thresholds   # steps 2-3
+    python bench/privacy_calibration.py centres [RECOGNIZER]      # step 1 (one recognizer, or all)
+    python bench/privacy_calibration.py thresholds [RECOGNIZER]   # steps 2-3
 """
 from __future__ import annotations
 
@@ -42,11 +42,18 @@ def cached_pairs(pairs: list[Pair], model: EvalModel, cache: EmbeddingCache) -> 
     return kept
 
 
-def main(step: str) -> None:
+def _existing(name: str) -> dict:
+    path = OUT / name
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def main(step: str, only: str | None = None) -> None:
     pairs = read_lfw_pairs(LFW_PAIRS, LFW_ROOT)
-    centres, calibration = {}, {}
+    centres, calibration = _existing("centres.json"), _existing("calibration.json")
     with EmbeddingCache() as cache:
         for detector, recognizer in CONFIGURATIONS:
+            if only is not None and recognizer != only:
+                continue
             model = EvalModel(detector, recognizer, fallback_box=LFW_FALLBACK_BOX)
             data = load_pair_data(cached_pairs(pairs, model, cache), model, cache)
             train = data.vectors[data.images_in(TUNING_FOLDS)]
@@ -71,4 +78,4 @@ def main(step: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "thresholds")
+    main(sys.argv[1] if len(sys.argv) > 1 else "thresholds", sys.argv[2] if len(sys.argv) > 2 else None)

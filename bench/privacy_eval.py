@@ -4,11 +4,12 @@ Same as `facetrust eval protection --root ... --pairs ... --compare yunet:mobile
 bench/results/privacy`, except that a configuration whose cache is incomplete is evaluated on the
 pairs whose two images are cached (printed), instead of embedding the rest.
 
-    python bench/privacy_eval.py
+    python bench/privacy_eval.py [RECOGNIZER]
 """
 from __future__ import annotations
 
 import json
+import sys
 
 from common import LFW_PAIRS, LFW_ROOT, RESULTS
 from privacy_calibration import CONFIGURATIONS, cached_pairs
@@ -18,12 +19,15 @@ from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
 from facetrust.privacy.report import evaluate_protection
 
 
-def main() -> None:
+def main(only: str | None = None) -> None:
     pairs = read_lfw_pairs(LFW_PAIRS, LFW_ROOT)
     report = RESULTS / "privacy"
-    combined: dict = {"configurations": {}}
+    path = report / "protection.json"
+    combined: dict = json.loads(path.read_text()) if path.is_file() else {"configurations": {}}
     with EmbeddingCache() as cache:
         for detector, recognizer in CONFIGURATIONS:
+            if only is not None and recognizer != only:
+                continue
             model = EvalModel(detector, recognizer, fallback_box=LFW_FALLBACK_BOX)
             subset = cached_pairs(pairs, model, cache)
             result = evaluate_protection(subset, [model], cache, report=report / recognizer, progress=False)
@@ -31,8 +35,8 @@ def main() -> None:
             combined["configurations"].update(result["configurations"])
             combined["configurations"][model.label]["pairs_of_view2"] = f"{len(subset)} of {len(pairs)}"
             print(json.dumps(result["configurations"], indent=1), flush=True)
-    (report / "protection.json").write_text(json.dumps(combined, indent=1) + "\n")
+    path.write_text(json.dumps(combined, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else None)

@@ -564,7 +564,6 @@ class Gallery:
                     batch_size: int = 1000, progress: bool = False) -> int:
         """Enrol the identities of an export file made with the same model; returns how many were new."""
         from facetrust.gallery.portable import iter_records, read_header
-
         from facetrust.privacy.gallery import check_import
 
         header = read_header(path)

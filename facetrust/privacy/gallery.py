@@ -35,7 +35,9 @@ def protected_model(model: "ModelIdentity", protection: str | TemplateProtector,
             raise ConfigError("protection options go to the protector itself when one is given")
         protector = protection
     else:
-        protector = create_protector(protection, load_key(key), model.dim, recognizer=model.name, **(options or {}))
+        if options is None:  # the parameters calibrated for this recognizer, where there are some
+            options = calibrated_params(model.name, protection)
+        protector = create_protector(protection, load_key(key), model.dim, recognizer=model.name, **options)
     if protector.dim != model.dim:
         raise ConfigError(f"the protector takes {protector.dim}-d embeddings; {model.name} gives {model.dim}-d")
     return ModelIdentity(model.name, model.sha256, protector.out_dim, protector.spec()), protector
@@ -75,6 +77,12 @@ def check_import(gallery_model: "ModelIdentity", export_model: "ModelIdentity", 
 @lru_cache(maxsize=None)
 def _calibration() -> dict[str, Any]:
     return json.loads(_CALIBRATION.read_text()) if _CALIBRATION.is_file() else {}
+
+
+def calibrated_params(recognizer: str, scheme: str) -> dict[str, Any]:
+    """The parameters chosen on LFW folds 1-5 for ``recognizer`` (docs/privacy.md); {} (the scheme's defaults) if none."""
+    entry = _calibration().get(recognizer, {}).get(scheme)
+    return dict(entry["params"]) if entry else {}
 
 
 def protected_threshold(spec: dict[str, Any], fmr: float) -> float:

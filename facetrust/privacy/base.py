@@ -44,6 +44,8 @@ class TemplateProtector(ABC):
     """Protects ``dim``-dimensional embeddings under one key."""
 
     scheme: ClassVar[str]
+    #: Whether embeddings are centred on the recognizer's mean first (needed for sign bits).
+    centred: ClassVar[bool] = False
 
     def __init__(self, key: ProtectionKey, dim: int, recognizer: str | None = None) -> None:
         if not isinstance(key, ProtectionKey):
@@ -53,7 +55,7 @@ class TemplateProtector(ABC):
         self.key = key
         self.dim = int(dim)
         self.recognizer = recognizer
-        self._centre = None if recognizer is None else recognizer_centre(recognizer)
+        self._centre = recognizer_centre(recognizer) if recognizer is not None and self.centred else None
         if self._centre is not None and len(self._centre) != dim:
             raise ConfigError(f"recognizer {recognizer!r} gives {len(self._centre)}-d embeddings, not {dim}-d")
 

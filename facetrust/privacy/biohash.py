@@ -1,5 +1,7 @@
 """``biohash``: keyed orthonormal random projection, then one bit per projection (Teoh et al., 2004).
 
+Embeddings are first centred on the recognizer's public mean (``recognizer=``): they crowd
+around it, so signs of uncentred projections are mostly the same for everyone.
 Bits are stored as +-1/sqrt(bits), so the inner product of two protected templates is
 ``1 - 2 * hamming / bits``: Hamming matching inside the gallery's inner-product index.
 """
@@ -16,6 +18,7 @@ from facetrust.privacy.keys import ProtectionKey
 
 class BioHashProtector(TemplateProtector):
     scheme = "biohash"
+    centred = True
 
     def __init__(self, key: ProtectionKey, dim: int, recognizer: str | None = None, bits: int | None = None) -> None:
         super().__init__(key, dim, recognizer)

@@ -96,6 +96,6 @@ def test_bad_input_gets_typed_errors(lfw_faces):
     with pytest.raises(ConfigError, match="bits"):
         create_protector("biohash", key, 128, bits=512)
     with pytest.raises(ConfigError, match="no embedding centre"):
-        create_protector("slerp", key, 128, recognizer="no-such-recognizer")
+        create_protector("biohash", key, 128, recognizer="no-such-recognizer")
     with pytest.raises(ConfigError, match="bad options"):
         create_protector("biohash", key, 128, alpha=0.1)

@@ -120,3 +120,15 @@ class PermissionDeniedError(ApiKeyError):
 
 class MissingEmbeddingError(FacetrustError):
     """A fused recognizer was given a face without the embedding of one of its members."""
+
+
+class PrivacyKeyError(FacetrustError):
+    """A protection or encryption key is missing, too short, corrupted or unreadable."""
+
+
+class WrongKeyError(PrivacyKeyError):
+    """A key whose fingerprint differs from the one the data was protected or encrypted with."""
+
+
+class ProtectedTemplateError(EmbeddingError):
+    """A protected template where a plain embedding is expected, or the other way round."""

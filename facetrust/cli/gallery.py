@@ -87,13 +87,16 @@ def create(
     nlist: Optional[int] = typer.Option(None, "--nlist", help="IVF lists (default: about 4·√n)."),
     nprobe: Optional[int] = typer.Option(None, "--nprobe", help="IVF lists visited per query (default: 6·√nlist)."),
     backend_opt: Optional[list[str]] = BackendOpt,
+    protection: Optional[str] = typer.Option(None, "--protection", help="Store only protected templates: slerp or biohash (docs/privacy.md)."),
+    key: Optional[Path] = typer.Option(None, "--key", help="Protection key file (default: $FACETRUST_PRIVACY_KEY, which every later command reads)."),
 ) -> None:
     """Create an empty gallery."""
     from facetrust.gallery import Gallery, IndexConfig
 
     with user_errors(), _gallery_warnings():
         config = IndexConfig(index, approximate_above, nlist, nprobe)  # type: ignore[arg-type]
-        with Gallery.create(gallery, recognizer, index=config, **parse_options(backend_opt)) as created:
+        with Gallery.create(gallery, recognizer, index=config, protection=protection, key=key,
+                            **parse_options(backend_opt)) as created:
             typer.echo(f"created {gallery} for {created.model}")
 
 

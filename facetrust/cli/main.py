@@ -15,6 +15,7 @@ from facetrust.cli import forensics as forensics_cli
 from facetrust.cli import gallery as gallery_cli
 from facetrust.cli import liveness as liveness_cli
 from facetrust.cli import models as models_cli
+from facetrust.cli import privacy as privacy_cli
 from facetrust.cli import quality as quality_cli
 from facetrust.cli import server as server_cli
 from facetrust.cli.common import InputResults, parse_check_options, parse_options, print_json, user_errors
@@ -30,6 +31,9 @@ app.add_typer(gallery_cli.app, name="gallery")
 app.add_typer(liveness_cli.app, name="liveness")
 app.add_typer(quality_cli.app, name="quality")
 evaluate_cli.app.command("pad")(liveness_cli.evaluate)  # `facetrust eval pad` = `facetrust liveness eval`
+app.add_typer(privacy_cli.app, name="privacy")
+evaluate_cli.app.command("protection")(privacy_cli.protection)
+app.command("anonymize")(privacy_cli.anonymize)
 
 
 @app.callback()

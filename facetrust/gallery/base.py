@@ -53,16 +53,25 @@ class ModelIdentity:
     name: str
     sha256: str
     dim: int
+    #: Template protection (facetrust.privacy): the protector's spec, key fingerprint included;
+    #: ``dim`` is then the protected templates' dimension.
+    protection: dict[str, Any] | None = field(default=None, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "sha256": self.sha256, "dim": self.dim}
+        plain = {"name": self.name, "sha256": self.sha256, "dim": self.dim}
+        return plain if self.protection is None else {**plain, "protection": self.protection}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelIdentity":
         try:
-            return cls(str(data["name"]), str(data["sha256"]), int(data["dim"]))
-        except (KeyError, TypeError, ValueError) as exc:
+            return cls(str(data["name"]), str(data["sha256"]), int(data["dim"]), data.get("protection"))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise GalleryError(f"bad model identity {data!r}: {exc}") from None
+
+    @property
+    def input_dim(self) -> int:
+        """Dimension of the recognizer's embeddings (before any protection)."""
+        return int(self.protection["dim"]) if self.protection else self.dim
 
     def __str__(self) -> str:
         return f"{self.name} (sha256 {self.sha256[:12]}…, {self.dim}-d)"

@@ -82,9 +82,14 @@ class Gallery:
 
     def __init__(self, backend: GalleryBackend, analyzer: "FaceAnalyzer | None" = None, *,
                  quality_policy: QualityPolicy = DEFAULT_QUALITY_POLICY,
-                 quality_method: str | QualityAssessor | None = None) -> None:
+                 quality_method: str | QualityAssessor | None = None, key: Any = None) -> None:
+        from facetrust.privacy.gallery import open_protector
+
         self.backend = backend
         self.model: ModelIdentity = backend.model
+        # Protected galleries (facetrust.privacy): embeddings are protected on the way in.
+        self._protector = open_protector(self.model, key)
+        self._store_as_is = False  # True while importing templates that are already protected
         self._analyzer: FaceAnalyzer | None = None
         self._quality_method = quality_method
         self._assessor: QualityAssessor | None = None
@@ -98,17 +103,25 @@ class Gallery:
                analyzer: "FaceAnalyzer | None" = None, backend: str | None = None, index: IndexConfig | None = None,
                quality_policy: QualityPolicy = DEFAULT_QUALITY_POLICY,
                quality_method: str | QualityAssessor | None = None, exist_ok: bool = False,
+               protection: Any = None, key: Any = None, protection_options: dict[str, Any] | None = None,
                **options: Any) -> "Gallery":
-        """A new, empty gallery. ``recognizer`` defaults to the analyzer's (else ``dlib-resnet``);
-        pass a :class:`ModelIdentity` for embeddings from a model outside the zoo.
+        """A new, empty gallery. ``recognizer`` defaults to the analyzer's (else the default
+        recognizer); pass a :class:`ModelIdentity` for embeddings from a model outside the zoo.
         ``exist_ok=True`` opens the gallery when it exists already (it must be of the same
-        recognizer), so a script that creates its gallery can run again."""
+        recognizer and protection), so a script that creates its gallery can run again.
+        ``protection`` (a scheme of ``facetrust.privacy.PROTECTIONS`` or a protector) stores only
+        protected templates, under ``key`` (a key, a key file, or None: ``$FACETRUST_PRIVACY_KEY``)."""
         from facetrust.gallery import BACKENDS
 
         if isinstance(recognizer, ModelIdentity):
             model = recognizer
         else:
             model = model_identity(recognizer or (analyzer.config.recognizer if analyzer else DEFAULT_RECOGNIZER))
+        if protection is not None:
+            from facetrust.privacy.gallery import protected_model
+
+            model, protector = protected_model(model, protection, key, protection_options)
+            key = protector.key
         kind = BACKENDS.get_class(backend or backend_for(location))
         try:
             store = kind.create(location, model, index, **options)
@@ -119,24 +132,26 @@ class Gallery:
             if store.model != model:
                 store.close()
                 raise ModelMismatchError(f"{location} exists and holds {store.model}, not {model}") from None
-        return cls._over(store, analyzer, quality_policy, quality_method)
+        return cls._over(store, analyzer, quality_policy, quality_method, key)
 
     @classmethod
     def open(cls, location: str | os.PathLike[str], *, analyzer: "FaceAnalyzer | None" = None,
              readonly: bool = False, backend: str | None = None, index: IndexConfig | None = None,
              quality_policy: QualityPolicy = DEFAULT_QUALITY_POLICY,
-             quality_method: str | QualityAssessor | None = None, **options: Any) -> "Gallery":
+             quality_method: str | QualityAssessor | None = None, key: Any = None, **options: Any) -> "Gallery":
+        """An existing gallery; a protected one needs its ``key`` (a key, a key file, or None:
+        ``$FACETRUST_PRIVACY_KEY``) and refuses one with another fingerprint."""
         from facetrust.gallery import BACKENDS
 
         store = BACKENDS.get_class(backend or backend_for(location)).open(location, readonly, index, **options)
-        return cls._over(store, analyzer, quality_policy, quality_method)
+        return cls._over(store, analyzer, quality_policy, quality_method, key)
 
     @classmethod
     def _over(cls, store: GalleryBackend, analyzer: "FaceAnalyzer | None", quality_policy: QualityPolicy,
-              quality_method: str | QualityAssessor | None) -> "Gallery":
-        """The gallery over an opened store; the store is closed again if that fails (bad settings)."""
+              quality_method: str | QualityAssessor | None, key: Any = None) -> "Gallery":
+        """The gallery over an opened store; the store is closed again if that fails (bad settings, wrong key)."""
         try:
-            return cls(store, analyzer, quality_policy=quality_policy, quality_method=quality_method)
+            return cls(store, analyzer, quality_policy=quality_policy, quality_method=quality_method, key=key)
         except BaseException:
             store.close()
             raise
@@ -203,7 +218,8 @@ class Gallery:
             if model != self.model.name:
                 raise ModelMismatchError(f"{what} come from {model!r}; this gallery holds {self.model}")
             model = model_identity(model)
-        if model != self.model:
+        plain = ModelIdentity(self.model.name, self.model.sha256, self.model.input_dim)
+        if model != (self.model if model.protection is not None else plain):
             raise ModelMismatchError(f"{what} come from {model}; this gallery holds {self.model}")
 
     # -- validation ----------------------------------------------------------
@@ -217,8 +233,9 @@ class Gallery:
             raise EmbeddingError(f"embeddings must be numeric arrays: {exc}") from None
         if array.ndim == 1:
             array = array[None, :]
-        if array.ndim != 2 or array.shape[1] != self.model.dim:
-            raise EmbeddingError(f"expected {self.model.dim}-d embeddings from {self.model.name}, "
+        dim = self.model.dim if self._store_as_is else self.model.input_dim
+        if array.ndim != 2 or array.shape[1] != dim:
+            raise EmbeddingError(f"expected {dim}-d embeddings from {self.model.name}, "
                                  f"got an array of shape {np.shape(embeddings)}")
         if not np.isfinite(array).all():
             raise EmbeddingError("embeddings contain NaN or infinite values")
@@ -227,7 +244,8 @@ class Gallery:
             raise EmbeddingError("an embedding is the zero vector")
         # Rows already of unit length are kept bit for bit (exports re-import exactly).
         unit = np.abs(norms - 1.0) < 1e-6
-        return np.where(unit[:, None], array, array / norms[:, None]).astype(np.float32)
+        vectors = np.where(unit[:, None], array, array / norms[:, None]).astype(np.float32)
+        return self._protector.protect(vectors) if self._protector and not self._store_as_is else vectors
 
     def _templates(self, items: Any, model: str | ModelIdentity | None = None) -> list[NewTemplate]:
         """Validated templates from an array (1-D: one embedding, 2-D: one per row) or a
@@ -253,8 +271,9 @@ class Gallery:
                 row = np.asarray(raw, dtype=np.float64)
             except (TypeError, ValueError) as exc:
                 raise EmbeddingError(f"embeddings must be numeric arrays: {exc}") from None
-            if row.shape != (self.model.dim,):
-                raise EmbeddingError(f"expected {self.model.dim}-d embeddings from {self.model.name}, "
+            dim = self.model.dim if self._store_as_is else self.model.input_dim
+            if row.shape != (dim,):
+                raise EmbeddingError(f"expected {dim}-d embeddings from {self.model.name}, "
                                      f"got an array of shape {row.shape}")
             rows.append(row)
         vectors = self._vectors(np.stack(rows), model)
@@ -422,6 +441,10 @@ class Gallery:
         """The recognizer's calibrated similarity threshold at ``fmr`` (default 1e-3)."""
         from facetrust.recognition.calibration import DEFAULT_FMR, load_calibration
 
+        if self.model.protection is not None:
+            from facetrust.privacy.gallery import protected_threshold
+
+            return protected_threshold(self.model.protection, DEFAULT_FMR if fmr is None else fmr)
         return load_calibration(self.model.name).threshold_at(DEFAULT_FMR if fmr is None else fmr)
 
     def _decision(self, threshold: float | None, fmr: float | None) -> float:
@@ -539,11 +562,17 @@ class Gallery:
                     batch_size: int = 1000, progress: bool = False) -> int:
         """Enrol the identities of an export file made with the same model; returns how many were new."""
         from facetrust.gallery.portable import iter_records, read_header
+        from facetrust.privacy.gallery import check_import
 
         header = read_header(path)
+        check_import(self.model, header["model"], path)
         self._check_model(header["model"], f"the identities in {path}")
-        return self.enroll_many(iter_records(path), batch_size=batch_size, on_duplicate=on_duplicate,
-                                progress=progress, total=int(header.get("identities") or 0) or None)
+        self._store_as_is = self.model.protection is not None  # exported templates are protected already
+        try:
+            return self.enroll_many(iter_records(path), batch_size=batch_size, on_duplicate=on_duplicate,
+                                    progress=progress, total=int(header.get("identities") or 0) or None)
+        finally:
+            self._store_as_is = False
 
     def stats(self) -> dict[str, Any]:
         return self.backend.stats()

@@ -1,0 +1,91 @@
+"""A gallery with ``protection=...``: only protected templates stored; search, erasure, export/import, keys."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facetrust.errors import ConfigError, PrivacyKeyError, ProtectedTemplateError, WrongKeyError
+from facetrust.gallery import Gallery
+from facetrust.privacy import KEY_ENV, ProtectionKey, protector_from_spec, save_key
+from facetrust.privacy.evaluation import eval_key
+from tests_privacy_helpers import enrol_first_two
+
+
+@pytest.fixture
+def key_file(tmp_path):  # type: ignore[no-untyped-def]
+    # A fixed key: the same transform every run (biohash loses accuracy, docs/privacy.md).
+    return save_key(eval_key(20), tmp_path / "gallery.key")
+
+
+@pytest.mark.parametrize("scheme", ["slerp", "biohash"])
+def test_protected_gallery_identifies_and_stores_only_protected_templates(scheme, lfw_faces, key_file, tmp_path):
+    location = tmp_path / "staff.gallery"
+    with Gallery.create(location, protection=scheme, key=key_file) as gallery:
+        enrol_first_two(gallery, lfw_faces)
+        probes = lfw_faces.vectors[2::3]  # each person's third image, not enrolled
+        results = gallery.search_embeddings(probes, k=3)
+        found = [r.matches[0].identity_id for r in results]
+        correct = sum(f == f"person{i}" for i, f in enumerate(found))
+        # slerp keeps dlib-resnet's accuracy; biohash loses 2 points on LFW: one miss in six is allowed.
+        assert correct >= (len(probes) if scheme == "slerp" else len(probes) - 1)
+        assert gallery.model.protection["key_fingerprint"] == ProtectionKey(bytes.fromhex(
+            key_file.read_text().split()[2])).fingerprint
+        export = tmp_path / "staff.jsonl"
+        gallery.export(export)
+    # What is on disk is the protected template, never the embedding.
+    raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".key")
+    for vector in lfw_faces.vectors[0::3]:
+        assert vector.astype(np.float32).tobytes() not in raw
+    with Gallery.open(location, key=key_file) as gallery:
+        protector = protector_from_spec(gallery.model.protection, ProtectionKey(bytes.fromhex(
+            key_file.read_text().split()[2])))
+        stored = {i.id: gallery.backend.templates_of([i.id]) for i in gallery.list()}
+        assert len(stored) == 6
+        # Erasure works on protected templates as on plain ones.
+        assert gallery.remove("person0") == 1
+        assert gallery.search_embedding(lfw_faces.vectors[2], k=1).matches[0].identity_id != "person0"
+        assert protector.out_dim == gallery.model.dim
+
+
+def test_wrong_missing_and_unneeded_keys_are_refused(lfw_faces, key_file, tmp_path, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    location = tmp_path / "staff.gallery"
+    with Gallery.create(location, protection="slerp", key=key_file) as gallery:
+        enrol_first_two(gallery, lfw_faces)
+    other = save_key(ProtectionKey.generate(), tmp_path / "other.key")
+    with pytest.raises(WrongKeyError, match="protected with key"):
+        Gallery.open(location, key=other)
+    with pytest.raises(PrivacyKeyError, match="this gallery is protected"):
+        Gallery.open(location)
+    with Gallery.open(location, key=key_file) as gallery:  # the refusals left it intact
+        assert len(gallery) == 6
+    plain = tmp_path / "plain.gallery"
+    Gallery.create(plain).close()
+    with pytest.raises(ConfigError, match="not protected"):
+        Gallery.open(plain, key=key_file)
+    with pytest.raises(ConfigError, match="unknown protection scheme"):
+        Gallery.create(tmp_path / "x.gallery", protection="rot13", key=key_file)
+    assert not (tmp_path / "x.gallery").exists()
+
+
+def test_export_import_keeps_protection_and_refuses_mismatches(lfw_faces, key_file, tmp_path):
+    source = tmp_path / "a.gallery"
+    export = tmp_path / "a.jsonl"
+    with Gallery.create(source, protection="slerp", key=key_file) as gallery:
+        enrol_first_two(gallery, lfw_faces)
+        gallery.export(export)
+        expected = [r.matches[0].score for r in gallery.search_embeddings(lfw_faces.vectors[2::3], k=1)]
+    with Gallery.from_export(tmp_path / "b.gallery", export, key=key_file) as copy:
+        got = [r.matches[0].score for r in copy.search_embeddings(lfw_faces.vectors[2::3], k=1)]
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+    with Gallery.create(tmp_path / "c.gallery", protection="slerp", key=key_file) as same_key:
+        assert same_key.import_file(export) == 6
+    with Gallery.create(tmp_path / "plain.gallery") as plain:
+        with pytest.raises(ProtectedTemplateError, match="holds protected templates"):
+            plain.import_file(export)
+        assert len(plain) == 0
+    other = save_key(ProtectionKey.generate(), tmp_path / "other.key")
+    with Gallery.create(tmp_path / "d.gallery", protection="slerp", key=other) as other_key:
+        with pytest.raises(WrongKeyError):
+            other_key.import_file(export)
+        assert len(other_key) == 0

@@ -41,7 +41,8 @@ class TrainConfig:
     sample_rate: float = 1.0
     # Data: one folder per identity; aligned crops cached under cache_dir
     data: str = ""
-    cache_dir: str = ""
+    aligned: bool = False                   # data already holds 112x112 ArcFace-aligned crops
+    cache_dir: str = ""                     # "" = <output>/aligned
     detector: str = "dlib-hog"
     min_images_per_identity: int = 2
     # Optimisation

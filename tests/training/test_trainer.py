@@ -1,0 +1,52 @@
+"""The trainer on real aligned LFW crops: it learns, resumes exactly, and refuses bad resumes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from facetrust.training.config import load_config  # noqa: E402
+from facetrust.training.errors import CheckpointError, DatasetError  # noqa: E402
+from facetrust.training.trainer import train_recognizer  # noqa: E402
+
+
+def _config(cache: Path, output: Path, *extra: str):
+    return load_config("base", [f"data={cache}", "aligned=true", f"output={output}", "batch_size=4",
+                                "max_steps=6", "lr=0.05", "save_every=2", "seed=7", "head=cosface",
+                                "margin=0.2", "scale=16", *extra])
+
+
+def test_resume_repeats_the_uninterrupted_loss_curve(aligned_cache: Path, tmp_path: Path) -> None:
+    tiny = ("gradient_acc=2", "batch_size=2", "max_steps=4")
+    full = train_recognizer(_config(aligned_cache, tmp_path / "full", *tiny), progress=False)
+    assert len(full.losses) == 4 and all(loss > 0 for loss in full.losses)
+    first = train_recognizer(_config(aligned_cache, tmp_path / "split", *tiny), progress=False,
+                             stop_after=2)
+    assert first.steps == 2
+    rest = train_recognizer(_config(aligned_cache, tmp_path / "split", *tiny, "resume=true"),
+                            progress=False)
+    assert first.losses + rest.losses == pytest.approx(full.losses, rel=1e-5)
+    a = torch.load(full.checkpoint, weights_only=False)["model"]
+    b = torch.load(rest.checkpoint, weights_only=False)["model"]
+    assert all(torch.allclose(a[key].float(), b[key].float(), atol=1e-6) for key in a)
+
+
+def test_bad_resumes_are_typed_errors(aligned_cache: Path, tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        train_recognizer(_config(aligned_cache, tmp_path, "resume=true"), progress=False)
+    train_recognizer(_config(aligned_cache, tmp_path, "max_steps=1"), progress=False)
+    with pytest.raises(CheckpointError, match="does not match the config: head"):
+        train_recognizer(_config(aligned_cache, tmp_path, "resume=true", "head=arcface"), progress=False)
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        train_recognizer(_config(aligned_cache, tmp_path, "resume=true"), progress=False)
+
+
+def test_pretrained_zoo_weights_and_batch_too_large(aligned_cache: Path, tmp_path: Path) -> None:
+    result = train_recognizer(_config(aligned_cache, tmp_path, "pretrained=zoo", "max_steps=1", "lr=0.001"),
+                              progress=False)
+    assert result.steps == 1
+    with pytest.raises(DatasetError, match="fewer than one global batch"):
+        train_recognizer(_config(aligned_cache, tmp_path, "batch_size=1000"), progress=False)

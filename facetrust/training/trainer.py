@@ -212,6 +212,8 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
     save(step)
     if writer is not None:
         writer.close()
+    if world > 1:
+        torch.distributed.destroy_process_group()
     return TrainResult(step, losses, checkpoint_path, dataset.identities, dataset.report.__dict__)
 
 

@@ -1,6 +1,7 @@
 """``facetrust train``: training recognition models (see docs/training.md)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -33,3 +34,15 @@ def recognizer(
         else:
             typer.echo(f"trained to step {result.steps} on {len(result.identities)} identities; "
                        f"last loss {record['last_loss']}; checkpoint {result.checkpoint}")
+
+
+@app.command()
+def export(
+    checkpoint: Path = typer.Argument(..., help="checkpoint.pt written by `facetrust train recognizer`."),
+    output: Path = typer.Argument(..., help="ONNX file to write."),
+) -> None:
+    """Export the trained backbone to ONNX (input: RGB 0-255 ArcFace-aligned 112x112 crops, NCHW)."""
+    with user_errors():
+        from facetrust.training.export import export_onnx
+
+        typer.echo(f"wrote {export_onnx(checkpoint, output)}")

@@ -37,3 +37,9 @@ def test_bad_input_is_one_error_line(args: list[str], message: str) -> None:
     result = runner.invoke(app, ["train", "recognizer", *args])
     assert result.exit_code == 1
     assert result.stderr.strip().startswith(message) and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_export_of_a_missing_checkpoint_is_one_error_line(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "export", str(tmp_path / "none.pt"), str(tmp_path / "m.onnx")])
+    assert result.exit_code == 1 and result.stderr.strip() == f"error: no checkpoint at {tmp_path / 'none.pt'}"
+    assert not (tmp_path / "m.onnx").exists()

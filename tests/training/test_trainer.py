@@ -50,3 +50,26 @@ def test_pretrained_zoo_weights_and_batch_too_large(aligned_cache: Path, tmp_pat
     assert result.steps == 1
     with pytest.raises(DatasetError, match="fewer than one global batch"):
         train_recognizer(_config(aligned_cache, tmp_path, "batch_size=1000"), progress=False)
+
+
+def test_export_onnx_matches_the_trained_backbone(aligned_cache: Path, tmp_path: Path) -> None:
+    import numpy as np
+    import onnxruntime
+
+    from facetrust.training.config import TrainConfig
+    from facetrust.training.data import load_dataset
+    from facetrust.training.export import export_onnx
+    from facetrust.training.trainer import build_model
+
+    result = train_recognizer(_config(aligned_cache, tmp_path, "max_steps=1"), progress=False)
+    path = export_onnx(result.checkpoint, tmp_path / "model.onnx")
+    state = torch.load(result.checkpoint, weights_only=False)
+    model = build_model(TrainConfig(**state["config"]), len(state["identities"]))
+    model.load_state_dict(state["model"])
+    model.eval()
+    crops = load_dataset(aligned_cache, 2).load(np.arange(3)).transpose(0, 3, 1, 2).astype(np.float32)
+    expected = model.embed(torch.from_numpy(crops)).detach().numpy()
+    session = onnxruntime.InferenceSession(str(path))
+    assert np.allclose(session.run(None, {"crops": crops})[0], expected, atol=1e-4)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        export_onnx(tmp_path / "missing.pt", tmp_path / "x.onnx")

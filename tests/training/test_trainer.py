@@ -73,3 +73,31 @@ def test_export_onnx_matches_the_trained_backbone(aligned_cache: Path, tmp_path:
     assert np.allclose(session.run(None, {"crops": crops})[0], expected, atol=1e-4)
     with pytest.raises(CheckpointError, match="no checkpoint"):
         export_onnx(tmp_path / "missing.pt", tmp_path / "x.onnx")
+
+
+def test_ctrl_c_keeps_the_finished_steps(aligned_cache: Path, tmp_path: Path) -> None:
+    def interrupt(step: int, loss: float) -> None:
+        if step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_recognizer(_config(aligned_cache, tmp_path, "max_steps=4"), progress=False, on_step=interrupt)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 2
+    rest = train_recognizer(_config(aligned_cache, tmp_path, "max_steps=4", "resume=true"), progress=False)
+    assert (rest.steps, len(rest.losses)) == (4, 2)
+
+
+@pytest.mark.parametrize("extra", [("head=arcface", "cifp=1.0"), ("head=curricularface",), ("head=adaface",),
+                                   ("network=iresnet18", "embedding_size=64", "sample_rate=0.5", "optimizer=adamw",
+                                    "lr=0.001")])
+def test_one_step_with_each_head_and_backbone(aligned_cache: Path, tmp_path: Path, extra: tuple[str, ...]) -> None:
+    result = train_recognizer(_config(aligned_cache, tmp_path, "max_steps=1", "batch_size=2", *extra),
+                              progress=False)
+    assert result.steps == 1 and result.losses[0] > 0 and torch.isfinite(torch.tensor(result.losses[0]))
+
+
+def test_timm_backbone_by_name(aligned_cache: Path, tmp_path: Path) -> None:
+    pytest.importorskip("timm")
+    result = train_recognizer(_config(aligned_cache, tmp_path, "max_steps=1", "batch_size=2",
+                                      "network=timm:resnet18", "embedding_size=64"), progress=False)
+    assert result.steps == 1

@@ -1,6 +1,7 @@
 """``facetrust train``: training recognition models (see docs/training.md)."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
@@ -28,10 +29,11 @@ def recognizer(
             raise ConfigError(f"training needs the [train] extra (pip install 'facetrust[train]'): {exc}") from None
         result = train_recognizer(load_config(config, overrides or ()))
         record = {"steps": result.steps, "checkpoint": str(result.checkpoint), "identities": len(result.identities),
-                  "last_loss": result.losses[-1] if result.losses else None, "data": result.data}
+                  "last_loss": result.losses[-1] if result.losses else None, "data": asdict(result.data)}
         if as_json:
             print_json(record)
         else:
+            typer.echo(f"data: {result.data.summary()}")
             typer.echo(f"trained to step {result.steps} on {len(result.identities)} identities; "
                        f"last loss {record['last_loss']}; checkpoint {result.checkpoint}")
 

@@ -53,7 +53,12 @@ class FaceDataset:
 
     def load(self, indices: np.ndarray) -> np.ndarray:
         """(N, 112, 112, 3) uint8 RGB crops."""
-        return np.stack([load_image(self.paths[i]) for i in indices])
+        crops = [load_image(self.paths[i]) for i in indices]
+        for i, crop in zip(indices, crops):
+            if crop.shape != (CROP_SIZE, CROP_SIZE, 3):
+                raise DatasetError(f"{self.paths[i]} is {crop.shape[1]}x{crop.shape[0]}, not an aligned "
+                                   f"{CROP_SIZE}x{CROP_SIZE} crop (set aligned = false to align the images)")
+        return np.stack(crops)
 
 
 def _images(folder: Path) -> list[Path]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,7 +22,7 @@ from facetrust.progress import Progress, track
 from facetrust.training.backbones import create_backbone
 from facetrust.training.checkpoint import load_checkpoint, save_checkpoint
 from facetrust.training.config import TrainConfig
-from facetrust.training.data import FaceDataset, build_aligned_cache, load_dataset
+from facetrust.training.data import DataReport, FaceDataset, build_aligned_cache, load_dataset
 from facetrust.training.errors import CheckpointError, DatasetError, TrainingConfigError
 from facetrust.training.heads import create_head
 from facetrust.training.partial_fc import PartialFC
@@ -53,7 +53,7 @@ class TrainResult:
     losses: list[float]                      # mean loss of every optimiser step run in this call
     checkpoint: Path
     identities: list[str]
-    data: dict[str, Any] = field(default_factory=dict)
+    data: DataReport
 
 
 def _distributed() -> tuple[int, int]:
@@ -101,10 +101,17 @@ def _load_pretrained(backbone: nn.Module, config: TrainConfig) -> None:
     else:
         path = Path(config.pretrained)
     if not path.is_file():
-        raise CheckpointError(f"pretrained weights not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+        where = "" if config.pretrained != "zoo" else " (set FACETRUST_MODEL_DIR to the model store)"
+        raise CheckpointError(f"pretrained weights not found: {path}{where}")
     try:
-        backbone.load_state_dict(state.get("backbone", state) if isinstance(state, dict) else state)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise CheckpointError(f"cannot read pretrained weights {path}: {exc}") from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):  # a facetrust training checkpoint
+        state = {key.removeprefix("backbone."): value for key, value in state["model"].items()
+                 if key.startswith("backbone.")}
+    try:
+        backbone.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{path} does not fit {config.network}: {str(exc).splitlines()[0]}") from None
 
@@ -214,7 +221,7 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
         writer.close()
     if world > 1:
         torch.distributed.destroy_process_group()
-    return TrainResult(step, losses, checkpoint_path, dataset.identities, dataset.report.__dict__)
+    return TrainResult(step, losses, checkpoint_path, dataset.identities, dataset.report)
 
 
 def _tensorboard(config: TrainConfig, output: Path) -> Any:

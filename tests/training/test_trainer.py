@@ -101,3 +101,21 @@ def test_timm_backbone_by_name(aligned_cache: Path, tmp_path: Path) -> None:
     result = train_recognizer(_config(aligned_cache, tmp_path, "max_steps=1", "batch_size=2",
                                       "network=timm:resnet18", "embedding_size=64"), progress=False)
     assert result.steps == 1
+
+
+def test_pretrained_from_a_training_checkpoint_and_unaligned_data(aligned_cache: Path, identity_tree: Path,
+                                                                   tmp_path: Path) -> None:
+    first = train_recognizer(_config(aligned_cache, tmp_path / "a", "max_steps=1"), progress=False)
+    again = train_recognizer(_config(aligned_cache, tmp_path / "b", "max_steps=1", f"pretrained={first.checkpoint}"),
+                             progress=False)
+    assert again.steps == 1
+    with pytest.raises(CheckpointError, match="does not fit iresnet18"):
+        train_recognizer(_config(aligned_cache, tmp_path / "c", "network=iresnet18", f"pretrained={first.checkpoint}"),
+                         progress=False)
+    raw = tmp_path / "raw"  # original 250x250 LFW photos given as if they were aligned crops
+    for name in ("Al_Gore", "Albert_Costa"):
+        (raw / name).mkdir(parents=True)
+        for image in sorted((identity_tree / name).glob("*_0*.jpg"))[:2]:
+            (raw / name / image.name).write_bytes(image.read_bytes())
+    with pytest.raises(DatasetError, match="250x250, not an aligned 112x112 crop"):
+        train_recognizer(_config(raw, tmp_path / "d", "max_steps=1"), progress=False)

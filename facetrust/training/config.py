@@ -55,7 +55,6 @@ class TrainConfig:
     epochs: int = 20
     max_steps: int = 0                      # 0 = run all epochs; else stop after this many optimiser steps
     seed: int = 2048
-    num_workers: int = 0
     # Output
     output: str = "runs/recognizer"
     save_every: int = 1000                  # optimiser steps between checkpoints (and at the end)

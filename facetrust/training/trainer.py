@@ -112,7 +112,7 @@ def _load_pretrained(backbone: nn.Module, config: TrainConfig) -> None:
                  if key.startswith("backbone.")}
     try:
         backbone.load_state_dict(state)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, AttributeError) as exc:  # wrong keys/shapes, or not a state_dict
         raise CheckpointError(f"{path} does not fit {config.network}: {str(exc).splitlines()[0]}") from None
 
 

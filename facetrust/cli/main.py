@@ -18,6 +18,7 @@ from facetrust.cli import models as models_cli
 from facetrust.cli import privacy as privacy_cli
 from facetrust.cli import quality as quality_cli
 from facetrust.cli import server as server_cli
+from facetrust.cli import train as train_cli
 from facetrust.cli.common import InputResults, parse_check_options, parse_options, print_json, user_errors
 from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_FMR, DEFAULT_RECOGNIZER
 
@@ -30,6 +31,7 @@ app.command("forgery")(forensics_cli.forgery)
 app.add_typer(gallery_cli.app, name="gallery")
 app.add_typer(liveness_cli.app, name="liveness")
 app.add_typer(quality_cli.app, name="quality")
+app.add_typer(train_cli.app, name="train")
 evaluate_cli.app.command("pad")(liveness_cli.evaluate)  # `facetrust eval pad` = `facetrust liveness eval`
 app.add_typer(privacy_cli.app, name="privacy")
 evaluate_cli.app.command("protection")(privacy_cli.protection)

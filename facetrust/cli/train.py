@@ -1,0 +1,50 @@
+"""``facetrust train``: training recognition models (see docs/training.md)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from facetrust.cli.common import print_json, user_errors
+
+app = typer.Typer(help="Train recognition models ([train] extra: torch).", no_args_is_help=True)
+
+
+@app.command()
+def recognizer(
+    config: str = typer.Argument(..., help="Config file (TOML; may extend another) or a built-in name: base, partial_fc, finetune_mobilefacenet."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config key: KEY=VALUE (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Train a recognition backbone with a margin head; Ctrl-C saves a checkpoint (resume with --set resume=true)."""
+    with user_errors():
+        try:
+            from facetrust.training.config import load_config
+            from facetrust.training.trainer import train_recognizer
+        except ImportError as exc:
+            from facetrust.errors import ConfigError
+
+            raise ConfigError(f"training needs the [train] extra (pip install 'facetrust[train]'): {exc}") from None
+        result = train_recognizer(load_config(config, overrides or ()))
+        record = {"steps": result.steps, "checkpoint": str(result.checkpoint), "identities": len(result.identities),
+                  "last_loss": result.losses[-1] if result.losses else None, "data": asdict(result.data)}
+        if as_json:
+            print_json(record)
+        else:
+            typer.echo(f"data: {result.data.summary()}")
+            typer.echo(f"trained to step {result.steps} on {len(result.identities)} identities; "
+                       f"last loss {record['last_loss']}; checkpoint {result.checkpoint}")
+
+
+@app.command()
+def export(
+    checkpoint: Path = typer.Argument(..., help="checkpoint.pt written by `facetrust train recognizer`."),
+    output: Path = typer.Argument(..., help="ONNX file to write."),
+) -> None:
+    """Export the trained backbone to ONNX (input: RGB 0-255 ArcFace-aligned 112x112 crops, NCHW)."""
+    with user_errors():
+        from facetrust.training.export import export_onnx
+
+        typer.echo(f"wrote {export_onnx(checkpoint, output)}")

@@ -197,7 +197,7 @@ def forgery_(
     """Deepfake detection: frame/video AUC, AP, EER, accuracy at the operating point, per method, robustness."""
     from facetrust.forensics.cache import ScoreCache, default_score_cache
     from facetrust.forensics.evaluation import evaluate_forgery, read_forgery_labels, write_forgery_report
-    from facetrust.forensics.perturb import DEFAULT_PERTURBATIONS
+    from facetrust.perturb import DEFAULT_PERTURBATIONS
 
     with user_errors():
         items, skipped = read_forgery_labels(labels, root, group_pattern, skip_missing, method_column)

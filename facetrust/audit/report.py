@@ -116,3 +116,40 @@ def fairness_report(fairness: Mapping[str, Any], configuration: Mapping[str, Any
             w["identity"]: f"FPR {w['fpr']:.4g} ({w['false_matches']}/{w['impostor_comparisons']}, {w['images']} images)"
             for w in audit["identity"]["worst_identities"]}
     return result
+
+
+ROBUSTNESS_NOTES = [
+    "the second image of each pair (the probe) is perturbed, the first stays clean; faces are detected once on "
+    "the clean images and that detection is reused (the face is re-aligned from it on the perturbed image)",
+    "accuracy: LFW-style 10-fold accuracy with the threshold re-fit on the perturbed scores; TAR and FMR: at the "
+    "recognizer's shipped threshold for the audit FMR (a deployed system's operating point)",
+    "severities are listed mildest first; their units are in facetrust/perturb.py (SEVERITY_GRID)",
+]
+
+
+def robustness_figures(robustness: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Per recognizer and metric: one curve per perturbation over severity levels 1-5 (0 = clean)."""
+    figures = {}
+    for label, result in robustness.items():
+        for metric, caption in (("accuracy", "accuracy (10-fold, threshold re-fit)"),
+                                ("tar_at_threshold", "TAR at the FMR threshold")):
+            curves = {kind: (list(range(len(levels) + 1)), [result["clean"][metric]] + [lv[metric] for lv in levels])
+                      for kind, levels in result["perturbations"].items()}
+            name = f"{caption} under perturbations ({label})"
+            figures[name] = plot_curves(curves, out_dir / f"robustness_{metric}_{_safe(label)}.png", name,
+                                        "severity level (0 = clean)", caption)
+    return figures
+
+
+def robustness_report(robustness: Mapping[str, Any], configuration: Mapping[str, Any],
+                      dataset: Mapping[str, Any]) -> dict[str, Any]:
+    metrics = {}
+    for label, result in robustness.items():
+        entry: dict[str, Any] = {k: result[k] for k in ("pairs", "left_out", "probes", "threshold")}
+        entry["clean"] = result["clean"]
+        for kind, levels in result["perturbations"].items():
+            entry[kind] = {f"{level['severity']:g}": {k: v for k, v in level.items() if k != "severity"}
+                           for level in levels}
+        metrics[label] = entry
+    return {"protocol": "audit: robustness", "dataset": dict(dataset), "configuration": dict(configuration),
+            "metrics": metrics, "notes": list(ROBUSTNESS_NOTES)}

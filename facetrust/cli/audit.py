@@ -79,3 +79,48 @@ def fairness(
         result = fairness_report(audited, describe_models(models), dataset, audit_set.notes)
         _print(result, FAIRNESS_ROWS + _group_rows(list(audit_set.groups)), as_json, report,
                lambda folder: write_audit_report(result, fairness_figures(audited, folder), folder))
+
+
+@app.command()
+def robustness(
+    root: Path = typer.Option(..., "--root", help="LFW image folder (one folder per person)."),
+    pairs: Path = typer.Option(..., "--pairs", help="The View-2 pairs.txt."),
+    fold: Optional[list[int]] = typer.Option(None, "--fold", help="Use only these View-2 folds, 1-10 (repeatable; default: all)."),
+    per_class: Optional[int] = typer.Option(None, "--per-class", help="Use only the first N same and N different pairs (of the chosen folds)."),
+    perturbation: Optional[list[str]] = typer.Option(None, "--perturbation", help="Perturbation to run (repeatable; default: all of facetrust.perturb.SEVERITY_GRID)."),
+    fmr: float = FmrOpt, detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    compare: Optional[list[str]] = CompareOpt, report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Accuracy and TAR at the FMR threshold under 10 perturbations at 5 severities each."""
+    from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
+    from facetrust.audit.report import robustness_figures, robustness_report, write_audit_report
+    from facetrust.audit.robustness import audit_robustness, first_per_class, fold_subset
+    from facetrust.errors import ConfigError
+    from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
+    from facetrust.evaluation.provenance import describe_models
+    from facetrust.perturb import SEVERITY_GRID
+
+    with user_errors():
+        unknown = sorted(set(perturbation or ()) - set(SEVERITY_GRID))
+        if unknown:
+            raise ConfigError(f"unknown perturbation {', '.join(unknown)}; known: {', '.join(SEVERITY_GRID)}")
+        grid = {k: v for k, v in SEVERITY_GRID.items() if not perturbation or k in perturbation}
+        pair_list = read_lfw_pairs(pairs, root)
+        if fold:
+            pair_list = fold_subset(pair_list, fold)
+        if per_class:
+            pair_list = first_per_class(pair_list, per_class)
+        models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX)
+        audited = {}
+        for model in models:
+            analyzer = FaceAnalyzer(AnalyzerConfig(detector=model.detector, recognizer=model.recognizer,
+                                                   fallback_box=LFW_FALLBACK_BOX))
+            audited[model.label] = audit_robustness(pair_list, analyzer, analyzer.threshold(fmr), grid)
+        dataset = {"root": str(root), "pairs_file": str(pairs), "folds": fold or "all", "pairs_per_class": per_class or "all",
+                   "fmr": fmr}
+        result = robustness_report(audited, describe_models(models), dataset)
+        rows = [("pairs", "pairs"), ("clean accuracy", "clean/accuracy"), ("clean TAR @ threshold", "clean/tar_at_threshold")]
+        rows += [(f"{kind} {value:g}: accuracy", f"{kind}/{value:g}/accuracy") for kind, values in grid.items()
+                 for value in values]
+        _print(result, rows, as_json, report,
+               lambda folder: write_audit_report(result, robustness_figures(audited, folder), folder))

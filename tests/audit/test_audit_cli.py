@@ -29,3 +29,20 @@ def test_unknown_files_fail_with_one_line(labels_subset, shared, tmp_path):
     out = _cli("fairness", "--root", str(shared / "data" / "lfw"), "--groups", str(broken))
     assert out.returncode != 0
     assert len(out.stderr.strip().splitlines()) == 1 and "not found" in out.stderr
+
+
+def test_robustness_report(shared, tmp_path):
+    out = _cli("robustness", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               "--fold", "1", "--per-class", "5", "--perturbation", "jpeg", "-d", "yunet", "-r", "mobilefacenet",
+               "--report", str(tmp_path / "report"), "--json")
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads(out.stdout)["metrics"]["yunet+mobilefacenet"]
+    assert metrics["pairs"] == 10 and list(metrics["jpeg"]) == ["50", "30", "20", "10", "5"]
+    assert (tmp_path / "report" / "robustness_accuracy_yunet_mobilefacenet.png").stat().st_size > 0
+
+
+def test_unknown_perturbation_fails_with_one_line(shared):
+    out = _cli("robustness", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               "--perturbation", "fog")
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1 and "unknown perturbation fog" in out.stderr

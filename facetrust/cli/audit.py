@@ -124,3 +124,44 @@ def robustness(
                  for value in values]
         _print(result, rows, as_json, report,
                lambda folder: write_audit_report(result, robustness_figures(audited, folder), folder))
+
+
+@app.command()
+def adversarial(
+    root: Path = typer.Option(..., "--root", help="LFW image folder (one folder per person)."),
+    pairs: Path = typer.Option(..., "--pairs", help="The View-2 pairs.txt."),
+    fold: Optional[list[int]] = typer.Option(None, "--fold", help="Use only these View-2 folds, 1-10 (repeatable)."),
+    per_class: int = typer.Option(10, "--per-class", help="Attack the first N same and N different pairs."),
+    attack: Optional[list[str]] = typer.Option(None, "--attack", help="fgsm or pgd (repeatable; default: both)."),
+    eps: Optional[list[float]] = typer.Option(None, "--eps", help="L-inf budget in 1/255 (repeatable; default: 1 2 4 8)."),
+    fmr: float = FmrOpt, detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
+) -> None:
+    """White-box FGSM/PGD dodging and impersonation success at the FMR threshold, and what purification recovers."""
+    from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
+    from facetrust.audit.adversarial import DIFFERENTIABLE, audit_adversarial
+    from facetrust.audit.report import adversarial_figures, adversarial_report, write_audit_report
+    from facetrust.audit.robustness import first_per_class, fold_subset
+    from facetrust.errors import ConfigError
+    from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
+    from facetrust.evaluation.provenance import describe_models
+
+    with user_errors():
+        if recognizer not in DIFFERENTIABLE:
+            raise ConfigError(f"recognizer {recognizer!r} is not differentiable here: white-box attacks need one of "
+                              f"{', '.join(DIFFERENTIABLE)}")
+        pair_list = read_lfw_pairs(pairs, root)
+        pair_list = first_per_class(fold_subset(pair_list, fold) if fold else pair_list, per_class)
+        models = _models(detector, recognizer, None, LFW_FALLBACK_BOX)
+        analyzer = FaceAnalyzer(AnalyzerConfig(detector=detector, recognizer=recognizer, fallback_box=LFW_FALLBACK_BOX))
+        audited = {models[0].label: audit_adversarial(pair_list, analyzer, analyzer.threshold(fmr),
+                                                      tuple(attack or ("fgsm", "pgd")), tuple(eps or (1, 2, 4, 8)))}
+        dataset = {"root": str(root), "pairs_file": str(pairs), "folds": fold or "all", "pairs_per_class": per_class,
+                   "fmr": fmr}
+        result = adversarial_report(audited, describe_models(models), dataset)
+        names = list(audited[models[0].label]["attacks"])
+        rows = [("attacked genuine pairs", "dodging_pairs"), ("attacked impostor pairs", "impersonation_pairs")]
+        rows += [(f"{name}: {key}", f"attacks/{name}/{key}") for name in names
+                 for key in ("dodging/none", "dodging/jpeg75", "impersonation/none", "impersonation/jpeg75")]
+        _print(result, rows, as_json, report,
+               lambda folder: write_audit_report(result, adversarial_figures(audited, folder), folder))

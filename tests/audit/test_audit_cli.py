@@ -46,3 +46,10 @@ def test_unknown_perturbation_fails_with_one_line(shared):
                "--perturbation", "fog")
     assert out.returncode != 0
     assert len(out.stderr.strip().splitlines()) == 1 and "unknown perturbation fog" in out.stderr
+
+
+def test_adversarial_on_dlib_fails_with_one_line(shared):
+    out = _cli("adversarial", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               "-r", "dlib-resnet")
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1 and "not differentiable" in out.stderr

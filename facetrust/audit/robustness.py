@@ -44,10 +44,6 @@ def detect_faces(paths: Sequence[Path], analyzer: Any, progress: bool = True) ->
     return {p: f for p, f in faces.items() if f is not None}
 
 
-def _embed(recognizer: Any, crops: list[np.ndarray]) -> np.ndarray:
-    return recognizer.embed_aligned(crops)
-
-
 def _metrics(scores: np.ndarray, same: np.ndarray, folds: np.ndarray, threshold: float) -> dict[str, float]:
     accuracies, _ = kfold_accuracy(scores, same, folds)
     accepted = scores >= threshold
@@ -71,7 +67,7 @@ def audit_robustness(pairs: Sequence[Pair], analyzer: Any, threshold: float,
     recognizer = analyzer.recognizer
     enrolled = list(dict.fromkeys(p.path_a for p in usable))
     probes = list(dict.fromkeys(p.path_b for p in usable))
-    enrolled_vectors = dict(zip(enrolled, _embed(recognizer, [recognizer.align(faces[p].image, faces[p].detection)
+    enrolled_vectors = dict(zip(enrolled, recognizer.embed_aligned([recognizer.align(faces[p].image, faces[p].detection)
                                                               for p in enrolled])))
     same = np.array([p.same for p in usable])
     folds = np.array([p.fold for p in usable])
@@ -82,7 +78,7 @@ def audit_robustness(pairs: Sequence[Pair], analyzer: Any, threshold: float,
             face = faces[path]
             image = face.image if kind is None else perturb_face(face.image, kind, value, face.detection.landmarks)
             crops.append(recognizer.align(image, face.detection))
-        probe_vectors = dict(zip(probes, _embed(recognizer, crops)))
+        probe_vectors = dict(zip(probes, recognizer.embed_aligned(crops)))
         scores = np.array([float(enrolled_vectors[p.path_a] @ probe_vectors[p.path_b]) for p in usable])
         return _metrics(scores, same, folds, threshold)
 

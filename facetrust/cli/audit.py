@@ -58,7 +58,7 @@ def fairness(
     fmr: float = FmrOpt, detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
     compare: Optional[list[str]] = CompareOpt, workers: int = WorkersOpt, report: Optional[Path] = ReportOpt,
     cache: Optional[Path] = CacheOpt, as_json: bool = JsonOpt,
-    centre_fallback: bool = typer.Option(True, "--centre-fallback/--no-centre-fallback", help="Pre-aligned data (LFW): embed the centre crop where no face is detected."),
+    centre_fallback: bool = typer.Option(False, "--centre-fallback", help="Pre-aligned data (LFW): embed the centre crop where no face is detected."),
 ) -> None:
     """Per-identity false-positive rates (label-free) and per-group FMR/FNMR differentials."""
     from facetrust.audit.fairness import audit_fairness

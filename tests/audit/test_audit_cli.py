@@ -13,7 +13,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_fairness_report(labels_subset, shared, audit_cache, tmp_path):
     out = _cli("fairness", "--root", str(shared / "data" / "lfw"), "--groups", str(labels_subset),
                "--group-column", "gender_afifi", "-d", "yunet", "-r", "mobilefacenet", "--fmr", "0.01",
-               "--cache", str(audit_cache), "-w", "1", "--report", str(tmp_path / "report"), "--json")
+               "--cache", str(audit_cache), "-w", "1", "--centre-fallback", "--report", str(tmp_path / "report"), "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["metrics"]["yunet+mobilefacenet"]["images"] == 81

@@ -129,7 +129,7 @@ def audit_adversarial(pairs: Sequence[Pair], analyzer: Any, threshold: float, at
                 entry = counts.setdefault((name, eps), {})
                 kind = "dodging" if pair.same else "impersonation"
                 for purification, flag in zip(versions, accepted):
-                    entry.setdefault(f"{kind}/{purification}", []).append(bool(flag) != pair.same)
+                    entry.setdefault(f"{kind}_{purification}", []).append(bool(flag) != pair.same)
 
     for _ in progress_map((run(p) for p in targets), len(targets), "attacking (pairs)", enabled=progress):
         pass
@@ -137,6 +137,6 @@ def audit_adversarial(pairs: Sequence[Pair], analyzer: Any, threshold: float, at
                               "dodging_pairs": sum(p.same for p in targets),
                               "impersonation_pairs": sum(not p.same for p in targets), "attacks": {}}
     for (name, eps), entry in counts.items():
-        result["attacks"][f"{name} eps={eps:g}/255"] = {
+        result["attacks"][f"{name} eps={eps:g}"] = {  # eps in 1/255
             key: float(np.mean(flags)) for key, flags in sorted(entry.items())}
     return result

@@ -156,7 +156,7 @@ def robustness_report(robustness: Mapping[str, Any], configuration: Mapping[str,
 
 
 ADVERSARIAL_NOTES = [
-    "white-box FGSM / PGD (L-inf, 10 steps of eps/4) with adversarial-robustness-toolbox on the aligned 112x112 "
+    "white-box FGSM / PGD (L-inf, eps in 1/255, 10 steps of eps/4) with adversarial-robustness-toolbox on the aligned 112x112 "
     "crop of the probe; the recognizer's ONNX graph converted to PyTorch with onnx2torch (same weights)",
     "success: the decision at the FMR threshold flips (dodging: a genuine pair rejected; impersonation: an impostor "
     "pair accepted), measured with the deployed recognizer on the adversarial crop rounded to 8 bits; only pairs "
@@ -174,7 +174,7 @@ def adversarial_figures(adversarial: Mapping[str, Any], out_dir: Path) -> dict[s
             attack, _, eps = name.partition(" eps=")
             for key, rate in rates.items():
                 x, y = curves.setdefault(f"{attack} {key}", ([], []))
-                x.append(float(eps.split("/")[0]))
+                x.append(float(eps))
                 y.append(rate)
         name = f"Attack success rate ({label})"
         figures[name] = plot_curves(curves, out_dir / f"adversarial_{_safe(label)}.png", name,

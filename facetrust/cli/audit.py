@@ -162,6 +162,6 @@ def adversarial(
         names = list(audited[models[0].label]["attacks"])
         rows = [("attacked genuine pairs", "dodging_pairs"), ("attacked impostor pairs", "impersonation_pairs")]
         rows += [(f"{name}: {key}", f"attacks/{name}/{key}") for name in names
-                 for key in ("dodging/none", "dodging/jpeg75", "impersonation/none", "impersonation/jpeg75")]
+                 for key in ("dodging_none", "dodging_jpeg75", "impersonation_none", "impersonation_jpeg75")]
         _print(result, rows, as_json, report,
                lambda folder: write_audit_report(result, adversarial_figures(audited, folder), folder))

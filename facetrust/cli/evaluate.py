@@ -191,7 +191,7 @@ def forgery_(
     from facetrust.forensics.cache import ScoreCache, default_score_cache
     from facetrust.forensics.evaluation import (FORGERY_HEADLINE, evaluate_forgery, read_forgery_labels,
                                                 write_forgery_report)
-    from facetrust.forensics.perturb import DEFAULT_PERTURBATIONS
+    from facetrust.perturb import DEFAULT_PERTURBATIONS
 
     with user_errors():
         items, skipped = read_forgery_labels(labels, root, group_pattern, skip_missing, method_column)

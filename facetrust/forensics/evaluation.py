@@ -18,7 +18,7 @@ paths resolve against ``root`` (default: the CSV's folder).
 * **Per method**: the rows of each method; when a method has one class only (fakes of
   one manipulation), its fakes are scored against all real rows.
 * **Robustness**: frame-level AUC of the image rows re-scored after each perturbation
-  (:mod:`facetrust.forensics.perturb`); faces are re-detected on the perturbed image.
+  (:mod:`facetrust.perturb`); faces are re-detected on the perturbed image.
 * **Fusion**: the mean of the detectors' P(fake) where all of them scored a frame.
 """
 from __future__ import annotations
@@ -186,7 +186,7 @@ def score_items(items: Sequence[LabelledItem], checkers: Sequence[Any], cache: S
                 perturbation: str | None = None, every_seconds: float = 0.2, max_frames: int | None = 100,
                 progress: Progress = True) -> list[ItemScores]:
     """Score every item (resuming from ``cache``); ``progress`` as in :mod:`facetrust.progress`."""
-    from facetrust.forensics.perturb import parse_perturbation
+    from facetrust.perturb import parse_perturbation
 
     function = parse_perturbation(perturbation) if perturbation else None
     first = checkers[0]

@@ -1,0 +1,1 @@
+"""Audits: fairness across identities and demographic groups, robustness to perturbations."""

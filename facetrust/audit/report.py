@@ -1,0 +1,188 @@
+"""Audit results -> one report folder (report.json / .md / .html and PNG plots), written with the
+evaluation report writer (:mod:`facetrust.evaluation.report`) and its plotting helpers."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from facetrust.evaluation.plots import _figure, _save
+from facetrust.evaluation.report import write_report
+
+
+def _safe(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+
+
+def plot_identity_lorenz(rates: Mapping[str, np.ndarray], path: Path, title: str) -> Path:
+    """Lorenz curve of false matches over identities (sorted by FPR): the diagonal is perfect equality."""
+    figure = _figure((6.4, 4.8), 100)
+    axes = figure.add_subplot()
+    for label, values in rates.items():
+        values = np.sort(np.asarray(values, dtype=float))
+        share = np.cumsum(values) / values.sum() if values.sum() > 0 else np.linspace(0, 1, len(values))
+        axes.plot(np.linspace(0, 1, len(values) + 1), np.concatenate([[0], share]), label=label)
+    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="equal for every identity")
+    axes.set_title(title)
+    axes.set_xlabel("share of identities (lowest false-positive rate first)")
+    axes.set_ylabel("share of false matches")
+    axes.legend(loc="upper left", fontsize="small")
+    return _save(figure, path)
+
+
+def plot_group_rates(groups: Mapping[str, Mapping[str, Any]], metric: str, path: Path, title: str) -> Path:
+    """Bars of ``metric`` per group with their bootstrap 95% intervals (groups without one: no bar)."""
+    figure = _figure((6.4, 4.8), 100)
+    axes = figure.add_subplot()
+    names = [n for n, e in groups.items() if isinstance(e.get(metric), float)]
+    values = [groups[n][metric] for n in names]
+    low = [v - groups[n][f"{metric}_ci95"][0] if isinstance(groups[n].get(f"{metric}_ci95"), list) else 0
+           for n, v in zip(names, values)]
+    high = [groups[n][f"{metric}_ci95"][1] - v if isinstance(groups[n].get(f"{metric}_ci95"), list) else 0
+            for n, v in zip(names, values)]
+    axes.bar(range(len(names)), values, yerr=[low, high], capsize=4, color="tab:blue")
+    axes.set_xticks(range(len(names)), [f"{n}\n({groups[n]['identities']} ids)" for n in names], fontsize="small")
+    axes.set_title(title)
+    axes.set_ylabel(f"{metric.upper()} (bars: bootstrap 95% over identities)")
+    return _save(figure, path)
+
+
+def plot_curves(curves: Mapping[str, tuple[list[float], list[float]]], path: Path, title: str, xlabel: str,
+                ylabel: str) -> Path:
+    """One line per label of (x, y) points."""
+    figure = _figure((6.4, 4.8), 100)
+    axes = figure.add_subplot()
+    for label, (x, y) in curves.items():
+        axes.plot(x, y, marker="o", label=label)
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.grid(True, alpha=0.4)
+    axes.legend(loc="best", fontsize="small")
+    return _save(figure, path)
+
+
+def fairness_figures(fairness: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Lorenz curve (all recognizers overlaid) and per-group FMR/FNMR bars per recognizer and column."""
+    figures = {"False matches over identities": plot_identity_lorenz(
+        {label: r["identity"]["fpr_per_identity"] for label, r in fairness.items()},
+        out_dir / "fairness_identity_lorenz.png", "Per-identity false-positive rate (CIFP)")}
+    for label, result in fairness.items():
+        for column, audit in result["groups"].items():
+            for metric in ("fmr", "fnmr"):
+                name = f"{metric.upper()} per {column} ({label})"
+                figures[name] = plot_group_rates(audit["groups"], metric,
+                                                 out_dir / f"fairness_{metric}_{_safe(column)}_{_safe(label)}.png", name)
+    return figures
+
+
+def without_arrays(data: Any) -> Any:
+    """``data`` without numpy arrays (per-identity rates go to plots, not into the report)."""
+    if isinstance(data, Mapping):
+        return {k: without_arrays(v) for k, v in data.items() if not isinstance(v, np.ndarray)}
+    return data
+
+
+def write_audit_report(result: dict[str, Any], figures: Mapping[str, Path],
+                       out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    json_path, md_path, html_path = write_report(without_arrays(result), Path(out_dir), figures)
+    return {"json": json_path, "markdown": md_path, "html": html_path,
+            **{f"plot_{_safe(n)}": p for n, p in figures.items()}}
+
+
+FAIRNESS_NOTES = [
+    "identity audit (CIFP): one global threshold at the FMR over every impostor comparison of the set; each "
+    "identity's false-positive rate over its own impostor comparisons (each pair counts for both identities)",
+    "group audit: within-group pairs only (both images labelled with the same group); cross-group impostor "
+    "comparisons are left out of the per-group rates",
+    "FDR = 1 - (0.5 max|FMR_i - FMR_j| + 0.5 max|FNMR_i - FNMR_j|) over the groups with both rates",
+    "95% intervals: bootstrap over identities (1000 resamples); groups with fewer than 10 identities get no "
+    "interval and say so",
+]
+
+
+def fairness_report(fairness: Mapping[str, Any], configuration: Mapping[str, Any], dataset: Mapping[str, Any],
+                    notes: list[str]) -> dict[str, Any]:
+    """The report dict: recognizers side by side in ``metrics``, worst identities per recognizer."""
+    result: dict[str, Any] = {"protocol": "audit: fairness", "dataset": dict(dataset),
+                              "configuration": dict(configuration), "metrics": {}, "notes": FAIRNESS_NOTES + notes}
+    for label, audit in fairness.items():
+        headline = {k: v for k, v in audit.items() if k != "identity"}
+        headline["identity"] = {k: v for k, v in audit["identity"].items() if k != "worst_identities"}
+        result["metrics"][label] = without_arrays(headline)
+        result[f"worst identities ({label})"] = {
+            w["identity"]: f"FPR {w['fpr']:.4g} ({w['false_matches']}/{w['impostor_comparisons']}, {w['images']} images)"
+            for w in audit["identity"]["worst_identities"]}
+    return result
+
+
+ROBUSTNESS_NOTES = [
+    "the second image of each pair (the probe) is perturbed, the first stays clean; faces are detected once on "
+    "the clean images and that detection is reused (the face is re-aligned from it on the perturbed image)",
+    "accuracy: LFW-style 10-fold accuracy with the threshold re-fit on the perturbed scores; TAR and FMR: at the "
+    "recognizer's shipped threshold for the audit FMR (a deployed system's operating point)",
+    "severities are listed mildest first; their units are in facetrust/perturb.py (SEVERITY_GRID)",
+]
+
+
+def robustness_figures(robustness: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Per recognizer and metric: one curve per perturbation over severity levels 1-5 (0 = clean)."""
+    figures = {}
+    for label, result in robustness.items():
+        for metric, caption in (("accuracy", "accuracy (10-fold, threshold re-fit)"),
+                                ("tar_at_threshold", "TAR at the FMR threshold")):
+            curves = {kind: (list(range(len(levels) + 1)), [result["clean"][metric]] + [lv[metric] for lv in levels])
+                      for kind, levels in result["perturbations"].items()}
+            name = f"{caption} under perturbations ({label})"
+            figures[name] = plot_curves(curves, out_dir / f"robustness_{metric}_{_safe(label)}.png", name,
+                                        "severity level (0 = clean)", caption)
+    return figures
+
+
+def robustness_report(robustness: Mapping[str, Any], configuration: Mapping[str, Any],
+                      dataset: Mapping[str, Any]) -> dict[str, Any]:
+    metrics = {}
+    for label, result in robustness.items():
+        entry: dict[str, Any] = {k: result[k] for k in ("pairs", "left_out", "probes", "threshold")}
+        entry["clean"] = result["clean"]
+        for kind, levels in result["perturbations"].items():
+            entry[kind] = {f"{level['severity']:g}": {k: v for k, v in level.items() if k != "severity"}
+                           for level in levels}
+        metrics[label] = entry
+    return {"protocol": "audit: robustness", "dataset": dict(dataset), "configuration": dict(configuration),
+            "metrics": metrics, "notes": list(ROBUSTNESS_NOTES)}
+
+
+ADVERSARIAL_NOTES = [
+    "white-box FGSM / PGD (L-inf, eps in 1/255, 10 steps of eps/4) with adversarial-robustness-toolbox on the aligned 112x112 "
+    "crop of the probe; the recognizer's ONNX graph converted to PyTorch with onnx2torch (same weights)",
+    "success: the decision at the FMR threshold flips (dodging: a genuine pair rejected; impersonation: an impostor "
+    "pair accepted), measured with the deployed recognizer on the adversarial crop rounded to 8 bits; only pairs "
+    "the clean system decides right are attacked",
+    "purification: jpeg75 = JPEG quality 75, blur1 = Gaussian blur sigma 1 px, applied to the adversarial crop",
+]
+
+
+def adversarial_figures(adversarial: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Per recognizer: success rate over eps, one curve per attack, goal and purification."""
+    figures = {}
+    for label, result in adversarial.items():
+        curves: dict[str, tuple[list[float], list[float]]] = {}
+        for name, rates in result["attacks"].items():
+            attack, _, eps = name.partition(" eps=")
+            for key, rate in rates.items():
+                x, y = curves.setdefault(f"{attack} {key}", ([], []))
+                x.append(float(eps))
+                y.append(rate)
+        name = f"Attack success rate ({label})"
+        figures[name] = plot_curves(curves, out_dir / f"adversarial_{_safe(label)}.png", name,
+                                    "eps (x 1/255, L-inf)", "success rate (decision flipped)")
+    return figures
+
+
+def adversarial_report(adversarial: Mapping[str, Any], configuration: Mapping[str, Any],
+                       dataset: Mapping[str, Any]) -> dict[str, Any]:
+    return {"protocol": "audit: adversarial", "dataset": dict(dataset), "configuration": dict(configuration),
+            "metrics": {label: dict(result) for label, result in adversarial.items()}, "notes": list(ADVERSARIAL_NOTES)}

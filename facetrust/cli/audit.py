@@ -1,0 +1,167 @@
+"""``facetrust audit``: fairness and robustness audits of recognizers (logic in facetrust.audit)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from facetrust.cli.common import print_json, user_errors
+from facetrust.cli.evaluate import CacheOpt, CompareOpt, DetectorOpt, JsonOpt, RecognizerOpt, WorkersOpt, _models, _workers
+from facetrust.defaults import DEFAULT_FMR
+
+app = typer.Typer(help="Audit recognizers: fairness across people and groups, robustness to perturbations.",
+                  no_args_is_help=True)
+
+ReportOpt = typer.Option(None, "--report", help="Folder for report.json / report.md / report.html and PNG plots.")
+FmrOpt = typer.Option(DEFAULT_FMR, "--fmr", help="False-match rate of the global decision threshold.")
+
+
+def _print(result: dict, rows: list[tuple[str, str]], as_json: bool, report: Optional[Path],
+           write) -> None:  # type: ignore[no-untyped-def]
+    from facetrust.cli.report import print_metrics
+
+    if report is not None:
+        result["report"] = {name: str(path) for name, path in write(report).items()}
+    if as_json:
+        from facetrust.audit.report import without_arrays
+
+        print_json(without_arrays(result))
+        return
+    print_metrics(result["protocol"], result["metrics"], rows)
+    if report is not None:
+        typer.echo(f"report: {result['report']['html']}", err=True)
+
+
+FAIRNESS_ROWS = [
+    ("images", "images"), ("threshold @ FMR", "threshold"), ("FNMR @ threshold", "fnmr"),
+    ("identities", "identity/identities"), ("Gini of identity FPR", "identity/gini"),
+    ("median identity FPR", "identity/median_fpr"), ("worst-decile identity FPR", "identity/worst_decile_mean_fpr"),
+    ("worst decile / median", "identity/worst_decile_to_median"),
+    ("identities without a false match", "identity/identities_with_no_false_match"),
+]
+
+
+def _group_rows(columns: list[str]) -> list[tuple[str, str]]:
+    return [(f"{column}: {caption}", f"groups/{column}/summary/{key}") for column in columns
+            for caption, key in (("FMR max/min", "fmr_max_over_min"), ("FNMR max/min", "fnmr_max_over_min"),
+                                 ("FDR", "fairness_discrepancy_rate"))]
+
+
+@app.command()
+def fairness(
+    root: Path = typer.Option(..., "--root", help="Image folder (one sub-folder per identity, e.g. LFW)."),
+    groups: Optional[Path] = typer.Option(None, "--groups", help="CSV file,group,... of group labels (paths relative to --root)."),
+    group_column: Optional[list[str]] = typer.Option(None, "--group-column", help="Group column to audit (repeatable; default: all)."),
+    only_labelled: Optional[str] = typer.Option(None, "--only-labelled", help="Audit only the images labelled in this column."),
+    skip_missing: bool = typer.Option(False, "--skip-missing", help="Leave out CSV files missing under --root (counted)."),
+    fmr: float = FmrOpt, detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    compare: Optional[list[str]] = CompareOpt, workers: int = WorkersOpt, report: Optional[Path] = ReportOpt,
+    cache: Optional[Path] = CacheOpt, as_json: bool = JsonOpt,
+    centre_fallback: bool = typer.Option(False, "--centre-fallback", help="Pre-aligned data (LFW): embed the centre crop where no face is detected."),
+) -> None:
+    """Per-identity false-positive rates (label-free) and per-group FMR/FNMR differentials."""
+    from facetrust.audit.fairness import audit_fairness
+    from facetrust.audit.groups import folder_set, read_group_csv
+    from facetrust.audit.report import fairness_figures, fairness_report, write_audit_report
+    from facetrust.evaluation.cache import EmbeddingCache
+    from facetrust.evaluation.lfw import LFW_FALLBACK_BOX
+    from facetrust.evaluation.provenance import describe_models
+
+    with user_errors():
+        audit_set = (read_group_csv(groups, root, group_column, only_labelled, skip_missing) if groups
+                     else folder_set(root))
+        models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX if centre_fallback else None)
+        with EmbeddingCache(cache) as store:
+            audited = audit_fairness(audit_set, models, store, fmr, workers=_workers(workers))
+        dataset = {"root": str(root), "groups_csv": str(groups) if groups else None, "images": len(audit_set.paths),
+                   "identities": len(set(audit_set.identities)), "only_labelled": only_labelled}
+        result = fairness_report(audited, describe_models(models), dataset, audit_set.notes)
+        _print(result, FAIRNESS_ROWS + _group_rows(list(audit_set.groups)), as_json, report,
+               lambda folder: write_audit_report(result, fairness_figures(audited, folder), folder))
+
+
+@app.command()
+def robustness(
+    root: Path = typer.Option(..., "--root", help="LFW image folder (one folder per person)."),
+    pairs: Path = typer.Option(..., "--pairs", help="The View-2 pairs.txt."),
+    fold: Optional[list[int]] = typer.Option(None, "--fold", help="Use only these View-2 folds, 1-10 (repeatable; default: all)."),
+    per_class: Optional[int] = typer.Option(None, "--per-class", help="Use only the first N same and N different pairs (of the chosen folds)."),
+    perturbation: Optional[list[str]] = typer.Option(None, "--perturbation", help="Perturbation to run (repeatable; default: all of facetrust.perturb.SEVERITY_GRID)."),
+    fmr: float = FmrOpt, detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    compare: Optional[list[str]] = CompareOpt, report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Accuracy and TAR at the FMR threshold under 10 perturbations at 5 severities each."""
+    from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
+    from facetrust.audit.report import robustness_figures, robustness_report, write_audit_report
+    from facetrust.audit.robustness import audit_robustness, first_per_class, fold_subset
+    from facetrust.errors import ConfigError
+    from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
+    from facetrust.evaluation.provenance import describe_models
+    from facetrust.perturb import SEVERITY_GRID
+
+    with user_errors():
+        unknown = sorted(set(perturbation or ()) - set(SEVERITY_GRID))
+        if unknown:
+            raise ConfigError(f"unknown perturbation {', '.join(unknown)}; known: {', '.join(SEVERITY_GRID)}")
+        grid = {k: v for k, v in SEVERITY_GRID.items() if not perturbation or k in perturbation}
+        pair_list = read_lfw_pairs(pairs, root)
+        if fold:
+            pair_list = fold_subset(pair_list, fold)
+        if per_class:
+            pair_list = first_per_class(pair_list, per_class)
+        models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX)
+        audited = {}
+        for model in models:
+            analyzer = FaceAnalyzer(AnalyzerConfig(detector=model.detector, recognizer=model.recognizer,
+                                                   fallback_box=LFW_FALLBACK_BOX))
+            audited[model.label] = audit_robustness(pair_list, analyzer, analyzer.threshold(fmr), grid)
+        dataset = {"root": str(root), "pairs_file": str(pairs), "folds": fold or "all", "pairs_per_class": per_class or "all",
+                   "fmr": fmr}
+        result = robustness_report(audited, describe_models(models), dataset)
+        rows = [("pairs", "pairs"), ("clean accuracy", "clean/accuracy"), ("clean TAR @ threshold", "clean/tar_at_threshold")]
+        rows += [(f"{kind} {value:g}: accuracy", f"{kind}/{value:g}/accuracy") for kind, values in grid.items()
+                 for value in values]
+        _print(result, rows, as_json, report,
+               lambda folder: write_audit_report(result, robustness_figures(audited, folder), folder))
+
+
+@app.command()
+def adversarial(
+    root: Path = typer.Option(..., "--root", help="LFW image folder (one folder per person)."),
+    pairs: Path = typer.Option(..., "--pairs", help="The View-2 pairs.txt."),
+    fold: Optional[list[int]] = typer.Option(None, "--fold", help="Use only these View-2 folds, 1-10 (repeatable)."),
+    per_class: int = typer.Option(10, "--per-class", help="Attack the first N same and N different pairs."),
+    attack: Optional[list[str]] = typer.Option(None, "--attack", help="fgsm or pgd (repeatable; default: both)."),
+    eps: Optional[list[float]] = typer.Option(None, "--eps", help="L-inf budget in 1/255 (repeatable; default: 1 2 4 8)."),
+    fmr: float = FmrOpt, detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
+) -> None:
+    """White-box FGSM/PGD dodging and impersonation success at the FMR threshold, and what purification recovers."""
+    from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
+    from facetrust.audit.adversarial import DIFFERENTIABLE, audit_adversarial
+    from facetrust.audit.report import adversarial_figures, adversarial_report, write_audit_report
+    from facetrust.audit.robustness import first_per_class, fold_subset
+    from facetrust.errors import ConfigError
+    from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
+    from facetrust.evaluation.provenance import describe_models
+
+    with user_errors():
+        if recognizer not in DIFFERENTIABLE:
+            raise ConfigError(f"recognizer {recognizer!r} is not differentiable here: white-box attacks need one of "
+                              f"{', '.join(DIFFERENTIABLE)}")
+        pair_list = read_lfw_pairs(pairs, root)
+        pair_list = first_per_class(fold_subset(pair_list, fold) if fold else pair_list, per_class)
+        models = _models(detector, recognizer, None, LFW_FALLBACK_BOX)
+        analyzer = FaceAnalyzer(AnalyzerConfig(detector=detector, recognizer=recognizer, fallback_box=LFW_FALLBACK_BOX))
+        audited = {models[0].label: audit_adversarial(pair_list, analyzer, analyzer.threshold(fmr),
+                                                      tuple(attack or ("fgsm", "pgd")), tuple(eps or (1, 2, 4, 8)))}
+        dataset = {"root": str(root), "pairs_file": str(pairs), "folds": fold or "all", "pairs_per_class": per_class,
+                   "fmr": fmr}
+        result = adversarial_report(audited, describe_models(models), dataset)
+        names = list(audited[models[0].label]["attacks"])
+        rows = [("attacked genuine pairs", "dodging_pairs"), ("attacked impostor pairs", "impersonation_pairs")]
+        rows += [(f"{name}: {key}", f"attacks/{name}/{key}") for name in names
+                 for key in ("dodging_none", "dodging_jpeg75", "impersonation_none", "impersonation_jpeg75")]
+        _print(result, rows, as_json, report,
+               lambda folder: write_audit_report(result, adversarial_figures(audited, folder), folder))

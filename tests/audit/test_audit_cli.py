@@ -1,0 +1,55 @@
+"""``facetrust audit`` through the real CLI (subprocess)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "facetrust.cli.main", "audit", *args], capture_output=True, text=True)
+
+
+def test_fairness_report(labels_subset, shared, audit_cache, tmp_path):
+    out = _cli("fairness", "--root", str(shared / "data" / "lfw"), "--groups", str(labels_subset),
+               "--group-column", "gender_afifi", "-d", "yunet", "-r", "mobilefacenet", "--fmr", "0.01",
+               "--cache", str(audit_cache), "-w", "1", "--centre-fallback", "--report", str(tmp_path / "report"), "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["metrics"]["yunet+mobilefacenet"]["images"] == 81
+    for name in ("report.html", "report.md", "report.json", "fairness_identity_lorenz.png",
+                 "fairness_fmr_gender_afifi_yunet_mobilefacenet.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 0
+    assert "worst identities (yunet+mobilefacenet)" in (tmp_path / "report" / "report.md").read_text().lower()
+
+
+def test_unknown_files_fail_with_one_line(labels_subset, shared, tmp_path):
+    broken = tmp_path / "broken.csv"
+    broken.write_text(labels_subset.read_text() + "Nobody/Nobody_0001.jpg,Nobody,M,,,\n")
+    out = _cli("fairness", "--root", str(shared / "data" / "lfw"), "--groups", str(broken))
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1 and "not found" in out.stderr
+
+
+def test_robustness_report(shared, tmp_path):
+    out = _cli("robustness", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               "--fold", "1", "--per-class", "5", "--perturbation", "jpeg", "-d", "yunet", "-r", "mobilefacenet",
+               "--report", str(tmp_path / "report"), "--json")
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads(out.stdout)["metrics"]["yunet+mobilefacenet"]
+    assert metrics["pairs"] == 10 and list(metrics["jpeg"]) == ["50", "30", "20", "10", "5"]
+    assert (tmp_path / "report" / "robustness_accuracy_yunet_mobilefacenet.png").stat().st_size > 0
+
+
+def test_unknown_perturbation_fails_with_one_line(shared):
+    out = _cli("robustness", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               "--perturbation", "fog")
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1 and "unknown perturbation fog" in out.stderr
+
+
+def test_adversarial_on_dlib_fails_with_one_line(shared):
+    out = _cli("adversarial", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               "-r", "dlib-resnet")
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1 and "not differentiable" in out.stderr

@@ -10,8 +10,9 @@ from bench.campaign.outcomes import Tally, classify_cli, run_process
 
 TIMEOUT_S = 120
 # Commands whose models load in a second or two run for every file; the heavier checks for a sample.
-PER_FILE = (["detect"], ["analyze", "--json"], ["verify", "{file}", str(OBAMA)])
-SAMPLED = (["quality", "assess"], ["liveness", "check"], ["forgery"], ["embed", "--json"])
+PER_FILE = (["detect"],)
+SAMPLED = (["analyze", "--json"], ["verify", "{file}", str(OBAMA)], ["quality", "assess"], ["liveness", "check"],
+           ["forgery"], ["embed", "--json"])
 SAMPLE = ("empty.jpg", "random.jpg", "jpeg_cut_60.jpg", "bomb_400mp.png", "wide_49mp.png", "gray_face.jpg",
           "rgba_face.png", "no_face.png", "group.jpg", "truncated.mp4", "directory.jpg", "proc_self_mem",
           "missing", "fifo.jpg", "cmyk.jpg", "exif_bad_orientation.jpg")
@@ -70,7 +71,10 @@ def run(files: list[FileInput], work: Path, env: dict) -> Tally:
     for command in SAMPLED:
         for item in files:
             if item.name in SAMPLE:
-                _run(tally, [*command, str(item.path)], f"{command[0]} {item.name}", env=env)
+                args = [a.replace("{file}", str(item.path)) for a in command]
+                if "{file}" not in command:
+                    args.append(str(item.path))
+                _run(tally, args, f"{command[0]} {item.name}", env=env)
     folder = files[0].path.parent
     for command in (["detect"], ["analyze", "--workers", "2"], ["quality", "assess"]):
         _run(tally, [*command, str(folder)], f"folder {command[0]}", inputs=len(files), env=env)

@@ -22,6 +22,7 @@ from facetrust.detection import DETECTORS, Detector
 from facetrust.forensics import FORGERY_DETECTORS, ForgeryDetector
 from facetrust.gallery import BACKENDS, GalleryBackend
 from facetrust.liveness import LIVENESS_MODELS, LivenessModel
+from facetrust.privacy import PROTECTIONS, TemplateProtector
 from facetrust.quality import ASSESSORS, QualityAssessor
 from facetrust.recognition import RECOGNIZERS, Recognizer
 from facetrust.registry import Registry
@@ -37,6 +38,7 @@ CONTRACTS: dict[str, tuple[Registry[Any], Any, tuple[str, ...]]] = {
     "face check": (FACE_CHECKS, FaceCheck, ("name",)),
     "attribute model": (ATTRIBUTE_MODELS, AttributeModel, ("name", "zoo_models")),
     "gallery backend": (BACKENDS, GalleryBackend, ()),
+    "protection scheme": (PROTECTIONS, TemplateProtector, ("scheme",)),
 }
 ENTRIES = [(kind, entry.name) for kind, (registry, _, _) in CONTRACTS.items() for entry in registry.entries()]
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -77,7 +79,7 @@ def test_entry_imports_and_has_the_protocol(kind: str, name: str) -> None:
         assert actual[:len(expected)] == expected, f"{kind} {name!r}: {method}{tuple(actual)} != {tuple(expected)}"
     for member in declared:
         assert hasattr(cls, member), f"{kind} {name!r} does not declare {member}"
-    own_name = inspect.getattr_static(cls, "name", None)
+    own_name = inspect.getattr_static(cls, "scheme" if registry is PROTECTIONS else "name", None)
     if isinstance(own_name, str):
         assert own_name == name, f"{kind} registered as {name!r} calls itself {own_name!r}"
 

@@ -10,6 +10,7 @@ Library functions that take a while accept ``progress``:
 """
 from __future__ import annotations
 
+import itertools
 from typing import Callable, Iterable, Iterator, TypeVar, Union
 
 Item = TypeVar("Item")
@@ -39,9 +40,16 @@ def _rich_bar(items: Iterable[Item], total: int | None, description: str, unit: 
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeElapsedColumn(), TimeRemainingColumn()]
+    # The bar opens with the first item, so that input failing at once (a video that cannot
+    # be opened) leaves only its one error line on stderr.
+    iterator = iter(items)
+    try:
+        first = next(iterator)
+    except StopIteration:
+        return
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task(description, total=total, rate="")
-        for item in items:
+        for item in itertools.chain([first], iterator):
             yield item
             bar.advance(task)
             speed = bar.tasks[0].speed

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.campaign.api_surface import attempt
-from bench.campaign.corpus import HOSTILE_IDS, OBAMA, nested_metadata
+from bench.campaign.corpus import HOSTILE_IDS, OBAMA
 from bench.campaign.outcomes import Tally
 
 BASELINE = 20

@@ -23,6 +23,8 @@ from bench.campaign.outcomes import Tally
 
 TIMEOUT_S = 120
 BASELINE = {"obama": OBAMA, "biden": FACES / "examples" / "biden.jpg"}
+# Hostile ids are enrolled with a third person, so that the baseline search below stays unambiguous.
+OTHER = FACES / "examples" / "alex-lacamoire.png"
 
 
 def _free_port() -> int:
@@ -152,20 +154,20 @@ def _images(client: Client, files: list[FileInput]) -> None:
 def _ids(client: Client) -> None:
     for identity in HOSTILE_IDS:
         short = repr(identity[:20])
-        photo = {"images": (OBAMA.name, OBAMA.read_bytes())}
+        photo = {"images": (OTHER.name, OTHER.read_bytes())}
         client.call(f"enrol id {short}", "POST", "/v1/galleries/g/identities", data={"id": identity}, files=photo)
         for encoded in {quote(identity, safe=""), quote(identity, safe="/")}:
             base = f"/v1/galleries/g/identities/{encoded}"
             client.call(f"get id {short}", "GET", base)
             client.call(f"patch id {short}", "PATCH", base, json={"name": "x"})
             client.call(f"add template id {short}", "POST", base + "/templates",
-                        files={"images": (OBAMA.name, OBAMA.read_bytes())})
+                        files={"images": (OTHER.name, OTHER.read_bytes())})
             client.call(f"delete id {short}", "DELETE", base)
             client.call(f"cf rename {short}", "PUT", f"/api/v1/recognition/subjects/{encoded}", json={"subject": "y"})
             client.call(f"cf delete {short}", "DELETE", f"/api/v1/recognition/subjects/{encoded}")
         client.call(f"cf add subject {short}", "POST", "/api/v1/recognition/subjects", json={"subject": identity})
         client.call(f"cf add example {short}", "POST", "/api/v1/recognition/faces",
-                    params={"subject": identity}, files={"file": (OBAMA.name, OBAMA.read_bytes())})
+                    params={"subject": identity}, files={"file": (OTHER.name, OTHER.read_bytes())})
         client.call(f"cf delete subject {short}", "DELETE",
                     f"/api/v1/recognition/subjects/{quote(identity, safe='')}")
         client.call(f"gallery name {short}", "GET", f"/v1/galleries/{quote(identity, safe='')}")
@@ -196,7 +198,7 @@ def _bodies(client: Client) -> None:
                     headers={"content-type": "application/json"})
         client.call(f"enrol metadata depth {depth}", "POST", "/v1/galleries/g/identities",
                     data={"id": f"deep-{depth}", "metadata": nested_metadata(depth)},
-                    files={"images": (OBAMA.name, OBAMA.read_bytes())})
+                    files={"images": (OTHER.name, OTHER.read_bytes())})
     for case, text in {"not json": "{", "array": "[]", "string": '"x"', "huge string": json.dumps({"name": "x" * 5_000_000}),
                        "nul": '{"name": "\\u0000"}', "wrong types": '{"name": 5, "metadata": "x", "merge": "y"}'}.items():
         client.call(f"patch body {case}", "PATCH", "/v1/galleries/g/identities/obama", data=text,
@@ -226,17 +228,29 @@ def _auth(client: Client) -> None:
                 client.tally.add("clean_error", f"{case}: refused by the HTTP client itself")
 
 
+def _patient(method: str, url: str, key: str, **kwargs) -> requests.Response:
+    """A request that waits out 429s: the failed-key limit of the address (the bad keys sent
+    above) answers 429 even to the good key for a while."""
+    deadline = time.monotonic() + 180
+    while True:
+        response = requests.request(method, url, headers={"x-api-key": key}, timeout=TIMEOUT_S, **kwargs)
+        if response.status_code != 429 or time.monotonic() > deadline:
+            return response
+        time.sleep(min(float(response.headers.get("retry-after", 5)), 30))
+
+
 def _data_loss_check(client: Client, tally: Tally) -> None:
     lost = []
     for identity in BASELINE:
-        response = requests.get(f"{client.url}/v1/galleries/g/identities/{identity}", headers={"x-api-key": client.key},
-                                timeout=TIMEOUT_S)
+        response = _patient("GET", f"{client.url}/v1/galleries/g/identities/{identity}", client.key)
         if response.status_code != 200 or not response.json().get("templates"):
             lost.append(identity)
-    found = requests.post(f"{client.url}/v1/galleries/g/search", headers={"x-api-key": client.key},
-                          files={"image": (OBAMA.name, OBAMA.read_bytes())}, timeout=TIMEOUT_S).json()
-    best = (found.get("results") or [{}])[0].get("identity")
-    if lost or best != "obama":
-        tally.add("data_lost", "baseline after campaign", f"lost={lost} search={best}")
+    # Other ids may hold the same photo (hostile files include copies of it), so obama must be
+    # among the top matches rather than first.
+    found = _patient("POST", f"{client.url}/v1/galleries/g/search", client.key, params={"k": 50},
+                     files={"image": (OBAMA.name, OBAMA.read_bytes())}).json()
+    matches = [m["id"] for m in (found.get("results") or [{}])[0].get("matches", [])]
+    if lost or "obama" not in matches:
+        tally.add("data_lost", "baseline after campaign", f"lost={lost} matches={matches[:10]}")
     else:
         tally.add("handled", "baseline after campaign")

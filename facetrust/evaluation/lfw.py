@@ -24,7 +24,10 @@ def lfw_image(root: Path, name: str, number: int) -> Path:
 def read_lfw_pairs(pairs_file: str | Path, root: str | Path) -> list[Pair]:
     """Parse ``pairs.txt`` (header ``folds n``, then per fold n same + n different lines)."""
     pairs_file, root = Path(pairs_file), Path(root)
-    lines = pairs_file.read_text().splitlines()
+    try:
+        lines = pairs_file.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{pairs_file}: cannot read pair list ({exc})") from None
     if not lines:
         raise ConfigError(f"{pairs_file}: empty pair list")
     try:

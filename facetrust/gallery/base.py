@@ -372,6 +372,8 @@ def dump_metadata(metadata: Any) -> str:
         return json.dumps(metadata, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise GalleryError(f"metadata is not JSON-serialisable: {exc}") from None
+    except RecursionError:
+        raise GalleryError("metadata is nested too deeply to store") from None
 
 
 def check_quality(quality: Any) -> float | None:

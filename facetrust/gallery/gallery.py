@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from dataclasses import dataclass, field, replace
@@ -450,7 +451,11 @@ class Gallery:
     def _decision(self, threshold: float | None, fmr: float | None) -> float:
         if threshold is not None and fmr is not None:
             raise ConfigError("give a threshold or an FMR, not both")
-        return float(threshold) if threshold is not None else self.threshold(fmr)
+        if threshold is None:
+            return self.threshold(fmr)
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+            raise ConfigError(f"threshold must be a finite number, got {threshold!r}")
+        return float(threshold)
 
     def search_embeddings(self, embeddings: Any, *, k: int = 5, threshold: float | None = None,
                           fmr: float | None = None, model: str | ModelIdentity | None = None,
@@ -512,7 +517,7 @@ class Gallery:
         return self.backend.get(check_identity_id(identity_id))
 
     def list(self, offset: int = 0, limit: int | None = None) -> list[Identity]:
-        return self.backend.list(offset, limit)
+        return self.backend.list(_row_number(offset, "offset"), None if limit is None else _row_number(limit, "limit"))
 
     def __len__(self) -> int:
         return self.backend.counts()[0]
@@ -538,7 +543,7 @@ class Gallery:
 
     def remove_template(self, template_id: int) -> None:
         """Erase one template (an identity keeps at least one)."""
-        self.backend.remove_template(int(template_id))
+        self.backend.remove_template(_row_number(template_id, "template id"))
 
     # -- files and maintenance ---------------------------------------------------
     def export(self, path: str | os.PathLike[str], *, progress: bool = False) -> int:
@@ -626,3 +631,14 @@ def _progress(items: Iterable[Any], total: int | None, description: str, enabled
         for item in items:
             yield item
             bar.advance(task)
+
+
+#: Database integers are signed 64-bit: a larger id, offset or limit cannot name a row.
+MAX_ROW_NUMBER = 2**63 - 1
+
+
+def _row_number(value: Any, what: str) -> int:
+    """A non-negative integer a database can hold (template id, offset, limit), else GalleryError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= MAX_ROW_NUMBER:
+        raise GalleryError(f"{what} must be an integer from 0 to {MAX_ROW_NUMBER}, got {value!r}")
+    return int(value)

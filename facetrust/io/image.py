@@ -103,6 +103,8 @@ def _decode_file(path: Path, limit: int) -> np.ndarray:
         raise ImageNotFoundError(f"{path}: no such file") from None
     except OSError as exc:
         raise ImageReadError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:  # a NUL byte in the path
+        raise ImageNotFoundError(f"{str(path)!r}: not a valid path ({exc})") from None
     if stat.S_ISDIR(mode):
         raise ImageNotFoundError(f"{path}: is a directory, not a file")
     if not stat.S_ISREG(mode):

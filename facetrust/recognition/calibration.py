@@ -40,8 +40,8 @@ class Calibration:
         return self.fmr[0]
 
     def threshold_at(self, fmr: float = DEFAULT_FMR) -> float:
-        if not 0.0 < fmr < 1.0:
-            raise ConfigError(f"FMR must lie in (0, 1), got {fmr}")
+        if isinstance(fmr, bool) or not isinstance(fmr, (int, float)) or not 0.0 < fmr < 1.0:
+            raise ConfigError(f"FMR must be a number in (0, 1), got {fmr!r}")
         if fmr < self.min_fmr:
             raise ConfigError(
                 f"{self.recognizer}: FMR {fmr:g} is below the smallest calibrated FMR {self.min_fmr:g} "

@@ -128,6 +128,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{origin}: bad value {value!r} for {name}") from None
     if number < 0 or (number == 0 and name not in _ZERO_ALLOWED):
         raise ConfigError(f"{origin}: {name} must be {'>= 0' if name in _ZERO_ALLOWED else '> 0'}, got {value!r}")
+    if name == "port" and number > 65535:
+        raise ConfigError(f"{origin}: port must be from 0 to 65535, got {value!r}")
     return number
 
 

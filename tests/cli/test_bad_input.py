@@ -185,3 +185,14 @@ def test_liveness_and_forgery_share_one_option_scheme(photo):
     checked = run("analyze", photo, "-d", "yunet", "-c", "forgery", "--check-opt", "forgery.model=sbi", "--json")
     assert checked.exit_code == 0, checked.output
     assert json.loads(checked.stdout)[0]["faces"][0]["forgery"]["model"] == "sbi"
+
+
+def test_port_out_of_range_and_missing_pair_file_are_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    for args in (["serve", "--port", "99999"], ["eval", "lfw", "--root", str(tmp_path), "--pairs", str(tmp_path / "no.txt")]):
+        done = subprocess.run([sys.executable, "-m", "facetrust.cli.main", *args], capture_output=True, text=True,
+                              timeout=300, env={**__import__("os").environ, "FACETRUST_HOME": str(tmp_path)})
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert done.returncode != 0 and len(lines) == 1 and lines[0].startswith("error:"), done.stderr

@@ -214,3 +214,11 @@ def test_permission_denied_is_a_read_error(tmp_path):
     path.chmod(0)
     with pytest.raises(ImageReadError, match="Permission denied"):
         load_image(path)
+
+
+def test_a_path_with_a_nul_byte_is_a_typed_error():
+    from facetrust.errors import ImageNotFoundError
+    from facetrust.io.image import load_image
+
+    with pytest.raises(ImageNotFoundError, match="not a valid path"):
+        load_image("a\x00b.jpg")

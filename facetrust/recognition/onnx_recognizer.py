@@ -24,8 +24,8 @@ class OnnxArcFaceRecognizer:
     metric = "cosine"
     size = 112
     channels = "RGB"
-    mean: float = 127.5
-    std: float = 127.5
+    mean: float | np.ndarray = 127.5
+    std: float | np.ndarray = 127.5
     OPTIONS: ClassVar[dict[str, Option]] = {"flip": Option(bool), "device": Option(str)}
 
     def __init__(self, flip: bool = False, device: str = "cpu") -> None:

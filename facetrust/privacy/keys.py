@@ -91,14 +91,20 @@ def save_key(key: ProtectionKey, path: str | os.PathLike[str], overwrite: bool =
     path = Path(path)
     if path.exists() and not overwrite:
         raise PrivacyKeyError(f"{path}: a key file already exists (refusing to overwrite a key)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
+    except OSError as exc:
+        raise PrivacyKeyError(f"{path}: cannot write the key file ({exc.strerror or exc})") from None
     try:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(f"{_MAGIC} {_VERSION} {key.hex()} {key.fingerprint}\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise PrivacyKeyError(f"{path}: cannot write the key file ({exc.strerror or exc})") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

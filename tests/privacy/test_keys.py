@@ -71,3 +71,15 @@ def test_check_compares_fingerprints():
     key.check(key.fingerprint, "gallery")
     with pytest.raises(WrongKeyError, match="gallery was protected with key"):
         key.check(ProtectionKey.generate().fingerprint, "gallery")
+
+
+def test_a_key_file_that_cannot_be_written_is_a_typed_error(tmp_path):
+    from facetrust.errors import PrivacyKeyError
+    from facetrust.privacy import ProtectionKey
+    from facetrust.privacy.keys import save_key
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(PrivacyKeyError, match="cannot write"):
+        save_key(ProtectionKey.generate(), blocker / "k.key")
+    assert blocker.read_text() == "x"

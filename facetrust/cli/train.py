@@ -48,3 +48,36 @@ def export(
         from facetrust.training.export import export_onnx
 
         typer.echo(f"wrote {export_onnx(checkpoint, output)}")
+
+
+@app.command()
+def forget(
+    checkpoint: Path = typer.Argument(..., help="checkpoint.pt written by `facetrust train recognizer`."),
+    identities: str = typer.Option(..., "--identities", help="Identity folder names to forget: comma-separated, or @FILE with one per line."),
+    output: Path = typer.Option(..., "--out", help="Folder for the merged checkpoint.pt and adapter.pt (not the original's)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Training folder (default: the checkpoint's own)."),
+    steps: int = typer.Option(200, help="Optimiser steps."),
+    rank: int = typer.Option(8, help="LoRA rank."),
+    lr: float = typer.Option(2e-3, help="Learning rate of the adapters."),
+    batch_size: int = typer.Option(32, help="Images per step (half forgotten, half retained)."),
+    group_sparsity: float = typer.Option(1e-4, help="Weight of the group-sparsity penalty."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Make a trained model forget identities (LoRA adapters, group-sparse, merged into the weights)."""
+    with user_errors():
+        from facetrust.training.unlearning import ForgetOptions, forget_identities, read_identity_list
+
+        result = forget_identities(checkpoint, read_identity_list(identities), output, data,
+                                   ForgetOptions(rank=rank, steps=steps, lr=lr, batch_size=batch_size,
+                                                 group_sparsity=group_sparsity))
+        record = {"checkpoint": str(result.checkpoint), "adapter": str(result.adapter),
+                  "forgotten": result.forgotten, "steps": result.steps, "seconds": round(result.seconds, 1),
+                  "adapter_parameters": result.adapter_parameters, "adapter_bytes": result.adapter_bytes,
+                  "adapted_layers": result.adapted_layers, "active_layers": result.active_layers,
+                  "last_losses": result.losses[-1] if result.losses else None}
+        if as_json:
+            print_json(record)
+        else:
+            typer.echo(f"forgot {len(result.forgotten)} identities in {result.steps} steps ({record['seconds']} s); "
+                       f"adapters: {result.adapter_parameters} parameters in {result.active_layers}/"
+                       f"{result.adapted_layers} layers; merged checkpoint {result.checkpoint}")

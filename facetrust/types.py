@@ -136,10 +136,10 @@ class Verification:
         and (best-pair) what the search over pairs does to the false-match rate; else None."""
         if self.comparisons > 1:
             return (f"best of {self.faces_in_a} x {self.faces_in_b} = {self.comparisons} face pairs: face "
-                    f"{self.index_a} of a {_box(self.face_a.box)} and face {self.index_b} of b {_box(self.face_b.box)}; "
+                    f"{self.index_a} of a at {_box(self.face_a.box)} and face {self.index_b} of b at {_box(self.face_b.box)}; "
                     f"the threshold is calibrated for one comparison at FMR {self.fmr:g}, so this decision's "
                     f"false-match rate is up to {self.fmr_upper_bound:g}")
-        notes = [f"image {label} has {count} faces, face {index} {_box(face.box)} was compared"
+        notes = [f"image {label} has {count} faces, face {index} at {_box(face.box)} was compared"
                  for label, count, index, face in (("a", self.faces_in_a, self.index_a, self.face_a),
                                                    ("b", self.faces_in_b, self.index_b, self.face_b)) if count > 1]
         if not notes:

@@ -162,7 +162,8 @@ def verify(
     image_a: str = typer.Argument(..., help="First image."),
     image_b: str = typer.Argument(..., help="Second image."),
     fmr: float = typer.Option(DEFAULT_FMR, "--fmr", help="False-match rate the decision threshold is set for."),
-    select: str = typer.Option("largest", "--select", help="Face to use when several: largest, best or an index."),
+    select: str = typer.Option("largest", "--select", help="Face to use when several: largest, best, center, an index, "
+                               "or best-pair (the most similar of all face pairs; see docs/cli.md on its false-match rate)."),
     detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
     recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
     max_pixels: Optional[int] = MaxPixelsOpt, check: Optional[list[str]] = CheckOpt,
@@ -184,6 +185,8 @@ def verify(
             verdict = "SAME person" if result.same else "DIFFERENT people"
             typer.echo(f"{verdict}: similarity {result.similarity:.4f}, threshold {result.threshold:.4f} "
                        f"(FMR {result.fmr:g}, {recognizer}); faces found: {result.faces_in_a} / {result.faces_in_b}")
+            if result.hint:
+                typer.echo(f"note: {result.hint}")
             for label, face in (("a", result.face_a), ("b", result.face_b)):
                 if face.extras.keys() & set(config.checks):
                     typer.echo(f"face {label}: {check_summary(face.extras)}")

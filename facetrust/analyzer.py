@@ -15,6 +15,12 @@ from facetrust.io.image import ImageSource, load_image
 from facetrust.types import Detection, Face, Verification, describe_array
 
 FaceSelection = Literal["largest", "best", "center"] | int
+#: verify's selection: one rule for both images, a pair of rules, or the most similar pair of faces.
+VerifySelection = FaceSelection | Literal["best-pair"] | tuple[FaceSelection, FaceSelection]
+BEST_PAIR = "best-pair"
+VERIFY_SELECTIONS = ("largest", "best", "center", BEST_PAIR)
+#: Smallest and largest side of an aligned crop, in pixels.
+CROP_SIZE_RANGE = (16, 4096)
 
 
 @dataclass(frozen=True)
@@ -200,29 +206,76 @@ class FaceAnalyzer:
         source_a: ImageSource,
         source_b: ImageSource,
         fmr: float | None = None,
-        select: FaceSelection | tuple[FaceSelection, FaceSelection] = "largest",
+        select: VerifySelection = "largest",
     ) -> Verification:
         """Compare the selected face of each image (default: the largest).
 
         ``select`` applies to both images, or give a pair ``(select_a, select_b)``.
+        ``select="best-pair"`` compares every face of a with every face of b and keeps the most
+        similar pair (as deepface does); the threshold is calibrated for one comparison, so the
+        best of k*m comparisons falsely matches strangers more often than ``fmr``, up to k*m times
+        (see ``Verification.comparisons`` and ``fmr_upper_bound``).
         Raises :class:`FaceNotFoundError` naming the image without a face.
         """
         from facetrust.recognition.calibration import DEFAULT_FMR
 
+        selections = select if isinstance(select, tuple) else (select, select)
+        for selection in selections:
+            if isinstance(selection, str) and selection not in VERIFY_SELECTIONS:
+                raise ConfigError("select must be 'largest', 'best', 'center', 'best-pair' or a face index, "
+                                  f"got {selection!r}")
+        if isinstance(select, tuple) and BEST_PAIR in select:
+            raise ConfigError("best-pair chooses the faces of both images together: pass it alone, not in a pair")
         fmr = DEFAULT_FMR if fmr is None else fmr
         threshold = self.threshold(fmr)
-        chosen = []
-        counts = []
-        selections = select if isinstance(select, tuple) else (select, select)
-        for label, source, selection in (("a", source_a, selections[0]), ("b", source_b, selections[1])):
+        images, found = [], []
+        for label, source in (("a", source_a), ("b", source_b)):
             image = self.load(source)
             faces = self.analyze_rgb(image, checks=False)
             if not faces:
                 raise FaceNotFoundError(f"no face found in image {label}{_describe(source)}")
-            chosen.append(self.run_checks(image, [faces[select_face(faces, selection, image.shape)]])[0])
-            counts.append(len(faces))
+            images.append(image)
+            found.append(faces)
+        if select == BEST_PAIR:
+            similarities = np.stack([f.embedding for f in found[0]]) @ np.stack([f.embedding for f in found[1]]).T
+            indices = [int(i) for i in np.unravel_index(int(np.argmax(similarities)), similarities.shape)]
+        else:
+            indices = [select_face(faces, selection, image.shape) % len(faces)
+                       for faces, selection, image in zip(found, selections, images)]
+        chosen = [self.run_checks(image, [faces[index]])[0] for image, faces, index in zip(images, found, indices)]
         similarity = float(np.dot(chosen[0].embedding, chosen[1].embedding))
-        return Verification(similarity, threshold, fmr, similarity >= threshold, chosen[0], chosen[1], *counts)
+        comparisons = len(found[0]) * len(found[1]) if select == BEST_PAIR else 1
+        return Verification(similarity, threshold, fmr, similarity >= threshold, chosen[0], chosen[1],
+                            len(found[0]), len(found[1]), indices[0], indices[1], comparisons)
+
+    # -- aligned crops -----------------------------------------------------
+    def extract(self, source: ImageSource, size: int = 112, select: FaceSelection | Literal["all"] = "all") -> list[Face]:
+        """Aligned crops of the faces in an image, largest first: each face's 5 landmarks warped
+        onto the ArcFace template scaled to ``size`` x ``size`` px, in ``face.aligned`` (RGB uint8).
+        ``select``: "all" faces, or one ('largest', 'best', 'center' or an index). An image
+        without a face gives an empty list. To write crops to files see
+        :func:`facetrust.extract.extract_files`."""
+        from facetrust.alignment import align_arcface
+
+        check_crop_size(size)
+        if select != "all" and not (select in ("largest", "best", "center")
+                                    or (isinstance(select, int) and not isinstance(select, bool))):
+            raise ConfigError(f"select must be 'all', 'largest', 'best', 'center' or a face index, got {select!r}")
+        image = self.load(source)
+        detections = self.detect_rgb(image)
+        if select != "all" and detections:
+            detections = [detections[select_face(detections, select, image.shape)]]
+        faces = self._faces(detections)
+        for face in faces:
+            face.aligned = align_arcface(image, face.landmarks, size)
+        return faces
+
+
+def check_crop_size(size: Any) -> None:
+    """:class:`ConfigError` unless ``size`` is an integer within :data:`CROP_SIZE_RANGE`."""
+    low, high = CROP_SIZE_RANGE
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not low <= size <= high:
+        raise ConfigError(f"crop size must be an integer from {low} to {high} px, got {size!r}")
 
 
 def _create(registry: Any, name: str, options: dict[str, Any], device: str) -> Any:

@@ -2,14 +2,13 @@
 the copies of a run's inputs under one output folder."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from facetrust.errors import OutputError
+from facetrust.io.outputs import output_suffix, prepare_out_dir, relative_targets, write_image
 from facetrust.types import Face
 
 #: One colour per landmark in LANDMARK_ORDER (RGB).
@@ -33,57 +32,24 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
 
 def annotation_targets(inputs: Sequence[Path], out_dir: Path) -> dict[Path, Path]:
     """Where each input's annotated copy goes: its path relative to the inputs' common folder,
-    under ``out_dir``, so that ``a/x.jpg`` and ``b/x.jpg`` never write the same file; same
-    format as the input (PNG for a suffix Pillow cannot write). Creates ``out_dir``; raises
-    :class:`OutputError` when it cannot be a folder or when a copy would replace an input."""
-    from PIL import Image
-
-    _make_folder(out_dir)
-    if not inputs:
-        return {}
-    absolute = [Path(os.path.abspath(p)) for p in inputs]
-    common = Path(os.path.commonpath([p.parent for p in absolute]))
-    writable = Image.registered_extensions()
+    under ``out_dir`` (the rule of :mod:`facetrust.io.outputs`), so that ``a/x.jpg`` and
+    ``b/x.jpg`` never write the same file; in the input's format when it is one of
+    :data:`~facetrust.io.outputs.KEPT_FORMATS`, else PNG with ``.png`` appended to the name
+    (``x.gif`` -> ``x.gif.png``, never the same file as ``x.png``'s copy). Creates ``out_dir``;
+    raises :class:`OutputError` when it cannot be a folder or when a copy would replace an input."""
+    prepare_out_dir(out_dir, f"--annotate {out_dir}")
     targets: dict[Path, Path] = {}
-    for given, path in zip(inputs, absolute):
-        target = out_dir / path.relative_to(common)
-        if writable.get(target.suffix.lower()) not in Image.SAVE:
+    for given, target in relative_targets(inputs, out_dir).items():
+        if output_suffix(target) != target.suffix.lower():
             target = target.with_name(target.name + ".png")
-        if target.exists() and target.resolve() == path.resolve():
+        if target.exists() and target.resolve() == given.resolve():
             raise OutputError(f"--annotate {out_dir}: the annotated copy of {given} would replace it; "
                               "choose another folder")
-        targets[Path(given)] = target
+        targets[given] = target
     return targets
 
 
 def save_annotated(image: np.ndarray, faces: Sequence[Face], target: Path) -> Path:
-    """Write ``image`` with ``faces`` drawn to ``target`` atomically (a temporary file, then a
-    rename), in the format its suffix names; :class:`OutputError` if it cannot be written."""
-    from PIL import Image
-
-    picture = Image.fromarray(draw_faces(image, faces))
-    extension = Image.registered_extensions().get(target.suffix.lower(), "PNG")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                picture.save(out, extension, **({"quality": 95} if extension == "JPEG" else {}))
-            os.replace(temporary, target)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"cannot write {target}: {getattr(exc, 'strerror', None) or exc}") from None
-    return target
-
-
-def _make_folder(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"--annotate {out_dir}: is a file, not a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"--annotate {out_dir}: cannot create the folder ({exc.strerror or exc})") from None
-    if not os.access(out_dir, os.W_OK):
-        raise OutputError(f"--annotate {out_dir}: the folder is not writable")
+    """Write ``image`` with ``faces`` drawn to ``target`` atomically, in the format its suffix
+    names; :class:`OutputError` if it cannot be written."""
+    return write_image(draw_faces(image, faces), target)

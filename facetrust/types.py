@@ -105,7 +105,14 @@ class Face:
 
 @dataclass(frozen=True)
 class Verification:
-    """Result of a 1:1 comparison."""
+    """Result of a 1:1 comparison.
+
+    ``index_a`` / ``index_b``: which face of each image was compared (0 = largest), out of
+    ``faces_in_a`` / ``faces_in_b``. ``comparisons``: face pairs compared to reach the decision
+    (1, or k*m under ``select="best-pair"``); the threshold is calibrated for one comparison at
+    ``fmr``, so the best of k*m may falsely match two strangers up to ``fmr_upper_bound``
+    (the union bound, k*m*fmr).
+    """
 
     similarity: float
     threshold: float
@@ -115,11 +122,35 @@ class Verification:
     face_b: Face
     faces_in_a: int
     faces_in_b: int
+    index_a: int = 0
+    index_b: int = 0
+    comparisons: int = 1
+
+    @property
+    def fmr_upper_bound(self) -> float:
+        return min(1.0, self.comparisons * self.fmr)
+
+    @property
+    def hint(self) -> str | None:
+        """One line for people when an image had several faces: how many, which one was used,
+        and (best-pair) what the search over pairs does to the false-match rate; else None."""
+        if self.comparisons > 1:
+            return (f"best of {self.faces_in_a} x {self.faces_in_b} = {self.comparisons} face pairs: face "
+                    f"{self.index_a} of a at {_box(self.face_a.box)} and face {self.index_b} of b at {_box(self.face_b.box)}; "
+                    f"the threshold is calibrated for one comparison at FMR {self.fmr:g}, so this decision's "
+                    f"false-match rate is up to {self.fmr_upper_bound:g}")
+        notes = [f"image {label} has {count} faces, face {index} at {_box(face.box)} was compared"
+                 for label, count, index, face in (("a", self.faces_in_a, self.index_a, self.face_a),
+                                                   ("b", self.faces_in_b, self.index_b, self.face_b)) if count > 1]
+        if not notes:
+            return None
+        return "; ".join(notes) + " (select another face by index, or best-pair to compare every pair)"
 
     def __repr__(self) -> str:
         return (f"Verification(same={self.same}, similarity={float(self.similarity):.4f}, "
                 f"threshold={float(self.threshold):.4f}, fmr={self.fmr:g}, faces_in_a={self.faces_in_a}, "
-                f"faces_in_b={self.faces_in_b})")
+                f"faces_in_b={self.faces_in_b}, index_a={self.index_a}, index_b={self.index_b}, "
+                f"comparisons={self.comparisons})")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +160,11 @@ class Verification:
             "same": bool(self.same),
             "faces_in_a": self.faces_in_a,
             "faces_in_b": self.faces_in_b,
+            "index_a": self.index_a,
+            "index_b": self.index_b,
+            "comparisons": self.comparisons,
+            "fmr_upper_bound": self.fmr_upper_bound,
+            "hint": self.hint,
             "face_a": self.face_a.to_dict(include_embedding=False),
             "face_b": self.face_b.to_dict(include_embedding=False),
         }

@@ -162,7 +162,8 @@ def verify(
     image_a: str = typer.Argument(..., help="First image."),
     image_b: str = typer.Argument(..., help="Second image."),
     fmr: float = typer.Option(DEFAULT_FMR, "--fmr", help="False-match rate the decision threshold is set for."),
-    select: str = typer.Option("largest", "--select", help="Face to use when several: largest, best or an index."),
+    select: str = typer.Option("largest", "--select", help="Face to use when several: largest, best, center, an index, "
+                               "or best-pair (the most similar of all face pairs; see docs/cli.md on its false-match rate)."),
     detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
     recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
     max_pixels: Optional[int] = MaxPixelsOpt, check: Optional[list[str]] = CheckOpt,
@@ -184,9 +185,50 @@ def verify(
             verdict = "SAME person" if result.same else "DIFFERENT people"
             typer.echo(f"{verdict}: similarity {result.similarity:.4f}, threshold {result.threshold:.4f} "
                        f"(FMR {result.fmr:g}, {recognizer}); faces found: {result.faces_in_a} / {result.faces_in_b}")
+            if result.hint:
+                typer.echo(f"note: {result.hint}")
             for label, face in (("a", result.face_a), ("b", result.face_b)):
                 if face.extras.keys() & set(config.checks):
                     typer.echo(f"face {label}: {check_summary(face.extras)}")
+
+
+def extract(
+    inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive) or globs."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the crops (inputs keep their paths relative to their common folder)."),
+    size: int = typer.Option(112, "--size", help="Side of each square crop in pixels (the ArcFace template scaled; 16-4096)."),
+    faces: str = typer.Option("all", "--faces", help="Faces to crop: all or largest."),
+    image_format: str = typer.Option("png", "--format", help="Crop file format: png, or input (the input's own; PNG for GIF, PGM, PPM, …)."),
+    detector: str = DetectorOpt, detector_opt: Optional[list[str]] = DetOptsOpt, device: str = DeviceOpt,
+    as_json: bool = JsonOpt, max_pixels: Optional[int] = MaxPixelsOpt,
+) -> None:
+    """Aligned face crops: each face warped onto the ArcFace template, one file per face
+    (OUT/<relative path>/<name>_<i>.png, i = 0 for the largest face)."""
+    from facetrust.analyzer import FaceAnalyzer
+    from facetrust.extract import extract_files
+    from facetrust.io import expand_inputs
+
+    with user_errors():
+        config = _config(detector, DEFAULT_RECOGNIZER, detector_opt, None, device, max_pixels)
+        paths = expand_inputs(inputs)
+        outputs = InputResults()
+        for result in extract_files(FaceAnalyzer(config), paths, out, size=size, faces=faces,  # type: ignore[arg-type]
+                                    image_format=image_format, progress=len(paths) > 1):  # type: ignore[arg-type]
+            if result.error is not None:
+                outputs.failed += 1
+                typer.echo(f"error: {result.error}", err=True)
+            outputs.records.append(result.to_dict())
+    outputs.finish(as_json, _print_crops)
+
+
+def _print_crops(records: list[dict[str, Any]]) -> None:
+    for record in records:
+        if "faces" in record:
+            crops = [face["crop"] for face in record["faces"]]
+            typer.echo(f"{record['path']}: {len(crops)} face(s) -> {', '.join(crops)}")
+
+
+app.command("extract")(extract)
+app.command("crop", help="Same as `facetrust extract`: aligned face crops, one file per face.")(extract)
 
 
 @app.command()

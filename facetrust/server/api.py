@@ -28,13 +28,16 @@ def services(request: Request) -> Any:
     return request.app.state.services
 
 
-def parse_select(select: str) -> Any:
-    """'largest', 'best', 'center' or a face index."""
+def parse_select(select: str, pairs: bool = False) -> Any:
+    """'largest', 'best', 'center' or a face index; with ``pairs`` (verify) also 'best-pair'."""
     text = select.strip()
     if re.fullmatch(r"-?[0-9]{1,6}", text):  # ASCII digits only; no image has a million faces
         return int(text)
+    if pairs and text == "best-pair":
+        return text
     if text not in ("largest", "best", "center"):
-        raise ConfigError(f"select must be 'largest', 'best', 'center' or a face index, got {select!r}")
+        extra = ", 'best-pair'" if pairs else ""
+        raise ConfigError(f"select must be 'largest', 'best', 'center'{extra} or a face index, got {select!r}")
     return text
 
 
@@ -102,9 +105,13 @@ async def analyze(request: Request, image: UploadFile | None = ImageFile(),
 async def verify(request: Request, image_a: UploadFile | None = ImageFile(), image_b: UploadFile | None = ImageFile(),
                  fmr: float | None = Query(None, gt=0, lt=1, description="False-match rate of the threshold "
                                                                         f"(default {DEFAULT_FMR:g})."),
-                 select: str = SelectQuery) -> dict[str, Any]:
+                 select: str = Query("largest", description="Face to use when there are several: largest, best, "
+                                     "center, an index, or best-pair (the most similar pair of faces; the "
+                                     "decision's false-match rate is then up to comparisons x fmr).")
+                 ) -> dict[str, Any]:
     result = await services(request).pool.run(worker.verify, await image_input(request, image_a, "image_a"),
-                                              await image_input(request, image_b, "image_b"), fmr, parse_select(select))
+                                              await image_input(request, image_b, "image_b"), fmr,
+                                              parse_select(select, pairs=True))
     return result.to_dict()
 
 

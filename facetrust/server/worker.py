@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer, FaceSelection, select_face
+from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer, FaceSelection, VerifySelection, select_face
 from facetrust.errors import FaceNotFoundError, FacetrustError
 from facetrust.gallery.enrolment import EnrolmentFace, prepare_face
 from facetrust.types import Face, Verification
@@ -74,6 +74,6 @@ def enrolment_face(data: bytes, select: FaceSelection | None = None, min_score: 
     return prepare_face(_get(), data, select=select, min_score=min_score, source=source)
 
 
-def verify(data_a: bytes, data_b: bytes, fmr: float | None, select: FaceSelection) -> Verification:
+def verify(data_a: bytes, data_b: bytes, fmr: float | None, select: VerifySelection) -> Verification:
     analyzer = _get()
     return analyzer.verify(analyzer.load(data_a), analyzer.load(data_b), fmr=fmr, select=select)

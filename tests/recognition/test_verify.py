@@ -90,6 +90,29 @@ def test_several_faces_uses_largest_unless_told_otherwise(analyzer, shared):
         analyzer.verify(group, obama, select=5)
 
 
+def test_best_pair_finds_the_person_in_a_group_photo(analyzer, shared):
+    """Biden is the second-largest face of the group photo: the largest face (Obama) does not
+    match him, best-pair finds him, and says how many comparisons the decision took."""
+    group = shared / "data" / "faces" / EXAMPLES / "knn_examples/test/obama_and_biden.jpg"
+    biden = shared / "data" / "faces" / EXAMPLES / "knn_examples/train/biden/biden2.jpg"
+    largest = analyzer.verify(group, biden)
+    assert not largest.same and (largest.index_a, largest.comparisons) == (0, 1)
+    assert largest.hint.startswith("image a has 3 faces, face 0 at (")
+    best = analyzer.verify(group, biden, select="best-pair")
+    assert best.same and (best.index_a, best.index_b, best.comparisons) == (1, 0, 3)
+    reference = analyzer.analyze(biden)[0].embedding
+    assert best.similarity == pytest.approx(max(float(np.dot(face.embedding, reference))
+                                                for face in analyzer.analyze(group)))
+    assert best.fmr_upper_bound == pytest.approx(3 * best.fmr) and "up to 0.003" in best.hint
+    assert best.to_dict()["comparisons"] == 3 and best.to_dict()["index_a"] == 1
+    single = analyzer.verify(biden, biden, select="best-pair")
+    assert single.comparisons == 1 and single.hint is None and single.to_dict()["hint"] is None
+    with pytest.raises(ConfigError, match="pass it alone"):
+        analyzer.verify(group, biden, select=("best-pair", "largest"))
+    with pytest.raises(ConfigError, match="'best-pair' or a face index, got 'bestpair'"):
+        analyzer.verify(group, biden, select="bestpair")
+
+
 @pytest.mark.parametrize("recognizer", ["dlib-resnet", "mobilefacenet"])
 def test_calibrated_thresholds(recognizer):
     calibration = load_calibration(recognizer)

@@ -69,6 +69,21 @@ def test_verify_same_and_different_people(server):
     assert different["similarity"] < different["threshold"]
 
 
+def test_verify_best_pair_in_a_photo_of_two(server):
+    """two_people.jpg: Obama (the larger face) and Biden; best-pair finds Biden and says so."""
+    files = {**upload(EXAMPLES / "two_people.jpg", "image_a"), **upload(EXAMPLES / "biden.jpg", "image_b")}
+    largest = server.post("/v1/verify", files=files).json()
+    assert largest["same"] is False and largest["index_a"] == 0 and "image a has 2 faces" in largest["hint"]
+    best = server.post("/v1/verify", params={"select": "best-pair"}, files=files).json()
+    assert best["same"] is True and (best["index_a"], best["index_b"], best["comparisons"]) == (1, 0, 2)
+    assert best["fmr_upper_bound"] == pytest.approx(2 * best["fmr"])
+    body = assert_error(server.post("/v1/verify", params={"select": "bestpair"}, files=files), 400, "bad_request")
+    assert "best-pair" in body["error"]["message"]
+    # best-pair is verify's alone: other routes still refuse it.
+    assert_error(server.post("/v1/embed", params={"select": "best-pair"}, files=upload(EXAMPLES / "obama.jpg")),
+                 400, "bad_request")
+
+
 def test_embed_matches_analyze(server):
     embedded = server.post("/v1/embed", files=upload(EXAMPLES / "obama.jpg")).json()
     analyzed = server.post("/v1/analyze", params={"embedding": "true"}, files=upload(EXAMPLES / "obama.jpg")).json()

@@ -163,7 +163,8 @@ async function compare() {
   const out = $("#compare-result");
   out.className = `summary ${result.same ? "same" : "different"}`;
   out.textContent = `${result.same ? "SAME person" : "DIFFERENT people"}: similarity ${result.similarity.toFixed(4)}, ` +
-    `threshold ${result.threshold.toFixed(4)} (FMR ${result.fmr}); faces found ${result.faces_in_a} / ${result.faces_in_b}`;
+    `threshold ${result.threshold.toFixed(4)} (FMR ${result.fmr}); faces found ${result.faces_in_a} / ${result.faces_in_b}` +
+    (result.hint ? `. Note: ${result.hint}` : "");
 }
 
 // The browser applies EXIF orientation like the server, so the displayed size is the server's size.

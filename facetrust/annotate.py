@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from facetrust.errors import OutputError
-from facetrust.io.outputs import output_suffix, prepare_out_dir, relative_targets, write_image
+from facetrust.io.outputs import copy_targets, write_image
 from facetrust.types import Face
 
 #: One colour per landmark in LANDMARK_ORDER (RGB).
@@ -31,22 +31,8 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
 
 
 def annotation_targets(inputs: Sequence[Path], out_dir: Path) -> dict[Path, Path]:
-    """Where each input's annotated copy goes: its path relative to the inputs' common folder,
-    under ``out_dir`` (the rule of :mod:`facetrust.io.outputs`), so that ``a/x.jpg`` and
-    ``b/x.jpg`` never write the same file; in the input's format when it is one of
-    :data:`~facetrust.io.outputs.KEPT_FORMATS`, else PNG with ``.png`` appended to the name
-    (``x.gif`` -> ``x.gif.png``, never the same file as ``x.png``'s copy). Creates ``out_dir``;
-    raises :class:`OutputError` when it cannot be a folder or when a copy would replace an input."""
-    prepare_out_dir(out_dir, f"--annotate {out_dir}")
-    targets: dict[Path, Path] = {}
-    for given, target in relative_targets(inputs, out_dir).items():
-        if output_suffix(target) != target.suffix.lower():
-            target = target.with_name(target.name + ".png")
-        if target.exists() and target.resolve() == given.resolve():
-            raise OutputError(f"--annotate {out_dir}: the annotated copy of {given} would replace it; "
-                              "choose another folder")
-        targets[given] = target
-    return targets
+    """Where each input's annotated copy goes (:func:`facetrust.io.outputs.copy_targets`)."""
+    return copy_targets(inputs, out_dir, f"--annotate {out_dir}")
 
 
 def save_annotated(image: np.ndarray, faces: Sequence[Face], target: Path) -> Path:

@@ -47,6 +47,23 @@ def relative_targets(inputs: Sequence[Path], out_dir: Path) -> dict[Path, Path]:
     return {Path(given): out_dir / path.relative_to(common) for given, path in zip(inputs, absolute)}
 
 
+def copy_targets(inputs: Sequence[Path], out_dir: Path, label: str) -> dict[Path, Path]:
+    """Where each input's processed copy (annotated, anonymised) goes: its path by
+    :func:`relative_targets`, in the input's format when it is one of :data:`KEPT_FORMATS`,
+    else PNG with ``.png`` appended to the name (``x.gif`` -> ``x.gif.png``, never the same
+    file as ``x.png``'s copy). Creates ``out_dir``; :class:`OutputError` (starting with
+    ``label``) when it cannot be a folder or when a copy would replace an input."""
+    prepare_out_dir(out_dir, label)
+    targets: dict[Path, Path] = {}
+    for given, target in relative_targets(inputs, out_dir).items():
+        if output_suffix(target) != target.suffix.lower():
+            target = target.with_name(target.name + ".png")
+        if target.exists() and target.resolve() == Path(given).resolve():
+            raise OutputError(f"{label}: the copy of {given} would replace it; choose another folder")
+        targets[given] = target
+    return targets
+
+
 def output_suffix(path: Path) -> str:
     """The suffix an output derived from ``path`` gets: the input's own when its format is kept, else .png."""
     suffix = path.suffix.lower()

@@ -6,8 +6,6 @@ face is missed by the detector (and so stays visible).
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -60,20 +58,6 @@ def anonymize_rgb(rgb: np.ndarray, boxes: Sequence[Sequence[float]], method: str
     return out
 
 
-def _write_image(rgb: np.ndarray, target: Path) -> None:
-    from PIL import Image
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
-    os.close(descriptor)
-    try:
-        Image.fromarray(rgb).save(temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 @dataclass
 class AnonymizeReport:
     written: dict[str, int] = field(default_factory=dict)  # output path -> faces anonymised
@@ -85,17 +69,20 @@ class AnonymizeReport:
 
 def anonymize_files(paths: Sequence[Path], out_dir: Path, analyzer: "FaceAnalyzer", method: str = "blur",
                     margin: float = DEFAULT_MARGIN) -> AnonymizeReport:
-    """Anonymise every face of each image into ``out_dir`` (same file name; each file written atomically)."""
+    """Anonymise every face of each image into ``out_dir`` by the output path rule of
+    :mod:`facetrust.io.outputs` (relative paths kept, so two inputs named alike never overwrite
+    each other; the input's format where kept, else PNG); each file written atomically."""
+    from facetrust.io.outputs import copy_targets, write_image
+
     anonymize_rgb(np.zeros((1, 1, 3), np.uint8), [], method, margin)  # bad options fail before any work
     report = AnonymizeReport()
+    targets = copy_targets([Path(p) for p in paths], Path(out_dir), f"--out {out_dir}")
     for path in paths:
-        target = Path(out_dir) / Path(path).name
-        if target.resolve() == Path(path).resolve():
-            raise ConfigError(f"--out would overwrite the input {path}")
+        target = targets[Path(path)]
         try:
             rgb = analyzer.load(path)
             boxes = [d.box for d in analyzer.detect_rgb(rgb)]
-            _write_image(anonymize_rgb(rgb, boxes, method, margin), target)
+            write_image(anonymize_rgb(rgb, boxes, method, margin), target)
             report.written[str(target)] = len(boxes)
         except FacetrustError as exc:
             report.failed[str(path)] = str(exc)

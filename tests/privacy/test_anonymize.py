@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from facetrust.cli.main import app
@@ -50,3 +51,20 @@ def test_cli_writes_anonymised_copies(shared: Path, tmp_path: Path):
     bad = runner.invoke(app, ["anonymize", str(images[0]), "--out", str(tmp_path / "x"), "--method", "swirl"])
     assert bad.exit_code == 1 and "unknown anonymisation method" in bad.output
     assert not (tmp_path / "x").exists()
+
+
+def test_inputs_named_alike_in_two_folders_keep_separate_copies(analyzer, shared: Path, tmp_path: Path):
+    from facetrust.privacy.anonymize import anonymize_files
+
+    faces = shared / "data" / "faces" / "ageitgey_face_recognition"
+    first, second = sorted(faces.rglob("*.jpg"))[:2]
+    for folder, image in (("a", first), ("b", second)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.jpg").write_bytes(image.read_bytes())
+    report = anonymize_files([tmp_path / "a" / "x.jpg", tmp_path / "b" / "x.jpg"], tmp_path / "out", analyzer)
+    assert sorted(report.written) == [str(tmp_path / "out" / "a" / "x.jpg"), str(tmp_path / "out" / "b" / "x.jpg")]
+    assert not report.failed
+    copies = [Image.open(tmp_path / "out" / f / "x.jpg") for f in ("a", "b")]
+    assert [c.format for c in copies] == ["JPEG", "JPEG"]
+    assert np.asarray(copies[0]).shape != np.asarray(copies[1]).shape or \
+        not np.array_equal(np.asarray(copies[0]), np.asarray(copies[1]))

@@ -855,6 +855,18 @@ class SQLiteGallery:
                 self._index = None
 
 
+def stored_encryption(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The encryption spec recorded in a gallery file (None: not encrypted), read without a key."""
+    conn = _connect(Path(path), True)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'encryption'").fetchone()
+    except sqlite3.Error as exc:
+        raise GalleryError(f"{path} is not a readable facetrust gallery ({exc})") from None
+    finally:
+        conn.close()
+    return None if row is None else json.loads(row[0])
+
+
 def _connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Connection:
     mode = "ro" if readonly else "rw"
     uri = f"file:{quote(str(path.resolve()))}?mode={mode}{'&immutable=1' if immutable else ''}"

@@ -604,8 +604,9 @@ class SQLiteGallery:
         """The serialised index of an encrypted gallery's index file, decrypted in memory."""
         try:
             return self.cipher.open(payload, index_data(self._uuid), "the index file")  # type: ignore[union-attr]
-        except CorruptDataError as exc:  # e.g. written under the previous key by a rotation that crashed
-            raise IndexFileError(f"{exc} (or it is encrypted with another key)") from None
+        except CorruptDataError:
+            raise IndexFileError("the index file fails its authentication (tampered with, or encrypted with "
+                                 "another key by a key rotation that was interrupted)") from None
 
     def _wants_rebuild(self, index: TemplateIndex, count: int) -> bool:
         kind = planned_kind(count, self.index_config, index.kind)

@@ -16,7 +16,7 @@ import pytest
 from facetrust.errors import ConfigError, CorruptDataError, PrivacyKeyError, WrongKeyError
 from facetrust.gallery import Gallery
 from facetrust.privacy import KeyFilePermissionWarning, ProtectionKey, protector_from_spec, save_key
-from facetrust.privacy.encryption import ENCRYPTION_KEY_ENV, ENCRYPTION_KEY_FILE_ENV
+from facetrust.privacy.encryption import ENCRYPTION_KEY_ENV, ENCRYPTION_KEY_FILE_ENV, rotate_key
 from facetrust.privacy.evaluation import eval_key
 from tests_privacy_helpers import enrol_first_two
 
@@ -176,6 +176,12 @@ def test_tampered_rows_are_corrupt_data_naming_the_template(lfw_faces, key_file,
     with Gallery.open(location, encryption_key=key_file) as gallery:
         with pytest.raises(CorruptDataError, match=rf"template {tid} of identity .* fails its authentication"):
             gallery.search_embedding(lfw_faces.vectors[0], k=1)
+    # A key rotation stops at the first such row and changes nothing.
+    other = save_key(ProtectionKey.generate(), tmp_path / "other.key")
+    with pytest.raises(CorruptDataError, match=rf"template {tid} of identity"):
+        rotate_key(location, key_file, other)
+    with pytest.raises(WrongKeyError):
+        Gallery.open(location, encryption_key=other)
     result = _cli("gallery", "check", str(location), env={ENCRYPTION_KEY_FILE_ENV: str(key_file)})
     assert result.returncode == 1 and "2 encrypted template(s) fail authentication" in result.stdout
     assert f"ids {tid}, {moved}" in result.stdout and "Traceback" not in result.stderr

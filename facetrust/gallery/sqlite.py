@@ -42,8 +42,8 @@ from facetrust.errors import (
     StorageFullError,
 )
 from facetrust.gallery.base import (
-    ENCRYPTED_FORMAT_VERSION, FORMAT, FORMAT_VERSION, Candidate, DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, Identity,
-    IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, damaged_vector,
+    ENCRYPTED_FORMAT_VERSION, FORMAT, FORMAT_VERSION, Candidate, DamagedTemplateWarning, ErasureWarning,
+    GalleryIndexWarning, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, damaged_vector,
     distinct_identities, iso_time, storage_error,
 )
 from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, auto_nprobe, planned_kind
@@ -67,9 +67,11 @@ INSERT INTO state VALUES (0, 0, 0);
 _MAX_VARS = 30_000  # below SQLite's limit of 32,766 bound parameters
 _STREAM = 50_000  # rows per fetch when streaming vectors into the index
 _ROTATE_CHUNK = 5_000  # templates re-encrypted per statement batch in a key rotation
-#: A template's vector and its identity's id (the associated data of an encrypted vector).
+#: A template's vector and its identity's id (the associated data of an encrypted vector);
+#: a plain gallery does not need the join.
 _VECTORS = ("SELECT t.id, t.vector, coalesce(i.id, '') FROM templates t "
             "LEFT JOIN identities i ON i.pk = t.identity_pk")
+_PLAIN_VECTORS = "SELECT t.id, t.vector, NULL FROM templates t"
 _RESCORED = 16  # IVF candidates re-scored exactly per query (at least)
 #: How long a write waits for another connection's write lock.
 BUSY_TIMEOUT_S = 30.0
@@ -110,6 +112,11 @@ class SQLiteGallery:
         self._scrub_done = threading.Event()
         #: Encryption at rest (None: vectors are stored in clear).
         self.cipher = cipher
+
+    @property
+    def _vector_rows(self) -> str:
+        """SELECT of (template id, stored vector, identity id or NULL) over ``templates t``."""
+        return _PLAIN_VECTORS if self.cipher is None else _VECTORS
 
     @property
     def index_path(self) -> Path:
@@ -639,11 +646,11 @@ class SQLiteGallery:
         blobs = []
         for chunk in _chunks(ids.tolist()):
             blobs += [self._plain(stored, tid, ident) for tid, stored, ident in c.execute(
-                f"{_VECTORS} WHERE t.id IN ({_marks(len(chunk))}) ORDER BY t.id", chunk)]
+                f"{self._vector_rows} WHERE t.id IN ({_marks(len(chunk))}) ORDER BY t.id", chunk)]
         return _vectors([b for b in blobs if not damaged_vector(b, self.model.dim)], self.model.dim)
 
     def _add_new(self, c: sqlite3.Connection, index: TemplateIndex) -> None:
-        cursor = c.execute(f"{_VECTORS} WHERE t.id > ? ORDER BY t.id", (index.stamp.max_template_id,))
+        cursor = c.execute(f"{self._vector_rows} WHERE t.id > ? ORDER BY t.id", (index.stamp.max_template_id,))
         damaged: list[int] = []
         while rows := cursor.fetchmany(_STREAM):
             if self.cipher is not None:
@@ -803,7 +810,7 @@ class SQLiteGallery:
             problems += [f"foreign key: template row {r[1]} points to a missing identity"
                          for r in c.execute("PRAGMA foreign_key_check")]
             stored_ids, damaged, forged = [], [], []
-            for tid, stored, ident in c.execute(_VECTORS):
+            for tid, stored, ident in c.execute(self._vector_rows):
                 try:
                     blob = self._plain(stored, tid, ident)
                 except CorruptDataError:

@@ -1,6 +1,8 @@
 """``facetrust gallery``: create, enrol, search, list, remove, export and import identities.
 
 GALLERY is a gallery file (embedded SQLite + FAISS backend) or a ``postgresql://`` URL.
+An encrypted gallery is opened with the key in ``$FACETRUST_ENCRYPTION_KEY`` (hex) or the key
+file named by ``$FACETRUST_ENCRYPTION_KEY_FILE`` (docs/privacy.md).
 """
 from __future__ import annotations
 
@@ -62,8 +64,9 @@ def _gallery_warnings() -> Iterator[None]:
     """Print each gallery warning (low quality, erasure delayed, damaged template, index rebuilt) as one
     ``warning: …`` line instead of Python's warning format."""
     from facetrust.gallery import DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, LowQualityWarning
+    from facetrust.privacy import KeyFilePermissionWarning
 
-    ours = (DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, LowQualityWarning)
+    ours = (DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, LowQualityWarning, KeyFilePermissionWarning)
     caught: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as caught:  # type: ignore[assignment]
@@ -89,15 +92,18 @@ def create(
     backend_opt: Optional[list[str]] = BackendOpt,
     protection: Optional[str] = typer.Option(None, "--protection", help="Store only protected templates: slerp or biohash (docs/privacy.md)."),
     key: Optional[Path] = typer.Option(None, "--key", help="Protection key file (default: $FACETRUST_PRIVACY_KEY, which every later command reads)."),
+    encrypt: bool = typer.Option(False, "--encrypt", help="Encrypt the stored templates and the index (AES-256-GCM) with the key of --encryption-key, $FACETRUST_ENCRYPTION_KEY or $FACETRUST_ENCRYPTION_KEY_FILE."),
+    encryption_key: Optional[Path] = typer.Option(None, "--encryption-key", help="Encryption key file (implies --encrypt; later commands read $FACETRUST_ENCRYPTION_KEY_FILE)."),
 ) -> None:
     """Create an empty gallery."""
     from facetrust.gallery import Gallery, IndexConfig
 
     with user_errors(), _gallery_warnings():
         config = IndexConfig(index, approximate_above, nlist, nprobe)  # type: ignore[arg-type]
-        with Gallery.create(gallery, recognizer, index=config, protection=protection, key=key,
-                            **parse_options(backend_opt)) as created:
-            typer.echo(f"created {gallery} for {created.model}")
+        with Gallery.create(gallery, recognizer, index=config, protection=protection, key=key, encrypt=encrypt,
+                            encryption_key=encryption_key, **parse_options(backend_opt)) as created:
+            encrypted = f", encrypted with key {created.cipher.fingerprint}" if created.cipher else ""
+            typer.echo(f"created {gallery} for {created.model}{encrypted}")
 
 
 @app.command()
@@ -324,32 +330,51 @@ def export(gallery: str = GalleryArg, file: Path = typer.Argument(..., help="Exp
     with user_errors(), _gallery_warnings():
         with _open(gallery, backend_opt, readonly=True) as opened:
             count = opened.export(file, progress=True)
-        typer.echo(f"exported {count} identities to {file}")
+            encrypted = f" (encrypted with key {opened.cipher.fingerprint})" if opened.cipher else ""
+        typer.echo(f"exported {count} identities to {file}{encrypted}")
 
 
 @app.command("import")
 def import_(
     gallery: str = GalleryArg, file: Path = typer.Argument(..., help="Export file to import."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Keep enrolled ids (resume an import)."),
+    export_key: Optional[Path] = typer.Option(None, "--export-key", help="Key file of an encrypted export (default: the gallery's encryption key)."),
     backend_opt: Optional[list[str]] = BackendOpt,
 ) -> None:
-    """Import an export file; a gallery file that does not exist yet is created for its model."""
+    """Import an export file; a gallery file that does not exist yet is created for its model
+    (encrypted, with the export's key, when the export is encrypted)."""
     from facetrust.gallery import Gallery, backend_for
 
     with user_errors(), _gallery_warnings():
         if backend_for(gallery) == "sqlite" and not Path(gallery).exists():
-            with Gallery.create(gallery, _export_model(file), **parse_options(backend_opt)) as opened:
-                count = opened.import_file(file, progress=True)
+            with Gallery.from_export(gallery, file, export_key=export_key, progress=True,
+                                     **parse_options(backend_opt)) as opened:
+                count = len(opened)
         else:
             with _open(gallery, backend_opt) as opened:
-                count = opened.import_file(file, on_duplicate="skip" if skip_existing else "error", progress=True)
+                count = opened.import_file(file, on_duplicate="skip" if skip_existing else "error", progress=True,
+                                           encryption_key=export_key)
         typer.echo(f"imported {count} identities into {gallery}")
 
 
-def _export_model(file: Path) -> Any:
-    from facetrust.gallery.portable import read_header
+@app.command("rotate-key")
+def rotate_key(
+    gallery: str = GalleryArg,
+    old_key: Optional[Path] = typer.Option(None, "--old-key", help="Current key file (default: $FACETRUST_ENCRYPTION_KEY / $FACETRUST_ENCRYPTION_KEY_FILE)."),
+    new_key: Path = typer.Option(..., "--new-key", help="New key file (facetrust privacy keygen)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Re-encrypt an encrypted gallery under a new key (all or nothing), then verify it. Stop the
+    programs that have the gallery open first."""
+    from facetrust.privacy.encryption import rotate_key as rotate
 
-    return read_header(file)["model"]
+    with user_errors(), _gallery_warnings():
+        report = rotate(gallery, old_key, new_key, progress=True)
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            typer.echo(f"re-encrypted {report.templates} templates of {gallery}: key {report.old_fingerprint} -> "
+                       f"{report.new_fingerprint}, verified")
 
 
 @app.command()

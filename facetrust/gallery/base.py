@@ -27,6 +27,9 @@ Fusion = Literal["max", "quality-mean"]
 #: Stored in every gallery; bump when the storage layout changes incompatibly.
 FORMAT = "facetrust-gallery"
 FORMAT_VERSION = 1
+#: Written by encrypted galleries, so that a facetrust from before encryption refuses them
+#: instead of taking ciphertexts for damaged vectors (or storing plain ones next to them).
+ENCRYPTED_FORMAT_VERSION = 2
 _CONTROL = re.compile(r"[\x00-\x1f]")
 
 

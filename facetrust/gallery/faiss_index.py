@@ -17,7 +17,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -164,11 +164,14 @@ class TemplateIndex:
         return int(faiss.serialize_index(self.index).size)
 
     # -- persistence -------------------------------------------------------
-    def save(self, path: Path, gallery_uuid: str) -> None:
-        """Write atomically: temporary file, fsync, rename, fsync of the folder."""
+    def save(self, path: Path, gallery_uuid: str, seal: Callable[[bytes], bytes] | None = None) -> None:
+        """Write atomically: temporary file, fsync, rename, fsync of the folder. ``seal`` encrypts
+        the serialised index in memory (an encrypted gallery): the file never holds it in clear."""
         import faiss
 
         payload = faiss.serialize_index(self.index)
+        if seal is not None:
+            payload = np.frombuffer(seal(payload.tobytes()), dtype=np.uint8)
         footer = json.dumps({
             "gallery": gallery_uuid, "kind": self.kind, "generation": self.stamp.generation, "max_template_id": self.stamp.max_template_id,
             "trained_for": self.stamp.trained_for, "bytes": int(payload.size), "crc32": zlib.crc32(payload),
@@ -189,7 +192,9 @@ class TemplateIndex:
         _fsync_dir(path.parent)
 
     @classmethod
-    def load(cls, path: Path, dim: int, gallery_uuid: str) -> "TemplateIndex":
+    def load(cls, path: Path, dim: int, gallery_uuid: str,
+             unseal: Callable[[bytes], bytes] | None = None) -> "TemplateIndex":
+        """``unseal`` decrypts what ``save`` sealed (raising :class:`IndexFileError` when it fails)."""
         import faiss
 
         data = np.fromfile(path, dtype=np.uint8)
@@ -206,6 +211,8 @@ class TemplateIndex:
         payload = data[:size]
         if zlib.crc32(payload) != footer.get("crc32"):
             raise IndexFileError("index file fails its CRC-32 check")
+        if unseal is not None:
+            payload = np.frombuffer(unseal(payload.tobytes()), dtype=np.uint8)
         try:
             index = faiss.deserialize_index(payload)
         except RuntimeError as exc:

@@ -28,11 +28,13 @@ from facetrust.gallery.base import (
 )
 from facetrust.gallery.enrolment import EnrolmentFace
 from facetrust.gallery.identity_id import check_new_identity_id
+from facetrust.progress import Progress
 from facetrust.types import Face
 
 if TYPE_CHECKING:
     from facetrust.analyzer import FaceAnalyzer
     from facetrust.io.image import ImageSource
+    from facetrust.privacy.encryption import TemplateCipher
     from facetrust.quality import QualityAssessor
 
 #: Warn, not reject, by default: the shipped ``learned`` threshold refuses about 11% of ordinary
@@ -105,13 +107,16 @@ class Gallery:
                quality_policy: QualityPolicy = DEFAULT_QUALITY_POLICY,
                quality_method: str | QualityAssessor | None = None, exist_ok: bool = False,
                protection: Any = None, key: Any = None, protection_options: dict[str, Any] | None = None,
-               **options: Any) -> "Gallery":
+               encrypt: bool = False, encryption_key: Any = None, **options: Any) -> "Gallery":
         """A new, empty gallery. ``recognizer`` defaults to the analyzer's (else the default
         recognizer); pass a :class:`ModelIdentity` for embeddings from a model outside the zoo.
         ``exist_ok=True`` opens the gallery when it exists already (it must be of the same
         recognizer and protection), so a script that creates its gallery can run again.
         ``protection`` (a scheme of ``facetrust.privacy.PROTECTIONS`` or a protector) stores only
-        protected templates, under ``key`` (a key, a key file, or None: ``$FACETRUST_PRIVACY_KEY``)."""
+        protected templates, under ``key`` (a key, a key file, or None: ``$FACETRUST_PRIVACY_KEY``).
+        ``encrypt=True`` or an ``encryption_key`` (a key, a key file; None: ``$FACETRUST_ENCRYPTION_KEY``
+        or ``$FACETRUST_ENCRYPTION_KEY_FILE``) encrypts the stored vectors and the index file at rest
+        (AES-256-GCM, :mod:`facetrust.privacy.encryption`; embedded backend only)."""
         from facetrust.gallery import BACKENDS
 
         if isinstance(recognizer, ModelIdentity):
@@ -123,7 +128,13 @@ class Gallery:
 
             model, protector = protected_model(model, protection, key, protection_options)
             key = protector.key
-        kind = BACKENDS.get_class(backend or backend_for(location))
+        name = backend or backend_for(location)
+        if encrypt or encryption_key is not None:
+            from facetrust.privacy.encryption import load_encryption_key
+
+            _check_encryptable(name)
+            options["encryption_key"] = load_encryption_key(encryption_key)
+        kind = BACKENDS.get_class(name)
         try:
             store = kind.create(location, model, index, **options)
         except GalleryError as exc:
@@ -139,12 +150,19 @@ class Gallery:
     def open(cls, location: str | os.PathLike[str], *, analyzer: "FaceAnalyzer | None" = None,
              readonly: bool = False, backend: str | None = None, index: IndexConfig | None = None,
              quality_policy: QualityPolicy = DEFAULT_QUALITY_POLICY,
-             quality_method: str | QualityAssessor | None = None, key: Any = None, **options: Any) -> "Gallery":
+             quality_method: str | QualityAssessor | None = None, key: Any = None, encryption_key: Any = None,
+             **options: Any) -> "Gallery":
         """An existing gallery; a protected one needs its ``key`` (a key, a key file, or None:
-        ``$FACETRUST_PRIVACY_KEY``) and refuses one with another fingerprint."""
+        ``$FACETRUST_PRIVACY_KEY``) and refuses one with another fingerprint; an encrypted one its
+        ``encryption_key`` (None: ``$FACETRUST_ENCRYPTION_KEY`` or ``$FACETRUST_ENCRYPTION_KEY_FILE``)."""
         from facetrust.gallery import BACKENDS
 
-        store = BACKENDS.get_class(backend or backend_for(location)).open(location, readonly, index, **options)
+        name = backend or backend_for(location)
+        if name == "sqlite":
+            options["encryption_key"] = encryption_key
+        elif encryption_key is not None:
+            _check_encryptable(name)
+        store = BACKENDS.get_class(name).open(location, readonly, index, **options)
         return cls._over(store, analyzer, quality_policy, quality_method, key)
 
     @classmethod
@@ -159,12 +177,22 @@ class Gallery:
 
     @classmethod
     def from_export(cls, location: str | os.PathLike[str], export_file: str | os.PathLike[str], *,
-                    progress: bool = False, **create_options: Any) -> "Gallery":
-        """Create a gallery with the export's model and import every identity of it."""
+                    progress: bool = False, export_key: Any = None, **create_options: Any) -> "Gallery":
+        """Create a gallery with the export's model and import every identity of it. An encrypted
+        export (``export_key``: its key, default the gallery's encryption key) makes an encrypted
+        gallery unless ``encrypt`` or ``encryption_key`` say otherwise."""
         from facetrust.gallery.portable import read_header
 
-        gallery = cls.create(location, read_header(export_file)["model"], **create_options)
-        gallery.import_file(export_file, progress=progress)
+        header = read_header(export_file)
+        if header.get("encryption") and "encrypt" not in create_options and "encryption_key" not in create_options:
+            create_options["encryption_key"] = export_key
+            create_options["encrypt"] = True
+        gallery = cls.create(location, header["model"], **create_options)
+        try:
+            gallery.import_file(export_file, progress=progress, encryption_key=export_key)
+        except BaseException:
+            gallery.close()
+            raise
         return gallery
 
     def __enter__(self) -> "Gallery":
@@ -555,7 +583,7 @@ class Gallery:
         total = len(self)
         damaged: list[int] = []
         items = _progress(self.backend.iter_export(damaged), total, "exporting", progress)
-        written = write_export(path, self.model, items, total)
+        written = write_export(path, self.model, items, total, cipher=self.cipher)
         if damaged:
             shown = ", ".join(map(str, damaged[:10])) + (" …" if len(damaged) > 10 else "")
             warnings.warn(DamagedTemplateWarning(
@@ -564,20 +592,54 @@ class Gallery:
         return written
 
     def import_file(self, path: str | os.PathLike[str], *, on_duplicate: OnDuplicate = "error",
-                    batch_size: int = 1000, progress: bool = False) -> int:
-        """Enrol the identities of an export file made with the same model; returns how many were new."""
+                    batch_size: int = 1000, progress: bool = False, encryption_key: Any = None) -> int:
+        """Enrol the identities of an export file made with the same model; returns how many were new.
+        An encrypted export needs its key: ``encryption_key`` (a key, a key file), else this gallery's
+        own when it is the same, else ``$FACETRUST_ENCRYPTION_KEY`` / ``$FACETRUST_ENCRYPTION_KEY_FILE``."""
         from facetrust.gallery.portable import iter_records, read_header
+        from facetrust.privacy.encryption import open_cipher
         from facetrust.privacy.gallery import check_import
 
         header = read_header(path)
         check_import(self.model, header["model"], path)
         self._check_model(header["model"], f"the identities in {path}")
+        spec = header.get("encryption")
+        if spec and encryption_key is None and self.cipher is not None and \
+                self.cipher.fingerprint == spec.get("key_fingerprint"):
+            cipher = self.cipher
+        else:
+            cipher = open_cipher(spec, encryption_key, f"export {path}")
+        records = iter_records(path, cipher)
         self._store_as_is = self.model.protection is not None  # exported templates are protected already
         try:
-            return self.enroll_many(iter_records(path), batch_size=batch_size, on_duplicate=on_duplicate,
+            return self.enroll_many(records, batch_size=batch_size, on_duplicate=on_duplicate,
                                     progress=progress, total=int(header.get("identities") or 0) or None)
         finally:
             self._store_as_is = False
+
+    @property
+    def cipher(self) -> "TemplateCipher | None":
+        """The encryption at rest of the stored templates (None: stored in clear)."""
+        return getattr(self.backend, "cipher", None)
+
+    def rotate_key(self, new_key: Any, *, progress: Progress = None) -> int:
+        """Re-encrypt every template and the index file under ``new_key`` (a key, a key file), atomically
+        (:meth:`SQLiteGallery.rotate_encryption <facetrust.gallery.sqlite.SQLiteGallery.rotate_encryption>`);
+        returns the number of templates. ``progress``: True (a bar on stderr) or ``progress(done, total)``."""
+        from facetrust.privacy.encryption import load_encryption_key
+
+        rotate = getattr(self.backend, "rotate_encryption", None)
+        if rotate is None or self.cipher is None:
+            raise ConfigError(f"{self.backend.location} is not encrypted: there is no key to rotate")
+        key = load_encryption_key(new_key)
+        if progress is True:
+            from rich.console import Console
+            from rich.progress import Progress as Bar
+
+            with Bar(console=Console(stderr=True)) as bar:
+                task = bar.add_task("re-encrypting", total=None)
+                return int(rotate(key, lambda done, total: bar.update(task, completed=done, total=total)))
+        return int(rotate(key, progress if callable(progress) else None))
 
     def stats(self) -> dict[str, Any]:
         return self.backend.stats()
@@ -592,6 +654,12 @@ class Gallery:
     def flush(self) -> None:
         """Persist the search index (done on close, and after every removal)."""
         self.backend.flush()
+
+
+def _check_encryptable(backend: str) -> None:
+    if backend != "sqlite":
+        raise ConfigError(f"encryption at rest is for the embedded sqlite backend, not {backend!r}: encrypt a "
+                          "PostgreSQL gallery with the database's own means (an encrypted volume, TDE)")
 
 
 def _check_policy(policy: Any) -> QualityPolicy:

@@ -13,6 +13,11 @@ rebuildable cache; see :mod:`facetrust.gallery.faiss_index`).
   empties the log, and the index file is rewritten without the removed vectors.
 * Readers in other processes (``readonly=True`` or not) see committed writes:
   each search first applies changes committed since the index's generation.
+* Encryption at rest (``encryption_key``, :mod:`facetrust.privacy.encryption`): template
+  vectors are stored AES-256-GCM encrypted, each bound to its template id, identity id and
+  gallery; the index file is encrypted in memory before it is written. Search decrypts into
+  memory only. Template ids are allocated explicitly (the next AUTOINCREMENT value, under the
+  write lock) so each vector is encrypted once, bound to its final id.
 """
 from __future__ import annotations
 
@@ -27,20 +32,23 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 from urllib.parse import quote
 
 import numpy as np
 
 from facetrust.errors import (
-    DuplicateIdentityError, GalleryError, IdentityNotFoundError, StorageError, StorageFullError,
+    ConfigError, CorruptDataError, DuplicateIdentityError, GalleryError, IdentityNotFoundError, StorageError,
+    StorageFullError,
 )
 from facetrust.gallery.base import (
-    FORMAT, FORMAT_VERSION, Candidate, DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, Identity,
-    IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, damaged_vector,
+    ENCRYPTED_FORMAT_VERSION, FORMAT, FORMAT_VERSION, Candidate, DamagedTemplateWarning, ErasureWarning,
+    GalleryIndexWarning, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, damaged_vector,
     distinct_identities, iso_time, storage_error,
 )
 from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, auto_nprobe, planned_kind
+from facetrust.privacy.encryption import KeySource, TemplateCipher, index_data, open_cipher, template_data
+from facetrust.privacy.keys import ProtectionKey
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,6 +66,12 @@ INSERT INTO state VALUES (0, 0, 0);
 """
 _MAX_VARS = 30_000  # below SQLite's limit of 32,766 bound parameters
 _STREAM = 50_000  # rows per fetch when streaming vectors into the index
+_ROTATE_CHUNK = 5_000  # templates re-encrypted per statement batch in a key rotation
+#: A template's vector and its identity's id (the associated data of an encrypted vector);
+#: a plain gallery does not need the join.
+_VECTORS = ("SELECT t.id, t.vector, coalesce(i.id, '') FROM templates t "
+            "LEFT JOIN identities i ON i.pk = t.identity_pk")
+_PLAIN_VECTORS = "SELECT t.id, t.vector, NULL FROM templates t"
 _RESCORED = 16  # IVF candidates re-scored exactly per query (at least)
 #: How long a write waits for another connection's write lock.
 BUSY_TIMEOUT_S = 30.0
@@ -80,7 +94,7 @@ class SQLiteGallery:
     """Embedded gallery in one SQLite file plus its FAISS index file. Thread-safe (one lock)."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection, meta: dict[str, str], readonly: bool,
-                 index: IndexConfig) -> None:
+                 index: IndexConfig, cipher: TemplateCipher | None = None) -> None:
         self.path = path
         self.location = str(path)
         self.readonly = readonly
@@ -96,6 +110,13 @@ class SQLiteGallery:
         self._scrubber: threading.Thread | None = None
         self._face_column = "face"  # "NULL" for a read-only gallery made before template records had faces
         self._scrub_done = threading.Event()
+        #: Encryption at rest (None: vectors are stored in clear).
+        self.cipher = cipher
+
+    @property
+    def _vector_rows(self) -> str:
+        """SELECT of (template id, stored vector, identity id or NULL) over ``templates t``."""
+        return _PLAIN_VECTORS if self.cipher is None else _VECTORS
 
     @property
     def index_path(self) -> Path:
@@ -104,7 +125,7 @@ class SQLiteGallery:
     # -- opening -----------------------------------------------------------
     @classmethod
     def create(cls, location: str | os.PathLike[str], model: ModelIdentity, index: IndexConfig | None = None,
-               ) -> "SQLiteGallery":
+               encryption_key: ProtectionKey | None = None) -> "SQLiteGallery":
         path = Path(location)
         if path.exists():
             raise GalleryError(f"{path} already exists")
@@ -114,6 +135,9 @@ class SQLiteGallery:
         meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "uuid": uuid.uuid4().hex,
                 "created_at": repr(time.time()), "model": json.dumps(model.to_dict()),
                 "index": json.dumps((index or IndexConfig()).to_dict())}
+        if encryption_key is not None:
+            meta["encryption"] = json.dumps(TemplateCipher(encryption_key).spec())
+            meta["format_version"] = str(ENCRYPTED_FORMAT_VERSION)
         # Built under a temporary name and linked into place: the gallery appears complete or not at all.
         tmp = folder / f".{path.name}.{os.getpid()}.creating"
         try:
@@ -131,11 +155,13 @@ class SQLiteGallery:
             _unlink_quietly(tmp)
         # An index file left by an earlier gallery of the same name belongs to that one.
         Path(str(path) + ".index").unlink(missing_ok=True)
-        return cls.open(path, index=index)
+        return cls.open(path, index=index, encryption_key=encryption_key)
 
     @classmethod
     def open(cls, location: str | os.PathLike[str], readonly: bool = False, index: IndexConfig | None = None,
-             ) -> "SQLiteGallery":
+             encryption_key: KeySource = None) -> "SQLiteGallery":
+        """``encryption_key``: the key of an encrypted gallery (a key, a key file; None:
+        ``$FACETRUST_ENCRYPTION_KEY`` or ``$FACETRUST_ENCRYPTION_KEY_FILE``); refused for a plain one."""
         path = Path(location)
         if not path.is_file():
             raise GalleryError(f"no gallery at {path}")
@@ -165,9 +191,15 @@ class SQLiteGallery:
         if meta.get("format") != FORMAT or "model" not in meta:
             conn.close()
             raise GalleryError(f"{path} is not a facetrust gallery")
-        if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        if int(meta.get("format_version", 0)) > ENCRYPTED_FORMAT_VERSION:
             conn.close()
             raise GalleryError(f"{path} was written by a newer facetrust (format {meta['format_version']})")
+        try:
+            cipher = open_cipher(json.loads(meta["encryption"]) if "encryption" in meta else None,
+                                 encryption_key, f"gallery {path}")
+        except BaseException:
+            conn.close()
+            raise
         try:
             conn.execute("PRAGMA secure_delete=ON")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -187,7 +219,7 @@ class SQLiteGallery:
         if "face" not in columns and not readonly:  # a gallery from before template records had faces
             conn.execute("ALTER TABLE templates ADD COLUMN face TEXT")
             columns.add("face")
-        gallery = cls(path, conn, meta, readonly, index or stored)
+        gallery = cls(path, conn, meta, readonly, index or stored, cipher)
         gallery._face_column = "face" if "face" in columns else "NULL"
         if not readonly and _has_wal(path):
             with gallery._lock:  # finish the scrub of a removal that readers delayed (see _erase_copies)
@@ -260,10 +292,11 @@ class SQLiteGallery:
             c.executemany("INSERT INTO identities (id, name, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
                           [(ident, name, meta, now, now) for ident, name, meta, _ in fresh])
             pks = dict(c.execute("SELECT id, pk FROM identities WHERE pk > ?", (last_pk,)).fetchall())
-            c.executemany("INSERT INTO templates (identity_pk, vector, quality, source, created_at, face) "
-                          "VALUES (?, ?, ?, ?, ?, ?)",
-                          [(pks[ident], _blob(t.vector), t.quality, t.source, now, t.face_json())
-                           for ident, _, _, templates in fresh for t in templates])
+            ids = iter(range(self._next_template_id(c), 2**63))
+            c.executemany("INSERT INTO templates (id, identity_pk, vector, quality, source, created_at, face) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [(tid, pks[ident], self._stored(t.vector, tid, ident), t.quality, t.source, now, t.face_json())
+                           for ident, _, _, templates in fresh for t in templates for tid in (next(ids),)])
             inserted = [r[0] for r in fresh]
             if inserted:
                 self._bump(c)
@@ -274,14 +307,38 @@ class SQLiteGallery:
         with self._write() as c:
             pk = self._pk(c, identity_id)
             now = time.time()
-            new_ids = [int(c.execute("INSERT INTO templates (identity_pk, vector, quality, source, created_at, face) "
-                                     "VALUES (?, ?, ?, ?, ?, ?)",
-                                     (pk, _blob(t.vector), t.quality, t.source, now, t.face_json())
-                                     ).lastrowid) for t in templates]
+            first = self._next_template_id(c)
+            new_ids = list(range(first, first + len(templates)))
+            c.executemany("INSERT INTO templates (id, identity_pk, vector, quality, source, created_at, face) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          [(tid, pk, self._stored(t.vector, tid, identity_id), t.quality, t.source, now, t.face_json())
+                           for tid, t in zip(new_ids, templates)])
             c.execute("UPDATE identities SET updated_at = ? WHERE pk = ?", (now, pk))
             self._bump(c)
             self._wrote = True
         return new_ids
+
+    @staticmethod
+    def _next_template_id(c: sqlite3.Connection) -> int:
+        """The id AUTOINCREMENT would give the next template (call under the write lock)."""
+        row = c.execute("SELECT seq FROM sqlite_sequence WHERE name = 'templates'").fetchone()
+        (top,) = c.execute("SELECT coalesce(max(id), 0) FROM templates").fetchone()
+        return max(int(top), int(row[0]) if row else 0) + 1
+
+    def _stored(self, vector: np.ndarray, template_id: int, identity_id: str) -> bytes:
+        """What the vector column holds: float32 bytes, AES-GCM encrypted in an encrypted gallery."""
+        blob = _blob(vector)
+        if self.cipher is None:
+            return blob
+        return self.cipher.seal(blob, template_data(self._uuid, template_id, identity_id))
+
+    def _plain(self, blob: Any, template_id: int, identity_id: str) -> Any:
+        """The float32 bytes of a stored vector: authenticated and decrypted in an encrypted gallery
+        (:class:`CorruptDataError` naming the template when it was tampered with)."""
+        if self.cipher is None:
+            return blob
+        return self.cipher.open(blob, template_data(self._uuid, template_id, identity_id),
+                                f"{self.path}: template {template_id} of identity {identity_id!r}")
 
     def update(self, identity_id: str, name: str | None, metadata_json: str | None) -> Identity:
         with self._write() as c:
@@ -460,9 +517,10 @@ class SQLiteGallery:
         blobs: dict[str, list[bytes]] = {}
         with self._read() as c:
             for chunk in _chunks(list(identity_ids)):
-                for ident, quality, blob in c.execute(
-                        f"SELECT i.id, t.quality, t.vector FROM templates t JOIN identities i ON i.pk = t.identity_pk "
+                for ident, quality, tid, stored in c.execute(
+                        f"SELECT i.id, t.quality, t.id, t.vector FROM templates t JOIN identities i ON i.pk = t.identity_pk "
                         f"WHERE i.id IN ({_marks(len(chunk))}) ORDER BY t.id", list(chunk)):
+                    blob = self._plain(stored, tid, ident)
                     if damaged_vector(blob, self.model.dim):
                         continue  # left out of the index too (see _add_new)
                     qualities.setdefault(ident, []).append(quality)
@@ -490,10 +548,12 @@ class SQLiteGallery:
                 if not rows:
                     break
                 last = rows[-1][0]
+                idents = {r[0]: r[1] for r in rows}
                 vectors: dict[int, dict[int, bytes]] = {}
-                for pk, tid, blob in conn.execute(
+                for pk, tid, stored in conn.execute(
                         f"SELECT identity_pk, id, vector FROM templates WHERE identity_pk IN ({_marks(len(rows))}) "
                         "ORDER BY id", [r[0] for r in rows]):
+                    blob = self._plain(stored, tid, idents[pk])
                     if damaged_vector(blob, self.model.dim):
                         damaged.append(tid)
                     else:
@@ -531,7 +591,8 @@ class SQLiteGallery:
         if not self.index_path.exists():
             return None
         try:
-            index = TemplateIndex.load(self.index_path, self.model.dim, self._uuid)
+            index = TemplateIndex.load(self.index_path, self.model.dim, self._uuid,
+                                       None if self.cipher is None else self._open_index)
         except (IndexFileError, OSError) as exc:
             warnings.warn(GalleryIndexWarning(f"{self.index_path}: {exc}; rebuilding it from the database"),
                           stacklevel=4)
@@ -545,6 +606,14 @@ class SQLiteGallery:
         index.nprobe = self.index_config.nprobe
         (count,) = c.execute("SELECT count(*) FROM templates").fetchone()
         return None if self._wants_rebuild(index, count) else index
+
+    def _open_index(self, payload: bytes) -> bytes:
+        """The serialised index of an encrypted gallery's index file, decrypted in memory."""
+        try:
+            return self.cipher.open(payload, index_data(self._uuid), "the index file")  # type: ignore[union-attr]
+        except CorruptDataError:
+            raise IndexFileError("the index file fails its authentication (tampered with, or encrypted with "
+                                 "another key by a key rotation that was interrupted)") from None
 
     def _wants_rebuild(self, index: TemplateIndex, count: int) -> bool:
         kind = planned_kind(count, self.index_config, index.kind)
@@ -576,14 +645,16 @@ class SQLiteGallery:
         """Vectors of the given templates, damaged ones left out (an IVF training sample)."""
         blobs = []
         for chunk in _chunks(ids.tolist()):
-            blobs += [r[0] for r in c.execute(f"SELECT vector FROM templates WHERE id IN ({_marks(len(chunk))}) "
-                                              "ORDER BY id", chunk)]
+            blobs += [self._plain(stored, tid, ident) for tid, stored, ident in c.execute(
+                f"{self._vector_rows} WHERE t.id IN ({_marks(len(chunk))}) ORDER BY t.id", chunk)]
         return _vectors([b for b in blobs if not damaged_vector(b, self.model.dim)], self.model.dim)
 
     def _add_new(self, c: sqlite3.Connection, index: TemplateIndex) -> None:
-        cursor = c.execute("SELECT id, vector FROM templates WHERE id > ? ORDER BY id", (index.stamp.max_template_id,))
+        cursor = c.execute(f"{self._vector_rows} WHERE t.id > ? ORDER BY t.id", (index.stamp.max_template_id,))
         damaged: list[int] = []
         while rows := cursor.fetchmany(_STREAM):
+            if self.cipher is not None:
+                rows = [(tid, self._plain(stored, tid, ident)) for tid, stored, ident in rows]
             good = [r for r in rows if not damaged_vector(r[1], self.model.dim)]
             damaged += [r[0] for r in rows if damaged_vector(r[1], self.model.dim)]
             if good:
@@ -623,9 +694,10 @@ class SQLiteGallery:
         unique = np.unique(ids[ids >= 0])
         rows: dict[int, tuple[str, str | None, bytes]] = {}
         for chunk in _chunks(unique.tolist()):
-            for tid, blob, ident, name in c.execute(
+            for tid, stored, ident, name in c.execute(
                     f"SELECT t.id, t.vector, i.id, i.name FROM templates t JOIN identities i ON i.pk = t.identity_pk "
                     f"WHERE t.id IN ({_marks(len(chunk))})", chunk):
+                blob = self._plain(stored, tid, ident)
                 if not damaged_vector(blob, self.model.dim):  # damaged since it was indexed: left out
                     rows[tid] = (ident, name, blob)
         present = [t for t in unique.tolist() if t in rows]
@@ -665,7 +737,8 @@ class SQLiteGallery:
         """Called under the write lock, so no removal can commit between catching up and renaming
         the file; the removals up to this generation need no log any more."""
         try:
-            index.save(self.index_path, self._uuid)
+            index.save(self.index_path, self._uuid,
+                       None if self.cipher is None else lambda payload: self.cipher.seal(payload, index_data(self._uuid)))
         except OSError as exc:
             raise storage_error(f"cannot write the index file {self.index_path}", exc) from None
         # log_since = the newest generation whose removals are no longer logged: an index file at
@@ -676,6 +749,41 @@ class SQLiteGallery:
             c.execute("DELETE FROM removed WHERE generation <= ?", (pruned,))
             c.execute("UPDATE state SET log_since = max(log_since, ?)", (pruned,))
         self._dirty = False
+
+    def rotate_encryption(self, new_key: ProtectionKey, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-encrypt every template under ``new_key`` in one transaction, then the index file;
+        returns the number of templates. A crash before the commit leaves the gallery under the
+        old key, after it under the new one (an index file still under the old key fails its
+        authentication and is rebuilt). ``progress(done, total)`` is called after each batch.
+        The log is then checkpointed so no page under the old key stays in the -wal file."""
+        if self.cipher is None:
+            raise ConfigError(f"{self.path} is not encrypted: there is no key to rotate")
+        new = TemplateCipher(new_key)
+        if new.fingerprint == self.cipher.fingerprint:
+            raise ConfigError(f"the new key is the current key of {self.path} (fingerprint {new.fingerprint})")
+        with self._write() as c:
+            self._sync(c)  # the index, in memory and up to date, before the key changes
+            (total,) = c.execute("SELECT count(*) FROM templates").fetchone()
+            done, last = 0, 0
+            while rows := c.execute(f"{_VECTORS} WHERE t.id > ? ORDER BY t.id LIMIT ?",
+                                    (last, _ROTATE_CHUNK)).fetchall():
+                c.executemany("UPDATE templates SET vector = ? WHERE id = ?",
+                              [(new.seal(self._plain(stored, tid, ident), template_data(self._uuid, tid, ident)), tid)
+                               for tid, stored, ident in rows])
+                done, last = done + len(rows), rows[-1][0]
+                if progress is not None:
+                    progress(done, int(total))
+            c.execute("UPDATE meta SET value = ? WHERE key = 'encryption'", (json.dumps(new.spec()),))
+        self.cipher = new
+        with self._lock:
+            self._dirty = True
+            self.flush()  # the index file, under the new key
+            if not self._checkpoint(ERASURE_WAIT_S):
+                self._start_scrubber()
+                warnings.warn(ErasureWarning(
+                    f"{self.path}: the key rotation committed, but another connection is reading an older snapshot, "
+                    "so pages under the old key stay in the -wal file until it finishes"), stacklevel=2)
+        return done
 
     def stats(self) -> dict[str, Any]:
         identities, templates = self.counts()
@@ -688,6 +796,7 @@ class SQLiteGallery:
             "backend": "sqlite", "location": self.location, "model": self.model.to_dict(),
             "created_at": iso_time(self._created_at), "identities": identities, "templates": templates,
             "generation": generation, "files_bytes": sizes,
+            "encryption": None if self.cipher is None else self.cipher.spec(),
             "index": {"kind": index.kind, "entries": index.ntotal, "nlist": index.nlist or None,
                       "nprobe": (index.nprobe or auto_nprobe(index.nlist)) if index.kind == "ivf" else None,
                       "trained_for": index.stamp.trained_for if index.kind == "ivf" else None,
@@ -700,9 +809,17 @@ class SQLiteGallery:
             problems = [f"sqlite: {r[0]}" for r in c.execute("PRAGMA integrity_check") if r[0] != "ok"]
             problems += [f"foreign key: template row {r[1]} points to a missing identity"
                          for r in c.execute("PRAGMA foreign_key_check")]
-            stored_ids, damaged = [], []
-            for tid, blob in c.execute("SELECT id, vector FROM templates"):
+            stored_ids, damaged, forged = [], [], []
+            for tid, stored, ident in c.execute(self._vector_rows):
+                try:
+                    blob = self._plain(stored, tid, ident)
+                except CorruptDataError:
+                    forged.append(tid)
+                    continue
                 (damaged if damaged_vector(blob, self.model.dim) else stored_ids).append(tid)
+            if forged:
+                problems.append(f"{len(forged)} encrypted template(s) fail authentication (tampered with or damaged; "
+                                f"ids {_shown(forged)}): remove them or restore the gallery")
             if damaged:
                 problems.append(f"{len(damaged)} template(s) have a damaged vector (wrong size or not finite; ids "
                                 f"{_shown(damaged)}), left out of search: remove them or restore the gallery")
@@ -712,8 +829,10 @@ class SQLiteGallery:
                 problems.append(f"{empty} identit{'y has' if empty == 1 else 'ies have'} no template")
             (identities,) = c.execute("SELECT count(*) FROM identities").fetchone()
             stored = np.array(stored_ids, dtype=np.int64)
-            index = self._sync(c)
-            indexed = index.ids()
+            try:
+                indexed = self._sync(c).ids()
+            except CorruptDataError:  # a tampered template (reported above) stops the index from loading
+                return IntegrityReport(int(identities), len(stored) + len(damaged) + len(forged), None, problems)
             if len(np.unique(indexed)) != len(indexed):
                 problems.append("the index holds duplicate template ids")
             missing, extra = np.setdiff1d(stored, indexed), np.setdiff1d(indexed, stored)
@@ -721,7 +840,7 @@ class SQLiteGallery:
                 problems.append(f"{len(missing)} template(s) missing from the index")
             if len(extra):
                 problems.append(f"{len(extra)} index entr{'y' if len(extra) == 1 else 'ies'} without a template")
-        return IntegrityReport(int(identities), len(stored) + len(damaged), len(indexed), problems)
+        return IntegrityReport(int(identities), len(stored) + len(damaged) + len(forged), len(indexed), problems)
 
     def close(self) -> None:
         with self._lock:
@@ -742,6 +861,18 @@ class SQLiteGallery:
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
                 self._index = None
+
+
+def stored_encryption(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The encryption spec recorded in a gallery file (None: not encrypted), read without a key."""
+    conn = _connect(Path(path), True)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'encryption'").fetchone()
+    except sqlite3.Error as exc:
+        raise GalleryError(f"{path} is not a readable facetrust gallery ({exc})") from None
+    finally:
+        conn.close()
+    return None if row is None else json.loads(row[0])
 
 
 def _connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Connection:

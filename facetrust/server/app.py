@@ -66,7 +66,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         pool=InferencePool(analyzer_config(config), config.resolved_workers(),
                            config.max_pending, config.request_timeout_s),
         keys=KeyStore(config.keys_path()),
-        galleries=galleries.Galleries(config.galleries_path(), config.recognizer),
+        galleries=galleries.Galleries(config.galleries_path(), config.recognizer, config.encrypt_galleries,
+                                      config.encryption_key_file),
     )
 
     @asynccontextmanager

@@ -69,6 +69,12 @@ class ServerConfig(AnalyzerConfig):
     reports_dir: str | None = None
     #: Key file (default ``$FACETRUST_HOME/keys.json``).
     keys_file: str | None = None
+    #: Create new galleries encrypted at rest (AES-256-GCM, docs/privacy.md).
+    encrypt_galleries: bool = False
+    #: Key file of encrypted galleries (mode 0600); default ``$FACETRUST_ENCRYPTION_KEY`` (hex) or
+    #: ``$FACETRUST_ENCRYPTION_KEY_FILE``. A path only: the key itself never goes into the config
+    #: file, and no request can carry it.
+    encryption_key_file: str | None = None
 
     def resolved_workers(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)

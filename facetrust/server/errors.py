@@ -70,6 +70,7 @@ _TABLE: dict[type[BaseException], tuple[int, str, int]] = {
     E.StorageError: (503, "storage_error", 0),
     E.GalleryError: (400, "gallery_error", 36),
     E.ConfigError: (400, "bad_request", 36),
+    E.PrivacyKeyError: (503, "key_unavailable", 0),  # the server's gallery key is missing or wrong, not the request
     E.ModelError: (503, "model_unavailable", 41),
     E.DeviceUnavailableError: (503, "device_unavailable", 41),
     E.PermissionDeniedError: (403, "forbidden", 10),

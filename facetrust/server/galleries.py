@@ -6,6 +6,10 @@ inference workers by the library's enrolment path (:mod:`facetrust.gallery.enrol
 selection rule, embedding, quality) and gated and stored by the gallery, which refuses
 faces of another model. Gallery calls
 run in a thread (the backend is thread-safe) to keep the event loop free.
+
+Encrypted galleries (``encrypt_galleries``) take their key from the server's configuration
+(``encryption_key_file``) or environment (``$FACETRUST_ENCRYPTION_KEY``,
+``$FACETRUST_ENCRYPTION_KEY_FILE``), loaded at start-up; no request carries or chooses a key.
 """
 from __future__ import annotations
 
@@ -47,11 +51,17 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 class Galleries:
     """The open galleries of one server, by name."""
 
-    def __init__(self, folder: Path, recognizer: str) -> None:
+    def __init__(self, folder: Path, recognizer: str, encrypt: bool = False,
+                 encryption_key_file: str | None = None) -> None:
+        from facetrust.privacy.encryption import load_encryption_key
+
         self.folder = folder
         self.recognizer = recognizer
+        self.encrypt = encrypt
         self._open: dict[str, Gallery] = {}
         self._lock = threading.Lock()
+        # Loaded now, so that a missing or unreadable key stops the start-up, not a request.
+        self._key = load_encryption_key(encryption_key_file) if encrypt or encryption_key_file else None
 
     def path(self, name: str) -> Path:
         if not _NAME.match(name) or name.endswith(SUFFIX):
@@ -70,7 +80,10 @@ class Galleries:
             if name not in self._open:
                 if not path.is_file():
                     raise NotFoundError(f"no gallery named {name!r}")
-                self._open[name] = Gallery.open(path)
+                from facetrust.gallery.sqlite import stored_encryption
+
+                key = self._key if stored_encryption(path) is not None else None
+                self._open[name] = Gallery.open(path, encryption_key=key)
             return self._open[name]
 
     def create(self, name: str) -> Gallery:
@@ -79,7 +92,7 @@ class Galleries:
             if path.exists():
                 raise ConflictError(f"gallery {name!r} already exists")
             self.folder.mkdir(parents=True, exist_ok=True)
-            self._open[name] = Gallery.create(path, self.recognizer)
+            self._open[name] = Gallery.create(path, self.recognizer, encryption_key=self._key if self.encrypt else None)
             return self._open[name]
 
     def get_or_create(self, name: str) -> Gallery:

@@ -168,6 +168,15 @@ def summarise(records: list[dict]) -> dict:
     spread = {name: {k: float(np.std([r["original"][name][j] for r in records])) for j, k in
                      enumerate(("yaw", "pitch", "roll"))} for name in ESTIMATORS}
     summary["spread_sd"] = spread
+    # How often each estimator's angles reach the explainable quality ramps (|yaw| 60, |pitch| 45, |roll| 45).
+    summary["beyond_quality_ramps"] = {name: float(np.mean([abs(r["original"][name][0]) > 60 or abs(r["original"][name][1]) > 45
+                                                             or abs(r["original"][name][2]) > 45 for r in records]))
+                                       for name in ESTIMATORS}
+    x = np.array([r["original"]["pose-5pt"] for r in records])
+    y = np.array([r["original"]["pose-adas"] for r in records])
+    # Least-squares slope of pose-adas on pose-5pt: whether the two read the same angle scale.
+    summary["adas_on_5pt_slope"] = {k: float(np.polyfit(x[:, j], y[:, j], 1)[0]) for j, k in
+                                    enumerate(("yaw", "pitch", "roll"))}
     eye = np.array([r["eye_error"] for r in records])
     summary["landmarks106_eye_error"] = {"mean": float(eye.mean()), "p95": float(np.percentile(eye, 95)),
                                          "p99": float(np.percentile(eye, 99)), "max": float(eye.max()),
@@ -211,6 +220,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "pose_eval.json"
     out.write_text(json.dumps(summary, indent=1))
+    (RESULTS / "pose_eval_faces.json").write_text(json.dumps(records))
     print(json.dumps(summary["all"], indent=1))
     print(f"wrote {out}")
 

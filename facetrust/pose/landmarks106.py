@@ -23,9 +23,10 @@ CROP = 192
 SCALE = 1.5
 #: Indices of the points that correspond to the detector's 5 (eye centres, nose tip, mouth corners).
 FIVE_POINTS = (38, 88, 86, 52, 61)
-#: A box narrower than this (pixels) gives no landmarks: below it the 106 points' eye centres leave the
-#: detector's by more than the tolerance of tests/pose (bench/pose_eval.py, docs/pose.md).
-MIN_FACE_PX = 20
+#: A box narrower than this (pixels) gives no landmarks: at 12 px the eye centres' 95th-percentile
+#: distance from the detector's eyes (0.32 eye distances) exceeds the full-size 99th percentile (0.25);
+#: at 16 px it does not (0.21) (bench/pose_eval.py, docs/pose.md).
+MIN_FACE_PX = 16
 
 
 class InsightFace106:

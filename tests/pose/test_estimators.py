@@ -10,9 +10,10 @@ from facetrust.pose import POSE_ESTIMATORS
 from facetrust.types import Detection
 
 #: |measured roll change - applied rotation| (degrees) within which each estimator recovers a rotation of
-#: +-10..30 degrees: its 99th percentile over 300 UTKFace and LFW-a faces x 6 angles (bench/pose_eval.py,
-#: docs/pose.md). pose-adas reads about 3/4 of an in-plane rotation, hence its wider bound.
-ROLL_TOLERANCE = {"pose-106": 3.0, "pose-5pt": 7.0, "pose-adas": 12.0}
+#: +-10..30 degrees: its 99th percentile over 300 UTKFace and LFW-a faces x 6 angles, rounded up to 0.5
+#: (bench/pose_eval.py, docs/pose.md). pose-adas and pose-5pt under-read large rotations (+30 reads as
+#: +22), hence their wider bounds.
+ROLL_TOLERANCE = {"pose-106": 7.5, "pose-5pt": 20.0, "pose-adas": 17.5}
 ESTIMATORS = tuple(ROLL_TOLERANCE)
 
 
@@ -31,7 +32,7 @@ def test_roll_of_a_rotated_real_face_is_recovered(name, degrees, shared, yunet, 
     turned = rotated(image, centre, degrees)
     estimator = estimators[name]
     change = estimator.estimate(turned, yunet.detect_rgb(turned)[0]).roll - estimator.estimate(image, face).roll
-    assert abs(change - degrees) <= ROLL_TOLERANCE[name]
+    assert np.sign(change) == np.sign(degrees) and abs(change - degrees) <= ROLL_TOLERANCE[name]
 
 
 @pytest.mark.parametrize("name", ESTIMATORS)

@@ -10,9 +10,9 @@ from facetrust.errors import ModelNotAvailableError, PoseError
 from facetrust.pose import LANDMARK_MODELS
 from facetrust.pose.landmarks106 import FIVE_POINTS
 
-#: The 106 points' eye centres lie within this many inter-eye distances of YuNet's eyes: the largest
-#: distance measured over 300 UTKFace and LFW-a faces (bench/pose_eval.py, docs/pose.md).
-EYE_TOLERANCE = 0.15
+#: The 106 points' eye centres lie within this many inter-eye distances of YuNet's eyes: the 99th
+#: percentile of the farther eye over 300 UTKFace and LFW-a faces (bench/pose_eval.py, docs/pose.md).
+EYE_TOLERANCE = 0.25
 IMAGES = (FRONTAL, TURNED, "data/lfw/Serena_Williams/Serena_Williams_0001.jpg",
           "data/faces/ageitgey_face_recognition/examples/biden.jpg")
 

@@ -140,8 +140,8 @@ def summarise(records: list[dict]) -> dict:
         yaw_sum = np.abs(o[:, 0] + f[:, 0])
         s["flip"] = {"n": len(flips), "yaw_abs_sum_mean": float(yaw_sum.mean()),
                      "yaw_abs_sum_p95": float(np.percentile(yaw_sum, 95)),
-                     "yaw_sign_agreement": float(np.mean(np.sign(o[:, 0]) != np.sign(f[:, 0])[np.abs(o[:, 0]) >= 0])),
-                     "yaw_sign_agreement_over_10deg": float(np.mean((np.sign(o[:, 0]) != np.sign(f[:, 0]))[
+                     # Share of faces turned by 10 degrees or more whose mirrored yaw has the opposite sign.
+                     "yaw_sign_flips_over_10deg": float(np.mean((np.sign(o[:, 0]) != np.sign(f[:, 0]))[
                          np.abs(o[:, 0]) >= 10])) if np.any(np.abs(o[:, 0]) >= 10) else None,
                      "roll_abs_sum_mean": float(np.abs(o[:, 2] + f[:, 2]).mean()),
                      "pitch_abs_diff_mean": float(np.abs(o[:, 1] - f[:, 1]).mean())}

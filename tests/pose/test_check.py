@@ -74,3 +74,20 @@ def test_explainable_quality_rates_the_pose_check_estimate(shared):
     five_point = FaceAnalyzer(detector="yunet", checks=("quality",), check_options={"quality": {"method": "explainable"}})
     (plain,) = five_point.analyze(shared / FRONTAL, embed=False)
     assert plain.extras["quality"]["components"]["yaw_deg"] != components["yaw_deg"]
+
+
+def test_explainable_quality_with_a_named_estimator(shared):
+    from facetrust.pose import POSE_ESTIMATORS
+    from facetrust.quality.explainable import ExplainableQuality
+
+    analyzer = FaceAnalyzer(detector="yunet")
+    image = analyzer.load(shared / FRONTAL)
+    (face,) = analyzer.analyze_rgb(image, embed=False)
+    components = ExplainableQuality(detector="yunet", pose="pose-106").assess(image, face).components
+    pose = POSE_ESTIMATORS.create("pose-106").estimate(image, face)
+    assert components["yaw_deg"] == pytest.approx(pose.yaw) and components["roll_deg"] == pytest.approx(pose.roll)
+    # A face the estimator cannot judge has its pose components unmeasured (None), not the 5-point ones.
+    tiny = Face((10.0, 10.0, 40.0, 24.0), 0.9, face.landmarks)
+    assert ExplainableQuality(detector="yunet", pose="pose-adas").assess(image, tiny).components["yaw_deg"] is None
+    with pytest.raises(ConfigError, match="unknown pose estimator"):
+        ExplainableQuality(pose="pose-magic")

@@ -46,6 +46,8 @@ FACE_CHECKS.register("forgery", "facetrust.forensics.check:ForgeryCheck",
                      "deepfake / face-forgery P(fake) and decision (docs/forensics.md; model zoo)")
 FACE_CHECKS.register("attributes", "facetrust.attributes.check:AttributesCheck",
                      "age, gender, eye state; expression on request (docs/attributes.md)")
+FACE_CHECKS.register("pose", "facetrust.pose.check:PoseCheck",
+                     "head pose: yaw, pitch, roll in degrees (docs/pose.md; model zoo)")
 
 
 def check_class(spec: str) -> type[FaceCheck]:

@@ -132,3 +132,7 @@ class WrongKeyError(PrivacyKeyError):
 
 class ProtectedTemplateError(EmbeddingError):
     """A protected template where a plain embedding is expected, or the other way round."""
+
+
+class PoseError(FacetrustError):
+    """A face's head pose or dense landmarks cannot be estimated: no landmarks, an empty box, a face too small."""

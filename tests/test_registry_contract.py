@@ -22,6 +22,7 @@ from facetrust.detection import DETECTORS, Detector
 from facetrust.forensics import FORGERY_DETECTORS, ForgeryDetector
 from facetrust.gallery import BACKENDS, GalleryBackend
 from facetrust.liveness import LIVENESS_MODELS, LivenessModel
+from facetrust.pose import LANDMARK_MODELS, POSE_ESTIMATORS, LandmarkModel, PoseEstimator
 from facetrust.privacy import PROTECTIONS, TemplateProtector
 from facetrust.quality import ASSESSORS, QualityAssessor
 from facetrust.recognition import RECOGNIZERS, Recognizer
@@ -37,6 +38,8 @@ CONTRACTS: dict[str, tuple[Registry[Any], Any, tuple[str, ...]]] = {
     "forgery detector": (FORGERY_DETECTORS, ForgeryDetector, ("name", "zoo_models")),
     "face check": (FACE_CHECKS, FaceCheck, ("name",)),
     "attribute model": (ATTRIBUTE_MODELS, AttributeModel, ("name", "zoo_models")),
+    "pose estimator": (POSE_ESTIMATORS, PoseEstimator, ("name", "zoo_models", "OPTIONS")),
+    "landmark model": (LANDMARK_MODELS, LandmarkModel, ("name", "zoo_models", "points", "OPTIONS")),
     "gallery backend": (BACKENDS, GalleryBackend, ()),
     "protection scheme": (PROTECTIONS, TemplateProtector, ("scheme",)),
 }

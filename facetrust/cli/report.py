@@ -9,7 +9,7 @@ from rich.table import Column, Table
 
 
 #: Per-face check results a table shows, in this order (see facetrust.checks).
-CHECK_KEYS = ("quality", "liveness", "forgery", "attributes")
+CHECK_KEYS = ("quality", "liveness", "forgery", "attributes", "pose")
 
 
 def short_path(path: str, width: int) -> str:
@@ -43,6 +43,9 @@ def check_summary(result: dict[str, Any]) -> str:
             from facetrust.attributes.check import attributes_summary
 
             parts.append(attributes_summary(value))
+            continue
+        if key == "pose" and value.get("status") == "ok":
+            parts.append(f"pose yaw {value['yaw']:.0f} pitch {value['pitch']:.0f} roll {value['roll']:.0f}")
             continue
         status = value.get("status") or ("acceptable" if value.get("acceptable") else "low")
         score = value.get("score")

@@ -18,6 +18,12 @@ class QualityCheck:
 
     def __init__(self, analyzer: Any, method: str | None = None, **options: Any) -> None:
         self.method = method or default_method(analyzer.config.recognizer, analyzer.config.detector)
+        if self.method == "explainable" and "pose" in analyzer.config.checks:
+            # The analyzer estimates head pose anyway: rate that estimate rather than the 5-point one.
+            from facetrust.pose import DEFAULT_POSE_ESTIMATOR
+
+            chosen = analyzer.config.check_options.get("pose", {}).get("estimator") or DEFAULT_POSE_ESTIMATOR
+            options.setdefault("pose", chosen)
         self.assessor = create_assessor(self.method, analyzer, **options)
 
     def __call__(self, image: np.ndarray, faces: list[Face]) -> None:

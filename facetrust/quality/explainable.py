@@ -17,6 +17,7 @@ import numpy as np
 
 from facetrust.defaults import DEFAULT_DETECTOR
 from facetrust.detection.landmarks import nose_point_of
+from facetrust.pose.components import PoseComponents
 from facetrust.quality.base import QualityResult
 from facetrust.quality.calibration import load_quality_calibration
 from facetrust.quality.components import measure
@@ -68,15 +69,22 @@ class ExplainableQuality:
     """Image-based quality from size, framing, pose, sharpness and exposure; no model needed."""
 
     name = "explainable"
-    OPTIONS: ClassVar[dict[str, Option]] = {"detector": Option(str), "threshold": Option(float, 0.0, optional=True)}
+    OPTIONS: ClassVar[dict[str, Option]] = {"detector": Option(str), "threshold": Option(float, 0.0, optional=True),
+                                            "pose": Option(str, optional=True)}
 
-    def __init__(self, detector: str = DEFAULT_DETECTOR, threshold: float | None = None) -> None:
+    def __init__(self, detector: str = DEFAULT_DETECTOR, threshold: float | None = None,
+                 pose: str | None = None) -> None:
+        """``pose``: a pose estimator (facetrust.pose) whose yaw, pitch and roll replace the 5-point
+        geometry's; None or "pose-5pt": the 5-point geometry the ramps and threshold were measured with."""
         nose_point_of(detector)  # a detector that does not say which nose point it gives fails here
         self.detector = detector
         self.threshold = load_quality_calibration(self.name).threshold if threshold is None else float(threshold)
+        self.pose = None if pose in (None, "pose-5pt") else PoseComponents(pose)
 
     def assess(self, image: np.ndarray, face: Face | Detection) -> QualityResult:
         components = measure(image, face.box, face.landmarks, self.detector)
+        if self.pose is not None:
+            components.update(self.pose(image, face))
         return rate(components, self.name, self.threshold)
 
 

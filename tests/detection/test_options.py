@@ -9,11 +9,12 @@ import pytest
 from facetrust.checks import FACE_CHECKS
 from facetrust.detection import DETECTORS
 from facetrust.errors import ConfigError
+from facetrust.pose import LANDMARK_MODELS, POSE_ESTIMATORS
 from facetrust.quality import ASSESSORS
 from facetrust.recognition import RECOGNIZERS
 from facetrust.registry import Option
 
-REGISTRIES = (DETECTORS, RECOGNIZERS, FACE_CHECKS, ASSESSORS)
+REGISTRIES = (DETECTORS, RECOGNIZERS, FACE_CHECKS, ASSESSORS, POSE_ESTIMATORS, LANDMARK_MODELS)
 
 
 @pytest.mark.parametrize("registry, name", [(r, n) for r in REGISTRIES for n in r.names()])

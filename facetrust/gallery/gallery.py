@@ -44,6 +44,20 @@ DEFAULT_QUALITY_POLICY: QualityPolicy = "warn"
 FUSION_POOL = 32
 
 
+def _check_backend_options(backend: str, method: Any, options: dict[str, Any]) -> None:
+    """A :class:`ConfigError` naming the options ``backend`` does not take (its ``create``/``open``
+    keywords after location, model, readonly and index), instead of a TypeError from the call."""
+    import inspect
+
+    accepted = [n for n, p in inspect.signature(method).parameters.items()
+                if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD
+                                                 and n not in ("location", "model", "readonly", "index"))]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(f"the {backend} gallery backend has no option {', '.join(map(repr, unknown))} "
+                          f"(known: {', '.join(accepted) or 'none'})")
+
+
 def default_quality_method(recognizer: str, detector: str | None = None) -> str:
     """The quality method a gallery of ``recognizer`` (and ``detector``) uses by default
     (:func:`facetrust.quality.default_method`)."""
@@ -135,6 +149,7 @@ class Gallery:
             _check_encryptable(name)
             options["encryption_key"] = load_encryption_key(encryption_key)
         kind = BACKENDS.get_class(name)
+        _check_backend_options(name, kind.create, options)
         try:
             store = kind.create(location, model, index, **options)
         except GalleryError as exc:
@@ -162,7 +177,9 @@ class Gallery:
             options["encryption_key"] = encryption_key
         elif encryption_key is not None:
             _check_encryptable(name)
-        store = BACKENDS.get_class(name).open(location, readonly, index, **options)
+        kind = BACKENDS.get_class(name)
+        _check_backend_options(name, kind.open, options)
+        store = kind.open(location, readonly, index, **options)
         return cls._over(store, analyzer, quality_policy, quality_method, key)
 
     @classmethod

@@ -83,3 +83,17 @@ def test_human_output_times_hints_and_progress(shared, tmp_path):
     assert all(ISO_UTC.match(t["created_at"]) for t in record["templates"])
     assert ISO_UTC.match(json.loads(ok("stats", path, "--json").stdout)["created_at"])
     assert re.search(r"^created_at: \d{4}-\d\d-\d\dT", ok("stats", path).stdout, re.M)
+
+
+def test_an_unknown_backend_option_is_one_line_not_a_traceback(tmp_path):
+    from facetrust.errors import ConfigError
+
+    path = tmp_path / "g.db"
+    ok("create", path, "--recognizer", "dlib-resnet")
+    for command in (("stats", path), ("create", tmp_path / "h.db")):
+        result = cli(*command, "--backend-opt", "x=1")
+        assert result.exit_code == 1 and "has no option 'x'" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "h.db").exists()
+    with pytest.raises(ConfigError, match="no option 'schema'"):
+        Gallery.open(path, schema="staff")

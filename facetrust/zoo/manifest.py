@@ -16,6 +16,8 @@ class ModelFile:
     sha256: str
     bytes: int
     package: str | None = None  # set when the file ships inside a PyPI package
+    member: str | None = None  # the url is a zip archive; this is the file's name inside it
+    derived: str | None = None  # no upstream file: the command that makes it from the url's download
 
 
 @dataclass(frozen=True)

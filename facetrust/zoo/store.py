@@ -89,22 +89,44 @@ def _candidates(file: ModelFile) -> list[Path]:
 
 
 def _download(file: ModelFile, target: Path) -> Path:
+    """Fetch ``file`` (or, for an archive, its member) into ``target``, checked, atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
+    archive_name = f"{tmp_name}.zip"
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(file.url, timeout=60) as response:
+        with open(archive_name if file.member else tmp_name, "wb") as out, \
+                urllib.request.urlopen(file.url, timeout=60) as response:
             shutil.copyfileobj(response, out)
+        os.close(fd)
+        if file.member:
+            _extract_member(Path(archive_name), file.member, Path(tmp_name), file.url)
         tmp = Path(tmp_name)
         actual = sha256_of(tmp)
         if actual != file.sha256:
-            raise ChecksumMismatchError(f"download of {file.url} has sha256 {actual[:16]}…, expected {file.sha256[:16]}…")
+            what = f"{file.member} of {file.url}" if file.member else f"download of {file.url}"
+            raise ChecksumMismatchError(f"{what} has sha256 {actual[:16]}…, expected {file.sha256[:16]}…")
         os.replace(tmp, target)  # atomic: a crash never leaves a half file under the final name
     except OSError as exc:
         raise ModelNotAvailableError(f"could not download {file.url}: {exc}") from None
     finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+        for leftover in (tmp_name, archive_name):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
     return target
+
+
+def _extract_member(archive: Path, member: str, target: Path, url: str) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            names = {Path(name).name: name for name in bundle.namelist()}
+            if member not in names:
+                raise ModelNotAvailableError(f"{url} holds no {member} (found: {', '.join(sorted(names)[:8])})")
+            with bundle.open(names[member]) as source, target.open("wb") as out:
+                shutil.copyfileobj(source, out)
+    except zipfile.BadZipFile:
+        raise ModelNotAvailableError(f"{url} is not a zip archive") from None
 
 
 def model_file(name: str, index: int = 0, download: bool = True) -> Path:
@@ -118,9 +140,12 @@ def model_file(name: str, index: int = 0, download: bool = True) -> Path:
     for path in candidates:
         if path.is_file():
             return _check(path, file)
-    if file.package or not download or offline():
+    if file.package or file.derived or not download or offline():
         where = ", ".join(str(p) for p in candidates)
-        hint = "" if file.package else " (set FACETRUST_MODEL_DIR to a folder holding it, or go online)"
+        if file.derived:  # nothing upstream to download: say how the file is made
+            hint = f" (no upstream copy: make it with `{file.derived}`, or set FACETRUST_MODEL_DIR to a folder holding it)"
+        else:
+            hint = "" if file.package else " (set FACETRUST_MODEL_DIR to a folder holding it, or go online)"
         raise ModelNotAvailableError(f"model file for {name!r} not found at {where}{hint}")
     return _download(file, cache_dir() / file.path)
 

@@ -90,3 +90,37 @@ def test_non_commercial_licence_is_shown(shared):
         model_file("scrfd-500m")
     assert any(issubclass(w.category, store.NonCommercialLicenseWarning) for w in caught)
     assert "non-commercial" in get_model("scrfd-500m").license
+
+
+def test_a_file_inside_a_zip_release_is_extracted_and_checked(tmp_path, shared):
+    """InsightFace ships its models as zip releases (buffalo_s.zip): the store downloads the
+    archive (here from a file:// URL), extracts the member, checks its sha256 and keeps only it."""
+    import zipfile
+
+    spec = get_model("w600k-mbf").files[0]
+    assert spec.member == "w600k_mbf.onnx"
+    archive = tmp_path / "buffalo_s.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("det_500m.onnx", b"another model")
+        bundle.write(shared / "models" / spec.path, f"buffalo_s/{spec.member}")
+    good = ModelFile(spec.path, archive.as_uri(), spec.sha256, spec.bytes, member=spec.member)
+    target = tmp_path / "cache" / spec.path
+    assert store._download(good, target) == target and store.sha256_of(target) == spec.sha256
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
+    missing = ModelFile(spec.path, archive.as_uri(), spec.sha256, spec.bytes, member="2d106det.onnx")
+    with pytest.raises(ModelNotAvailableError, match="holds no 2d106det.onnx"):
+        store._download(missing, tmp_path / "cache3" / spec.path)
+    not_zip = ModelFile(spec.path, (shared / "models" / spec.path).as_uri(), spec.sha256, spec.bytes, member=spec.member)
+    with pytest.raises(ModelNotAvailableError, match="not a zip archive"):
+        store._download(not_zip, tmp_path / "cache4" / spec.path)
+    assert list((tmp_path / "cache3" / spec.path).parent.iterdir()) == []
+
+
+def test_a_derived_file_is_never_downloaded_and_says_how_it_is_made(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACETRUST_MODEL_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("FACETRUST_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("FACETRUST_OFFLINE", raising=False)
+    with pytest.raises(ModelNotAvailableError, match="edgeface_onnx xxs --out"):
+        model_file("edgeface-xxs")
+    assert not (tmp_path / "cache").exists()

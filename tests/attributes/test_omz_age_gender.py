@@ -11,9 +11,9 @@ from facetrust.attributes import AttributeEstimator
 from facetrust.attributes.evaluation import read_attribute_labels
 from facetrust.errors import ChecksumMismatchError, ModelNotAvailableError
 
-#: Measured on UTKFace's test half, adults (docs/attributes.md): age MAE, the per-face standard
-#: deviation of the absolute error, and gender accuracy.
-ADULT_MAE, ADULT_ERROR_SD, ADULT_GENDER_ACCURACY = 0.0, 0.0, 0.0
+#: Measured on UTKFace's test half, ages 18-75 (docs/attributes.md): age MAE, the per-face standard
+#: deviation of the absolute error (n = 2,620), and gender accuracy.
+ADULT_MAE, ADULT_ERROR_SD, ADULT_GENDER_ACCURACY = 9.672, 9.136, 0.0
 SAMPLE = 40
 
 

@@ -19,7 +19,6 @@ Predictions are cached (~/.cache/facetrust/attribute_predictions.sqlite).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 

@@ -131,6 +131,7 @@ def predict_faces(image: np.ndarray, faces: Sequence[Any], estimator: Any) -> di
 def predict_model(image: np.ndarray, faces: Sequence[Any], model: Any) -> dict[str, Any]:
     """One age model's (``age``, ``grey_age``) or gender model's (``gender``, ``p_male``, ``grey_p_male``)
     raw outputs on the largest face: the colour-gated ones only where the library would answer."""
+    from facetrust.attributes.age import AgeModel
     from facetrust.attributes.inputs import FaceInputs
 
     if not faces:
@@ -139,7 +140,7 @@ def predict_model(image: np.ndarray, faces: Sequence[Any], model: Any) -> dict[s
     if face.too_small is not None:
         return {"face": True}
     usable, grey = not face.grayscale, _grey(image, faces[0].box)
-    if hasattr(model, "ages"):
+    if isinstance(model, AgeModel):
         out = {"grey_age": round(float(model.ages([grey])[0]), 2)}
         if usable:
             out["age"] = {"value": round(float(model.ages([face])[0]), 2)}
@@ -404,10 +405,12 @@ def evaluate_attributes(labels: Path, root: Path | None, detector: str, cache: A
                         ) -> tuple[dict[str, Any], list[LabelledImage], list[dict[str, Any]]]:
     """``age_model`` / ``gender_model``: the registered models measured; ``half``: one of :data:`HALVES` only."""
     from facetrust.attributes import ATTRIBUTE_MODELS
+    from facetrust.attributes.age import AgeModel
+    from facetrust.attributes.gender import GenderModel
 
-    for kind, name in (("age", age_model), ("gender", gender_model)):
-        if not hasattr(ATTRIBUTE_MODELS.get_class(name), "ages" if kind == "age" else "probabilities"):
-            raise ConfigError(f"{name!r} is not a{'n' if kind == 'age' else ''} {kind} model")
+    for kind, name, base in (("an age", age_model, AgeModel), ("a gender", gender_model, GenderModel)):
+        if not issubclass(ATTRIBUTE_MODELS.get_class(name), base):
+            raise ConfigError(f"{name!r} is not {kind} model")
     items = read_attribute_labels(labels, root, gender_column, limit, half)
     if not items:
         raise ConfigError(f"{labels}: no row with an age or gender label")

@@ -1,13 +1,13 @@
 """The conformal age range: the packaged calibration covers held-out UTKFace faces as measured."""
 from __future__ import annotations
 
-import csv
 import random
 
 import numpy as np
 import pytest
 
 from facetrust.attributes import ATTRIBUTE_MODELS, AttributeEstimator
+from facetrust.attributes.age import AgeModel
 from facetrust.attributes.age_range import LEVEL, fit_age_range, load_age_range
 from facetrust.attributes.evaluation import read_attribute_labels
 from facetrust.errors import ModelNotAvailableError
@@ -18,7 +18,7 @@ SAMPLE = 100
 
 
 def test_every_age_model_has_a_packaged_range_at_the_stated_level():
-    age_models = [n for n in ATTRIBUTE_MODELS.names() if hasattr(ATTRIBUTE_MODELS.get_class(n), "ages")]
+    age_models = [n for n in ATTRIBUTE_MODELS.names() if issubclass(ATTRIBUTE_MODELS.get_class(n), AgeModel)]
     assert set(age_models) == set(HELD_OUT_COVERAGE)
     for name in age_models:
         age_range = load_age_range(name)

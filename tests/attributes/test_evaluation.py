@@ -90,7 +90,8 @@ def test_another_age_and_gender_model_and_one_half(labels, shared, tmp_path):
 
 def test_cli_refuses_a_model_of_the_wrong_kind_and_an_unknown_half(labels, tmp_path):
     runner = CliRunner()
-    for option, message in ((["--age-model", "gender"], "not an age model"), (["--half", "third"], "unknown half")):
+    for option, message in ((["--age-model", "gender"], "not an age model"), (["--gender-model", "age"], "not a gender"),
+                            (["--half", "third"], "unknown half")):
         result = runner.invoke(app, ["eval", "attributes", "--labels", str(labels), "--cache", str(tmp_path / "c"),
                                      *option])
         assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output

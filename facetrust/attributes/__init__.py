@@ -27,9 +27,13 @@ class AttributeModel(Protocol):
 
 ATTRIBUTE_MODELS: Registry = Registry("attribute model")
 ATTRIBUTE_MODELS.register("age", "facetrust.attributes.age:DlibAge",
-                          "age in years (expected value and an 80% range), dlib-models, CC0, packaged")
+                          "age in years (expected value and a calibrated 80% range), dlib-models, CC0, packaged")
 ATTRIBUTE_MODELS.register("gender", "facetrust.attributes.gender:DlibGender",
                           "female / male with probability, dlib-models, CC0, packaged")
+ATTRIBUTE_MODELS.register("age-omz", "facetrust.attributes.omz_age_gender:OmzAge",
+                          "age in years and a calibrated 80% range, OMZ age-gender-recognition-retail-0013 (model zoo, Apache-2.0, needs openvino)")
+ATTRIBUTE_MODELS.register("gender-omz", "facetrust.attributes.omz_age_gender:OmzGender",
+                          "female / male with probability, OMZ age-gender-recognition-retail-0013 (model zoo, Apache-2.0, needs openvino)")
 ATTRIBUTE_MODELS.register("expression", "facetrust.attributes.expression:MiniXceptionExpression",
                           "7 expressions, mini-Xception on FER-2013: research use only, model zoo")
 ATTRIBUTE_MODELS.register("eyes", "facetrust.attributes.eyes:EyeAspectRatio",

@@ -66,7 +66,7 @@ def attributes_summary(attributes: dict[str, Any]) -> str:
 
 def compreface_plugins(attributes: dict[str, Any] | None, plugins: set[str]) -> dict[str, Any]:
     """CompreFace's ``age`` and ``gender`` plugin fields from a face's attributes, for the plugins asked for:
-    ``age = {probability, low, high}`` (the 80% range and its probability mass), ``gender = {probability, value}``."""
+    ``age = {probability, low, high}`` (the calibrated 80% range and its level), ``gender = {probability, value}``."""
     out: dict[str, Any] = {}
     age = (attributes or {}).get("age", {})
     if "age" in plugins and age.get("status") == "ok":

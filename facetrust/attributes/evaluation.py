@@ -11,6 +11,7 @@ run on the image turned grey ("forced"), which measures what refusing grayscale 
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,18 +26,30 @@ BOOTSTRAP = 1000
 ADULT_AGE = 18
 
 
+HALVES = ("calibration", "test")
+
+
 @dataclass(frozen=True)
 class LabelledImage:
     path: Path
     age: int | None
     gender: str | None
     race: str | None
+    file: str = ""  # as written in the labels CSV
+
+    @property
+    def half(self) -> str:
+        """A fixed half of any labelled set: "calibration" when the sha256 of the CSV's file name is even."""
+        return HALVES[int(hashlib.sha256(self.file.encode()).hexdigest()[:8], 16) % 2]
 
 
 def read_attribute_labels(labels: Path, root: Path | None = None, gender_column: str | None = None,
-                          limit: int | None = None) -> list[LabelledImage]:
+                          limit: int | None = None, half: str | None = None) -> list[LabelledImage]:
     """Rows with a file and at least an age or a gender; ``gender_column`` defaults to the first of
-    ``gender``, ``gender_afifi``. Missing files are a ConfigError naming the first one."""
+    ``gender``, ``gender_afifi``; ``half`` keeps one of :data:`HALVES`. Missing files are a ConfigError
+    naming the first one."""
+    if half is not None and half not in HALVES:
+        raise ConfigError(f"unknown half {half!r} (use {' or '.join(HALVES)})")
     root = root or labels.parent
     try:
         with labels.open(newline="", encoding="utf-8") as stream:
@@ -53,7 +66,9 @@ def read_attribute_labels(labels: Path, root: Path | None = None, gender_column:
         if age is None and gender is None:
             continue
         race = (row.get("race") or row.get("race_usc_single") or "").strip() or None
-        items.append(LabelledImage(root / row["file"], age, gender, race))
+        items.append(LabelledImage(root / row["file"], age, gender, race, row["file"]))
+    if half is not None:
+        items = [item for item in items if item.half == half]
     if limit is not None:
         items = items[:limit]
     missing = next((item.path for item in items if not item.path.is_file()), None)
@@ -64,6 +79,11 @@ def read_attribute_labels(labels: Path, root: Path | None = None, gender_column:
 
 # ----------------------------------------------------------------------------- prediction
 
+#: The models of the shared per-image record (with the eyes); any other age or gender model gets
+#: a record of its own (:func:`predict_model`).
+RECORD_MODELS = {"age": "age", "gender": "gender"}
+
+
 def _settings(detector: str) -> str:
     from facetrust.attributes.inputs import CHIP_PADDING, MIN_FACE_PX
     from facetrust.attributes.packaged import PACKAGED_SHA256
@@ -72,38 +92,72 @@ def _settings(detector: str) -> str:
     return f"v1|{detector}|pad{CHIP_PADDING}|min{MIN_FACE_PX}|{models}"
 
 
-def predict_image(path: Path, analyzer: Any, estimator: Any) -> dict[str, Any]:
-    """The largest face's attributes, its colour spread and EARs, and the forced-grey age and gender."""
+def _model_settings(name: str, model: Any, detector: str) -> str:
+    """Cache settings of one model's own record: its name, zoo files and crop."""
+    from facetrust.attributes.inputs import MIN_FACE_PX
+    from facetrust.zoo.manifest import get_model
+
+    files = ",".join(f.sha256[:12] for zoo in model.zoo_models for f in get_model(zoo).files)
+    scale = getattr(model, "box_scale", None)
+    return f"v1|{detector}|min{MIN_FACE_PX}|{name}@{files}" + (f"|scale{scale}" if scale is not None else "")
+
+
+def _grey(image: np.ndarray, box: tuple[float, float, float, float]) -> Any:
+    """The face's inputs on the image turned grey (ITU-R 601 luma in all three channels)."""
     from facetrust.attributes.inputs import FaceInputs
 
-    image = analyzer.load(path)
-    faces = analyzer.detect_rgb(image)
+    luma = (image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).round()
+    return FaceInputs(np.ascontiguousarray(np.repeat(luma[..., None], 3, axis=2).astype(np.uint8)), box)
+
+
+def predict_faces(image: np.ndarray, faces: Sequence[Any], estimator: Any) -> dict[str, Any]:
+    """The largest face's age, gender and eyes, its colour spread, and the forced-grey age and gender."""
+    from facetrust.attributes.inputs import FaceInputs
+
     if not faces:
         return {"face": False}
     box = faces[0].box
-    result = estimator.estimate(image, [box])[0]
-    out: dict[str, Any] = {"face": True, "box_width": round(box[2] - box[0], 1)}
     face = FaceInputs(image, box)
-    out["colour_spread"] = round(face.colour_spread, 3) if not face.too_small else None
-    if result["age"]["status"] == "ok":
-        out["age"] = {k: result["age"][k] for k in ("value", "low", "high")}
-    if result["gender"]["status"] == "ok":
-        out["gender"] = result["gender"]["label"]
-        out["p_male"] = result["gender"]["probabilities"]["male"]
-    if result["eyes"]["status"] == "ok":
-        out["ears"] = [result["eyes"][eye]["ear"] for eye in ("left", "right")]
-    if face.too_small is None:
-        luma = (image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).round()
-        grey_face = FaceInputs(np.ascontiguousarray(np.repeat(luma[..., None], 3, axis=2).astype(np.uint8)), box)
-        p_age = estimator.model("age").probabilities([grey_face])[0]
-        out["grey_age"] = round(float(p_age @ np.arange(len(p_age))), 2)
-        out["grey_p_male"] = round(float(estimator.model("gender").probabilities([grey_face])[0][1]), 4)
+    out: dict[str, Any] = {"face": True, "box_width": round(box[2] - box[0], 1),
+                           "colour_spread": round(face.colour_spread, 3) if not face.too_small else None}
+    out.update(predict_model(image, faces, estimator.model("age"))
+               | predict_model(image, faces, estimator.model("gender")))
+    eyes = estimator.model("eyes").estimate([face])[0]
+    if eyes["status"] == "ok":
+        out["ears"] = [eyes[eye]["ear"] for eye in ("left", "right")]
     return out
 
 
+def predict_model(image: np.ndarray, faces: Sequence[Any], model: Any) -> dict[str, Any]:
+    """One age model's (``age``, ``grey_age``) or gender model's (``gender``, ``p_male``, ``grey_p_male``)
+    raw outputs on the largest face: the colour-gated ones only where the library would answer."""
+    from facetrust.attributes.age import AgeModel
+    from facetrust.attributes.inputs import FaceInputs
+
+    if not faces:
+        return {"face": False}
+    face = FaceInputs(image, faces[0].box)
+    if face.too_small is not None:
+        return {"face": True}
+    usable, grey = not face.grayscale, _grey(image, faces[0].box)
+    if isinstance(model, AgeModel):
+        out = {"grey_age": round(float(model.ages([grey])[0]), 2)}
+        if usable:
+            out["age"] = {"value": round(float(model.ages([face])[0]), 2)}
+    else:
+        out = {"grey_p_male": round(float(model.probabilities([grey])[0][1]), 4)}
+        if usable:
+            p_male = float(model.probabilities([face])[0][1])
+            out |= {"gender": "male" if p_male >= 0.5 else "female", "p_male": round(p_male, 4)}
+    return {"face": True} | out
+
+
 def predict_all(items: Sequence[LabelledImage], detector: str, cache: Any, progress: bool = True,
-                fallback_box: tuple[float, float, float, float] | None = None) -> list[dict[str, Any]]:
-    """Predictions for every item, resuming from ``cache`` (a :class:`facetrust.forensics.cache.ScoreCache`)."""
+                fallback_box: tuple[float, float, float, float] | None = None,
+                models: dict[str, str] = RECORD_MODELS) -> list[dict[str, Any]]:
+    """Predictions for every item, resuming from ``cache`` (a :class:`facetrust.forensics.cache.ScoreCache`).
+    ``models`` maps ``age`` and ``gender`` to the registered models to evaluate; the shared record
+    (dlib age and gender, eyes, colour spread) is always made, another model's fields replace its own."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from facetrust.analyzer import FaceAnalyzer
@@ -111,22 +165,35 @@ def predict_all(items: Sequence[LabelledImage], detector: str, cache: Any, progr
     from facetrust.io.sqlite_cache import content_hash
 
     analyzer = FaceAnalyzer(detector=detector, fallback_box=fallback_box)
-    estimator = AttributeEstimator(("age", "gender", "eyes"))
-    settings = _settings(detector) + (f"|fb{fallback_box}" if fallback_box else "")
+    others = {kind: name for kind, name in models.items() if name != RECORD_MODELS[kind]}
+    estimator = AttributeEstimator(("age", "gender", "eyes", *others.values()))
+    fallback = f"|fb{fallback_box}" if fallback_box else ""
+    settings = {"": _settings(detector) + fallback} | {
+        name: _model_settings(name, estimator.model(name), detector) + fallback for name in others.values()}
     out = []
     columns = (TextColumn("attributes"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} img/s"),
                TimeRemainingColumn())
     with Progress(*columns, disable=not progress, transient=True) as bar:
         task = bar.add_task("attributes", total=len(items))
         for item in items:
-            key = f"{content_hash(item.path)}|{settings}"
-            prediction = cache.get(key)
-            if prediction is None:
+            digest = content_hash(item.path)
+            records = {name: cache.get(f"{digest}|{value}") for name, value in settings.items()}
+            if any(record is None for record in records.values()):
                 try:
-                    prediction = predict_image(item.path, analyzer, estimator)
+                    image = analyzer.load(item.path)
+                    faces = analyzer.detect_rgb(image)
+                    fresh = {name: predict_model(image, faces, estimator.model(name)) if name
+                             else predict_faces(image, faces, estimator) for name, r in records.items() if r is None}
                 except FacetrustError as exc:  # an undecodable image is counted, not fatal
-                    prediction = {"face": False, "error": str(exc)}
-                cache.put(key, prediction)
+                    fresh = {name: {"face": False, "error": str(exc)} for name, r in records.items() if r is None}
+                for name, record in fresh.items():
+                    cache.put(f"{digest}|{settings[name]}", record)
+                records |= fresh
+            prediction = dict(records[""])
+            for kind, name in others.items():
+                fields = ("age", "grey_age") if kind == "age" else ("gender", "p_male", "grey_p_male")
+                prediction = {k: v for k, v in prediction.items() if k not in fields} | {
+                    k: v for k, v in records[name].items() if k in fields}
             out.append(prediction)
             bar.advance(task)
     return out
@@ -173,14 +240,16 @@ def _bin_names() -> list[str]:
 def age_metrics(true: np.ndarray, pred: np.ndarray, low: np.ndarray, high: np.ndarray,
                 groups: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
     error = np.abs(pred - true)
+    covered = ((true >= low) & (true <= high)).astype(float)
     out: dict[str, Any] = {"mae": _summary(error, 3), "cs5": _summary((error <= 5).astype(float)),
-                           "range_coverage": _summary(((true >= low) & (true <= high)).astype(float)),
+                           "range_coverage": _summary(covered), "range_width": _summary(high - low, 3),
                            "mean_signed_error": round(float((pred - true).mean()), 3) if len(true) else None}
     for kind, masks in groups.items():
         per = _grouped(masks, error)
         out[f"mae_by_{kind}"] = per
         out[f"cs5_by_{kind}"] = _grouped(masks, (error <= 5).astype(float))
         out[f"mae_ratio_by_{kind}"] = _ratio(per, 30)
+        out[f"range_coverage_by_{kind}"] = _grouped(masks, covered)
     names = _bin_names()
     matrix = np.zeros((len(names), len(names)), dtype=int)
     np.add.at(matrix, (_bin(true), _bin(pred)), 1)
@@ -205,8 +274,14 @@ def _masks(values: Sequence[str | None], where: np.ndarray) -> dict[str, np.ndar
     return {name: labels == name for name in sorted(set(labels))}
 
 
-def summarize(items: Sequence[LabelledImage], predictions: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """All metrics for one data set (see the module docstring)."""
+def age_band(age: int | None) -> str | None:
+    return None if age is None else "adult" if age >= ADULT_AGE else "child"
+
+
+def summarize(items: Sequence[LabelledImage], predictions: Sequence[dict[str, Any]],
+              age_model: str = "age") -> dict[str, Any]:
+    """All metrics for one data set (see the module docstring); age ranges from ``age_model``'s calibration."""
+    from facetrust.attributes.age_range import load_age_range
     from facetrust.attributes.eyes import EAR_CLOSED, EAR_OPEN
 
     n = len(items)
@@ -219,9 +294,10 @@ def summarize(items: Sequence[LabelledImage], predictions: Sequence[dict[str, An
     if has_age.any():
         true = np.array([i.age for i in items], dtype=object)[has_age].astype(float)
         pick = [p["age"] for p, keep in zip(predictions, has_age) if keep]
-        groups = {"race": _masks([i.race for i in items], has_age), "gender": _masks([i.gender for i in items], has_age)}
-        result["age"] = age_metrics(true, np.array([a["value"] for a in pick]), np.array([a["low"] for a in pick]),
-                                    np.array([a["high"] for a in pick]), groups)
+        groups = {"race": _masks([i.race for i in items], has_age), "gender": _masks([i.gender for i in items], has_age),
+                  "age_band": _masks([age_band(i.age) for i in items], has_age)}
+        estimates = np.array([a["value"] for a in pick])
+        result["age"] = age_metrics(true, estimates, *load_age_range(age_model).bounds(estimates), groups)
         grey = np.array([p.get("grey_age", np.nan) for p, keep in zip(predictions, has_age) if keep])
         ok = ~np.isnan(grey)
         result["age"]["forced_grey_mae_same_faces"] = _summary(np.abs(grey[ok] - true[ok]), 3)
@@ -325,17 +401,29 @@ def write_attribute_report(result: dict[str, Any], items: Sequence[LabelledImage
 def evaluate_attributes(labels: Path, root: Path | None, detector: str, cache: Any, limit: int | None = None,
                         gender_column: str | None = None, progress: bool = True,
                         fallback_box: tuple[float, float, float, float] | None = None,
+                        age_model: str = "age", gender_model: str = "gender", half: str | None = None,
                         ) -> tuple[dict[str, Any], list[LabelledImage], list[dict[str, Any]]]:
-    items = read_attribute_labels(labels, root, gender_column, limit)
+    """``age_model`` / ``gender_model``: the registered models measured; ``half``: one of :data:`HALVES` only."""
+    from facetrust.attributes import ATTRIBUTE_MODELS
+    from facetrust.attributes.age import AgeModel
+    from facetrust.attributes.gender import GenderModel
+
+    for kind, name, base in (("an age", age_model, AgeModel), ("a gender", gender_model, GenderModel)):
+        if not issubclass(ATTRIBUTE_MODELS.get_class(name), base):
+            raise ConfigError(f"{name!r} is not {kind} model")
+    items = read_attribute_labels(labels, root, gender_column, limit, half)
     if not items:
         raise ConfigError(f"{labels}: no row with an age or gender label")
-    predictions = predict_all(items, detector, cache, progress, fallback_box)
-    result = {"protocol": f"Face attributes on {labels.parent.name}/{labels.name}",
-              "configuration": {"detector": detector, "labels": str(labels), "images": len(items),
+    predictions = predict_all(items, detector, cache, progress, fallback_box, {"age": age_model, "gender": gender_model})
+    result = {"protocol": f"Face attributes on {labels.parent.name}/{labels.name}" + (f", {half} half" if half else ""),
+              "configuration": {"detector": detector, "labels": str(labels), "images": len(items), "half": half,
+                                "age_model": age_model, "gender_model": gender_model,
                                 "fallback_box": fallback_box, "settings": _settings(detector)},
-              "metrics": summarize(items, predictions),
+              "metrics": summarize(items, predictions, age_model),
               "notes": ["95% CIs: percentile bootstrap over images (1000 resamples, seed 0).",
                         "Ratios: largest / smallest error among groups with at least 30 images.",
+                        "Age range: the packaged conformal calibration, fitted on UTKFace's calibration half; "
+                        "its coverage is a held-out measure only on the test half.",
                         "forced_grey: the colour models run on the image turned grey, which the library "
                         "refuses (status unavailable); measured to show what refusing avoids."]}
     return result, items, predictions

@@ -206,7 +206,8 @@ def forgery_(
 
 ATTRIBUTE_ROWS = [
     ("images", "images"), ("faces found", "faces_found"), ("age MAE (years)", "age/mae/mean"),
-    ("age CS@5", "age/cs5/mean"), ("age range coverage", "age/range_coverage/mean"),
+    ("age MAE, adults", "age/mae_adults/mean"), ("age CS@5", "age/cs5/mean"),
+    ("age range coverage", "age/range_coverage/mean"), ("age range width (years)", "age/range_width/mean"),
     ("gender accuracy", "gender/accuracy/mean"), ("gender accuracy, adults", "gender/accuracy_adults/mean"),
     ("gender unavailable (grayscale, small)", "gender_unavailable"),
     ("gender accuracy if forced on grey", "gender_forced_grey/accuracy/mean"),
@@ -221,6 +222,9 @@ def attributes_(
     detector: str = DetectorOpt,
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N labelled rows."),
     crops: bool = typer.Option(False, "--crops", help="Images are LFW-style crops: the LFW centre box where no face is detected."),
+    age_model: str = typer.Option("age", "--age-model", help="Registered age model to measure (age, age-omz)."),
+    gender_model: str = typer.Option("gender", "--gender-model", help="Registered gender model to measure (gender, gender-omz)."),
+    half: Optional[str] = typer.Option(None, "--half", help="Only the 'calibration' or the 'test' half (fixed by a hash of each file name)."),
     report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
     cache: Optional[Path] = typer.Option(None, "--cache", help="Prediction cache (default ~/.cache/facetrust/attribute_predictions.sqlite)."),
 ) -> None:
@@ -233,7 +237,8 @@ def attributes_(
     with user_errors():
         with ScoreCache(cache or cache_file("attribute_predictions.sqlite")) as store:
             result, items, predictions = evaluate_attributes(labels, root, detector, store, limit, gender_column,
-                                                             not as_json, LFW_FALLBACK_BOX if crops else None)
+                                                             not as_json, LFW_FALLBACK_BOX if crops else None,
+                                                             age_model, gender_model, half)
         if report is not None:
             result["report"] = {k: str(v) for k, v in write_attribute_report(result, items, predictions, report).items()}
         if as_json:

@@ -42,7 +42,7 @@ def session_options(threads: int | None = None) -> Any:
     """CPU settings of every facetrust session: ``threads`` (default :func:`cpu_threads`) for the
     operators, the graph run in order on them (these graphs are chains: a second pool for
     parallel branches only adds wake-ups), and every graph optimisation (fusions, NCHWc layout;
-    1.2-2.5x faster than the basic level on YuNet and EdgeFace, docs/benchmarks.md)."""
+    the basic level alone is 1.5-4x slower on YuNet and EdgeFace, docs/benchmarks.md)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()

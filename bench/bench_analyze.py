@@ -132,6 +132,20 @@ def cpu_clock() -> float:
     return time.process_time()
 
 
+def tree_cpu_seconds() -> float:
+    """CPU seconds used so far by this process and its live descendants (forkserver, pool workers)."""
+    import psutil
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def load_average() -> float:
     return os.getloadavg()[0]
 
@@ -145,6 +159,8 @@ class Run:
     seconds: float
     embeddings: list[np.ndarray | None]
     load: tuple[float, float]  # 1-minute load average at start and end
+    cpu_seconds: float  # CPU of every process of the run (main, forkserver, workers)
+    cores_usable: int  # cores the tool can keep busy: 1 for face_recognition
     stages_ms: dict[str, float] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -155,6 +171,15 @@ class Run:
     @property
     def rate(self) -> float:
         return self.images / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000.0 * self.cpu_seconds / self.images
+
+    @property
+    def cpu_bound_rate(self) -> float:
+        """Images/s if the usable cores did nothing else: what an idle machine allows."""
+        return 1000.0 * self.cores_usable / self.cpu_ms
 
     @property
     def no_face(self) -> int:
@@ -235,13 +260,15 @@ def run_face_recognition(fr: ModuleType, paths: Sequence[Path]) -> Run:
     fr.face_encodings(warm, known_face_locations=fr.face_locations(warm))
     embeddings: list[np.ndarray | None] = []
     load = load_average()
+    cpu = time.process_time()
     start = time.perf_counter()
     for path in paths:
         image = fr.load_image_file(path)
         locations = fr.face_locations(image)
         encodings = fr.face_encodings(image, known_face_locations=locations)
         embeddings.append(encodings[largest(locations)] if encodings else None)
-    return Run("face_recognition 1.3.0", 1, time.perf_counter() - start, embeddings, (load, load_average()))
+    return Run("face_recognition 1.3.0", 1, time.perf_counter() - start, embeddings, (load, load_average()),
+               time.process_time() - cpu, 1)
 
 
 def stages_face_recognition(fr: ModuleType, paths: Sequence[Path]) -> dict[str, float]:
@@ -271,12 +298,16 @@ def run_facetrust(pipeline: Pipeline, paths: Sequence[Path], workers: int, progr
     embeddings: list[np.ndarray | None] = []
     errors = 0
     load = load_average()
+    cpu = tree_cpu_seconds()
     start = time.perf_counter()
     results = analyze_paths(paths, pipeline.config, embed=True, workers=workers)
     for result in progress_map(results, len(paths), f"{pipeline.name} x{workers}", enabled=progress):
         errors += result.error is not None
         embeddings.append(result.faces[0].embedding if result.faces else None)
-    run = Run(pipeline.label, workers, time.perf_counter() - start, embeddings, (load, load_average()))
+        if len(embeddings) == len(paths):  # the workers still live: their CPU is readable
+            cpu = tree_cpu_seconds() - cpu
+    run = Run(pipeline.label, workers, time.perf_counter() - start, embeddings, (load, load_average()), cpu,
+              os.cpu_count() or 1)
     if errors:
         run.notes.append(f"{errors} image(s) failed to load")
     return run
@@ -475,6 +506,7 @@ def fmt_pct(value: float | None) -> str:
 def table(runs: Sequence[Run], accuracies: Sequence[Accuracy], baseline: Run) -> str:
     header = (
         "| tool | workers | images | seconds | images/s | vs face_recognition "
+        "| CPU ms / image | CPU-bound images/s | vs face_recognition "
         "| decode ms | detect ms | landmarks ms | align ms | embed ms | stages total ms "
         "| no face | pairs (no face) | acc. fixed thr. | acc. best thr. | load start→end |"
     )
@@ -485,7 +517,8 @@ def table(runs: Sequence[Run], accuracies: Sequence[Accuracy], baseline: Run) ->
         total = fmt_ms(sum(v for v in st.values() if not np.isnan(v))) if st else "—"
         lines.append(
             f"| {run.tool} | {run.workers} | {run.images} | {run.seconds:.1f} | {run.rate:.1f} "
-            f"| {run.rate / baseline.rate:.2f}x | " + " | ".join(stage_cells) + f" | {total} "
+            f"| {run.rate / baseline.rate:.2f}x | {run.cpu_ms:.1f} | {run.cpu_bound_rate:.0f} "
+            f"| {run.cpu_bound_rate / baseline.cpu_bound_rate:.1f}x | " + " | ".join(stage_cells) + f" | {total} "
             f"| {run.no_face} | {acc.pairs} ({acc.failed_pairs}) | {fmt_pct(acc.fixed)} | {fmt_pct(acc.best)} "
             f"| {run.load[0]:.2f}→{run.load[1]:.2f} |"
         )
@@ -640,6 +673,12 @@ def main() -> None:
         (
             "facetrust seconds include building the analyzer / worker pool and loading models; "
             "face_recognition's models load at import, outside its timing. load = 1-minute load average."
+        ),
+        (
+            "CPU ms / image: CPU time of every process of the row (main, forkserver, workers; pool start-up, "
+            f"model loading and result transfer included) per image; CPU-bound images/s = usable cores / that "
+            f"(face_recognition 1 core, facetrust {os.cpu_count()}): the wall rate an idle machine allows, "
+            "which other jobs on the machine barely change."
         ),
     ]
     for run in runs:

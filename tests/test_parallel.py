@@ -9,7 +9,7 @@ import pytest
 
 from facetrust import parallel
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
-from facetrust.errors import FacetrustError
+from facetrust.errors import FacetrustError, MultipleFacesError
 from facetrust.parallel import analyze_paths, map_with_analyzer, process_chunk, worker_threads
 from facetrust.runtime import THREADS_ENV
 
@@ -96,3 +96,27 @@ def test_each_worker_session_gets_its_share_of_threads_and_the_parent_keeps_its_
     assert got == [(worker_threads(2), worker_threads(2))] * 4
     assert THREADS_ENV not in os.environ
     assert _session_threads(FaceAnalyzer(FAST)) == (os.cpu_count(), os.cpu_count())
+
+
+class SingleFaceCheck:
+    """A plugin check (``test_parallel:SingleFaceCheck``) that refuses images with several faces."""
+
+    name = "single_face"
+
+    def __call__(self, image: np.ndarray, faces: list) -> None:
+        if len(faces) > 1:
+            raise MultipleFacesError(f"{len(faces)} faces; this check wants one")
+        for face in faces:
+            face.extras[self.name] = True
+
+
+def test_an_image_that_fails_inside_a_batch_fails_alone(images, reference) -> None:
+    config = AnalyzerConfig(detector="yunet", recognizer="edgeface-xxs", checks=("test_parallel:SingleFaceCheck",))
+    results = list(analyze_paths(images, config, embed=True, workers=1, keep_aligned=True))
+    refused = [i for i, faces in enumerate(reference) if not isinstance(faces, Exception) and len(faces) > 1]
+    assert refused  # the group photos
+    for i in refused:
+        assert results[i].error == f"{len(reference[i])} faces; this check wants one"
+    kept = [i for i in range(len(images)) if i not in refused]
+    assert_same([results[i] for i in kept], [reference[i] for i in kept], [images[i] for i in kept])
+    assert all(face.extras["single_face"] for i in kept for face in results[i].faces)

@@ -23,7 +23,7 @@ from facetrust.runtime import THREADS_ENV
 from facetrust.types import Face
 
 #: Images per task of :func:`analyze_paths`: their faces are embedded in one batch, and a pool
-#: task costs one round trip (EdgeFace-XXS is ~25% faster per face in batches of 8+ than alone).
+#: task costs one round trip (EdgeFace-XXS: 2.0 ms per face in a batch of 16, 2.8 alone; docs/benchmarks.md).
 CHUNK_IMAGES = 16
 #: Decoded pixels a chunk holds at once before its batch is analysed (bounds memory on big photos).
 CHUNK_PIXELS = 16_000_000

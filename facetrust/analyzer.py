@@ -157,17 +157,27 @@ class FaceAnalyzer:
     def analyze_rgb(self, image: np.ndarray, embed: bool = True, keep_aligned: bool = False,
                     checks: bool = True) -> list[Face]:
         """Every face with box, score, landmarks, (by default) embedding and the configured checks."""
-        detections = self.detect_rgb(image)
-        faces = self._faces(detections)
-        if (embed or keep_aligned) and detections:
-            crops = [self.recognizer.align(image, d) for d in detections]
+        return self.analyze_batch([image], embed=embed, keep_aligned=keep_aligned, checks=checks)[0]
+
+    def analyze_batch(self, images: Sequence[np.ndarray], embed: bool = True, keep_aligned: bool = False,
+                      checks: bool = True) -> list[list[Face]]:
+        """:meth:`analyze_rgb` of each image, with the faces of all images embedded in one batch
+        (one inference call instead of one per image: faster for the small ONNX recognizers)."""
+        detections = [self.detect_rgb(image) for image in images]
+        faces = [self._faces(found) for found in detections]
+        if embed or keep_aligned:
+            crops = [self.recognizer.align(image, d) for image, found in zip(images, detections) for d in found]
+            flat = [face for image_faces in faces for face in image_faces]
             if keep_aligned:
-                for face, crop in zip(faces, crops):
+                for face, crop in zip(flat, crops):
                     face.aligned = crop
-            if embed:
-                for face, vector in zip(faces, self.recognizer.embed_aligned(crops)):
+            if embed and crops:
+                for face, vector in zip(flat, self.recognizer.embed_aligned(crops)):
                     face.embedding = vector
-        return self.run_checks(image, faces) if checks else faces
+        if checks:
+            for image, image_faces in zip(images, faces):
+                self.run_checks(image, image_faces)
+        return faces
 
     def analyze(self, source: ImageSource, embed: bool = True, keep_aligned: bool = False,
                 checks: bool = True) -> list[Face]:

@@ -2,7 +2,9 @@
 
 dlib runs single-threaded, so throughput on N cores comes from N processes,
 each holding its own copy of the models (built once per worker from the
-picklable :class:`AnalyzerConfig`). Results come back in input order.
+picklable :class:`AnalyzerConfig`), each ONNX session with cores/N threads.
+Images go to a worker in chunks whose faces are embedded in one batch.
+Results come back in input order.
 """
 from __future__ import annotations
 
@@ -13,9 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+import numpy as np
+
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
 from facetrust.errors import FacetrustError
+from facetrust.runtime import THREADS_ENV
 from facetrust.types import Face
+
+#: Images per task of :func:`analyze_paths`: their faces are embedded in one batch, and a pool
+#: task costs one round trip (EdgeFace-XXS: 2.0 ms per face in a batch of 16, 2.8 alone; docs/benchmarks.md).
+CHUNK_IMAGES = 16
+#: Decoded pixels a chunk holds at once before its batch is analysed (bounds memory on big photos).
+CHUNK_PIXELS = 16_000_000
 
 @dataclass
 class ImageResult:
@@ -36,9 +47,19 @@ class ImageResult:
 
 _worker: FaceAnalyzer | None = None
 
-def _init_worker(config: AnalyzerConfig) -> None:
+def _init_worker(config: AnalyzerConfig, threads: int) -> None:
     global _worker
+    # Per worker, not in the parent: a later in-process analyzer keeps all cores.
+    os.environ[THREADS_ENV] = str(threads)
     _worker = FaceAnalyzer(config)
+
+
+def worker_threads(workers: int) -> int:
+    """ONNX threads per worker process: ``FACETRUST_THREADS`` if set, else the cores shared out
+    (2 cores: 1 thread in each of 2 workers, 2 threads for 1 process), so workers never
+    oversubscribe the cores."""
+    fixed = os.environ.get(THREADS_ENV)
+    return int(fixed) if fixed else max(1, (os.cpu_count() or 1) // max(1, workers))
 
 def _call(task: tuple[Callable[..., Any], tuple]) -> Any:
     function, args = task
@@ -65,25 +86,57 @@ def map_with_analyzer(
             yield function(local, *task)
         return
     # forkserver: workers start from a clean interpreter (no inherited onnxruntime
-    # or dlib thread state), and each ONNX session uses one thread so N workers
-    # don't oversubscribe N cores.
-    os.environ.setdefault("FACETRUST_THREADS", "1")
+    # or dlib thread state).
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(config,)) as pool:
+    # Imported once in the server, not in every worker (~0.25 s of CPU each).
+    context.set_forkserver_preload(["facetrust.parallel"])
+    initargs = (config, worker_threads(workers))
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=initargs) as pool:
         try:
             yield from pool.map(_call, ((function, task) for task in tasks), chunksize=chunksize)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
 
-def process_one(analyzer: FaceAnalyzer, path: Path, embed: bool, keep_aligned: bool = False) -> ImageResult:
-    """Analyze one file; a bad file becomes an ``error`` result instead of stopping the run."""
-    try:
-        image = analyzer.load(path)
-        faces = analyzer.analyze_rgb(image, embed=embed, keep_aligned=keep_aligned)
-        return ImageResult(path, faces, image.shape[1], image.shape[0])
-    except FacetrustError as exc:
-        return ImageResult(path, error=str(exc))
+def process_chunk(analyzer: FaceAnalyzer, paths: list[Path], embed: bool, keep_aligned: bool = False
+                  ) -> list[ImageResult]:
+    """Analyze each file, the faces of up to :data:`CHUNK_PIXELS` decoded pixels embedded in one
+    batch; a bad file becomes an ``error`` result instead of stopping the run."""
+    results: list[ImageResult] = []
+    pending: list[tuple[ImageResult, np.ndarray]] = []
+
+    def flush() -> None:
+        try:
+            batch = analyzer.analyze_batch([image for _, image in pending], embed=embed, keep_aligned=keep_aligned)
+        except FacetrustError:
+            # One image broke the batch: redo one by one, so that image alone gets the error.
+            for result, image in pending:
+                try:
+                    result.faces = analyzer.analyze_rgb(image, embed=embed, keep_aligned=keep_aligned)
+                except FacetrustError as exc:
+                    result.error = str(exc)
+        else:
+            for (result, _), faces in zip(pending, batch):
+                result.faces = faces
+        pending.clear()
+
+    pixels = 0
+    for path in paths:
+        try:
+            image = analyzer.load(path)
+        except FacetrustError as exc:
+            results.append(ImageResult(path, error=str(exc)))
+            continue
+        result = ImageResult(path, width=image.shape[1], height=image.shape[0])
+        results.append(result)
+        pending.append((result, image))
+        pixels += image.shape[0] * image.shape[1]
+        if pixels >= CHUNK_PIXELS:
+            flush()
+            pixels = 0
+    if pending:
+        flush()
+    return results
 
 def default_workers() -> int:
     return os.cpu_count() or 1
@@ -99,11 +152,18 @@ def analyze_paths(
     """Yield one :class:`ImageResult` per path, in order, using ``workers`` processes.
 
     The models load here, before the first image, so a missing model file or a bad
-    option raises once instead of becoming the error of every image."""
+    option raises once instead of becoming the error of every image. Paths go to the
+    workers :data:`CHUNK_IMAGES` at a time; with no more than one chunk of paths the
+    pool's start-up (a second or more: interpreters and models) costs more than it saves,
+    so they run here."""
     analyzer = analyzer or FaceAnalyzer(config)
     analyzer.load_models()
-    tasks = ((Path(p), embed, keep_aligned) for p in paths)
-    return map_with_analyzer(process_one, tasks, config, workers, analyzer, chunksize=4)
+    paths = [Path(p) for p in paths]
+    if len(paths) <= CHUNK_IMAGES:
+        workers = 1
+    tasks = ((paths[i : i + CHUNK_IMAGES], embed, keep_aligned) for i in range(0, len(paths), CHUNK_IMAGES))
+    chunks = map_with_analyzer(process_chunk, tasks, config, workers, analyzer)
+    return (result for chunk in chunks for result in chunk)
 
 def progress_map(
     results: Iterator[ImageResult], total: int, description: str, enabled: bool = True

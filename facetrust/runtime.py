@@ -28,10 +28,30 @@ def available_devices() -> list[str]:
     return [device for device, provider in _PROVIDERS.items() if provider in present]
 
 
+#: Environment variable fixing the threads of every ONNX session (worker pools set it per worker).
+THREADS_ENV = "FACETRUST_THREADS"
+
+
 def cpu_threads() -> int:
     """Threads per ONNX session: ``FACETRUST_THREADS`` or all cores."""
-    value = os.environ.get("FACETRUST_THREADS")
+    value = os.environ.get(THREADS_ENV)
     return int(value) if value else (os.cpu_count() or 1)
+
+
+def session_options(threads: int | None = None) -> Any:
+    """CPU settings of every facetrust session: ``threads`` (default :func:`cpu_threads`) for the
+    operators, the graph run in order on them (these graphs are chains: a second pool for
+    parallel branches only adds wake-ups), and every graph optimisation (fusions, NCHWc layout;
+    the basic level alone is 1.5-4x slower on YuNet and EdgeFace, docs/benchmarks.md)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = cpu_threads() if threads is None else threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return options
 
 
 def onnx_session(path: Path, device: str = "cpu") -> Any:
@@ -46,9 +66,7 @@ def onnx_session(path: Path, device: str = "cpu") -> Any:
             f"device {device!r} requested but onnxruntime offers only {ort.get_available_providers()} "
             f"(install onnxruntime-gpu for CUDA)"
         )
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = cpu_threads()
-    options.log_severity_level = 3
+    options = session_options()
     providers = [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=providers)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -197,3 +198,26 @@ def test_default_quality_method_falls_back_to_explainable(shared: Path) -> None:
     face, result = assess(shared / "data" / EXAMPLES / "obama.jpg")[0]
     assert result.method == "explainable" and 0.0 <= result.score <= 100.0
     assert np.isfinite(result.threshold)
+
+
+def test_every_command_choosing_a_recognizer_takes_a_preset() -> None:
+    import typer
+
+    from facetrust.cli.main import app
+
+    def walk(command: Any, path: str) -> dict[str, set[str]]:
+        if hasattr(command, "commands"):  # a group (Typer may bundle its own copy of click)
+            found: dict[str, set[str]] = {}
+            for name, sub in command.commands.items():
+                found.update(walk(sub, f"{path} {name}"))
+            return found
+        return {path: {opt for p in command.params for opt in getattr(p, "opts", [])}}
+
+    commands = walk(typer.main.get_command(app), "facetrust")
+    choosing = {path for path, opts in commands.items() if "--recognizer" in opts}
+    assert {"facetrust analyze", "facetrust verify", "facetrust gallery create", "facetrust gallery search",
+            "facetrust eval lfw", "facetrust quality assess", "facetrust serve"} <= choosing
+    assert [path for path in choosing if "--preset" not in commands[path]] == []
+    # Detector-only commands take it too, except those whose detector is fixed by what they measure
+    # (liveness and forgery crops, the attribute evaluation).
+    assert "--preset" in commands["facetrust detect"] and "--preset" in commands["facetrust anonymize"]

@@ -222,9 +222,11 @@ class Gallery:
             if model != self.model.name:
                 from facetrust.presets import how_to_use
 
-                raise ModelMismatchError(
-                    f"{what} come from {model!r}, but gallery {self.backend.location} was built with "
-                    f"{self.model.name}; open it with {how_to_use(self.model.name)}")
+                # The file name only: a server's error must not reveal where its galleries live.
+                name = self.backend.location if backend_for(self.backend.location) == "postgres" \
+                    else Path(self.backend.location).name
+                raise ModelMismatchError(f"{what} come from {model!r}, but gallery {name} was built with "
+                                         f"{self.model.name}; open it with {how_to_use(self.model.name)}")
             model = model_identity(model)
         plain = ModelIdentity(self.model.name, self.model.sha256, self.model.input_dim)
         if model != (self.model if model.protection is not None else plain):

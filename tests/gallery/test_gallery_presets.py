@@ -56,7 +56,7 @@ def test_cli_old_gallery_just_works_and_refuses_another_preset(dlib_gallery: Pat
     assert refused.returncode == 1
     errors = [line for line in refused.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("error: ")
-    assert f"gallery {dlib_gallery} was built with dlib-resnet; open it with --preset dlib" in errors[0]
+    assert f"gallery {dlib_gallery.name} was built with dlib-resnet; open it with --preset dlib" in errors[0]
     assert cli("gallery", "search", "--preset", "dlib", dlib_gallery, probe).returncode == 0
 
 

@@ -42,7 +42,7 @@ def __getattr__(name: str) -> Any:
 
 
 def default_analyzer() -> "FaceAnalyzer":
-    """The shared analyzer with the embedded default models (dlib-hog + dlib-resnet)."""
+    """The shared analyzer of the default preset (YuNet + EdgeFace-XS, shipped in the package)."""
     global _default
     if _default is None:
         from facetrust.analyzer import FaceAnalyzer

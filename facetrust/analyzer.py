@@ -9,7 +9,6 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from facetrust.checks import FaceCheck, check_options, create_check
-from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 from facetrust.errors import ConfigError, DeviceUnavailableError, FaceNotFoundError
 from facetrust.io.image import ImageSource, load_image
 from facetrust.types import Detection, Face, Verification, describe_array
@@ -25,10 +24,15 @@ CROP_SIZE_RANGE = (16, 4096)
 
 @dataclass(frozen=True)
 class AnalyzerConfig:
-    """Everything that defines an analyzer; picklable, so worker processes can rebuild it."""
+    """Everything that defines an analyzer; picklable, so worker processes can rebuild it.
 
-    detector: str = DEFAULT_DETECTOR
-    recognizer: str = DEFAULT_RECOGNIZER
+    ``detector`` and ``recognizer`` left as None come from ``preset`` (:mod:`facetrust.presets`;
+    None: the default preset), with the preset's options under any given; after construction
+    all three hold names.
+    """
+
+    detector: str = None  # type: ignore[assignment]  # None until __post_init__: the preset's
+    recognizer: str = None  # type: ignore[assignment]
     detector_options: dict[str, Any] = field(default_factory=dict)
     recognizer_options: dict[str, Any] = field(default_factory=dict)
     #: Execution device for ONNX components ("cpu", "cuda", …); dlib runs on the CPU only.
@@ -44,6 +48,20 @@ class AnalyzerConfig:
     checks: tuple[str, ...] = ()
     #: Options per check, e.g. ``{"forgery": {"model": "fusion"}}``.
     check_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Named detector + recognizer pair (``facetrust.presets.PRESETS``); None = the default preset.
+    preset: str | None = None
+
+    def __post_init__(self) -> None:
+        from facetrust.presets import get_preset
+
+        preset = get_preset(self.preset)
+        object.__setattr__(self, "preset", preset.name)
+        if self.detector is None:
+            object.__setattr__(self, "detector", preset.detector)
+            object.__setattr__(self, "detector_options", {**preset.detector_options, **self.detector_options})
+        if self.recognizer is None:
+            object.__setattr__(self, "recognizer", preset.recognizer)
+            object.__setattr__(self, "recognizer_options", {**preset.recognizer_options, **self.recognizer_options})
 
 
 @dataclass(frozen=True)
@@ -62,7 +80,8 @@ class Embeddings:
 class FaceAnalyzer:
     """Configured with registry names; components load on first use, once.
 
-    >>> analyzer = FaceAnalyzer(detector="dlib-hog", recognizer="dlib-resnet")
+    >>> analyzer = FaceAnalyzer()                      # the default preset, "balanced"
+    >>> analyzer = FaceAnalyzer(preset="dlib")         # or detector=…, recognizer=…
     >>> faces = analyzer.analyze("photo.jpg")          # doctest: +SKIP
     >>> result = analyzer.verify("a.jpg", "b.jpg")     # doctest: +SKIP
     """

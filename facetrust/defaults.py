@@ -6,10 +6,13 @@ Plain constants: importing this module imports nothing else.
 """
 from __future__ import annotations
 
-#: Face detector of the analyzer, galleries, quality and evaluation (registry name).
-DEFAULT_DETECTOR = "dlib-hog"
-#: Recognizer of embeddings, verification and galleries (registry name).
-DEFAULT_RECOGNIZER = "dlib-resnet"
+#: Preset (facetrust.presets) of the analyzer, galleries and server: YuNet + EdgeFace-XS, both in the package.
+DEFAULT_PRESET = "balanced"
+#: Face detector of the analyzer, galleries, quality and evaluation (registry name): the default preset's
+#: (a test keeps them equal).
+DEFAULT_DETECTOR = "yunet"
+#: Recognizer of embeddings, verification and galleries (registry name): the default preset's.
+DEFAULT_RECOGNIZER = "edgeface-xs"
 #: False-match rate at which verification and gallery decision thresholds are set.
 DEFAULT_FMR = 1e-3
 #: Quality method (falls back to "explainable" where no learned model ships for the recognizer).

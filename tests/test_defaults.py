@@ -49,8 +49,9 @@ def test_library_and_cli_defaults_come_from_one_place() -> None:
     assert (AnalyzerConfig().detector, AnalyzerConfig().recognizer) == (defaults.DEFAULT_DETECTOR,
                                                                         defaults.DEFAULT_RECOGNIZER)
     assert DEFAULT_FMR == defaults.DEFAULT_FMR
-    assert main.DetectorOpt.default == defaults.DEFAULT_DETECTOR
-    assert main.RecognizerOpt.default == defaults.DEFAULT_RECOGNIZER
+    # The CLI leaves both to the preset (--preset, default DEFAULT_PRESET), which names the defaults.
+    assert main.DetectorOpt.default is None and main.RecognizerOpt.default is None
+    assert AnalyzerConfig(preset=None).preset == defaults.DEFAULT_PRESET
     liveness = inspect.signature(LivenessChecker).parameters
     assert (liveness["model"].default, liveness["detector"].default) == (defaults.DEFAULT_LIVENESS_MODEL,
                                                                          defaults.DEFAULT_CHECK_DETECTOR)

@@ -203,5 +203,9 @@ def test_forgery_score_cache_keys_cover_every_weight_file(name: str) -> None:
 def test_quality_assessor_builds_with_its_shipped_calibration(name: str) -> None:
     from facetrust.quality import create_assessor
 
-    assessor = create_assessor(name)  # loads calibration files only; recognizers load on first use
+    # learned and stability ship models for dlib-resnet only (the default EdgeFace-XS has none yet).
+    options = {"recognizer": "dlib-resnet"} if name in ("learned", "stability") else {}
+    if name == "learned":
+        options["detector"] = "dlib-hog"  # it reads dlib-hog's detector scores
+    assessor = create_assessor(name, **options)  # loads calibration files only; recognizers load on first use
     assert isinstance(assessor, QualityAssessor) and 0 <= assessor.threshold <= 100

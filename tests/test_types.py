@@ -8,7 +8,7 @@ def test_reprs_of_results_on_real_images_are_short(astronaut, grace_hopper_path)
     analyzer = FaceAnalyzer()
     faces = analyzer.analyze(astronaut)
     face_text = repr(faces[0])
-    assert "embedding=float32[128]" in face_text and "landmarks=float32[5, 2]" in face_text
+    assert "embedding=float32[512]" in face_text and "landmarks=float32[5, 2]" in face_text
     assert len(face_text) < 160 and "\n" not in face_text
 
     verification = analyzer.verify(astronaut, grace_hopper_path)
@@ -17,7 +17,7 @@ def test_reprs_of_results_on_real_images_are_short(astronaut, grace_hopper_path)
     assert len(text) < 160
 
     embeddings = analyzer.embed([astronaut, grace_hopper_path])
-    assert repr(embeddings) == "Embeddings(2 images, 2 with a face, vectors=float32[2, 128])"
+    assert repr(embeddings) == "Embeddings(2 images, 2 with a face, vectors=float32[2, 512])"
 
     detection = analyzer.detector.detect(astronaut)[0]
     assert repr(detection).startswith("Detection(box=(") and len(repr(detection)) < 120

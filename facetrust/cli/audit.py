@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from facetrust.cli.common import print_json, user_errors
+from facetrust.cli.common import PresetOpt, print_json, user_errors
 from facetrust.cli.evaluate import CacheOpt, CompareOpt, DetectorOpt, JsonOpt, RecognizerOpt, WorkersOpt, _models, _workers
 from facetrust.defaults import DEFAULT_FMR
 
@@ -55,7 +55,8 @@ def fairness(
     group_column: Optional[list[str]] = typer.Option(None, "--group-column", help="Group column to audit (repeatable; default: all)."),
     only_labelled: Optional[str] = typer.Option(None, "--only-labelled", help="Audit only the images labelled in this column."),
     skip_missing: bool = typer.Option(False, "--skip-missing", help="Leave out CSV files missing under --root (counted)."),
-    fmr: float = FmrOpt, detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    fmr: float = FmrOpt, preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    recognizer: Optional[str] = RecognizerOpt,
     compare: Optional[list[str]] = CompareOpt, workers: int = WorkersOpt, report: Optional[Path] = ReportOpt,
     cache: Optional[Path] = CacheOpt, as_json: bool = JsonOpt,
     centre_fallback: bool = typer.Option(False, "--centre-fallback", help="Pre-aligned data (LFW): embed the centre crop where no face is detected."),
@@ -71,7 +72,7 @@ def fairness(
     with user_errors():
         audit_set = (read_group_csv(groups, root, group_column, only_labelled, skip_missing) if groups
                      else folder_set(root))
-        models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX if centre_fallback else None)
+        models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX if centre_fallback else None, preset)
         with EmbeddingCache(cache) as store:
             audited = audit_fairness(audit_set, models, store, fmr, workers=_workers(workers))
         dataset = {"root": str(root), "groups_csv": str(groups) if groups else None, "images": len(audit_set.paths),
@@ -88,7 +89,8 @@ def robustness(
     fold: Optional[list[int]] = typer.Option(None, "--fold", help="Use only these View-2 folds, 1-10 (repeatable; default: all)."),
     per_class: Optional[int] = typer.Option(None, "--per-class", help="Use only the first N same and N different pairs (of the chosen folds)."),
     perturbation: Optional[list[str]] = typer.Option(None, "--perturbation", help="Perturbation to run (repeatable; default: all of facetrust.perturb.SEVERITY_GRID)."),
-    fmr: float = FmrOpt, detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    fmr: float = FmrOpt, preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    recognizer: Optional[str] = RecognizerOpt,
     compare: Optional[list[str]] = CompareOpt, report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Accuracy and TAR at the FMR threshold under 10 perturbations at 5 severities each."""
@@ -110,7 +112,7 @@ def robustness(
             pair_list = fold_subset(pair_list, fold)
         if per_class:
             pair_list = first_per_class(pair_list, per_class)
-        models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX)
+        models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX, preset)
         audited = {}
         for model in models:
             analyzer = FaceAnalyzer(AnalyzerConfig(detector=model.detector, recognizer=model.recognizer,
@@ -134,7 +136,8 @@ def adversarial(
     per_class: int = typer.Option(10, "--per-class", help="Attack the first N same and N different pairs."),
     attack: Optional[list[str]] = typer.Option(None, "--attack", help="fgsm or pgd (repeatable; default: both)."),
     eps: Optional[list[float]] = typer.Option(None, "--eps", help="L-inf budget in 1/255 (repeatable; default: 1 2 4 8)."),
-    fmr: float = FmrOpt, detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    fmr: float = FmrOpt, preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    recognizer: Optional[str] = RecognizerOpt,
     report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
 ) -> None:
     """White-box FGSM/PGD dodging and impersonation success at the FMR threshold, and what purification recovers."""
@@ -146,7 +149,10 @@ def adversarial(
     from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
     from facetrust.evaluation.provenance import describe_models
 
+    from facetrust.presets import resolve
+
     with user_errors():
+        detector, recognizer = resolve(preset, detector, recognizer)
         if recognizer not in DIFFERENTIABLE:
             raise ConfigError(f"recognizer {recognizer!r} is not differentiable here: white-box attacks need one of "
                               f"{', '.join(DIFFERENTIABLE)}")

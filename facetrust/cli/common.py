@@ -13,6 +13,10 @@ import typer
 
 from facetrust.errors import ConfigError, FacetrustError
 
+#: ``--preset`` of every command that takes --detector / --recognizer (those override the preset's).
+PresetOpt = typer.Option(None, "--preset", help="Detector + recognizer preset: fast, balanced (default), accurate, "
+                                                      "accurate-nc, dlib (see `facetrust models list`).")
+
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
     """``KEY=VALUE`` strings to a dict; values are JSON when they parse as JSON."""

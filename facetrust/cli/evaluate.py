@@ -6,13 +6,12 @@ from typing import Any, Optional
 
 import typer
 
-from facetrust.cli.common import print_json, user_errors
-from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
+from facetrust.cli.common import PresetOpt, print_json, user_errors
 
 app = typer.Typer(help="Evaluate detector + recognizer configurations on standard protocols.", no_args_is_help=True)
 
-DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Detector of the main configuration.")
-RecognizerOpt = typer.Option(DEFAULT_RECOGNIZER, "--recognizer", "-r", help="Recognizer of the main configuration.")
+DetectorOpt = typer.Option(None, "--detector", "-d", help="Detector of the main configuration (default: the preset's).")
+RecognizerOpt = typer.Option(None, "--recognizer", "-r", help="Recognizer of the main configuration (default: the preset's).")
 CompareOpt = typer.Option(None, "--compare", help="Extra configuration DETECTOR:RECOGNIZER (repeatable); all are overlaid on the plots.")
 FusionOpt = typer.Option(False, "--fusion", help="Also score the z-normalised score fusion of the first two configurations.")
 WorkersOpt = typer.Option(0, "--workers", "-w", help="Worker processes (0 = one per core).")
@@ -21,13 +20,16 @@ CacheOpt = typer.Option(None, "--cache", help="Embedding cache file (default ~/.
 JsonOpt = typer.Option(False, "--json", help="Print the full result as JSON on stdout.")
 
 
-def _models(detector: str, recognizer: str, compare: list[str] | None, fallback_box: Any) -> list[Any]:
+def _models(detector: str | None, recognizer: str | None, compare: list[str] | None, fallback_box: Any,
+            preset: str | None = None) -> list[Any]:
+    """The main configuration (``detector`` / ``recognizer``, else the preset's) and the --compare ones."""
     from facetrust.detection import DETECTORS
     from facetrust.errors import ConfigError
     from facetrust.evaluation.embedder import EvalModel
+    from facetrust.presets import resolve
     from facetrust.recognition import RECOGNIZERS
 
-    specs = [(detector, recognizer)]
+    specs = [resolve(preset, detector, recognizer)]
     for item in compare or []:
         det, sep, rec = item.partition(":")
         if not sep or not det or not rec:
@@ -73,7 +75,8 @@ def _finish_verification(result: dict[str, Any], run: Any, report: Optional[Path
 def lfw(
     root: Path = typer.Option(..., "--root", help="LFW image folder (one folder per person)."),
     pairs: Path = typer.Option(..., "--pairs", help="The View-2 pairs.txt."),
-    detector: str = DetectorOpt, recognizer: str = RecognizerOpt, compare: Optional[list[str]] = CompareOpt,
+    preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    recognizer: Optional[str] = RecognizerOpt, compare: Optional[list[str]] = CompareOpt,
     fusion: bool = FusionOpt, workers: int = WorkersOpt, report: Optional[Path] = ReportOpt,
     cache: Optional[Path] = CacheOpt, as_json: bool = JsonOpt,
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Do not fall back to a centre crop where no face is detected."),
@@ -90,7 +93,7 @@ def lfw(
     with user_errors():
         every_pair = read_lfw_pairs(pairs, root)
         pair_list = subset_pairs(every_pair, folds=folds, max_pairs=max_pairs)
-        models = _models(detector, recognizer, compare, None if no_fallback else LFW_FALLBACK_BOX)
+        models = _models(detector, recognizer, compare, None if no_fallback else LFW_FALLBACK_BOX, preset)
         with EmbeddingCache(cache) as store:
             run = run_verification(pair_list, models, store, workers=_workers(workers), fusion=fusion)
         used = fold_count(pair_list)
@@ -108,7 +111,8 @@ def pairs_(
     csv_file: Path = typer.Option(..., "--csv", help="CSV with columns path_a,path_b,same."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder relative paths resolve against (default: the CSV's folder)."),
     skip_missing: bool = typer.Option(False, "--skip-missing", help="Skip pairs whose images are missing (counted in the report)."),
-    detector: str = DetectorOpt, recognizer: str = RecognizerOpt, compare: Optional[list[str]] = CompareOpt,
+    preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    recognizer: Optional[str] = RecognizerOpt, compare: Optional[list[str]] = CompareOpt,
     fusion: bool = FusionOpt, workers: int = WorkersOpt, report: Optional[Path] = ReportOpt,
     cache: Optional[Path] = CacheOpt, as_json: bool = JsonOpt,
     folds: int = typer.Option(10, "--folds", min=2, help="Cross-validation folds (pairs assigned round-robin)."),
@@ -122,7 +126,7 @@ def pairs_(
 
     with user_errors():
         pair_list, skipped = read_pairs_csv(csv_file, root, skip_missing=skip_missing, folds=folds)
-        models = _models(detector, recognizer, compare, None)
+        models = _models(detector, recognizer, compare, None, preset)
         with EmbeddingCache(cache) as store:
             run = run_verification(pair_list, models, store, workers=_workers(workers), fusion=fusion)
         used = fold_count(pair_list)
@@ -138,7 +142,8 @@ def identification(
     seed: int = typer.Option(0, "--seed", help="Seed of the gallery/probe split."),
     max_people: Optional[int] = typer.Option(None, "--max-people", help="Use a seeded random subset of identities."),
     centre_fallback: bool = typer.Option(False, "--centre-fallback", help="Pre-aligned data (LFW): use the centre crop where no face is detected."),
-    detector: str = DetectorOpt, recognizer: str = RecognizerOpt, compare: Optional[list[str]] = CompareOpt,
+    preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    recognizer: Optional[str] = RecognizerOpt, compare: Optional[list[str]] = CompareOpt,
     workers: int = WorkersOpt, report: Optional[Path] = ReportOpt, cache: Optional[Path] = CacheOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -152,7 +157,7 @@ def identification(
 
     with user_errors():
         split = split_identities(root, seed=seed, max_people=max_people)
-        models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX if centre_fallback else None)
+        models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX if centre_fallback else None, preset)
         with EmbeddingCache(cache) as store:
             embedded = run_identification(split, models, store, workers=_workers(workers))
         first = next(iter(embedded.values()))
@@ -219,7 +224,8 @@ def attributes_(
     labels: Path = typer.Option(..., "--labels", help="CSV with file and age and/or gender (female|male|F|M), optional race."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder the CSV's paths are relative to (default: its folder)."),
     gender_column: Optional[str] = typer.Option(None, "--gender-column", help="Gender column (default: gender, else gender_afifi)."),
-    detector: str = DetectorOpt,
+    # Pinned, not the preset's: the attribute numbers in docs/attributes.md were measured on dlib-hog's faces.
+    detector: str = typer.Option("dlib-hog", "--detector", "-d", help="Face detector."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N labelled rows."),
     crops: bool = typer.Option(False, "--crops", help="Images are LFW-style crops: the LFW centre box where no face is detected."),
     age_model: str = typer.Option("age", "--age-model", help="Registered age model to measure (age, age-omz)."),

@@ -14,14 +14,18 @@ from typing import Any, Iterator, Optional
 
 import typer
 
-from facetrust.cli.common import fail, parse_options, print_json, user_errors
-from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_FMR, DEFAULT_RECOGNIZER
+from facetrust.cli.common import PresetOpt, fail, parse_options, print_json, user_errors
+from facetrust.defaults import DEFAULT_FMR
 
 app = typer.Typer(help="1:N identification: enrol identities, search faces, erase, export.", no_args_is_help=True)
 
 GalleryArg = typer.Argument(..., help="Gallery file, or a postgresql:// URL.")
 BackendOpt = typer.Option(None, "--backend-opt", help="Backend option KEY=VALUE, e.g. schema=staff (repeatable).")
-DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Face detector for images.")
+DetectorOpt = typer.Option(None, "--detector", "-d", help="Face detector for images (default: that of the gallery's preset).")
+#: Enrol / search use the gallery's own recognizer unless asked for another (which must match it).
+UsePresetOpt = typer.Option(None, "--preset", help="Preset to use; its recognizer must be the gallery's "
+                                                   "(default: the preset of the gallery's recognizer).")
+UseRecognizerOpt = typer.Option(None, "--recognizer", "-r", help="Recognizer to use; must be the gallery's (default: it).")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 SelectOpt = typer.Option(None, "--select", help="Face to use when an image has several: largest, best, center, "
                                                  "or an index (default for enrolment: refuse such images).")
@@ -31,16 +35,20 @@ def _select(value: Optional[str]) -> Any:
     return int(value) if value is not None and value.lstrip("-").isdigit() else value
 
 
-def _open(gallery: str, backend_opt: Optional[list[str]], detector: str = DEFAULT_DETECTOR, readonly: bool = False,
-          **gallery_options: Any) -> Any:
+def _open(gallery: str, backend_opt: Optional[list[str]], detector: Optional[str] = None, readonly: bool = False,
+          preset: Optional[str] = None, recognizer: Optional[str] = None, **gallery_options: Any) -> Any:
+    """The gallery, with an analyzer of the asked preset / detector / recognizer if any (a recognizer
+    other than the gallery's is a ModelMismatchError naming the preset to use); else the gallery's own."""
     from facetrust.gallery import Gallery
 
     opened = Gallery.open(gallery, readonly=readonly, **gallery_options, **parse_options(backend_opt))
-    if detector != DEFAULT_DETECTOR:
+    if detector is not None or preset is not None or recognizer is not None:
         from facetrust.analyzer import FaceAnalyzer
 
+        if preset is None and recognizer is None:
+            recognizer = opened.model.name
         try:
-            opened.analyzer = FaceAnalyzer(detector=detector, recognizer=opened.model.name)
+            opened.analyzer = FaceAnalyzer(preset=preset, detector=detector, recognizer=recognizer)
         except BaseException:
             opened.close()
             raise
@@ -84,7 +92,9 @@ def _gallery_warnings() -> Iterator[None]:
 @app.command()
 def create(
     gallery: str = GalleryArg,
-    recognizer: str = typer.Option(DEFAULT_RECOGNIZER, "--recognizer", "-r", help="Recognizer the gallery is tied to."),
+    preset: Optional[str] = PresetOpt,
+    recognizer: Optional[str] = typer.Option(None, "--recognizer", "-r", help="Recognizer the gallery is tied to "
+                                                                              "(default: the preset's)."),
     index: str = typer.Option("auto", "--index", help="Index kind: auto, flat (exact) or ivf (approximate)."),
     approximate_above: int = typer.Option(50_000, "--approximate-above", help="auto: IVF from this many templates."),
     nlist: Optional[int] = typer.Option(None, "--nlist", help="IVF lists (default: about 4·√n)."),
@@ -97,9 +107,11 @@ def create(
 ) -> None:
     """Create an empty gallery."""
     from facetrust.gallery import Gallery, IndexConfig
+    from facetrust.presets import resolve
 
     with user_errors(), _gallery_warnings():
         config = IndexConfig(index, approximate_above, nlist, nprobe)  # type: ignore[arg-type]
+        recognizer = resolve(preset, None, recognizer)[1]
         with Gallery.create(gallery, recognizer, index=config, protection=protection, key=key, encrypt=encrypt,
                             encryption_key=encryption_key, **parse_options(backend_opt)) as created:
             encrypted = f", encrypted with key {created.cipher.fingerprint}" if created.cipher else ""
@@ -124,7 +136,8 @@ def enroll(
                                                  "or explainable (default: learned where calibrated for the "
                                                  "gallery's recognizer, else explainable)."),
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes for --folder."),
-    detector: str = DetectorOpt, backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
+    preset: Optional[str] = UsePresetOpt, recognizer: Optional[str] = UseRecognizerOpt,
+    detector: Optional[str] = DetectorOpt, backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Enrol one identity (--id ID IMAGE…) or a folder of identities (--folder DIR)."""
     from facetrust.io import expand_inputs
@@ -136,7 +149,8 @@ def enroll(
         if folder is not None:
             if identity or images or embeddings:
                 fail("--folder enrols sub-folders by name; do not combine it with --id, images or --embeddings")
-            with _open(gallery, backend_opt, detector, **gallery_options) as opened:
+            with _open(gallery, backend_opt, detector, preset=preset, recognizer=recognizer,
+                       **gallery_options) as opened:
                 report = opened.enroll_folder(folder, select=_select(select), workers=workers, progress=not as_json)
             if as_json:
                 print_json(report.to_dict())
@@ -157,7 +171,7 @@ def enroll(
             except (OSError, ValueError) as exc:
                 fail(f"cannot read {embeddings}: {exc}")
         paths = expand_inputs(images) if images else []
-        with _open(gallery, backend_opt, detector, **gallery_options) as opened:
+        with _open(gallery, backend_opt, detector, preset=preset, recognizer=recognizer, **gallery_options) as opened:
             if add:
                 ids = opened.add_templates(identity, paths, embeddings=vectors, select=_select(select))
                 record = opened.get(identity).to_dict()
@@ -185,7 +199,8 @@ def search(
     select: str = typer.Option("largest", "--select", help="Face to identify: largest, best, center or an index."),
     fusion: str = typer.Option("max", "--fusion", help="Identity score: max (best template) or quality-mean "
                                                        "(quality-weighted mean template)."),
-    detector: str = DetectorOpt, backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
+    preset: Optional[str] = UsePresetOpt, recognizer: Optional[str] = UseRecognizerOpt,
+    detector: Optional[str] = DetectorOpt, backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
 ) -> None:
     """Who is this? Top-k identities per face and the decision against the threshold."""
     from facetrust.errors import FacetrustError
@@ -194,7 +209,7 @@ def search(
     with user_errors(), _gallery_warnings():
         records, failed = [], 0
         paths = expand_inputs(images)
-        with _open(gallery, backend_opt, detector, readonly=True) as opened:
+        with _open(gallery, backend_opt, detector, readonly=True, preset=preset, recognizer=recognizer) as opened:
             for path in _searching(paths, opened):
                 try:
                     if all_faces:

@@ -20,8 +20,8 @@ from facetrust.cli import privacy as privacy_cli
 from facetrust.cli import quality as quality_cli
 from facetrust.cli import server as server_cli
 from facetrust.cli import train as train_cli
-from facetrust.cli.common import InputResults, parse_check_options, parse_options, print_json, user_errors
-from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_FMR, DEFAULT_RECOGNIZER
+from facetrust.cli.common import InputResults, PresetOpt, parse_check_options, parse_options, print_json, user_errors
+from facetrust.defaults import DEFAULT_FMR
 
 app = typer.Typer(help="Trustworthy face analysis on a CPU.", no_args_is_help=True, add_completion=False)
 app.add_typer(models_cli.app, name="models")
@@ -47,8 +47,8 @@ def _root(indent: Optional[int] = typer.Option(
     common.json_indent = indent
 
 
-DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Detector name (see `facetrust models list`).")
-RecognizerOpt = typer.Option(DEFAULT_RECOGNIZER, "--recognizer", "-r", help="Recognizer name.")
+DetectorOpt = typer.Option(None, "--detector", "-d", help="Detector name (see `facetrust models list`; default: the preset's).")
+RecognizerOpt = typer.Option(None, "--recognizer", "-r", help="Recognizer name (default: the preset's).")
 DetOptsOpt = typer.Option(None, "--detector-opt", help="Detector option KEY=VALUE, e.g. upsample=1 (repeatable).")
 RecOptsOpt = typer.Option(None, "--recognizer-opt", help="Recognizer option KEY=VALUE (repeatable).")
 DeviceOpt = typer.Option("cpu", "--device", help="Execution device for ONNX models: cpu, cuda, …")
@@ -60,14 +60,15 @@ CheckOpt = typer.Option(None, "--check", "-c", help="Per-face check: quality, li
 CheckOptsOpt = typer.Option(None, "--check-opt", help="Check option CHECK.KEY=VALUE, e.g. forgery.model=fusion (repeatable).")
 
 
-def _config(detector: str, recognizer: str, det_opts: list[str] | None, rec_opts: list[str] | None,
-            device: str, max_pixels: int | None, checks: list[str] | None = None,
+def _config(preset: str | None, detector: str | None, recognizer: str | None, det_opts: list[str] | None,
+            rec_opts: list[str] | None, device: str, max_pixels: int | None, checks: list[str] | None = None,
             check_opts: list[str] | None = None) -> Any:
     from facetrust.analyzer import AnalyzerConfig
 
-    return AnalyzerConfig(detector=detector, recognizer=recognizer, detector_options=parse_options(det_opts),
-                          recognizer_options=parse_options(rec_opts), device=device, max_pixels=max_pixels,
-                          checks=tuple(checks or ()), check_options=parse_check_options(checks, check_opts))
+    return AnalyzerConfig(preset=preset, detector=detector, recognizer=recognizer,
+                          detector_options=parse_options(det_opts), recognizer_options=parse_options(rec_opts),
+                          device=device, max_pixels=max_pixels, checks=tuple(checks or ()),
+                          check_options=parse_check_options(checks, check_opts))
 
 
 def _run(inputs: list[str], config: Any, embed: bool, as_json: bool, workers: int,
@@ -118,20 +119,22 @@ def _run(inputs: list[str], config: Any, embed: bool, as_json: bool, workers: in
 @app.command()
 def detect(
     inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive) or globs."),
-    detector: str = DetectorOpt, detector_opt: Optional[list[str]] = DetOptsOpt, device: str = DeviceOpt,
+    preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    detector_opt: Optional[list[str]] = DetOptsOpt, device: str = DeviceOpt,
     as_json: bool = JsonOpt, workers: int = WorkersOpt, annotate: Optional[Path] = AnnotateOpt,
     max_pixels: Optional[int] = MaxPixelsOpt,
 ) -> None:
     """Find faces: box, score and 5 landmarks per face."""
     with user_errors():
-        config = _config(detector, DEFAULT_RECOGNIZER, detector_opt, None, device, max_pixels)
+        config = _config(preset, detector, None, detector_opt, None, device, max_pixels)
         _run(inputs, config, False, as_json, workers, annotate, allow_video=False)
 
 
 @app.command()
 def analyze(
     inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
-    detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
+    preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    recognizer: Optional[str] = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
     recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
     workers: int = WorkersOpt, annotate: Optional[Path] = AnnotateOpt, max_pixels: Optional[int] = MaxPixelsOpt,
     every: float = typer.Option(1.0, "--every", min=0.0, help="Seconds between sampled video frames (0 = every frame)."),
@@ -140,20 +143,22 @@ def analyze(
     """Every face with box, landmarks, embedding and the --check results; videos are sampled
     every --every seconds and their faces linked into tracks with one result per check."""
     with user_errors():
-        config = _config(detector, recognizer, detector_opt, recognizer_opt, device, max_pixels, check, check_opt)
+        config = _config(preset, detector, recognizer, detector_opt, recognizer_opt, device, max_pixels, check,
+                         check_opt)
         _run(inputs, config, True, as_json, workers, annotate, allow_video=True, video_every=every)
 
 
 @app.command()
 def embed(
     inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive) or globs."),
-    detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
+    preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    recognizer: Optional[str] = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
     recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
     workers: int = WorkersOpt, max_pixels: Optional[int] = MaxPixelsOpt,
 ) -> None:
     """Face embeddings (L2-normalised) of every face."""
     with user_errors():
-        config = _config(detector, recognizer, detector_opt, recognizer_opt, device, max_pixels)
+        config = _config(preset, detector, recognizer, detector_opt, recognizer_opt, device, max_pixels)
         _run(inputs, config, True, as_json, workers, None, allow_video=False)
 
 
@@ -164,7 +169,8 @@ def verify(
     fmr: float = typer.Option(DEFAULT_FMR, "--fmr", help="False-match rate the decision threshold is set for."),
     select: str = typer.Option("largest", "--select", help="Face to use when several: largest, best, center, an index, "
                                "or best-pair (the most similar of all face pairs; see docs/cli.md on its false-match rate)."),
-    detector: str = DetectorOpt, recognizer: str = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
+    preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    recognizer: Optional[str] = RecognizerOpt, detector_opt: Optional[list[str]] = DetOptsOpt,
     recognizer_opt: Optional[list[str]] = RecOptsOpt, device: str = DeviceOpt, as_json: bool = JsonOpt,
     max_pixels: Optional[int] = MaxPixelsOpt, check: Optional[list[str]] = CheckOpt,
     check_opt: Optional[list[str]] = CheckOptsOpt,
@@ -175,7 +181,8 @@ def verify(
 
     with user_errors():
         chosen: Any = int(select) if select.lstrip("-").isdigit() else select
-        config = _config(detector, recognizer, detector_opt, recognizer_opt, device, max_pixels, check, check_opt)
+        config = _config(preset, detector, recognizer, detector_opt, recognizer_opt, device, max_pixels, check,
+                         check_opt)
         result = FaceAnalyzer(config).verify(image_a, image_b, fmr=fmr, select=chosen)
         if as_json:
             print_json({"image_a": image_a, "image_b": image_b, **result.to_dict()})
@@ -184,7 +191,7 @@ def verify(
 
             verdict = "SAME person" if result.same else "DIFFERENT people"
             typer.echo(f"{verdict}: similarity {result.similarity:.4f}, threshold {result.threshold:.4f} "
-                       f"(FMR {result.fmr:g}, {recognizer}); faces found: {result.faces_in_a} / {result.faces_in_b}")
+                       f"(FMR {result.fmr:g}, {config.recognizer}); faces found: {result.faces_in_a} / {result.faces_in_b}")
             if result.hint:
                 typer.echo(f"note: {result.hint}")
             for label, face in (("a", result.face_a), ("b", result.face_b)):
@@ -234,7 +241,7 @@ app.command("crop", help="Same as `facetrust extract`: aligned face crops, one f
 @app.command()
 def demo(as_json: bool = JsonOpt) -> None:
     """Analyze the astronaut photo that ships with scikit-image, then verify it
-    against matplotlib's Grace Hopper: the embedded default models, nothing to download."""
+    against matplotlib's Grace Hopper: the default preset's models ship in the package, nothing to download."""
     from facetrust.analyzer import FaceAnalyzer
     from facetrust.examples import example_image
 

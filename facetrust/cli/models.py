@@ -22,7 +22,8 @@ def _status(name: str) -> str:
 @app.command("list")
 def list_(task: Optional[str] = typer.Option(None, help="Only this task (detection, recognition, …)."),
           as_json: bool = typer.Option(False, "--json")) -> None:
-    """Every model with task, licence, and whether its files are present and intact."""
+    """Every model with task, licence, and whether its files are present and intact; then the presets
+    (--json: the models only; `facetrust models presets --json` has the presets)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -38,6 +39,35 @@ def list_(task: Optional[str] = typer.Option(None, help="Only this task (detecti
     for row in rows:
         licence = row["license"] if row["commercial_use"] else f"[yellow]{row['license']}[/yellow]"
         table.add_row(row["name"], row["task"], licence, "pip package" if row["embedded"] else "zoo", row["status"])
+    Console().print(table)
+    if task is None:
+        _print_presets()
+
+
+@app.command()
+def presets(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The presets (--preset NAME): detector, recognizer, what each is for, and whether every model
+    it loads is licensed for commercial use."""
+    from facetrust.presets import PRESETS
+
+    if as_json:
+        print_json([p.to_dict() for p in PRESETS.values()])
+    else:
+        _print_presets()
+
+
+def _print_presets() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from facetrust.presets import PRESETS
+
+    table = Table("preset", "detector", "recognizer", "commercial use", "for", title="Presets (--preset NAME)")
+    for preset in PRESETS.values():
+        data = preset.to_dict()
+        name = f"{preset.name} (default)" if data["default"] else preset.name
+        clean = "yes" if data["commercial_use"] else "[yellow]NO (non-commercial model)[/yellow]"
+        table.add_row(name, preset.detector, preset.recognizer, clean, preset.purpose)
     Console().print(table)
 
 

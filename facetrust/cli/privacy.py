@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import typer
 
-from facetrust.cli.common import print_json, user_errors
+from facetrust.cli.common import PresetOpt, print_json, user_errors
 
 app = typer.Typer(help="Template protection keys and protected galleries.", no_args_is_help=True)
 
@@ -61,8 +61,10 @@ def rekey(
 def protection(
     root: Path = typer.Option(..., "--root", help="LFW image folder (one folder per person)."),
     pairs: Path = typer.Option(..., "--pairs", help="The View-2 pairs.txt."),
-    detector: str = typer.Option("dlib-hog", "--detector", "-d", help="Detector of the main configuration."),
-    recognizer: str = typer.Option("dlib-resnet", "--recognizer", "-r", help="Recognizer of the main configuration."),
+    # The protection schemes' parameters are calibrated for dlib-resnet and mobilefacenet (privacy/calibration.json).
+    preset: str = typer.Option("dlib", "--preset", help="Preset of the main configuration."),
+    detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Detector of the main configuration (default: the preset's)."),
+    recognizer: Optional[str] = typer.Option(None, "--recognizer", "-r", help="Recognizer of the main configuration (default: the preset's)."),
     compare: Optional[list[str]] = typer.Option(None, "--compare", help="Extra configuration DETECTOR:RECOGNIZER (repeatable)."),
     scheme: Optional[list[str]] = typer.Option(None, "--scheme", help="Protection scheme (repeatable; default all)."),
     keys: int = typer.Option(5, "--keys", help="Keys (and key pairs) each figure is averaged over."),
@@ -84,7 +86,7 @@ def protection(
         for name in schemes:
             PROTECTIONS.get_class(name)
         pair_list = read_lfw_pairs(pairs, root)
-        models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX)
+        models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX, preset)
         with EmbeddingCache(cache) as store:
             result = evaluate_protection(pair_list, models, store, schemes, keys=keys, workers=_workers(workers),
                                          report=report)
@@ -125,7 +127,8 @@ def anonymize(
     out: Path = typer.Option(..., "--out", help="Folder for the anonymised copies (same file names)."),
     method: str = typer.Option("blur", "--method", help="blur, pixelate or mask."),
     margin: float = typer.Option(0.25, "--margin", help="Added around each face box, as a fraction of its size."),
-    detector: str = typer.Option("dlib-hog", "--detector", "-d", help="Face detector."),
+    preset: Optional[str] = PresetOpt,
+    detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector (default: the preset's)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Blur, pixelate or mask every detected face (videos are not supported yet)."""
@@ -139,7 +142,7 @@ def anonymize(
         videos = [p for p in paths if is_video(p)]
         if videos:
             raise ConfigError(f"videos are not supported by anonymize yet: {videos[0]}")
-        report = anonymize_files(paths, out, FaceAnalyzer(detector=detector), method, margin)
+        report = anonymize_files(paths, out, FaceAnalyzer(preset=preset, detector=detector), method, margin)
     if as_json:
         print_json(report.to_dict())
     else:

@@ -6,20 +6,23 @@ from typing import Any, Optional
 
 import typer
 
-from facetrust.cli.common import InputResults, parse_options, user_errors
-from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_FMR, DEFAULT_QUALITY_METHOD, DEFAULT_RECOGNIZER
+from facetrust.cli.common import InputResults, PresetOpt, parse_options, user_errors
+from facetrust.defaults import DEFAULT_FMR, DEFAULT_QUALITY_METHOD
 
 app = typer.Typer(help="Face image quality: how useful is each face for recognition?", no_args_is_help=True)
 
-MethodOpt = typer.Option(DEFAULT_QUALITY_METHOD, "--method", "-m", help="Quality method: learned, explainable or stability.")
-DetectorOpt = typer.Option(DEFAULT_DETECTOR, "--detector", "-d", help="Detector name.")
-RecognizerOpt = typer.Option(DEFAULT_RECOGNIZER, "--recognizer", "-r", help="Recognizer name (learned and stability use it).")
+MethodOpt = typer.Option(None, "--method", "-m", help=f"Quality method: learned, explainable or stability (default: "
+                                                      f"{DEFAULT_QUALITY_METHOD} where calibrated for the recognizer, "
+                                                      "else explainable).")
+DetectorOpt = typer.Option(None, "--detector", "-d", help="Detector name (default: the preset's).")
+RecognizerOpt = typer.Option(None, "--recognizer", "-r", help="Recognizer name (learned and stability use it; default: the preset's).")
 
 
 @app.command()
 def assess(
     inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive) or globs."),
-    method: str = MethodOpt, detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    method: Optional[str] = MethodOpt, preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    recognizer: Optional[str] = RecognizerOpt,
     model: Optional[Path] = typer.Option(None, "--model", help="Learned model file from `facetrust quality train`."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Acceptance threshold (default: the method's recommended one)."),
     detector_opt: Optional[list[str]] = typer.Option(None, "--detector-opt", help="Detector option KEY=VALUE (repeatable)."),
@@ -32,16 +35,16 @@ def assess(
 
     results = InputResults()
     with user_errors():
-        analyzer = FaceAnalyzer(AnalyzerConfig(detector=detector, recognizer=recognizer,
+        analyzer = FaceAnalyzer(AnalyzerConfig(preset=preset, detector=detector, recognizer=recognizer,
                                                detector_options=parse_options(detector_opt)))
         options: dict[str, Any] = {"threshold": threshold}
         if model is not None:
             options["model"] = model
-        assessor = create_assessor(method, analyzer, **options)
+        assessor = create_assessor(method or ("learned" if model is not None else None), analyzer, **options)
         for path in expand_inputs(inputs):
             with results.item(path):
                 image = analyzer.load(path)
-                faces = analyzer.analyze_rgb(image, embed=method == "learned")
+                faces = analyzer.analyze_rgb(image, embed=assessor.name == "learned")
                 assess_faces(image, faces, assessor)
                 results.records.append({"path": str(path), "faces": [f.to_dict(include_embedding=False) for f in faces]})
     results.finish(as_json, _print_quality)
@@ -74,7 +77,8 @@ def _print_quality(records: list[dict[str, Any]]) -> None:
 def train(
     root: Path = typer.Option(..., "--root", help="Folder with one sub-folder of images per identity."),
     out: Path = typer.Option(..., "--out", help="Model file to write (JSON)."),
-    detector: str = DetectorOpt, recognizer: str = RecognizerOpt,
+    preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    recognizer: Optional[str] = RecognizerOpt,
     kind: str = typer.Option("linear", "--kind", help="Regressor: linear (ridge, as shipped) or mlp (32 ReLU units)."),
     inputs: Optional[list[str]] = typer.Option(None, "--input", help="Model input group, repeatable: components, "
                                                "detector_score, perturbations, embedding (default: as shipped)."),
@@ -95,7 +99,7 @@ def train(
 
             raise ConfigError("training needs scikit-learn: pip install 'facetrust[quality-train]'")
         store = cache or Path.home() / ".cache" / "facetrust" / "quality"
-        record = train_on_folder(root, AnalyzerConfig(detector=detector, recognizer=recognizer), out, store,
+        record = train_on_folder(root, AnalyzerConfig(preset=preset, detector=detector, recognizer=recognizer), out, store,
                                  kind=kind, inputs=inputs or None, fmr=fmr, workers=workers if workers > 0 else default_workers())
         typer.echo(f"wrote {out}: {record['training_images']} images of {len(record['training_identities'])} "
                    f"identities, recommended threshold {record['threshold']}")

@@ -20,8 +20,10 @@ def serve(
     port: Optional[int] = typer.Option(None, "--port", "-p", help="Port [default 8000]."),
     config_file: Optional[Path] = ConfigOpt,
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Inference processes (0 = one per core)."),
-    detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Detector name."),
-    recognizer: Optional[str] = typer.Option(None, "--recognizer", "-r", help="Recognizer name."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Detector + recognizer preset [default: balanced]; "
+                                                                "galleries must be of its recognizer."),
+    detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Detector name [default: the preset's]."),
+    recognizer: Optional[str] = typer.Option(None, "--recognizer", "-r", help="Recognizer name [default: the preset's]."),
     gallery_dir: Optional[Path] = typer.Option(None, "--gallery-dir", help="Folder of galleries."),
     reports_dir: Optional[Path] = typer.Option(None, "--reports-dir", help="Folder of evaluation reports for the UI."),
     auth: Optional[bool] = typer.Option(None, "--auth/--no-auth", help="Require API keys [default: required]."),
@@ -34,8 +36,8 @@ def serve(
     from facetrust.server.config import load_config
 
     with user_errors():
-        config = load_config(config_file, host=host, port=port, workers=workers, detector=detector,
-                             recognizer=recognizer, gallery_dir=gallery_dir, reports_dir=reports_dir, auth=auth)
+        config = load_config(config_file, host=host, port=port, workers=workers, preset=preset,
+                             detector=detector, recognizer=recognizer, gallery_dir=gallery_dir, reports_dir=reports_dir, auth=auth)
         if not config.auth and config.host not in ("127.0.0.1", "localhost", "::1"):
             typer.echo(f"warning: API keys are off and the server listens on {config.host}: "
                        "anyone who can reach it can use it", err=True)

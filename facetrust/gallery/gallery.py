@@ -223,11 +223,14 @@ class Gallery:
 
     @property
     def analyzer(self) -> "FaceAnalyzer":
-        """Used for images; by default the standard detector with the gallery's recognizer."""
+        """Used for images; by default the gallery's recognizer with the detector of its preset
+        (dlib-hog for a dlib-resnet gallery), else the default detector."""
         if self._analyzer is None:
             from facetrust.analyzer import FaceAnalyzer
+            from facetrust.presets import preset_for_recognizer
 
-            self._analyzer = FaceAnalyzer(recognizer=self.model.name)
+            preset = preset_for_recognizer(self.model.name)
+            self._analyzer = FaceAnalyzer(preset=preset.name if preset else None, recognizer=self.model.name)
         return self._analyzer
 
     @analyzer.setter
@@ -262,7 +265,13 @@ class Gallery:
     def _check_model(self, model: str | ModelIdentity, what: str = "the embeddings") -> None:
         if isinstance(model, str):
             if model != self.model.name:
-                raise ModelMismatchError(f"{what} come from {model!r}; this gallery holds {self.model}")
+                from facetrust.presets import how_to_use
+
+                # The file name only: a server's error must not reveal where its galleries live.
+                name = self.backend.location if backend_for(self.backend.location) == "postgres" \
+                    else Path(self.backend.location).name
+                raise ModelMismatchError(f"{what} come from {model!r}, but gallery {name} was built with "
+                                         f"{self.model.name}; open it with {how_to_use(self.model.name)}")
             model = model_identity(model)
         plain = ModelIdentity(self.model.name, self.model.sha256, self.model.input_dim)
         if model != (self.model if model.protection is not None else plain):

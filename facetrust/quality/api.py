@@ -34,10 +34,14 @@ def default_method(recognizer: str, detector: str | None = None) -> str:
     return "learned"
 
 
-def create_assessor(method: str = DEFAULT_QUALITY_METHOD, analyzer: "FaceAnalyzer | None" = None, **options: Any) -> QualityAssessor:
-    """An assessor by registry name, matched to ``analyzer``'s detector and recognizer when given."""
+def create_assessor(method: str | None = None, analyzer: "FaceAnalyzer | None" = None, **options: Any) -> QualityAssessor:
+    """An assessor by registry name, matched to ``analyzer``'s detector and recognizer when given;
+    ``method=None``: :func:`default_method` for the analyzer (``learned`` without one)."""
     from facetrust.quality import ASSESSORS
 
+    if method is None:
+        method = (default_method(analyzer.config.recognizer, analyzer.config.detector) if analyzer is not None
+                  else DEFAULT_QUALITY_METHOD)
     ASSESSORS.get_class(method)
     if analyzer is not None:
         for setting in _FROM_ANALYZER.get(method, ()):
@@ -55,15 +59,16 @@ def assess_faces(image: np.ndarray, faces: Sequence[Face], assessor: QualityAsse
     return results
 
 
-def assess(source: ImageSource, method: str = DEFAULT_QUALITY_METHOD, analyzer: "FaceAnalyzer | None" = None,
+def assess(source: ImageSource, method: str | None = None, analyzer: "FaceAnalyzer | None" = None,
            **options: Any) -> list[tuple[Face, QualityResult]]:
-    """Detect the faces of an image (largest first) and assess each; the default analyzer if none is given."""
+    """Detect the faces of an image (largest first) and assess each; the default analyzer if none is given
+    (``method=None``: :func:`default_method` for the analyzer)."""
     import facetrust
 
     analyzer = analyzer or facetrust.default_analyzer()
     assessor = create_assessor(method, analyzer, **options)
     image = analyzer.load(source)
-    faces = analyzer.analyze_rgb(image, embed=method == "learned")
+    faces = analyzer.analyze_rgb(image, embed=assessor.name == "learned")
     return list(zip(faces, assess_faces(image, faces, assessor)))
 
 

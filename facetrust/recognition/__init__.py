@@ -26,9 +26,9 @@ def recognizer_files(name: str) -> tuple:
 
 
 RECOGNIZERS = RecognizerRegistry("recognizer")
-RECOGNIZERS.register("dlib-resnet", "facetrust.recognition.dlib_resnet:DlibResNetRecognizer", "dlib ResNet-29, 128-d (embedded, default)")
+RECOGNIZERS.register("dlib-resnet", "facetrust.recognition.dlib_resnet:DlibResNetRecognizer", "dlib ResNet-29, 128-d (embedded; preset dlib)")
 RECOGNIZERS.register("mobilefacenet", "facetrust.recognition.mobilefacenet:MobileFaceNetRecognizer", "MobileFaceNet ONNX, 128-d, ArcFace alignment (model zoo)")
-RECOGNIZERS.register("edgeface-xs", "facetrust.recognition.edgeface:EdgeFaceXSRecognizer", "EdgeFace-XS ONNX, 512-d, ArcFace alignment (model zoo, BSD-3)")
+RECOGNIZERS.register("edgeface-xs", "facetrust.recognition.edgeface:EdgeFaceXSRecognizer", "EdgeFace-XS ONNX, 512-d, ArcFace alignment (in the package, BSD-3; default)")
 RECOGNIZERS.register("edgeface-xxs", "facetrust.recognition.edgeface:EdgeFaceXXSRecognizer", "EdgeFace-XXS ONNX, 512-d, fastest (model zoo, BSD-3)")
 RECOGNIZERS.register("reid-0095", "facetrust.recognition.reid_0095:Reid0095Recognizer", "OMZ face-reidentification-retail-0095, 256-d (model zoo, Apache-2.0, needs openvino)")
 RECOGNIZERS.register("w600k-mbf", "facetrust.recognition.w600k_mbf:W600kMbfRecognizer", "InsightFace w600k_mbf ONNX, 512-d (model zoo, NON-COMMERCIAL)")

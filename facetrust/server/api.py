@@ -133,7 +133,7 @@ async def health(request: Request) -> dict[str, Any]:
 @public.get("/version", summary="facetrust version and the models in use")
 async def version(request: Request) -> dict[str, Any]:
     config = services(request).config
-    return {"facetrust": facetrust.__version__, "api": "v1", "detector": config.detector,
+    return {"facetrust": facetrust.__version__, "api": "v1", "preset": config.preset, "detector": config.detector,
             "recognizer": config.recognizer, "checks": list(config.checks), "auth": config.auth}
 
 

@@ -1,14 +1,14 @@
 """Locating, downloading and checksum-verifying model files.
 
-Lookup order for a zoo file ``detection/yunet_n_dynamic.onnx``:
+Lookup order for a zoo file ``recognition/w600k_mbf.onnx``:
 
-1. ``$FACETRUST_MODEL_DIR/detection/yunet_n_dynamic.onnx`` (offline directory),
+1. ``$FACETRUST_MODEL_DIR/recognition/w600k_mbf.onnx`` (offline directory),
 2. the user cache ``$FACETRUST_CACHE_DIR`` (default ``~/.cache/facetrust/models``),
 3. a download from the manifest's official URL into the cache, unless
    ``FACETRUST_OFFLINE=1``.
 
-Files that ship in a PyPI package (dlib's models) are found in that package
-without importing it. Every file's sha256 is checked against the manifest
+Files that ship in a PyPI package (dlib's models; the default preset's YuNet and
+EdgeFace-XS in facetrust's own ``models/``) are found in that package without importing it. Every file's sha256 is checked against the manifest
 before first use; a mismatch is an error, never a silent fallback.
 """
 from __future__ import annotations

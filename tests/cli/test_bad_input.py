@@ -58,16 +58,19 @@ def test_unreadable_files_in_a_folder_are_reported_and_skipped(tmp_path, photo):
     assert sorted(error_lines(result.stderr)) == sorted(f"error: {r['error']}" for r in records.values() if "error" in r)
 
 
+DLIB_HOG = ["-d", "dlib-hog"]  # upsample, threshold and max_side from 80 are dlib-hog's options
+
+
 @pytest.mark.parametrize("options, message", [
-    (["--detector-opt", "upsample=x"], "upsample must be an integer from 0 to 2 or null, got 'x'"),
-    (["--detector-opt", "upsample=-1"], "got -1"),
-    (["--detector-opt", "upsample=10**9"], "got '10**9'"),
-    (["--detector-opt", "upsample=1000000000"], "got 1000000000"),
-    (["--detector-opt", "upsample=true"], "got True"),
-    (["--detector-opt", "upsample=" + "9" * 5000], "got '9999"),  # past Python's int-parsing limit
-    (["--detector-opt", "upsample=" + "[" * 100_000], "got '[[[["),  # past JSON's nesting limit
-    (["--detector-opt", "threshold=NaN"], "threshold must be a number"),
-    (["--detector-opt", "max_side=0"], "max_side must be an integer from 80 to 8192"),
+    ([*DLIB_HOG, "--detector-opt", "upsample=x"], "upsample must be an integer from 0 to 2 or null, got 'x'"),
+    ([*DLIB_HOG, "--detector-opt", "upsample=-1"], "got -1"),
+    ([*DLIB_HOG, "--detector-opt", "upsample=10**9"], "got '10**9'"),
+    ([*DLIB_HOG, "--detector-opt", "upsample=1000000000"], "got 1000000000"),
+    ([*DLIB_HOG, "--detector-opt", "upsample=true"], "got True"),
+    ([*DLIB_HOG, "--detector-opt", "upsample=" + "9" * 5000], "got '9999"),  # past Python's int-parsing limit
+    ([*DLIB_HOG, "--detector-opt", "upsample=" + "[" * 100_000], "got '[[[["),  # past JSON's nesting limit
+    ([*DLIB_HOG, "--detector-opt", "threshold=NaN"], "threshold must be a number"),
+    ([*DLIB_HOG, "--detector-opt", "max_side=0"], "max_side must be an integer from 80 to 8192"),
     (["-d", "yunet", "--detector-opt", "score_threshold=2"], "score_threshold must be a number from 0 to 1"),
     (["-d", "yunet", "--detector-opt", "top_k=0"], "top_k must be an integer"),
     (["-d", "ultraface", "--detector-opt", "nms_threshold=\"high\""], "nms_threshold must be a number"),
@@ -80,11 +83,12 @@ def test_bad_detector_options_are_one_line_before_any_work(photo, options, messa
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--recognizer-opt", "num_jitters=100000"], "recognizer 'dlib-resnet': num_jitters must be an integer from 0 to 100"),
+    (["-r", "dlib-resnet", "--recognizer-opt", "num_jitters=100000"], "recognizer 'dlib-resnet': num_jitters must be an integer from 0 to 100"),
     (["-r", "mobilefacenet", "--recognizer-opt", "flip=1"], "flip must be true or false, got 1"),
     (["-c", "liveness", "--check-opt", "liveness.threshold=5"], "face check 'liveness': threshold must be a number from 0 to 1"),
     (["-c", "forgery", "--check-opt", "forgery.model=3"], "face check 'forgery': model must be a string"),
-    (["-c", "quality", "--check-opt", "quality.threshold=-1"], "quality assessor 'learned': threshold must be a number >= 0"),
+    # The default preset's recognizer (EdgeFace-XS) has no learned quality model: the check runs explainable.
+    (["-c", "quality", "--check-opt", "quality.threshold=-1"], "quality assessor 'explainable': threshold must be a number >= 0"),
 ])
 def test_bad_recognizer_and_check_options_fail_once(tmp_path, photo, options, message):
     folder = tmp_path / "two"
@@ -103,8 +107,9 @@ def test_missing_model_is_reported_once_before_the_run(tmp_path, photo):
         shutil.copy(photo, folder / name)
     empty = {"FACETRUST_MODEL_DIR": str(tmp_path / "no-models"), "FACETRUST_CACHE_DIR": str(tmp_path / "no-cache"),
              "FACETRUST_OFFLINE": "1"}
-    for command, model in ((["detect", folder, "-d", "yunet"], "'yunet'"), (["liveness", "check", folder], "'minifasnet"),
-                           (["forgery", folder, "-m", "sbi"], "'yunet'")):
+    # yunet and sbi ship in the package (never missing); ultraface and meso4-df are zoo files.
+    for command, model in ((["detect", folder, "-d", "ultraface"], "'ultraface'"),
+                           (["liveness", "check", folder], "'minifasnet"), (["forgery", folder, "-m", "meso4-df"], "'meso4-df'")):
         result = cli(*command, env=empty)
         assert result.returncode == 1, command
         lines = error_lines(result.stderr)

@@ -41,7 +41,7 @@ def test_analyze_and_embed_include_embeddings(shared):
     for command in ("analyze", "embed"):
         record = run_json(command, shared / "data" / EXAMPLES / "obama.jpg")[0]
         assert {"path", "width", "height", "faces"} <= set(record)
-        assert len(record["faces"][0]["embedding"]) == 128
+        assert len(record["faces"][0]["embedding"]) == 512  # EdgeFace-XS, the default preset
 
 
 def test_verify_json(shared):
@@ -123,9 +123,9 @@ def test_models_list_and_verify(shared, tmp_path, monkeypatch):
     rows = run_json("models", "list")
     assert {r["name"]: r["status"] for r in rows}["yunet"] == "ok"
     assert run("models", "verify").exit_code == 0
-    (tmp_path / "detection").mkdir()
-    (tmp_path / "detection" / "yunet_n_dynamic.onnx").write_bytes(b"not the model")
+    (tmp_path / "detection").mkdir()  # a zoo file (yunet ships in the package, never read from here)
+    (tmp_path / "detection" / "version-RFB-320.onnx").write_bytes(b"not the model")
     monkeypatch.setenv("FACETRUST_MODEL_DIR", str(tmp_path))
-    bad = run("models", "verify", "yunet")
+    bad = run("models", "verify", "ultraface")
     assert bad.exit_code == 1 and "MISMATCH" in bad.stdout
-    assert run("detect", shared / "data" / EXAMPLES / "obama.jpg", "-d", "yunet").exit_code == 1
+    assert run("detect", shared / "data" / EXAMPLES / "obama.jpg", "-d", "ultraface").exit_code == 1

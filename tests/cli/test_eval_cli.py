@@ -32,18 +32,22 @@ def pairs_csv(shared: Path, tmp_path_factory) -> Path:
     return folder / "pairs.csv"
 
 
+#: The configuration `facetrust eval` measures when given no detector, recognizer or preset.
+DEFAULT = "yunet+edgeface-xs"
+
+
 def test_eval_pairs_json_and_report(pairs_csv: Path, tmp_path: Path):
     result = invoke("eval", "pairs", "--csv", pairs_csv, "--json", "--report", tmp_path / "report",
                     "--cache", tmp_path / "cache.sqlite", "--workers", 1)
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    metrics = out["metrics"]["dlib-hog+dlib-resnet"]
+    metrics = out["metrics"][DEFAULT]
     assert {"accuracy", "accuracy_std", "auc", "eer", "tar_at_far", "failure_to_detect"} <= set(metrics)
     assert metrics["n_genuine"] == 4 and metrics["n_impostor"] == 24
     assert metrics["tar_at_far"]["0.01"] is None  # 1e-2 is below 1/24: reported as not measurable
-    # These are four different well-known people in frontal photos: dlib separates them (measured AUC 1.0).
+    # These are four different well-known people in frontal photos: the default separates them (as dlib did, AUC 1.0).
     assert metrics["auc"] >= 0.95
-    files = out["configuration"]["dlib-hog+dlib-resnet"]["model_files"]
+    files = out["configuration"][DEFAULT]["model_files"]
     assert any(len(sha) == 64 for sha in files.values())
     assert len(out["dataset"]["images_sha256"]) == 64
     for name in ("json", "markdown", "html", "plot_ROC", "plot_DET"):
@@ -51,7 +55,7 @@ def test_eval_pairs_json_and_report(pairs_csv: Path, tmp_path: Path):
     with Image.open(out["report"]["plot_ROC"]) as png:
         assert png.format == "PNG" and png.size == (640, 480)
     html = Path(out["report"]["html"]).read_text()
-    assert "roc.png" in html and "det.png" in html and "scores_dlib-hog_dlib-resnet.png" in html
+    assert "roc.png" in html and "det.png" in html and f"scores_{DEFAULT.replace('+', '_')}.png" in html
     assert json.loads(Path(out["report"]["json"]).read_text())["metrics"] == out["metrics"]
 
 
@@ -59,7 +63,7 @@ def test_eval_pairs_compare_overlays_two_configurations(pairs_csv: Path, tmp_pat
     result = invoke("eval", "pairs", "--csv", pairs_csv, "--compare", "yunet:mobilefacenet", "--fusion",
                     "--cache", tmp_path / "cache.sqlite", "--workers", 1)
     assert result.exit_code == 0, result.output
-    for label in ("dlib-hog+dlib-resnet", "yunet+mobilefacenet", "fusion"):
+    for label in (DEFAULT, "yunet+mobilefacenet", "fusion"):
         assert label in result.stdout
 
 
@@ -106,15 +110,15 @@ def test_eval_identification_on_lfw_subset(shared: Path, tmp_path: Path):
     result = invoke(*args, "--report", tmp_path / "report")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    metrics = out["metrics"]["dlib-hog+dlib-resnet"]
+    metrics = out["metrics"][DEFAULT]
     cmc = metrics["cmc"]
     assert cmc[0] == metrics["rank1"] and all(a <= b for a, b in zip(cmc, cmc[1:]))
     assert out["dataset"]["gallery_identities"] == metrics["gallery_identities"] >= 5
     assert set(metrics["dir_at_fpir"]) == {"0.01", "0.1"}
     assert Path(out["report"]["plot_CMC"]).is_file()
     again = json.loads(invoke(*args).stdout)  # same seed: same split, numbers from the cache
-    assert again["metrics"]["dlib-hog+dlib-resnet"]["cmc"] == cmc
-    assert again["metrics"]["dlib-hog+dlib-resnet"]["images_per_second"] is None
+    assert again["metrics"][DEFAULT]["cmc"] == cmc
+    assert again["metrics"][DEFAULT]["images_per_second"] is None
 
 
 def test_eval_identification_refuses_a_folder_without_identities(tmp_path: Path):

@@ -34,7 +34,7 @@ def test_indent_pretty_prints_with_vectors_on_one_line(shared: Path) -> None:
     assert json.loads(pretty.stdout) == json.loads(compact.stdout)
     lines = pretty.stdout.splitlines()
     embedding = next(line for line in lines if '"embedding"' in line)
-    assert len(json.loads("{" + embedding.strip().rstrip(",") + "}")["embedding"]) == 128
+    assert len(json.loads("{" + embedding.strip().rstrip(",") + "}")["embedding"]) == 512
     assert any(line.startswith('        "landmarks": [[') for line in lines)
     assert len(lines) < 25  # not one number per line
     assert runner.invoke(app, ["--indent", "-1", "info", "--json"]).exit_code != 0

@@ -16,6 +16,12 @@ GROUP_PHOTOS = {
 }
 
 
+@pytest.fixture(scope="module")
+def analyzer() -> FaceAnalyzer:
+    """dlib-hog + dlib's landmarks: the ``dlib`` preset (the default is YuNet since issue 15)."""
+    return FaceAnalyzer(preset="dlib")
+
+
 def _check_landmark_geometry(face) -> None:
     points = dict(zip(LANDMARK_ORDER, face.landmarks))
     x1, y1, x2, y2 = face.box
@@ -66,7 +72,7 @@ def test_adaptive_upsampling_finds_small_faces(analyzer, astronaut):
 
     # Face of ~45 px: below HOG's 80 px window, so it takes the upsampled retry.
     tiny = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
-    assert len(FaceAnalyzer(detector_options={"upsample": 0}).detect(tiny)) == 0
+    assert len(FaceAnalyzer(preset="dlib", detector_options={"upsample": 0}).detect(tiny)) == 0
     assert len(analyzer.detect(tiny)) == 1
 
 

@@ -45,6 +45,6 @@ def test_interrupted_evaluation_resumes(shared: Path, tmp_path: Path):
 
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    metrics = json.loads(done.stdout)["metrics"]["dlib-hog+dlib-resnet"]
+    metrics = json.loads(done.stdout)["metrics"]["yunet+edgeface-xs"]
     assert metrics["images"] == images
     assert metrics["images_embedded"] == images - committed

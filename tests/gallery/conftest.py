@@ -63,6 +63,8 @@ def make_gallery(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
     made: list[Gallery] = []
 
     def make(**options: object) -> Gallery:
+        if "analyzer" not in options:  # the tests' synthetic vectors are 128-d: galleries of the dlib preset
+            options.setdefault("recognizer", "dlib-resnet")
         if request.param == "sqlite":
             gallery = Gallery.create(tmp_path / f"g{len(made)}.gallery", **options)  # type: ignore[arg-type]
         else:

@@ -38,7 +38,7 @@ def files_bytes(path: Path) -> bytes:
 
 def enrolled(path: Path) -> tuple[Gallery, list[bytes]]:
     vectors = unit_vectors(3, seed=40)
-    gallery = Gallery.create(path)
+    gallery = Gallery.create(path, "dlib-resnet")
     gallery.enroll("keep", embeddings=vectors[0], name="Kept Person")
     gallery.enroll("gone", embeddings=vectors[1:3], name="Erased Person", metadata={"badge": "XK-4711"})
     gallery.flush()

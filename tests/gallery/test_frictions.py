@@ -35,7 +35,7 @@ def test_the_readme_example_runs_twice(shared, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     photos = [shared / KNN / "train/obama/obama.jpg", shared / KNN / "train/obama/obama2.jpg"]
     for _ in range(2):
-        gallery = Gallery.create("staff.gallery", exist_ok=True)
+        gallery = Gallery.create("staff.gallery", "dlib-resnet", exist_ok=True)
         if "obama" not in gallery:
             gallery.enroll("obama", images=photos, name="Barack Obama")
         assert gallery.search(shared / KNN / "test/obama1.jpg").identity == "obama"
@@ -49,7 +49,7 @@ def test_the_readme_example_runs_twice(shared, tmp_path, monkeypatch):
 def test_remove_by_positional_id_counts_the_templates(tmp_path):
     path = tmp_path / "r.gallery"
     vectors = unit_vectors(6, seed=60)
-    with Gallery.create(path) as gallery:
+    with Gallery.create(path, "dlib-resnet") as gallery:
         gallery.enroll("a", embeddings=vectors[:3])
         gallery.enroll("b", embeddings=vectors[3:4])
         gallery.enroll("c", embeddings=vectors[4:6])

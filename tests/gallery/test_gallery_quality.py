@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from facetrust.analyzer import FaceAnalyzer
 from facetrust.cli.main import app
 from facetrust.errors import ConfigError, LowQualityError
 from facetrust.gallery import Gallery, LowQualityWarning, default_quality_method
@@ -32,6 +33,12 @@ def photos(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 
 
 @pytest.fixture()
+def analyzer() -> FaceAnalyzer:
+    """These tests measure the learned quality model, which exists for dlib-resnet: the ``dlib`` preset."""
+    return FaceAnalyzer(preset="dlib")
+
+
+@pytest.fixture()
 def gallery(tmp_path: Path, analyzer) -> Gallery:
     with Gallery.create(tmp_path / "q.gallery", analyzer=analyzer) as created:
         yield created
@@ -41,6 +48,7 @@ def test_default_method_follows_the_shipped_calibrations(gallery):
     assert gallery.quality_policy == "warn"
     assert gallery.quality_assessor.name == "learned"  # dlib-resnet has a learned model
     assert default_quality_method("mobilefacenet") == "explainable"  # no learned model ships for it
+    assert default_quality_method("edgeface-xs") == "explainable"  # nor for the default recognizer
     with pytest.raises(ConfigError, match="quality policy"):
         gallery.enroll("x", embeddings=np.ones(128), quality_policy="strict")  # type: ignore[arg-type]
 
@@ -130,7 +138,7 @@ def test_cli_quality_gate_and_fusion(tmp_path, photos):
     def run(*args: object):
         return runner.invoke(app, ["gallery", *[str(a) for a in args]])
 
-    assert run("create", store).exit_code == 0
+    assert run("create", "--preset", "dlib", store).exit_code == 0
     refused = run("enroll", store, "--id", "obama", photos["good"], photos["dark"], "--quality", "reject")
     assert refused.exit_code == 1
     lines = refused.output.strip().splitlines()

@@ -13,7 +13,7 @@ from facetrust.gallery import Gallery
 
 @pytest.fixture()
 def gallery(tmp_path):
-    opened = Gallery.create(tmp_path / "numbers.gallery")
+    opened = Gallery.create(tmp_path / "numbers.gallery", "dlib-resnet")
     vector = np.random.default_rng(0).normal(size=(1, opened.model.dim)).astype(np.float32)
     opened.enroll("a", embeddings=vector)
     yield opened, vector

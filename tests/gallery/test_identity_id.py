@@ -46,17 +46,17 @@ def embeddings(analyzer, faces_dir: Path) -> list[np.ndarray]:
 
 
 def test_enrol_refuses_new_hostile_ids_and_stores_nothing(tmp_path, embeddings):
-    with Gallery.create(tmp_path / "g.gallery", "dlib-resnet") as gallery:
+    with Gallery.create(tmp_path / "g.gallery", "edgeface-xs") as gallery:
         for identity_id in REFUSED:
             with pytest.raises(GalleryError):
-                gallery.enroll(identity_id, embeddings=embeddings[0], model="dlib-resnet")
+                gallery.enroll(identity_id, embeddings=embeddings[0], model="edgeface-xs")
         assert len(gallery) == 0
-        gallery.enroll("a/b", embeddings=embeddings[0], model="dlib-resnet")
+        gallery.enroll("a/b", embeddings=embeddings[0], model="edgeface-xs")
         assert gallery.get("a/b").id == "a/b"
 
 
 def test_ids_stored_before_the_rule_can_be_read_searched_changed_and_erased(tmp_path, embeddings):
-    with Gallery.create(tmp_path / "old.gallery", "dlib-resnet") as gallery:
+    with Gallery.create(tmp_path / "old.gallery", "edgeface-xs") as gallery:
         # Written below the rule, as an older facetrust wrote them.
         gallery.backend.enroll([(i, None, "{}", [NewTemplate(v / np.linalg.norm(v))])
                                 for i, v in zip(OLD_HOSTILE, embeddings)], "error")

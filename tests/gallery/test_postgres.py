@@ -15,7 +15,7 @@ from gallery_vectors import noisy, unit_vectors
 
 def test_hnsw_index_search_matches_exact_search(pg_url):
     vectors = unit_vectors(300, seed=30)
-    with Gallery.create(pg_url, schema="hnsw") as gallery:
+    with Gallery.create(pg_url, "dlib-resnet", schema="hnsw") as gallery:
         gallery.enroll_many([EnrollRecord(f"p{i}", vectors[i]) for i in range(300)], batch_size=100)
         assert gallery.stats()["index"]["kind"] == "hnsw"
         queries = np.stack([noisy(vectors[i], seed=i, scale=0.05) for i in range(0, 300, 3)])
@@ -32,7 +32,7 @@ def test_hnsw_index_search_matches_exact_search(pg_url):
 
 def test_removed_rows_leave_the_table_files(pg_server, pg_url):
     vectors = unit_vectors(3, seed=31)
-    with Gallery.create(pg_url, schema="erase") as gallery:
+    with Gallery.create(pg_url, "dlib-resnet", schema="erase") as gallery:
         conn = gallery.backend._conn  # type: ignore[attr-defined]
 
         def table_files() -> bytes:
@@ -62,7 +62,7 @@ def test_removal_with_an_open_reader_returns_promptly_and_vacuums_at_close(pg_se
     from facetrust.gallery.postgres import ERASURE_WAIT_S
 
     vectors = unit_vectors(2, seed=32)
-    gallery = Gallery.create(pg_url, schema="busy")
+    gallery = Gallery.create(pg_url, "dlib-resnet", schema="busy")
     gallery.enroll("keep", embeddings=vectors[0])
     gallery.enroll("gone", embeddings=vectors[1], name="Erased Person")
     reader = psycopg.connect(pg_url)  # a transaction left open: it holds a lock on the table

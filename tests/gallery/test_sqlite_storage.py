@@ -29,7 +29,7 @@ def files_bytes(path: Path) -> bytes:
 def test_removed_identity_is_gone_from_every_file(tmp_path):
     path = tmp_path / "erase.gallery"
     vectors = unit_vectors(3, seed=20)
-    with Gallery.create(path) as gallery:
+    with Gallery.create(path, "dlib-resnet") as gallery:
         gallery.enroll("keep", embeddings=vectors[0], name="Kept Person")
         gallery.enroll("gone", embeddings=vectors[1:3], name="Erased Person", metadata={"badge": "XK-4711"})
         gallery.flush()  # the (flat) index file now holds the raw float32 vectors too
@@ -48,7 +48,7 @@ def test_removed_identity_is_gone_from_every_file(tmp_path):
 
 def test_removed_template_leaves_the_approximate_index(tmp_path):
     vectors = unit_vectors(400, seed=21)
-    with Gallery.create(tmp_path / "ivf.gallery", index=IndexConfig(kind="ivf")) as gallery:
+    with Gallery.create(tmp_path / "ivf.gallery", "dlib-resnet", index=IndexConfig(kind="ivf")) as gallery:
         gallery.enroll_many([EnrollRecord(f"p{i}", vectors[i]) for i in range(400)])
         gallery.flush()
         assert gallery.stats()["index"]["kind"] == "ivf"
@@ -94,7 +94,7 @@ _BULK_CHILD = textwrap.dedent("""
 
 def test_kill_9_during_bulk_enrolment_keeps_exactly_the_committed_batches(tmp_path):
     path = tmp_path / "crash.gallery"
-    Gallery.create(path).close()
+    Gallery.create(path, "dlib-resnet").close()
     batch, batches = 100, 8
     child = subprocess.Popen([sys.executable, "-c", _BULK_CHILD, str(path), str(batch), str(batches)], cwd=ROOT,
                              stdout=subprocess.PIPE, text=True)
@@ -143,7 +143,7 @@ def test_readers_are_safe_while_a_writer_enrols(tmp_path):
     path = tmp_path / "busy.gallery"
     vectors = unit_vectors(1500, seed=22)
     np.save(tmp_path / "vectors.npy", vectors)
-    with Gallery.create(path) as gallery:
+    with Gallery.create(path, "dlib-resnet") as gallery:
         gallery.enroll("p-first", embeddings=vectors[0])
     writer = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(path), str(tmp_path / "vectors.npy")],
                               cwd=ROOT)
@@ -168,7 +168,7 @@ def test_readers_are_safe_while_a_writer_enrols(tmp_path):
 def test_corrupt_or_foreign_index_file_is_rebuilt_with_a_warning(tmp_path):
     path = tmp_path / "c.gallery"
     vectors = unit_vectors(50, seed=23)
-    with Gallery.create(path) as gallery:
+    with Gallery.create(path, "dlib-resnet") as gallery:
         gallery.enroll_many([EnrollRecord(f"p{i}", vectors[i]) for i in range(50)])
     index_file = Path(f"{path}.index")
     data = bytearray(index_file.read_bytes())
@@ -185,7 +185,7 @@ def test_corrupt_or_foreign_index_file_is_rebuilt_with_a_warning(tmp_path):
     with pytest.warns(GalleryIndexWarning, match="footer"):
         assert Gallery.open(path, readonly=True).check().ok
     # An index file from another gallery of the same size is not trusted either.
-    with Gallery.create(tmp_path / "other.gallery") as other:
+    with Gallery.create(tmp_path / "other.gallery", "dlib-resnet") as other:
         other.enroll_many([EnrollRecord(f"p{i}", vectors[::-1][i]) for i in range(50)])
     index_file.write_bytes(Path(f"{tmp_path / 'other.gallery'}.index").read_bytes())
     with pytest.warns(GalleryIndexWarning, match="another gallery"):
@@ -196,7 +196,7 @@ def test_corrupt_or_foreign_index_file_is_rebuilt_with_a_warning(tmp_path):
 def test_stale_index_file_is_caught_up_or_rebuilt(tmp_path):
     path = tmp_path / "s.gallery"
     vectors = unit_vectors(30, seed=24)
-    with Gallery.create(path) as gallery:
+    with Gallery.create(path, "dlib-resnet") as gallery:
         gallery.enroll_many([EnrollRecord(f"p{i}", vectors[i]) for i in range(20)])
     stale = Path(f"{path}.index").read_bytes()
     with Gallery.open(path) as gallery:
@@ -219,7 +219,7 @@ def test_stale_index_file_is_caught_up_or_rebuilt(tmp_path):
 def test_index_switches_from_exact_to_approximate_as_the_gallery_grows(tmp_path):
     path = tmp_path / "grow.gallery"
     vectors = unit_vectors(3000, seed=25)
-    with Gallery.create(path, index=IndexConfig(approximate_above=1000)) as gallery:
+    with Gallery.create(path, "dlib-resnet", index=IndexConfig(approximate_above=1000)) as gallery:
         gallery.enroll_many([EnrollRecord(f"p{i}", vectors[i]) for i in range(500)])
         gallery.flush()
         assert gallery.stats()["index"]["kind"] == "flat"
@@ -255,7 +255,7 @@ def test_files_that_are_not_galleries(tmp_path):
     with pytest.raises(GalleryError, match="no gallery"):
         Gallery.open(tmp_path / "missing.gallery")
     with pytest.raises(GalleryError, match="already exists"):
-        Gallery.create(junk)
+        Gallery.create(junk, "dlib-resnet")
     assert junk.stat().st_size == 4096  # untouched
 
 
@@ -284,7 +284,7 @@ def read_only_folder(tmp_path):
 def test_read_only_location(read_only_folder):
     source, view = read_only_folder
     vectors = unit_vectors(2, seed=26)
-    with Gallery.create(source / "g.gallery") as gallery:
+    with Gallery.create(source / "g.gallery", "dlib-resnet") as gallery:
         gallery.enroll("a", embeddings=vectors[0])
     if source == view:
         source.chmod(0o500)
@@ -296,7 +296,7 @@ def test_read_only_location(read_only_folder):
             with pytest.raises(GalleryError, match="read-only"):
                 gallery.enroll("b", embeddings=vectors[1])
         with pytest.raises(GalleryError, match="cannot create"):
-            Gallery.create(view / "new.gallery")
+            Gallery.create(view / "new.gallery", "dlib-resnet")
     finally:
         source.chmod(0o700)
     with Gallery.open(source / "g.gallery") as gallery:

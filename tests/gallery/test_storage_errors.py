@@ -76,7 +76,7 @@ def test_enrolment_on_a_full_disk_is_one_line_and_stores_nothing(small_disk, tmp
     gallery = small_disk / "full.gallery"
     vectors = tmp_path / "new.npy"
     np.save(vectors, unit_vectors(200, seed=51))  # 200 templates need more pages than are left
-    opened = Gallery.create(gallery)
+    opened = Gallery.create(gallery, "dlib-resnet")
     opened.enroll_many(records(20, seed=50))
     fill(small_disk)  # the disk fills up while the gallery is in use
     with pytest.raises(StorageFullError, match="disk is full"):
@@ -95,7 +95,7 @@ def test_enrolment_on_a_full_disk_is_one_line_and_stores_nothing(small_disk, tmp
 def test_removal_on_a_full_disk_commits_and_says_so(small_disk):
     gallery_path = small_disk / "erase.gallery"
     vectors = unit_vectors(1500, seed=52)  # a flat index file of ~800 KB: rewriting it needs that much space
-    gallery = Gallery.create(gallery_path)
+    gallery = Gallery.create(gallery_path, "dlib-resnet")
     gallery.enroll_many([EnrollRecord(f"p{i}", v) for i, v in enumerate(vectors)])
     gallery.flush()
     secret = vectors[7].tobytes()
@@ -116,7 +116,7 @@ def test_removal_on_a_full_disk_commits_and_says_so(small_disk):
 
 def test_a_full_database_raises_storage_full(tmp_path):
     """Without a mount: SQLite's own size limit makes the database full for this connection."""
-    with Gallery.create(tmp_path / "limited.gallery") as gallery:
+    with Gallery.create(tmp_path / "limited.gallery", "dlib-resnet") as gallery:
         gallery.enroll_many(records(10, seed=53))
         (pages,) = gallery.backend._conn.execute("PRAGMA page_count").fetchone()  # type: ignore[attr-defined]
         gallery.backend._conn.execute(f"PRAGMA max_page_count = {pages}")  # type: ignore[attr-defined]
@@ -127,7 +127,7 @@ def test_a_full_database_raises_storage_full(tmp_path):
 
 def test_a_corrupted_page_is_a_typed_error(tmp_path):
     path = tmp_path / "corrupt.gallery"
-    with Gallery.create(path) as gallery:
+    with Gallery.create(path, "dlib-resnet") as gallery:
         gallery.enroll_many(records(400, seed=55))
     with sqlite3.connect(path) as conn:
         (page_size,) = conn.execute("PRAGMA page_size").fetchone()
@@ -145,7 +145,7 @@ def test_a_corrupted_page_is_a_typed_error(tmp_path):
 
 def test_a_damaged_vector_is_skipped_and_reported(tmp_path):
     path = tmp_path / "damaged.gallery"
-    with Gallery.create(path) as gallery:
+    with Gallery.create(path, "dlib-resnet") as gallery:
         gallery.enroll_many(records(5, seed=56))
         gallery.add_templates("p1", embeddings=unit_vectors(1, seed=57))
         victims = [gallery.get("p0").templates[0].id, gallery.get("p1").templates[0].id]
@@ -171,13 +171,13 @@ def test_a_damaged_vector_is_skipped_and_reported(tmp_path):
 
 
 def test_a_truncated_export_is_a_typed_error(tmp_path):
-    with Gallery.create(tmp_path / "source.gallery") as gallery:
+    with Gallery.create(tmp_path / "source.gallery", "dlib-resnet") as gallery:
         gallery.enroll_many(records(300, seed=58))
         gallery.export(tmp_path / "all.jsonl.gz")
     data = (tmp_path / "all.jsonl.gz").read_bytes()
     (tmp_path / "cut.jsonl.gz").write_bytes(data[:len(data) // 2])
     (tmp_path / "stub.jsonl.gz").write_bytes(data[:12])
-    with Gallery.create(tmp_path / "copy.gallery") as copy:
+    with Gallery.create(tmp_path / "copy.gallery", "dlib-resnet") as copy:
         with pytest.raises(CorruptDataError, match="truncated or damaged"):
             copy.import_file(tmp_path / "cut.jsonl.gz", batch_size=50)
         stored = len(copy)

@@ -22,13 +22,13 @@ def invoke(*args: object):  # type: ignore[no-untyped-def]
 
 def test_gallery_create_with_protection(tmp_path: Path, monkeypatch):
     key = save_key(ProtectionKey.generate(), tmp_path / "app.key")
-    result = invoke("gallery", "create", tmp_path / "g.gallery", "--protection", "biohash", "--key", key)
+    result = invoke("gallery", "create", "--preset", "dlib", tmp_path / "g.gallery", "--protection", "biohash", "--key", key)
     assert result.exit_code == 0, result.output
     monkeypatch.setenv(KEY_ENV, read_key_file(key).hex())
     stats = invoke("gallery", "stats", tmp_path / "g.gallery", "--json")
     assert stats.exit_code == 0, stats.output
     assert json.loads(stats.stdout)["model"]["protection"]["scheme"] == "biohash"
-    bad = invoke("gallery", "create", tmp_path / "h.gallery", "--protection", "rot13", "--key", key)
+    bad = invoke("gallery", "create", "--preset", "dlib", tmp_path / "h.gallery", "--protection", "rot13", "--key", key)
     assert bad.exit_code == 1 and "unknown protection scheme" in bad.output
     assert not (tmp_path / "h.gallery").exists()
 
@@ -82,7 +82,7 @@ def test_rekey_reenrols_under_a_new_key(shared: Path, tmp_path: Path, monkeypatc
             name = f"{person}_{number:04d}.jpg"
             (images / person / name).symlink_to(shared / "data" / "lfw" / person / name)
     old_key = save_key(ProtectionKey.generate(), tmp_path / "old.key")
-    with Gallery.create(tmp_path / "old.gallery", protection="slerp", key=old_key) as gallery:
+    with Gallery.create(tmp_path / "old.gallery", "dlib-resnet", protection="slerp", key=old_key) as gallery:
         gallery.enroll_folder(images)
         gallery.update(PEOPLE[0], name="Colin Powell")
     new_key = tmp_path / "new.key"

@@ -20,7 +20,7 @@ def key_file(tmp_path):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("scheme", ["slerp", "biohash"])
 def test_protected_gallery_identifies_and_stores_only_protected_templates(scheme, lfw_faces, key_file, tmp_path):
     location = tmp_path / "staff.gallery"
-    with Gallery.create(location, protection=scheme, key=key_file) as gallery:
+    with Gallery.create(location, "dlib-resnet", protection=scheme, key=key_file) as gallery:
         enrol_first_two(gallery, lfw_faces)
         probes = lfw_faces.vectors[2::3]  # each person's third image, not enrolled
         results = gallery.search_embeddings(probes, k=3)
@@ -50,7 +50,7 @@ def test_protected_gallery_identifies_and_stores_only_protected_templates(scheme
 def test_wrong_missing_and_unneeded_keys_are_refused(lfw_faces, key_file, tmp_path, monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
     location = tmp_path / "staff.gallery"
-    with Gallery.create(location, protection="slerp", key=key_file) as gallery:
+    with Gallery.create(location, "dlib-resnet", protection="slerp", key=key_file) as gallery:
         enrol_first_two(gallery, lfw_faces)
     other = save_key(ProtectionKey.generate(), tmp_path / "other.key")
     with pytest.raises(WrongKeyError, match="protected with key"):
@@ -60,32 +60,32 @@ def test_wrong_missing_and_unneeded_keys_are_refused(lfw_faces, key_file, tmp_pa
     with Gallery.open(location, key=key_file) as gallery:  # the refusals left it intact
         assert len(gallery) == 6
     plain = tmp_path / "plain.gallery"
-    Gallery.create(plain).close()
+    Gallery.create(plain, "dlib-resnet").close()
     with pytest.raises(ConfigError, match="not protected"):
         Gallery.open(plain, key=key_file)
     with pytest.raises(ConfigError, match="unknown protection scheme"):
-        Gallery.create(tmp_path / "x.gallery", protection="rot13", key=key_file)
+        Gallery.create(tmp_path / "x.gallery", "dlib-resnet", protection="rot13", key=key_file)
     assert not (tmp_path / "x.gallery").exists()
 
 
 def test_export_import_keeps_protection_and_refuses_mismatches(lfw_faces, key_file, tmp_path):
     source = tmp_path / "a.gallery"
     export = tmp_path / "a.jsonl"
-    with Gallery.create(source, protection="slerp", key=key_file) as gallery:
+    with Gallery.create(source, "dlib-resnet", protection="slerp", key=key_file) as gallery:
         enrol_first_two(gallery, lfw_faces)
         gallery.export(export)
         expected = [r.matches[0].score for r in gallery.search_embeddings(lfw_faces.vectors[2::3], k=1)]
     with Gallery.from_export(tmp_path / "b.gallery", export, key=key_file) as copy:
         got = [r.matches[0].score for r in copy.search_embeddings(lfw_faces.vectors[2::3], k=1)]
         np.testing.assert_allclose(got, expected, atol=1e-6)
-    with Gallery.create(tmp_path / "c.gallery", protection="slerp", key=key_file) as same_key:
+    with Gallery.create(tmp_path / "c.gallery", "dlib-resnet", protection="slerp", key=key_file) as same_key:
         assert same_key.import_file(export) == 6
-    with Gallery.create(tmp_path / "plain.gallery") as plain:
+    with Gallery.create(tmp_path / "plain.gallery", "dlib-resnet") as plain:
         with pytest.raises(ProtectedTemplateError, match="holds protected templates"):
             plain.import_file(export)
         assert len(plain) == 0
     other = save_key(ProtectionKey.generate(), tmp_path / "other.key")
-    with Gallery.create(tmp_path / "d.gallery", protection="slerp", key=other) as other_key:
+    with Gallery.create(tmp_path / "d.gallery", "dlib-resnet", protection="slerp", key=other) as other_key:
         with pytest.raises(WrongKeyError):
             other_key.import_file(export)
         assert len(other_key) == 0

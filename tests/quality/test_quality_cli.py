@@ -35,6 +35,6 @@ def test_bad_input_is_one_line(faces_dir, tmp_path):
     unknown = runner.invoke(app, ["quality", "assess", str(faces_dir / "examples" / "obama.jpg"), "--method", "magic"])
     assert unknown.exit_code == 1 and "unknown quality assessor 'magic'" in unknown.output
     uncalibrated = runner.invoke(app, ["quality", "assess", str(faces_dir / "examples" / "obama.jpg"),
-                                       "--recognizer", "mobilefacenet"])
+                                       "--method", "learned", "--recognizer", "mobilefacenet"])
     assert uncalibrated.exit_code == 1 and "not calibrated for recognizer 'mobilefacenet'" in uncalibrated.output
     assert len(uncalibrated.output.strip().splitlines()) == 1

@@ -91,14 +91,15 @@ def test_identity_folds_keep_people_together():
 def test_train_command_end_to_end(lfw_folder, faces_dir, tmp_path):
     out = tmp_path / "my-quality.json"
     runner = CliRunner()
-    result = runner.invoke(app, ["quality", "train", "--root", str(lfw_folder), "--out", str(out), "--kind", "linear",
+    result = runner.invoke(app, ["quality", "train", "--preset", "dlib", "--root", str(lfw_folder), "--out", str(out), "--kind", "linear",
                                  "--workers", "1", "--cache", str(tmp_path / "cache")])
     assert result.exit_code == 0, result.output
     record = json.loads(out.read_text())
     assert record["training_identities"] == sorted(PEOPLE) and record["recognizer"] == "dlib-resnet"
     assert record["inputs"] == ["components", "detector_score", "perturbations"]  # the shipped design
     assert 0 <= record["threshold"] <= 100 and len(record["raw_quantiles"]) == 101
-    scored = runner.invoke(app, ["quality", "assess", str(faces_dir / "examples" / "obama.jpg"), "--model", str(out), "--json"])
+    scored = runner.invoke(app, ["quality", "assess", "--preset", "dlib", str(faces_dir / "examples" / "obama.jpg"),
+                                 "--model", str(out), "--json"])
     assert scored.exit_code == 0, scored.output
     assert 0 <= json.loads(scored.stdout)[0]["faces"][0]["quality"]["score"] <= 100
 
@@ -120,18 +121,19 @@ def test_feature_cache_survives_settings_that_cannot_change_features(lfw_folder,
 
     paths = sorted(lfw_folder.glob("*/*.jpg"))[:3]
     cache = tmp_path / "cache"
-    first = extract_features(paths, AnalyzerConfig(), cache, workers=2, progress=False)  # worker processes
-    in_process = extract_features(paths, AnalyzerConfig(), tmp_path / "in-process", workers=1, progress=False)
+    dlib = AnalyzerConfig(preset="dlib")  # the pipeline the shipped quality model was trained on
+    first = extract_features(paths, dlib, cache, workers=2, progress=False)  # worker processes
+    in_process = extract_features(paths, dlib, tmp_path / "in-process", workers=1, progress=False)
     np.testing.assert_array_equal(first.embeddings, in_process.embeddings)
     (store,) = cache.iterdir()
     chunk = next(store.glob("chunk_*.npz"))
     written = chunk.stat().st_mtime_ns
     # Checks run after the features are taken: the same cache must be read, nothing recomputed.
-    again = extract_features(paths, AnalyzerConfig(checks=("quality",), check_options={"quality": {}}), cache,
+    again = extract_features(paths, AnalyzerConfig(preset="dlib", checks=("quality",), check_options={"quality": {}}), cache,
                              progress=False)
     assert [p.name for p in cache.iterdir()] == [store.name] and chunk.stat().st_mtime_ns == written
     np.testing.assert_array_equal(first.embeddings, again.embeddings)
-    extract_features(paths, AnalyzerConfig(recognizer_options={"num_jitters": 1}), cache, progress=False)
+    extract_features(paths, AnalyzerConfig(preset="dlib", recognizer_options={"num_jitters": 1}), cache, progress=False)
     assert len(list(cache.iterdir())) == 2  # a setting that changes embeddings gets its own cache
 
 
@@ -142,7 +144,9 @@ def test_a_model_without_perturbation_inputs_embeds_nothing_extra(lfw_folder, fa
                                  "--input", "embedding", "--workers", "1", "--cache", str(tmp_path / "cache")])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["inputs"] == ["components", "embedding"]
-    scored = runner.invoke(app, ["quality", "assess", str(faces_dir / "examples" / "obama.jpg"), "--model", str(out), "--json"])
+    # Trained and used with the default preset (EdgeFace-XS), for which no learned model ships.
+    scored = runner.invoke(app, ["quality", "assess", str(faces_dir / "examples" / "obama.jpg"),
+                                 "--model", str(out), "--json"])
     assert scored.exit_code == 0, scored.output
     components = json.loads(scored.stdout)[0]["faces"][0]["quality"]["components"]
     assert "learned_raw" in components and "mirror_cosine" not in components

@@ -49,7 +49,7 @@ def sdk_answers(server) -> dict:
 def threshold() -> float:
     from facetrust import FaceAnalyzer
 
-    return FaceAnalyzer().threshold()  # dlib-resnet at FMR 1e-3, as calibrated
+    return FaceAnalyzer().threshold()  # the default EdgeFace-XS at FMR 1e-3, as calibrated
 
 
 def best(face: dict) -> tuple[str, float]:
@@ -79,7 +79,7 @@ def test_recognize(sdk_answers, threshold):
     [face] = a["recognize_obama"]["result"]
     assert best(face)[0] == "obama" and best(face)[1] >= threshold
     assert len(face["subjects"]) == 2 and face["subjects"][0]["similarity"] >= face["subjects"][1]["similarity"]
-    assert len(face["landmarks"]) == 5 and len(face["embedding"]) == 128
+    assert len(face["landmarks"]) == 5 and len(face["embedding"]) == 512
     assert set(face["box"]) == {"probability", "x_max", "y_max", "x_min", "y_min"}
     assert face["box"]["x_min"] < face["box"]["x_max"] and face["box"]["y_min"] < face["box"]["y_max"]
     assert "execution_time" in face and "plugins_versions" in a["recognize_obama"]

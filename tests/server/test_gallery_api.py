@@ -22,7 +22,7 @@ def enrol(server, gallery: str, identity: str, *paths, **fields):
 def test_gallery_lifecycle(server):
     created = server.post("/v1/galleries", json={"name": "staff"})
     assert created.status_code == 201 and created.json() == {"name": "staff", "identities": 0, "templates": 0,
-                                                              "recognizer": "dlib-resnet"}
+                                                              "recognizer": "edgeface-xs"}
     assert_error(server.post("/v1/galleries", json={"name": "staff"}), 409, "already_exists")
     assert_error(server.post("/v1/galleries", json={"name": "../escape"}), 400, "bad_request")
 

@@ -35,7 +35,7 @@ def old_gallery(folder: Path, name: str, ids: list[str], analyzer) -> None:
     photos = sorted((EXAMPLES / "knn_examples" / "train").glob("*/*.jp*g"))
     vectors = [analyzer.analyze(p)[0].embedding for p in photos[:len(ids)]]
     folder.mkdir(parents=True, exist_ok=True)
-    with Gallery.create(folder / f"{name}.gallery", "dlib-resnet") as gallery:
+    with Gallery.create(folder / f"{name}.gallery", analyzer.config.recognizer) as gallery:
         gallery.backend.enroll([(i, None, "{}", [NewTemplate(v / np.linalg.norm(v))]) for i, v in zip(ids, vectors)],
                                "error")
 

@@ -23,7 +23,8 @@ def test_health_version_docs_and_ui_are_public(server):
     health = requests.get(server.url + "/health", timeout=10).json()
     assert health["status"] == "ok" and health["workers"] == 2
     version = requests.get(server.url + "/version", timeout=10).json()
-    assert version["detector"] == "dlib-hog" and version["recognizer"] == "dlib-resnet" and version["auth"] is True
+    assert (version["preset"], version["detector"], version["recognizer"]) == ("balanced", "yunet", "edgeface-xs")
+    assert version["auth"] is True
     schema = requests.get(server.url + "/openapi.json", timeout=10).json()
     for path in ("/v1/detect", "/v1/analyze", "/v1/verify", "/v1/embed", "/v1/galleries/{name}/search",
                  "/api/v1/recognition/recognize", "/api/v1/verification/verify", "/api/v1/detection/detect"):
@@ -54,7 +55,7 @@ def test_analyze_embeddings_only_on_request_and_checks(server):
     assert face["interocular_px"] == pytest.approx(np.linalg.norm(np.subtract(*face["landmarks"][:2])), abs=0.1)
     full = server.post("/v1/analyze", params={"embedding": "true"}, files=upload(EXAMPLES / "obama.jpg")).json()
     vector = np.array(full["faces"][0]["embedding"])
-    assert vector.shape == (128,) and abs(np.linalg.norm(vector) - 1.0) < 1e-3
+    assert vector.shape == (512,) and abs(np.linalg.norm(vector) - 1.0) < 1e-3
 
 
 def test_verify_same_and_different_people(server):
@@ -87,7 +88,7 @@ def test_verify_best_pair_in_a_photo_of_two(server):
 def test_embed_matches_analyze(server):
     embedded = server.post("/v1/embed", files=upload(EXAMPLES / "obama.jpg")).json()
     analyzed = server.post("/v1/analyze", params={"embedding": "true"}, files=upload(EXAMPLES / "obama.jpg")).json()
-    assert embedded["dim"] == 128 and embedded["faces_in_image"] == 1 and embedded["recognizer"] == "dlib-resnet"
+    assert embedded["dim"] == 512 and embedded["faces_in_image"] == 1 and embedded["recognizer"] == "edgeface-xs"
     assert np.allclose(embedded["embedding"], analyzed["faces"][0]["embedding"], atol=1e-5)
 
 

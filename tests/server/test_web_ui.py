@@ -75,7 +75,7 @@ def test_web_ui(server, report, browser, tmp_path, analyzer):
     outside: list[str] = []
     page.on("request", lambda r: None if r.url.startswith((server.url, "blob:", "data:")) else outside.append(r.url))
     page.goto(server.url + "/")
-    page.wait_for_function("() => document.querySelector('#server-info').textContent.includes('dlib-resnet')")
+    page.wait_for_function("() => document.querySelector('#server-info').textContent.includes('edgeface-xs')")
 
     # Without a key the API refuses, and the page says so.
     page.set_input_files("#analyze-file", str(EXAMPLES / "two_people.jpg"))

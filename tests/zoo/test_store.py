@@ -30,7 +30,10 @@ def test_every_zoo_file_in_shared_matches_its_checksum(shared):
 def test_embedded_models_are_found_in_their_package():
     path = model_file("dlib-resnet")
     assert path.name == "dlib_face_recognition_resnet_model_v1.dat"
-    assert get_model("dlib-resnet").embedded and not get_model("yunet").embedded
+    assert get_model("dlib-resnet").embedded and not get_model("ultraface").embedded
+    # The default preset's models ship in facetrust itself (tests/test_presets.py damages a copy).
+    assert get_model("yunet").embedded and get_model("edgeface-xs").embedded
+    assert model_file("edgeface-xs").parent.parent.parent.name == "facetrust"
 
 
 def test_unknown_model():
@@ -39,24 +42,24 @@ def test_unknown_model():
 
 
 def test_corrupted_file_is_an_error(tmp_path, monkeypatch, shared):
-    source = shared / "models" / "detection" / "yunet_n_dynamic.onnx"
-    corrupted = tmp_path / "detection" / "yunet_n_dynamic.onnx"
+    source = shared / "models" / "detection" / "version-RFB-320.onnx"
+    corrupted = tmp_path / "detection" / "version-RFB-320.onnx"
     corrupted.parent.mkdir()
     data = bytearray(source.read_bytes())
     data[1000] ^= 0xFF
     corrupted.write_bytes(bytes(data))
     monkeypatch.setenv("FACETRUST_MODEL_DIR", str(tmp_path))
     with pytest.raises(ChecksumMismatchError, match="does not match"):
-        model_file("yunet")
-    assert verify_model("yunet") == [(str(corrupted), "MISMATCH")]
+        model_file("ultraface")
+    assert verify_model("ultraface") == [(str(corrupted), "MISMATCH")]
 
 
 def test_missing_file_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("FACETRUST_MODEL_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("FACETRUST_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(ModelNotAvailableError, match="FACETRUST_MODEL_DIR"):
-        model_file("yunet")
-    assert verify_model("yunet") == [("detection/yunet_n_dynamic.onnx", "missing")]
+        model_file("ultraface")
+    assert verify_model("ultraface") == [("detection/version-RFB-320.onnx", "missing")]
 
 
 def test_download_verifies_and_lands_atomically(tmp_path, shared):

@@ -76,7 +76,7 @@ def main() -> None:
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
     header = "| configuration | licence | accuracy % ± std (10-fold) | TAR@FAR=1e-3 % | AUC | EER % |"
     if split:
-        header += " rank-1 % | DIR@FPIR=1e-2 % | DIR@FPIR=1e-1 % |"
+        header += " rank-1 % | rank-5 % | DIR@FPIR=1e-2 % | DIR@FPIR=1e-1 % |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for label, row in rows.items():
         v = row["verification"]
@@ -84,7 +84,7 @@ def main() -> None:
                 f"{100 * v['tar_at_far']['0.001']:.2f} | {v['auc']:.5f} | {100 * v['eer']:.2f} |")
         if split:
             i = row["identification"]
-            line += (f" {100 * i['rank1']:.2f} | {100 * i['dir_at_fpir']['0.01']:.2f} | "
+            line += (f" {100 * i['rank1']:.2f} | {100 * i['rank5']:.2f} | {100 * i['dir_at_fpir']['0.01']:.2f} | "
                      f"{100 * i['dir_at_fpir']['0.1']:.2f} |")
         lines.append(line)
     text = "\n".join(lines) + "\n"

@@ -17,8 +17,9 @@ from facetrust.zoo.store import NonCommercialLicenseWarning
 
 pytestmark = pytest.mark.usefixtures("shared")
 
-#: fast, balanced (the default) and accurate.
-PRESET_RECOGNIZERS = ["edgeface-xxs", "edgeface-xs", "fusion:edgeface-xs+reid-0095"]
+#: fast, balanced (the default), accurate, and the best non-commercial configuration.
+PRESET_RECOGNIZERS = ["edgeface-xxs", "edgeface-xs", "fusion:edgeface-xs+reid-0095",
+                      "fusion:edgeface-xs+reid-0095+w600k-mbf"]
 #: All cross-identity pairs of the 13,233 LFW-a images (13,233 faces found by YuNet).
 LFW_IMPOSTOR_PAIRS = 87_307_271
 

@@ -8,7 +8,10 @@ normalise(f(crop) + f(mirror)), exactly what ``flip=True`` computes).
 Arrays are kept in ``~/.cache/facetrust/study`` (``--store``), never committed.
 
     nice python bench/recognition_study.py features --detector yunet --images pairs
-    nice python bench/recognition_study.py analyse --out bench/results/recognition_study.md
+    nice python bench/recognition_study.py features --detector yunet --images all   # the rest of LFW
+    nice python bench/recognition_study.py features --detector retinaface --images pairs --recognizers edgeface-xs reid-0095
+    nice python bench/recognition_study.py fill-cache      # then bench_lfw_accuracy.py, calibrate_thresholds.py
+    nice python bench/recognition_study.py analyse --dlib --max-members 4 --out bench/results/recognition_study.md
 
 ``analyse`` scores all 6,000 View-2 pairs for each configuration and reports
 the 10-fold accuracy with the threshold chosen on the 9 other folds. Anything
@@ -37,7 +40,7 @@ from facetrust.recognition import onnx_recognizer, reid_0095  # noqa: E402
 from facetrust.zoo.store import NonCommercialLicenseWarning  # noqa: E402
 
 STORE = Path.home() / ".cache" / "facetrust" / "study"
-STUDIED = ("edgeface-xs", "edgeface-xxs", "reid-0095", "w600k-mbf", "mobilefacenet")
+STUDIED = ("edgeface-xs", "edgeface-xxs", "reid-0095", "w600k-mbf")
 NON_COMMERCIAL = {"w600k-mbf", "scrfd"}
 _BATCH = 64
 

@@ -7,7 +7,6 @@ from typing import Sequence
 
 import numpy as np
 
-from facetrust.errors import OutputError
 from facetrust.io.outputs import copy_targets, write_image
 from facetrust.types import Face
 

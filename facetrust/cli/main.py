@@ -205,7 +205,8 @@ def extract(
     size: int = typer.Option(112, "--size", help="Side of each square crop in pixels (the ArcFace template scaled; 16-4096)."),
     faces: str = typer.Option("all", "--faces", help="Faces to crop: all or largest."),
     image_format: str = typer.Option("png", "--format", help="Crop file format: png, or input (the input's own; PNG for GIF, PGM, PPM, …)."),
-    detector: str = DetectorOpt, detector_opt: Optional[list[str]] = DetOptsOpt, device: str = DeviceOpt,
+    preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
+    detector_opt: Optional[list[str]] = DetOptsOpt, device: str = DeviceOpt,
     as_json: bool = JsonOpt, max_pixels: Optional[int] = MaxPixelsOpt,
 ) -> None:
     """Aligned face crops: each face warped onto the ArcFace template, one file per face
@@ -215,7 +216,7 @@ def extract(
     from facetrust.io import expand_inputs
 
     with user_errors():
-        config = _config(detector, DEFAULT_RECOGNIZER, detector_opt, None, device, max_pixels)
+        config = _config(preset, detector, None, detector_opt, None, device, max_pixels)
         paths = expand_inputs(inputs)
         outputs = InputResults()
         for result in extract_files(FaceAnalyzer(config), paths, out, size=size, faces=faces,  # type: ignore[arg-type]

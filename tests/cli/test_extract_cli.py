@@ -127,10 +127,11 @@ def test_analyze_annotate_keeps_folders_and_formats(shared: Path, tmp_path: Path
 def test_verify_best_pair_and_the_several_faces_hint(shared: Path) -> None:
     group = shared / "data" / EXAMPLES / "knn_examples" / "test" / "obama_and_biden.jpg"
     biden = shared / "data" / EXAMPLES / "biden.jpg"
-    largest = run("verify", group, biden)
+    # dlib's HOG detector: its largest face in this photo is Obama (face 0), Biden is face 1.
+    largest = run("verify", group, biden, "--preset", "dlib")
     assert largest.exit_code == 0 and largest.stdout.startswith("DIFFERENT people")
     assert "note: image a has 3 faces, face 0 at (" in largest.stdout
-    best = run("verify", group, biden, "--select", "best-pair", "--json")
+    best = run("verify", group, biden, "--select", "best-pair", "--json", "--preset", "dlib")
     assert best.exit_code == 0, best.output
     answer = json.loads(best.stdout)
     assert answer["same"] is True and (answer["index_a"], answer["index_b"], answer["comparisons"]) == (1, 0, 3)

@@ -40,7 +40,7 @@ from facetrust.gallery.base import (
     IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, damaged_vector,
     distinct_identities, iso_time, storage_error,
 )
-from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, auto_nprobe, planned_kind
+from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, planned_kind
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -542,32 +542,23 @@ class SQLiteGallery:
                 f"{generation} and no longer logs the removals up to {log_since}; rebuilding it from the database"),
                 stacklevel=4)
             return None
-        index.nprobe = self.index_config.nprobe
+        index.config = self.index_config
         (count,) = c.execute("SELECT count(*) FROM templates").fetchone()
         return None if self._wants_rebuild(index, count) else index
 
     def _wants_rebuild(self, index: TemplateIndex, count: int) -> bool:
-        kind = planned_kind(count, self.index_config, index.kind)
-        if kind != index.kind:
-            return True
-        if kind == "ivf":
-            if self.index_config.nlist is not None:
-                return index.nlist != min(self.index_config.nlist, max(1, index.stamp.trained_for // 39))
-            # Lists were sized for trained_for vectors; retrain once the gallery grew or shrank 4x.
-            return not index.stamp.trained_for / 4 <= count <= index.stamp.trained_for * 4
-        return False
+        return planned_kind(count, self.index_config, index.kind) != index.kind or index.stale(count)
 
     def _build(self, c: sqlite3.Connection, generation: int) -> TemplateIndex:
         all_ids = np.array([r[0] for r in c.execute("SELECT id FROM templates ORDER BY id")], dtype=np.int64)
         kind = planned_kind(len(all_ids), self.index_config)
         stamp = IndexStamp(generation, 0, len(all_ids))
         training = None
-        if kind == "ivf":
-            size = TemplateIndex.training_size(len(all_ids), self.index_config)
+        size = TemplateIndex.training_size(len(all_ids), kind, self.index_config)
+        if size:
             sample = np.sort(np.random.default_rng(0).choice(all_ids, size, replace=False))
             training = self._fetch_vectors(c, sample)
         index = TemplateIndex.empty(self.model.dim, kind, stamp, self.index_config, training)
-        index.nprobe = self.index_config.nprobe
         self._add_new(c, index)
         self._dirty = True
         return index
@@ -598,9 +589,9 @@ class SQLiteGallery:
     def search(self, vectors: np.ndarray, k: int) -> list[list[Candidate]]:
         with self._read() as c:
             index = self._sync(c)
-            # Flat scores are exact: k candidates suffice. IVF ranks by 8-bit codes: a few more
-            # candidates are re-scored exactly so quantisation error cannot change the top k.
-            want = min(index.ntotal, k if index.kind == "flat" else max(_RESCORED, 2 * k))
+            # Flat and HNSW scores are exact: k candidates suffice. IVF ranks by 8-bit codes: a few
+            # more candidates are re-scored exactly so quantisation error cannot change the top k.
+            want = min(index.ntotal, k if index.exact else max(_RESCORED, 2 * k))
             results: list[list[Candidate]] = [[] for _ in range(len(vectors))]
             todo = np.arange(len(vectors))
             while want and len(todo):
@@ -688,9 +679,7 @@ class SQLiteGallery:
             "backend": "sqlite", "location": self.location, "model": self.model.to_dict(),
             "created_at": iso_time(self._created_at), "identities": identities, "templates": templates,
             "generation": generation, "files_bytes": sizes,
-            "index": {"kind": index.kind, "entries": index.ntotal, "nlist": index.nlist or None,
-                      "nprobe": (index.nprobe or auto_nprobe(index.nlist)) if index.kind == "ivf" else None,
-                      "trained_for": index.stamp.trained_for if index.kind == "ivf" else None,
+            "index": {**index.describe(), "trained_for": index.stamp.trained_for if index.kind == "ivf" else None,
                       "config": self.index_config.to_dict()},
         }
 

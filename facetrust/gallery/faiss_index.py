@@ -1,6 +1,7 @@
 """The FAISS search index of the embedded backend, persisted next to the database.
 
-The index maps template ids to vectors. It is a cache of the database: the
+The index maps template ids to vectors; its kinds (exact, IVF, HNSW) are in
+:mod:`facetrust.gallery.index_kinds`. It is a cache of the database: the
 file carries the database *generation* it reflects and the highest template id
 it holds, so a stale file is brought up to date from the database (new
 templates by id, removals from the removal log) and an unreadable one is

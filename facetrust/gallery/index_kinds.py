@@ -28,7 +28,7 @@ MIN_POINTS_PER_LIST = 39
 TRAIN_POINTS_PER_LIST = 40
 #: HNSW defaults (docs/gallery.md: chosen from the curve bench/bench_gallery.py measured at 1M).
 HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 64
+HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 64
 #: Share of emptied (removed) nodes above which the HNSW graph is rebuilt.
 HNSW_EMPTY_SHARE = 0.1

@@ -174,3 +174,22 @@ def test_bad_index_settings_are_config_errors(tmp_path, settings, message):
     with pytest.raises(ConfigError, match=message):
         Gallery.create(tmp_path / "g.gallery", "edgeface-xs", index=IndexConfig.from_dict(settings))
     assert not (tmp_path / "g.gallery").exists()
+
+
+def test_cli_creates_an_hnsw_gallery_and_refuses_bad_settings_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from facetrust.cli.main import app
+
+    runner = CliRunner()
+    made = runner.invoke(app, ["gallery", "create", str(tmp_path / "h.gallery"), "--recognizer", "edgeface-xs",
+                               "--index", "hnsw", "--hnsw-m", "16", "--ef-search", "100"])
+    assert made.exit_code == 0, made.output
+    with Gallery.open(tmp_path / "h.gallery", readonly=True) as gallery:
+        assert gallery.stats()["index"]["config"] == {**IndexConfig().to_dict(), "kind": "hnsw", "m": 16,
+                                                      "ef_search": 100}
+    refused = runner.invoke(app, ["gallery", "create", str(tmp_path / "bad.gallery"), "--index", "hnsw",
+                                  "--ef-search", "0"])
+    assert refused.exit_code != 0 and len(refused.output.strip().splitlines()) == 1
+    assert "ef_search must be an integer from 1" in refused.output and "Traceback" not in refused.output
+    assert not (tmp_path / "bad.gallery").exists()

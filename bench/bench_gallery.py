@@ -1,7 +1,7 @@
 """Gallery (1:N) search at up to 1M identities: recall against exact search, latency, build time,
 memory and batch throughput of each index kind, through the public ``Gallery`` API.
 
-    python bench/bench_gallery.py                                  # 1M, EdgeFace-XS (512-d), flat/ivf/hnsw
+    python bench/bench_gallery.py                                  # 1M, EdgeFace-XS (512-d), flat/pq/hnsw/ivf
     python bench/bench_gallery.py --sizes 100000 --queries 300     # quick
     python bench/bench_gallery.py --recognizer dlib-resnet         # 128-d rows
     python bench/bench_gallery.py --kinds hnsw --ef-search 32,64,128 --hnsw-m 32 --ef-construction 64
@@ -29,7 +29,7 @@ add, write the index file). Memory MB = resident-set growth of opening the galle
 running one search in a fresh process that has imported FAISS; index MB = the index file.
 The ``numpy`` row is the float32 matrix in RAM: ``X @ q`` and ``argmax``.
 
-The table goes to stdout and to ``bench/results/bench_gallery_<recognizer>.md`` (+ ``.json``);
+The table goes to stdout and to ``bench/results/bench_gallery_<recognizer>_<N>_<kinds>.md`` (+ ``.json``);
 the load average is printed at the start, per row and at the end (the machine is shared).
 """
 from __future__ import annotations
@@ -274,6 +274,7 @@ def sweeps(args: argparse.Namespace) -> dict[str, list[tuple[str, dict]]]:
     hnsw = {"kind": "hnsw", "m": args.hnsw_m, "ef_construction": args.ef_construction}
     return {
         "flat": [("exact", {"kind": "flat"})],
+        "pq": [(f"pq_m={args.pq_m}, 16 re-scored", {"kind": "pq", "pq_m": args.pq_m})],
         "ivf": [(f"nprobe={p}", {**ivf, "nprobe": p}) for p in map(int, args.nprobe.split(","))],
         "hnsw": [(f"M={args.hnsw_m} efC={args.ef_construction} efS={e}", {**hnsw, "ef_search": e})
                  for e in map(int, args.ef_search.split(","))],
@@ -284,8 +285,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000", help="gallery sizes, comma-separated")
     parser.add_argument("--recognizer", choices=sorted(DETECTOR_OF), default="edgeface-xs")
-    parser.add_argument("--kinds", default="flat,ivf,hnsw", help="index kinds to build at each size")
+    parser.add_argument("--kinds", default="flat,pq,hnsw,ivf", help="index kinds to build at each size")
     parser.add_argument("--queries", type=int, default=PLANTED, help="mated and non-mated queries each (<= 1000)")
+    parser.add_argument("--pq-m", type=int, default=64, help="PQ sub-quantisers (bytes per template = pq_m / 2)")
     parser.add_argument("--nlist", type=int, default=None, help="IVF lists (default: the gallery's choice by size)")
     parser.add_argument("--nprobe", default="16,32,64,128", help="IVF lists visited, one row each")
     parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
@@ -338,7 +340,7 @@ def main() -> None:
     table = "\n".join(header) + "\n\n" + HEADER + "\n" + "\n".join(r.line() for r in rows) + "\n"
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"bench_gallery_{args.recognizer}"
+    out = RESULTS / f"bench_gallery_{args.recognizer}_{max(sizes)}_{'-'.join(kinds)}"
     out.with_suffix(".md").write_text(table)
     out.with_suffix(".json").write_text(json.dumps({"header": header, "rows": [asdict(r) for r in rows]}, indent=1))
 

@@ -100,35 +100,39 @@ def model_identity(recognizer: str) -> ModelIdentity:
 
 
 #: Index kinds of the embedded backend (facetrust.gallery.index_kinds); ``auto`` picks by size.
-INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
+INDEX_KINDS = ("auto", "flat", "pq", "hnsw", "ivf")
 
 
 @dataclass(frozen=True)
 class IndexConfig:
     """How the embedded backend indexes templates (docs/gallery.md, "Exact or approximate").
 
-    ``kind``: ``"flat"`` (exact inner product), ``"ivf"`` (inverted lists with 8-bit
-    scalar-quantised codes), ``"hnsw"`` (a navigable small-world graph over the float vectors)
-    or ``"auto"``: flat below ``approximate_above`` templates, the approximate kind chosen by
-    the 1M-template benchmark from there on. Candidates of every kind are re-scored exactly
-    from the database. ``nlist`` / ``nprobe``: IVF lists and lists visited per query;
-    ``m`` / ``ef_construction`` / ``ef_search``: HNSW links per node, candidate list while
-    building and while searching (``None`` = chosen by size, see docs/gallery.md).
+    ``kind``: ``"flat"`` (exact inner product), ``"pq"`` (a scan of every template's 4-bit
+    product-quantised code), ``"hnsw"`` (a navigable small-world graph over the float vectors),
+    ``"ivf"`` (inverted lists with 8-bit scalar-quantised codes) or ``"auto"``: flat below
+    ``approximate_above`` templates, the approximate kind chosen by the benchmark's curve from
+    there on. Candidates of every kind are re-scored exactly from the database. ``pq_m``:
+    sub-quantisers (bytes per template = pq_m / 2); ``nlist`` / ``nprobe``: IVF lists and lists
+    visited per query; ``m`` / ``ef_construction`` / ``ef_search``: HNSW links per node,
+    candidate list while building and while searching (``None`` = chosen by size, see
+    docs/gallery.md).
     """
 
-    kind: Literal["auto", "flat", "ivf", "hnsw"] = "auto"
+    kind: Literal["auto", "flat", "pq", "hnsw", "ivf"] = "auto"
     approximate_above: int = 50_000
     nlist: int | None = None
     nprobe: int | None = None
     m: int | None = None
     ef_construction: int | None = None
     ef_search: int | None = None
+    pq_m: int | None = None
 
     #: Type and range of each setting (a bad one is a ConfigError before anything is built).
     OPTIONS: ClassVar[dict[str, Option]] = {
         "approximate_above": Option(int, 1), "nlist": Option(int, 1, 1 << 20, optional=True),
         "nprobe": Option(int, 1, 1 << 20, optional=True), "m": Option(int, 4, 128, optional=True),
         "ef_construction": Option(int, 8, 4096, optional=True), "ef_search": Option(int, 1, 1 << 15, optional=True),
+        "pq_m": Option(int, 2, 256, optional=True),
     }
 
     def __post_init__(self) -> None:

@@ -5,6 +5,9 @@ Each kind implements :class:`IndexKind` and is listed in :data:`KINDS` under the
 take the vector's bytes out of the index, not just hide them (erasure, docs/gallery.md).
 
 * ``flat``: every vector, exact inner product (``IDMap,Flat``).
+* ``pq``: every template as a 4-bit product-quantised code (``IDMap,PQ{pq_m}x4fs``, FAISS
+  fast-scan: ``pq_m / 2`` bytes per template), all scanned per query; the best candidates are
+  re-scored exactly. Removal deletes the code and zeroes the freed slots of the last block.
 * ``ivf``: inverted lists with 8-bit scalar-quantised codes (``IVF{nlist},SQ8``); a query
   visits ``nprobe`` lists.
 * ``hnsw``: a navigable small-world graph over the float vectors (``IDMap,HNSW{m}``). FAISS
@@ -20,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from facetrust.errors import ConfigError
 from facetrust.gallery.base import IndexConfig
 
 #: FAISS warns below ~39 training points per list; we keep at least this many.
@@ -30,6 +34,9 @@ TRAIN_POINTS_PER_LIST = 40
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 40
 HNSW_EF_SEARCH = 64
+#: PQ: dimensions per sub-quantiser by default (64 sub-quantisers, 32 bytes, for 512-d); training sample.
+PQ_DIMS_PER_SUBQUANTIZER = 8
+PQ_TRAINING = 50_000
 #: Share of emptied (removed) nodes above which the HNSW graph is rebuilt.
 HNSW_EMPTY_SHARE = 0.1
 
@@ -120,6 +127,59 @@ class FlatKind:
 
     def describe(self, index: Any, config: IndexConfig) -> dict[str, Any]:
         return {}
+
+
+class PqKind:
+    name = "pq"
+    exact = False
+
+    @staticmethod
+    def subquantizers(dim: int, config: IndexConfig) -> int:
+        m = config.pq_m or max(1, dim // PQ_DIMS_PER_SUBQUANTIZER)
+        if dim % m:
+            raise ConfigError(f"index setting pq_m must divide the embedding dimension {dim}, got {m}")
+        return m
+
+    def build(self, dim: int, config: IndexConfig, trained_for: int, training: np.ndarray | None) -> Any:
+        import faiss
+
+        index = faiss.index_factory(dim, f"IDMap,PQ{self.subquantizers(dim, config)}x4fs", faiss.METRIC_INNER_PRODUCT)
+        if training is not None and len(training):
+            index.train(np.ascontiguousarray(training, dtype=np.float32))
+        return index
+
+    def training_size(self, n: int, config: IndexConfig) -> int:
+        return min(n, PQ_TRAINING)
+
+    def prepare_search(self, index: Any, config: IndexConfig, want: int) -> None:
+        pass
+
+    def remove(self, index: Any, ids: np.ndarray) -> int:
+        import faiss
+
+        removed = int(index.remove_ids(ids))
+        # FAISS moves the later codes down; the slots past the end of the last 32-code block keep
+        # their old bytes (the removed code's, when it was last) and are written to the file.
+        codes = faiss.downcast_index(index.index)
+        packer = codes.get_CodePacker()
+        blocks = faiss.rev_swig_ptr(codes.codes.get(), codes.codes.size()).reshape(-1, packer.block_size)
+        blank = np.zeros(packer.code_size, dtype=np.uint8)
+        for slot in range(codes.ntotal, codes.ntotal2):
+            packer.pack_1(blank, slot, blocks)
+        return removed
+
+    def ids(self, index: Any) -> np.ndarray:
+        return _idmap_ids(index)
+
+    def stale(self, index: Any, count: int, config: IndexConfig, trained_for: int) -> bool:
+        import faiss
+
+        return faiss.downcast_index(index.index).M != self.subquantizers(index.d, config)
+
+    def describe(self, index: Any, config: IndexConfig) -> dict[str, Any]:
+        import faiss
+
+        return {"pq_m": faiss.downcast_index(index.index).M}
 
 
 class IvfKind:
@@ -248,4 +308,10 @@ class HnswKind:
                 "ef_search": config.ef_search or HNSW_EF_SEARCH, "emptied_nodes": self.emptied(index)}
 
 
-KINDS: dict[str, IndexKind] = {kind.name: kind for kind in (FlatKind(), IvfKind(), HnswKind())}
+def check_config(dim: int, config: IndexConfig) -> None:
+    """ConfigError for settings that do not fit the embedding dimension (before any file is made)."""
+    if config.pq_m is not None:
+        PqKind.subquantizers(dim, config)
+
+
+KINDS: dict[str, IndexKind] = {kind.name: kind for kind in (FlatKind(), PqKind(), HnswKind(), IvfKind())}

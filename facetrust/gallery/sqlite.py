@@ -33,7 +33,7 @@ from urllib.parse import quote
 import numpy as np
 
 from facetrust.errors import (
-    DuplicateIdentityError, GalleryError, IdentityNotFoundError, StorageError, StorageFullError,
+    ConfigError, DuplicateIdentityError, GalleryError, IdentityNotFoundError, StorageError, StorageFullError,
 )
 from facetrust.gallery.base import (
     FORMAT, FORMAT_VERSION, Candidate, DamagedTemplateWarning, ErasureWarning, GalleryIndexWarning, Identity,
@@ -41,6 +41,7 @@ from facetrust.gallery.base import (
     distinct_identities, iso_time, storage_error,
 )
 from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, planned_kind
+from facetrust.gallery.index_kinds import check_config
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -106,6 +107,7 @@ class SQLiteGallery:
     def create(cls, location: str | os.PathLike[str], model: ModelIdentity, index: IndexConfig | None = None,
                ) -> "SQLiteGallery":
         path = Path(location)
+        check_config(model.dim, index or IndexConfig())
         if path.exists():
             raise GalleryError(f"{path} already exists")
         folder = path.parent if str(path.parent) else Path(".")
@@ -183,6 +185,11 @@ class SQLiteGallery:
                 raise error from None
             raise GalleryError(f"cannot write to {path} ({exc}); open it read-only instead") from None
         stored = IndexConfig.from_dict(json.loads(meta.get("index", "{}")))
+        try:
+            check_config(ModelIdentity.from_dict(json.loads(meta["model"])).dim, index or stored)
+        except ConfigError:
+            conn.close()
+            raise
         columns = {r[1] for r in conn.execute("PRAGMA table_info(templates)")}
         if "face" not in columns and not readonly:  # a gallery from before template records had faces
             conn.execute("ALTER TABLE templates ADD COLUMN face TEXT")

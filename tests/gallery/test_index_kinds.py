@@ -51,7 +51,7 @@ def index_bytes(path: Path) -> bytes:
     return Path(f"{path}.index").read_bytes()
 
 
-@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+@pytest.mark.parametrize("kind", ["pq", "hnsw", "ivf"])
 def test_approximate_kinds_find_the_exact_top1_and_score_exactly(tmp_path, faces, kind):
     vectors, queries = faces
     exact = queries @ vectors.T
@@ -81,7 +81,7 @@ def assert_exact_scores(results: list, exact: np.ndarray) -> None:
             assert match.score == pytest.approx(exact[row, int(match.identity_id[1:])], abs=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "pq", "hnsw", "ivf"])
 def test_index_file_round_trip(tmp_path, faces, kind):
     vectors, queries = faces
     path = tmp_path / "g.gallery"
@@ -138,6 +138,37 @@ def test_hnsw_removal_takes_the_vector_and_its_links_out_of_the_graph(tmp_path, 
         assert reopened.check().ok and reopened.stats()["index"]["emptied_nodes"] == len(victims)
 
 
+def packed_codes(gallery: Gallery) -> tuple[np.ndarray, np.ndarray, object]:
+    """(the codes of the PQ index's live slots, of its padding slots, the FAISS PQ index)."""
+    import faiss
+
+    codes = faiss.downcast_index(gallery.backend._index.index.index)  # type: ignore[attr-defined]
+    packer = codes.get_CodePacker()
+    blocks = faiss.rev_swig_ptr(codes.codes.get(), codes.codes.size()).reshape(-1, packer.block_size)
+    slots = np.stack([packer.unpack_1(blocks, i) for i in range(codes.ntotal2)]) if codes.ntotal2 else np.zeros((0, 1))
+    return slots[:codes.ntotal], slots[codes.ntotal:], codes
+
+
+def test_pq_removal_leaves_no_code_of_the_template(tmp_path, faces):
+    vectors, queries = faces
+    path = tmp_path / "g.gallery"
+    last = len(vectors) - 1  # the last code: FAISS leaves its slot's bytes behind unless zeroed
+    with enrolled(path, vectors, IndexConfig(kind="pq")) as gallery:
+        live, _, codes = packed_codes(gallery)
+        victim_codes = codes.pq.compute_codes(vectors[[3, last]])
+        assert all((live == code).all(axis=1).any() for code in victim_codes)  # visible before
+        gallery.remove(["p3", f"p{last}"])
+        live, padding, _ = packed_codes(gallery)
+        assert not any((live == code).all(axis=1).any() for code in victim_codes)
+        assert len(padding) and not padding.any()
+        assert gallery.check().ok and {"p3", f"p{last}"}.isdisjoint(
+            {m.identity_id for r in gallery.search_embeddings(queries, k=5) for m in r.matches})
+    with Gallery.open(path, readonly=True) as reopened:  # the rewritten file, as loaded
+        reopened.search_embedding(queries[0], k=1)
+        live, padding, _ = packed_codes(reopened)
+        assert not any((live == code).all(axis=1).any() for code in victim_codes) and not padding.any()
+
+
 def test_hnsw_is_rebuilt_when_removals_empty_too_many_nodes(tmp_path, faces):
     vectors, _ = faces
     with enrolled(tmp_path / "g.gallery", vectors, IndexConfig(kind="hnsw")) as gallery:
@@ -166,6 +197,7 @@ def test_auto_switches_to_the_measured_winner_above_the_size(tmp_path, faces):
     ({"nprobe": 1.5}, "nprobe must be an integer"),
     ({"m": "32"}, "m must be an integer"),
     ({"approximate_above": -1}, "approximate_above must be an integer >= 1"),
+    ({"pq_m": 1}, "pq_m must be an integer from 2 to 256"),
 ])
 def test_bad_index_settings_are_config_errors(tmp_path, settings, message):
     with pytest.raises(ConfigError, match=message) as caught:
@@ -193,3 +225,17 @@ def test_cli_creates_an_hnsw_gallery_and_refuses_bad_settings_in_one_line(tmp_pa
     assert refused.exit_code != 0 and len(refused.output.strip().splitlines()) == 1
     assert "ef_search must be an integer from 1" in refused.output and "Traceback" not in refused.output
     assert not (tmp_path / "bad.gallery").exists()
+
+
+def test_pq_m_that_does_not_divide_the_dimension_is_a_config_error(tmp_path, faces):
+    vectors, _ = faces
+    path = tmp_path / "g.gallery"
+    with pytest.raises(ConfigError, match="pq_m must divide the embedding dimension 512, got 48"):
+        Gallery.create(path, "edgeface-xs", index=IndexConfig(kind="pq", pq_m=48))
+    assert not path.exists()
+    with Gallery.create(path, "edgeface-xs") as gallery:
+        gallery.enroll_many([EnrollRecord(f"p{i}", v) for i, v in enumerate(vectors[:50])])
+    with pytest.raises(ConfigError, match="pq_m must divide"):
+        Gallery.open(path, index=IndexConfig(kind="pq", pq_m=48))
+    with Gallery.open(path) as gallery:
+        assert len(gallery) == 50 and gallery.stats()["index"]["kind"] == "flat"  # nothing lost or changed

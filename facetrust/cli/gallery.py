@@ -82,13 +82,14 @@ def _gallery_warnings() -> Iterator[None]:
 def create(
     gallery: str = GalleryArg,
     recognizer: str = typer.Option(DEFAULT_RECOGNIZER, "--recognizer", "-r", help="Recognizer the gallery is tied to."),
-    index: str = typer.Option("auto", "--index", help="Index kind: auto, flat (exact), hnsw or ivf (approximate)."),
-    approximate_above: int = typer.Option(50_000, "--approximate-above", help="auto: HNSW from this many templates."),
+    index: str = typer.Option("auto", "--index", help="Index kind: auto, flat (exact), pq, hnsw or ivf (approximate)."),
+    approximate_above: int = typer.Option(50_000, "--approximate-above", help="auto: PQ from this many templates."),
     nlist: Optional[int] = typer.Option(None, "--nlist", help="IVF lists (default: about 4·√n)."),
     nprobe: Optional[int] = typer.Option(None, "--nprobe", help="IVF lists visited per query (default: 6·√nlist)."),
     hnsw_m: Optional[int] = typer.Option(None, "--hnsw-m", help="HNSW links per node (default 32)."),
     ef_construction: Optional[int] = typer.Option(None, "--ef-construction", help="HNSW build list (default 40)."),
     ef_search: Optional[int] = typer.Option(None, "--ef-search", help="HNSW search candidate list (docs/gallery.md)."),
+    pq_m: Optional[int] = typer.Option(None, "--pq-m", help="PQ sub-quantisers (default dim/8)."),
     backend_opt: Optional[list[str]] = BackendOpt,
     protection: Optional[str] = typer.Option(None, "--protection", help="Store only protected templates: slerp or biohash (docs/privacy.md)."),
     key: Optional[Path] = typer.Option(None, "--key", help="Protection key file (default: $FACETRUST_PRIVACY_KEY, which every later command reads)."),
@@ -98,7 +99,7 @@ def create(
 
     with user_errors(), _gallery_warnings():
         config = IndexConfig(index, approximate_above, nlist, nprobe, hnsw_m, ef_construction,  # type: ignore[arg-type]
-                             ef_search)
+                             ef_search, pq_m)
         with Gallery.create(gallery, recognizer, index=config, protection=protection, key=key,
                             **parse_options(backend_opt)) as created:
             typer.echo(f"created {gallery} for {created.model}")

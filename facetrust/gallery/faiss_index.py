@@ -29,7 +29,7 @@ _MAGIC = b"FTGIDX01"
 _PARALLEL_QUERIES = 8
 #: The approximate kind ``auto`` switches to above ``approximate_above`` (docs/gallery.md: the
 #: winner of the 1M-template curve measured by bench/bench_gallery.py).
-AUTO_APPROXIMATE = "hnsw"
+AUTO_APPROXIMATE = "pq"
 
 
 class IndexFileError(Exception):

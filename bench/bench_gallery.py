@@ -274,7 +274,8 @@ def sweeps(args: argparse.Namespace) -> dict[str, list[tuple[str, dict]]]:
     hnsw = {"kind": "hnsw", "m": args.hnsw_m, "ef_construction": args.ef_construction}
     return {
         "flat": [("exact", {"kind": "flat"})],
-        "pq": [(f"pq_m={args.pq_m}, 16 re-scored", {"kind": "pq", "pq_m": args.pq_m})],
+        "pq": [(f"pq_m={args.pq_m}, {r} re-scored", {"kind": "pq", "pq_m": args.pq_m, "rescore": r})
+               for r in map(int, args.rescore.split(","))],
         "ivf": [(f"nprobe={p}", {**ivf, "nprobe": p}) for p in map(int, args.nprobe.split(","))],
         "hnsw": [(f"M={args.hnsw_m} efC={args.ef_construction} efS={e}", {**hnsw, "ef_search": e})
                  for e in map(int, args.ef_search.split(","))],
@@ -288,6 +289,7 @@ def main() -> None:
     parser.add_argument("--kinds", default="flat,pq,hnsw,ivf", help="index kinds to build at each size")
     parser.add_argument("--queries", type=int, default=PLANTED, help="mated and non-mated queries each (<= 1000)")
     parser.add_argument("--pq-m", type=int, default=64, help="PQ sub-quantisers (bytes per template = pq_m / 2)")
+    parser.add_argument("--rescore", default="16,64,256", help="PQ candidates re-scored exactly, one row each")
     parser.add_argument("--nlist", type=int, default=None, help="IVF lists (default: the gallery's choice by size)")
     parser.add_argument("--nprobe", default="16,32,64,128", help="IVF lists visited, one row each")
     parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")

@@ -90,6 +90,7 @@ def create(
     ef_construction: Optional[int] = typer.Option(None, "--ef-construction", help="HNSW build list (default 40)."),
     ef_search: Optional[int] = typer.Option(None, "--ef-search", help="HNSW search candidate list (docs/gallery.md)."),
     pq_m: Optional[int] = typer.Option(None, "--pq-m", help="PQ sub-quantisers (default dim/8)."),
+    rescore: Optional[int] = typer.Option(None, "--rescore", help="pq/ivf: candidates re-scored exactly per query."),
     backend_opt: Optional[list[str]] = BackendOpt,
     protection: Optional[str] = typer.Option(None, "--protection", help="Store only protected templates: slerp or biohash (docs/privacy.md)."),
     key: Optional[Path] = typer.Option(None, "--key", help="Protection key file (default: $FACETRUST_PRIVACY_KEY, which every later command reads)."),
@@ -99,7 +100,7 @@ def create(
 
     with user_errors(), _gallery_warnings():
         config = IndexConfig(index, approximate_above, nlist, nprobe, hnsw_m, ef_construction,  # type: ignore[arg-type]
-                             ef_search, pq_m)
+                             ef_search, pq_m, rescore)
         with Gallery.create(gallery, recognizer, index=config, protection=protection, key=key,
                             **parse_options(backend_opt)) as created:
             typer.echo(f"created {gallery} for {created.model}")

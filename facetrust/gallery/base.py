@@ -111,8 +111,9 @@ class IndexConfig:
     product-quantised code), ``"hnsw"`` (a navigable small-world graph over the float vectors),
     ``"ivf"`` (inverted lists with 8-bit scalar-quantised codes) or ``"auto"``: flat below
     ``approximate_above`` templates, the approximate kind chosen by the benchmark's curve from
-    there on. Candidates of every kind are re-scored exactly from the database. ``pq_m``:
-    sub-quantisers (bytes per template = pq_m / 2); ``nlist`` / ``nprobe``: IVF lists and lists
+    there on. Candidates of every kind are re-scored exactly from the database (``rescore``
+    per query for the approximate scores of pq and ivf). ``pq_m``: sub-quantisers (bytes per
+    template = pq_m / 2); ``nlist`` / ``nprobe``: IVF lists and lists
     visited per query; ``m`` / ``ef_construction`` / ``ef_search``: HNSW links per node,
     candidate list while building and while searching (``None`` = chosen by size, see
     docs/gallery.md).
@@ -126,13 +127,14 @@ class IndexConfig:
     ef_construction: int | None = None
     ef_search: int | None = None
     pq_m: int | None = None
+    rescore: int | None = None
 
     #: Type and range of each setting (a bad one is a ConfigError before anything is built).
     OPTIONS: ClassVar[dict[str, Option]] = {
         "approximate_above": Option(int, 1), "nlist": Option(int, 1, 1 << 20, optional=True),
         "nprobe": Option(int, 1, 1 << 20, optional=True), "m": Option(int, 4, 128, optional=True),
         "ef_construction": Option(int, 8, 4096, optional=True), "ef_search": Option(int, 1, 1 << 15, optional=True),
-        "pq_m": Option(int, 2, 256, optional=True),
+        "pq_m": Option(int, 2, 256, optional=True), "rescore": Option(int, 1, 4096, optional=True),
     }
 
     def __post_init__(self) -> None:

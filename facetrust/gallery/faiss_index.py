@@ -94,6 +94,11 @@ class TemplateIndex:
     def exact(self) -> bool:
         return self.behaviour.exact
 
+    @property
+    def rescore(self) -> int:
+        """Candidates re-scored exactly per query (at least) when the index's scores are approximate."""
+        return self.config.rescore or self.behaviour.rescore
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))

@@ -59,7 +59,6 @@ INSERT INTO state VALUES (0, 0, 0);
 """
 _MAX_VARS = 30_000  # below SQLite's limit of 32,766 bound parameters
 _STREAM = 50_000  # rows per fetch when streaming vectors into the index
-_RESCORED = 16  # IVF candidates re-scored exactly per query (at least)
 #: How long a write waits for another connection's write lock.
 BUSY_TIMEOUT_S = 30.0
 #: How long erasure waits for readers of older snapshots before it warns and scrubs in the background.
@@ -596,9 +595,9 @@ class SQLiteGallery:
     def search(self, vectors: np.ndarray, k: int) -> list[list[Candidate]]:
         with self._read() as c:
             index = self._sync(c)
-            # Flat and HNSW scores are exact: k candidates suffice. IVF ranks by 8-bit codes: a few
-            # more candidates are re-scored exactly so quantisation error cannot change the top k.
-            want = min(index.ntotal, k if index.exact else max(_RESCORED, 2 * k))
+            # Flat and HNSW scores are exact: k candidates suffice. PQ and IVF rank by codes: more
+            # candidates are re-scored exactly so quantisation error cannot change the top k.
+            want = min(index.ntotal, k if index.exact else max(index.rescore, 2 * k))
             results: list[list[Candidate]] = [[] for _ in range(len(vectors))]
             todo = np.arange(len(vectors))
             while want and len(todo):

@@ -149,6 +149,14 @@ def packed_codes(gallery: Gallery) -> tuple[np.ndarray, np.ndarray, object]:
     return slots[:codes.ntotal], slots[codes.ntotal:], codes
 
 
+def test_pq_rescores_the_configured_number_of_candidates(tmp_path, faces):
+    vectors, queries = faces
+    with enrolled(tmp_path / "g.gallery", vectors, IndexConfig(kind="pq", rescore=40)) as gallery:
+        assert gallery.stats()["index"]["rescore"] == 40
+        found = gallery.backend.search(queries[:3], k=1)  # candidates before fusion: all re-scored
+    assert [len(c) for c in found] == [40, 40, 40]
+
+
 def test_pq_removal_leaves_no_code_of_the_template(tmp_path, faces):
     vectors, queries = faces
     path = tmp_path / "g.gallery"
@@ -198,6 +206,7 @@ def test_auto_switches_to_the_measured_winner_above_the_size(tmp_path, faces):
     ({"m": "32"}, "m must be an integer"),
     ({"approximate_above": -1}, "approximate_above must be an integer >= 1"),
     ({"pq_m": 1}, "pq_m must be an integer from 2 to 256"),
+    ({"kind": "pq", "rescore": 0}, "rescore must be an integer from 1 to 4096"),
 ])
 def test_bad_index_settings_are_config_errors(tmp_path, settings, message):
     with pytest.raises(ConfigError, match=message) as caught:

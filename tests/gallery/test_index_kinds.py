@@ -1,4 +1,4 @@
-"""The embedded backend's index kinds (flat, IVF, HNSW) on real face embeddings: they find what
+"""The embedded backend's index kinds (flat, PQ, HNSW, IVF) on real face embeddings: they find what
 exact search finds, survive a close and reopen, forget removed templates byte for byte, and
 refuse bad settings with a typed error."""
 from __future__ import annotations

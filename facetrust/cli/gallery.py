@@ -89,7 +89,7 @@ def create(
     hnsw_m: Optional[int] = typer.Option(None, "--hnsw-m", help="HNSW links per node (default 32)."),
     ef_construction: Optional[int] = typer.Option(None, "--ef-construction", help="HNSW build list (default 40)."),
     ef_search: Optional[int] = typer.Option(None, "--ef-search", help="HNSW search candidate list (docs/gallery.md)."),
-    pq_m: Optional[int] = typer.Option(None, "--pq-m", help="PQ sub-quantisers (default dim/8)."),
+    pq_m: Optional[int] = typer.Option(None, "--pq-m", help="PQ sub-quantisers (default dim/4)."),
     rescore: Optional[int] = typer.Option(None, "--rescore", help="pq/ivf: candidates re-scored exactly per query."),
     backend_opt: Optional[list[str]] = BackendOpt,
     protection: Optional[str] = typer.Option(None, "--protection", help="Store only protected templates: slerp or biohash (docs/privacy.md)."),

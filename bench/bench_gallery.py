@@ -1,48 +1,41 @@
-"""Gallery (1:N) speed, memory and recall at 10k / 100k / 1M identities, against brute-force numpy.
+"""Gallery (1:N) search at up to 1M identities: recall against exact search, latency, build time,
+memory and batch throughput of each index kind, through the public ``Gallery`` API.
 
-The gallery holds N identities with one template each: 1,000 **real** LFW
-identities (the first photo of each of the first 1,000 people with 2+ photos,
-dlib-hog + dlib-resnet embeddings) planted among N - 1,000 **synthetic** unit
-vectors. The probes are the *second* photos of the 1,000 planted people.
+    python bench/bench_gallery.py                                  # 1M, EdgeFace-XS (512-d), flat/pq/hnsw/ivf
+    python bench/bench_gallery.py --sizes 100000 --queries 300     # quick
+    python bench/bench_gallery.py --recognizer dlib-resnet         # 128-d rows
+    python bench/bench_gallery.py --kinds hnsw --ef-search 32,64,128 --hnsw-m 32 --ef-construction 64
 
-Synthetic vectors (``--distractors``): ``face-like`` (default) draws from a
-Gaussian with the mean and covariance of all 13k LFW embeddings, then
-normalises — their similarity to real faces has the same mean, spread and
-1e-3 tail as real impostor pairs (printed at the start), so they compete with
-the true match the way other people's faces would; ``uniform`` draws
-isotropic unit vectors (far from every face: an easy case).
+**Data.** The gallery holds N identities with one template each: 1,000 *real* LFW identities
+(the first photo of each of the first 1,000 people with 2+ photos) planted among N - 1,000
+*face-like synthetic* vectors: a Gaussian with the mean and covariance of all 13k LFW
+embeddings of the same recognizer, normalised (their similarity to real faces matches real
+impostor pairs: printed at the start). Embeddings: YuNet + EdgeFace-XS (512-d, default) or
+dlib-hog + dlib-resnet (128-d), from ``bench/results/lfw_embeddings_<detector>_<recognizer>.npz``
+(computed through the evaluation's embedding cache if missing).
 
-Rows per size:
+**Queries** (real faces, none of them in the gallery): *mated* = the second photo of each
+planted person (1,000); *non-mated* = photos of 1,000 LFW people with one photo only (their
+top-1 is some distractor: the hardest case for an approximate index, and one that an
+open-set threshold rejects anyway).
 
-* ``facetrust`` — ``Gallery`` on the embedded backend (SQLite + FAISS, default
-  ``IndexConfig``: exact below 50k templates, IVF-SQ8 with exact re-scoring
-  above). Enrolment = ``enroll_many`` (batches of 10k, one transaction each);
-  build = ``flush()`` (trains the IVF index and writes it); then the gallery is
-  closed and reopened (load time) and searched through the public API
-  (``search_embedding`` / ``search_embeddings``, k=1: index search, SQLite
-  fetch of candidates, exact re-scoring, fusion).
-* ``numpy`` — the float32 matrix of all N vectors in RAM: ``X @ q`` and
-  ``argmax`` (batch 64: ``Q @ X.T``), what a user would write instead.
+**Measures.** recall@1 = share of queries whose top-1 equals exact search's top-1 over all N
+vectors (mated and non-mated separately); rank-1 = mated queries whose top-1 is their own
+identity. p50/p99 ms = one query at a time through ``Gallery.search_embedding`` (k=1: index
+search, SQLite fetch of the candidates, exact re-scoring, fusion), mated queries; the gallery
+searches single queries with one FAISS thread. Batch q/s = ``search_embeddings`` of all
+queries in batches of 256, with 1 and with 2 FAISS threads. Build s = ``reindex()`` (train,
+add, write the index file). Memory MB = resident-set growth of opening the gallery and
+running one search in a fresh process that has imported FAISS; index MB = the index file.
+The ``numpy`` row is the float32 matrix in RAM: ``X @ q`` and ``argmax``.
 
-Recall@1 = share of probes whose top-1 equals exact search's top-1 over all
-N vectors; rank-1 = share of probes whose top-1 is their own identity.
-Memory: facetrust = resident-set growth of opening the gallery and running
-the first search, measured in a fresh process that has already imported FAISS
-(the loaded index and SQLite's cache), and the index file's size;
-numpy = the matrix's bytes. Latency p50/p99 over the probes (batch 1) and over
-batches of 64 probes (per batch).
-
-    python bench/bench_gallery.py                          # 10k, 100k, 1M
-    python bench/bench_gallery.py --sizes 10000 --queries 200   # quick
-    python bench/bench_gallery.py --distractors uniform --sizes 1000000
-
-LFW embeddings come from ``bench/results/lfw_embeddings_dlib-hog_dlib-resnet.npz``
-(written by ``bench/calibrate_thresholds.py``; computed here if missing).
-The table goes to stdout and to ``bench/results/bench_gallery.md``.
+The table goes to stdout and to ``bench/results/bench_gallery_<recognizer>_<N>_<kinds>.md`` (+ ``.json``);
+the load average is printed at the start, per row and at the end (the machine is shared).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -50,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,74 +51,94 @@ import numpy as np
 from common import RESULTS
 
 PLANTED = 1000
+FLAT_QUERIES = 200
+DETECTOR_OF = {"edgeface-xs": "yunet", "dlib-resnet": "dlib-hog"}
 
 
 @dataclass
 class Row:
     size: int
-    tool: str
-    enrol_per_s: float | None
+    kind: str
+    setting: str
     build_s: float | None
-    open_s: float | None
-    memory_mb: float
+    memory_mb: float | None
     index_mb: float | None
-    p50_1: float
-    p99_1: float
-    p50_64: float
-    p99_64: float
-    recall: float
+    p50_ms: float
+    p99_ms: float
+    recall_mated: float
+    recall_nonmated: float
     rank1: float
-    detail: str = ""
+    batch_qps_1t: float
+    batch_qps_2t: float
+    load: float
+
+    def line(self) -> str:
+        fmt = lambda v, spec: "–" if v is None or v != v else format(v, spec)  # noqa: E731
+        return (f"| {self.size:,} | {self.kind} | {self.setting} | {fmt(self.build_s, '.0f')} | "
+                f"{fmt(self.memory_mb, ',.0f')} | {fmt(self.index_mb, ',.0f')} | {self.p50_ms:.2f} | "
+                f"{self.p99_ms:.2f} | "
+                f"{self.recall_mated:.3f} | {fmt(self.recall_nonmated, '.3f')} | {self.rank1:.3f} | "
+                f"{fmt(self.batch_qps_1t, ',.0f')} | {fmt(self.batch_qps_2t, ',.0f')} | {self.load:.1f} |")
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
+HEADER = ("| N | index | setting | build s | memory MB | index MB | p50 ms (1) | p99 ms (1) | recall@1 mated | "
+          "recall@1 non-mated | rank-1 | batch q/s 1 thread | batch q/s 2 threads | load |\n"
+          "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
 _MEMORY_PROBE = """
 import sys
 import numpy as np
-from facetrust.gallery import Gallery
+from facetrust.gallery import Gallery, IndexConfig
 def rss():
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * {page} / 2**20
 probe = np.frombuffer(bytes.fromhex(sys.argv[2]), dtype=np.float32)
 import faiss  # noqa: F401  (library code is not the gallery's memory)
 before = rss()
-gallery = Gallery.open(sys.argv[1], readonly=True)
+gallery = Gallery.open(sys.argv[1], readonly=True, index=IndexConfig.from_dict(__import__("json").loads(sys.argv[3])))
 gallery.search_embedding(probe, k=1)
 print(rss() - before)
 """
 
 
-def search_memory_mb(path: Path, probe: np.ndarray) -> float:
+def load1() -> float:
+    return os.getloadavg()[0]
+
+
+def search_memory_mb(path: Path, probe: np.ndarray, config: dict) -> float:
     """Resident-set growth of opening the gallery and running one search, in a fresh process
     (in this one, memory freed by the build would be reused and hide the cost)."""
     code = _MEMORY_PROBE.format(page=os.sysconf("SC_PAGE_SIZE"))
-    out = subprocess.run([sys.executable, "-c", code, str(path), probe.astype(np.float32).tobytes().hex()],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, str(path), probe.astype(np.float32).tobytes().hex(),
+                          json.dumps(config)], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def load_lfw() -> tuple[np.ndarray, np.ndarray]:
-    cache = RESULTS / "lfw_embeddings_dlib-hog_dlib-resnet.npz"
+def load_lfw(recognizer: str) -> tuple[np.ndarray, np.ndarray]:
+    detector = DETECTOR_OF[recognizer]
+    cache = RESULTS / f"lfw_embeddings_{detector}_{recognizer}.npz"
     if cache.exists():
         data = np.load(cache)
         return data["vectors"].astype(np.float32), data["labels"]
     from calibrate_thresholds import embed_lfw
 
-    from facetrust.analyzer import AnalyzerConfig
+    from facetrust.evaluation.embedder import EvalModel
 
-    vectors, labels, _ = embed_lfw(AnalyzerConfig(), workers=os.cpu_count() or 1)
+    vectors, labels, _ = embed_lfw(EvalModel(detector, recognizer), workers=os.cpu_count() or 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, vectors=vectors, labels=labels)
     return vectors.astype(np.float32), labels
 
 
-def planted_pairs(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(templates, probes): first and second photo of the first PLANTED people with 2+ photos."""
+def queries_of(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(templates, mated probes, non-mated probes): first and second photo of the first PLANTED
+    people with 2+ photos; one photo of each of the first PLANTED people with one photo."""
+    counts = np.bincount(labels)
     first: dict[int, int] = {}
     pairs: list[tuple[int, int]] = []
     for i, label in enumerate(labels.tolist()):
+        if counts[label] < 2:
+            continue
         if label not in first:
             first[label] = i
         elif first[label] >= 0:
@@ -133,112 +146,28 @@ def planted_pairs(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, 
             first[label] = -1  # one probe per person
             if len(pairs) == PLANTED:
                 break
-    return vectors[[a for a, _ in pairs]], vectors[[b for _, b in pairs]]
+    single = np.flatnonzero(counts[labels] == 1)[:PLANTED]
+    return vectors[[a for a, _ in pairs]], vectors[[b for _, b in pairs]], vectors[single]
 
 
-def distractors(n: int, kind: str, lfw: np.ndarray, seed: int = 0) -> np.ndarray:
+def distractors(n: int, lfw: np.ndarray, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     out = np.empty((n, lfw.shape[1]), dtype=np.float32)
     mean, cov = lfw.mean(axis=0), np.cov(lfw.T)
     for start in range(0, n, 100_000):
         count = min(100_000, n - start)
-        block = (rng.multivariate_normal(mean, cov, size=count) if kind == "face-like"
-                 else rng.standard_normal((count, lfw.shape[1])))
+        block = rng.multivariate_normal(mean, cov, size=count)
         out[start:start + count] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    array = np.array(samples) * 1000.0
-    return float(np.percentile(array, 50)), float(np.percentile(array, 99))
-
-
-def bench_gallery(size: int, matrix: np.ndarray, probes: np.ndarray, exact_top: np.ndarray, queries: int,
-                  workdir: Path) -> Row:
-    from facetrust.gallery import EnrollRecord, Gallery
-
-    path = workdir / f"bench_{size}.gallery"
-    records = (EnrollRecord(f"t{i}", matrix[i]) for i in range(size))
-    with Gallery.create(path) as gallery:
-        started = time.perf_counter()
-        gallery.enroll_many(records, batch_size=10_000)
-        enrol_s = time.perf_counter() - started
-        started = time.perf_counter()
-        gallery.flush()
-        build_s = time.perf_counter() - started
-    memory = search_memory_mb(path, probes[0])
-    started = time.perf_counter()
-    gallery = Gallery.open(path, readonly=True)
-    gallery.search_embedding(probes[0], k=1)
-    open_s = time.perf_counter() - started
-    stats = gallery.stats()
-    try:
-        single, top = [], []
-        for probe in probes[:queries]:
-            started = time.perf_counter()
-            result = gallery.search_embedding(probe, k=1)
-            single.append(time.perf_counter() - started)
-            top.append(int(result.matches[0].identity_id[1:]))
-        batched = []
-        for start in range(0, queries - 63, 64):
-            started = time.perf_counter()
-            gallery.search_embeddings(probes[start:start + 64], k=1)
-            batched.append(time.perf_counter() - started)
-    finally:
-        gallery.close()
-    index = stats["index"]
-    detail = index["kind"] + (f" nlist={index['nlist']} nprobe={index['nprobe']}" if index["kind"] == "ivf" else "")
-    top_arr = np.array(top)
-    return Row(size, "facetrust", size / enrol_s, build_s, open_s, memory, stats["files_bytes"]["index"] / 2**20,
-               *percentiles(single), *percentiles(batched), float((top_arr == exact_top[:queries]).mean()),
-               float((top_arr == np.arange(queries)).mean()), detail)
-
-
-def nprobe_sweep(path: Path, probes: np.ndarray, exact_top: np.ndarray, queries: int,
-                 values: list[int]) -> list[tuple[int, float, float, float]]:
-    """(nprobe, recall@1, p50 ms, p99 ms) of single queries for other ``nprobe`` settings."""
-    from facetrust.gallery import Gallery, IndexConfig
-
-    out = []
-    for nprobe in values:
-        with Gallery.open(path, readonly=True, index=IndexConfig(nprobe=nprobe)) as gallery:
-            gallery.search_embedding(probes[0], k=1)
-            times, top = [], []
-            for probe in probes[:queries]:
-                started = time.perf_counter()
-                top.append(int(gallery.search_embedding(probe, k=1).matches[0].identity_id[1:]))
-                times.append(time.perf_counter() - started)
-        out.append((nprobe, float((np.array(top) == exact_top[:queries]).mean()), *percentiles(times)))
-        print("nprobe", out[-1], flush=True)
-    return out
-
-
-def bench_numpy(size: int, matrix: np.ndarray, probes: np.ndarray, exact_top: np.ndarray, queries: int) -> Row:
-    single_queries = min(queries, 200 if size >= 1_000_000 else queries)
-    single = []
-    for probe in probes[:single_queries]:
-        started = time.perf_counter()
-        int(np.argmax(matrix @ probe))
-        single.append(time.perf_counter() - started)
-    batched, top = [], []
-    for start in range(0, queries - 63, 64):
-        started = time.perf_counter()
-        top.extend(np.argmax(probes[start:start + 64] @ matrix.T, axis=1).tolist())
-        batched.append(time.perf_counter() - started)
-    top_arr = np.array(top)
-    n = len(top_arr)
-    return Row(size, "numpy", None, None, None, matrix.nbytes / 2**20, None, *percentiles(single),
-               *percentiles(batched), float((top_arr == exact_top[:n]).mean()),
-               float((top_arr == np.arange(n)).mean()), f"batch-1 over {single_queries} probes")
-
-
-def exact_top1(matrix: np.ndarray, probes: np.ndarray) -> np.ndarray:
-    best = np.full(len(probes), -np.inf, dtype=np.float32)
-    arg = np.zeros(len(probes), dtype=np.int64)
-    for start in range(0, len(matrix), 200_000):
-        scores = probes @ matrix[start:start + 200_000].T
+def exact_top1(matrix: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    best = np.full(len(queries), -np.inf, dtype=np.float32)
+    arg = np.zeros(len(queries), dtype=np.int64)
+    for start in range(0, len(matrix), 100_000):
+        scores = queries @ matrix[start:start + 100_000].T
         block = scores.argmax(axis=1)
-        value = scores[np.arange(len(probes)), block]
+        value = scores[np.arange(len(queries)), block]
         better = value > best
         best[better], arg[better] = value[better], block[better] + start
     return arg
@@ -254,77 +183,168 @@ def similarity_profile(lfw: np.ndarray, labels: np.ndarray, synthetic: np.ndarra
     return f"real impostor pairs: {describe(real)}; real vs synthetic: {describe(fake)}"
 
 
-def markdown(rows: list[Row], header: list[str]) -> str:
-    lines = header + ["", "| N | tool | enrol /s | build s | open s | memory MB | index MB | p50 ms (1) | "
-                      "p99 ms (1) | p50 ms (64) | p99 ms (64) | recall@1 | rank-1 | speed-up p50 (1) | notes |",
-                      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    fmt = lambda v, spec: "–" if v is None else format(v, spec)  # noqa: E731
-    by_size: dict[int, dict[str, Row]] = {}
-    for row in rows:
-        by_size.setdefault(row.size, {})[row.tool] = row
-    for row in rows:
-        peer = by_size[row.size].get("numpy")
-        ratio = f"{peer.p50_1 / row.p50_1:.1f}x" if peer and row.tool == "facetrust" else ""
-        lines.append(f"| {row.size:,} | {row.tool} | {fmt(row.enrol_per_s, ',.0f')} | {fmt(row.build_s, '.1f')} | "
-                     f"{fmt(row.open_s, '.2f')} | {row.memory_mb:,.0f} | {fmt(row.index_mb, ',.0f')} | "
-                     f"{row.p50_1:.2f} | {row.p99_1:.2f} | {row.p50_64:.1f} | {row.p99_64:.1f} | {row.recall:.3f} | "
-                     f"{row.rank1:.3f} | {ratio} | {row.detail} |")
-    return "\n".join(lines) + "\n"
+def percentiles(seconds: list[float]) -> tuple[float, float]:
+    array = np.array(seconds) * 1000.0
+    return float(np.percentile(array, 50)), float(np.percentile(array, 99))
+
+
+def batch_qps(gallery, queries: np.ndarray, threads: int) -> float:
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads)
+    try:
+        started = time.perf_counter()
+        for start in range(0, len(queries), 256):
+            gallery.search_embeddings(queries[start:start + 256], k=1)
+        return len(queries) / (time.perf_counter() - started)
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def top1(gallery, queries: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    found, times = [], []
+    for query in queries:
+        started = time.perf_counter()
+        result = gallery.search_embedding(query, k=1)
+        times.append(time.perf_counter() - started)
+        found.append(int(result.matches[0].identity_id[1:]))
+    return np.array(found), times
+
+
+def measure(path: Path, size: int, kind: str, setting: str, config: dict, mated: np.ndarray, nonmated: np.ndarray,
+            exact: np.ndarray, build_s: float | None, memory: float | None, index_mb: float | None) -> Row:
+    from facetrust.gallery import Gallery, IndexConfig
+
+    with Gallery.open(path, readonly=True, index=IndexConfig.from_dict(config)) as gallery:
+        gallery.search_embedding(mated[0], k=1)  # loads the index
+        found_mated, times = top1(gallery, mated)
+        found_non, _ = top1(gallery, nonmated)
+        both = np.concatenate([mated, nonmated])
+        qps1, qps2 = batch_qps(gallery, both, 1), batch_qps(gallery, both, 2)
+    n = len(mated)
+    return Row(size, kind, setting, build_s, memory, index_mb, *percentiles(times),
+               float((found_mated == exact[:n]).mean()), float((found_non == exact[n:]).mean()),
+               float((found_mated == np.arange(n)).mean()), qps1, qps2, load1())
+
+
+def bench_kind(path: Path, size: int, kind: str, sweep: list[tuple[str, dict]], mated: np.ndarray,
+               nonmated: np.ndarray, exact: np.ndarray) -> list[Row]:
+    """Build the index of ``kind`` once (timed), then measure each search setting of ``sweep``."""
+    from facetrust.gallery import Gallery, IndexConfig
+
+    base = sweep[0][1]
+    if kind == "flat":  # exact scans are slow at 1M: fewer queries (recall is 1 by construction)
+        n, keep = len(mated), min(len(mated), FLAT_QUERIES)
+        mated, nonmated, exact = mated[:keep], nonmated[:keep], np.concatenate([exact[:keep], exact[n:n + keep]])
+    with Gallery.open(path, index=IndexConfig.from_dict(base)) as gallery:
+        started = time.perf_counter()
+        gallery.reindex()
+        build_s = time.perf_counter() - started
+        print(f"  {kind}: built in {build_s:.0f} s: {gallery.stats()['index']}", flush=True)
+    memory = search_memory_mb(path, mated[0], base)
+    index_mb = Path(f"{path}.index").stat().st_size / 2**20
+    rows = []
+    for setting, config in sweep:
+        first = not rows  # build time and memory belong to the index, shown once
+        rows.append(measure(path, size, kind, setting, config, mated, nonmated, exact, build_s if first else None,
+                            memory if first else None, index_mb if first else None))
+        print(rows[-1].line(), flush=True)
+    return rows
+
+
+def bench_numpy(size: int, matrix: np.ndarray, mated: np.ndarray, nonmated: np.ndarray, exact: np.ndarray) -> Row:
+    times, found = [], []
+    for query in mated[:200]:
+        started = time.perf_counter()
+        found.append(int(np.argmax(matrix @ query)))
+        times.append(time.perf_counter() - started)
+    batch = np.concatenate([mated[:128], nonmated[:128]])
+    started = time.perf_counter()
+    exact_top1(matrix, batch)
+    qps = len(batch) / (time.perf_counter() - started)
+    n = len(found)
+    return Row(size, "numpy", f"X @ q, {n} mated queries", None, matrix.nbytes / 2**20, None, *percentiles(times),
+               float((np.array(found) == exact[:n]).mean()), float("nan"),
+               float((np.array(found) == np.arange(n)).mean()), float("nan"), qps, load1())
+
+
+def sweeps(args: argparse.Namespace) -> dict[str, list[tuple[str, dict]]]:
+    ivf = {"kind": "ivf", "nlist": args.nlist}
+    hnsw = {"kind": "hnsw", "m": args.hnsw_m, "ef_construction": args.ef_construction}
+    return {
+        "flat": [("exact", {"kind": "flat"})],
+        "pq": [(f"pq_m={args.pq_m}, {r} re-scored", {"kind": "pq", "pq_m": args.pq_m, "rescore": r})
+               for r in map(int, args.rescore.split(","))],
+        "ivf": [(f"nprobe={p}", {**ivf, "nprobe": p}) for p in map(int, args.nprobe.split(","))],
+        "hnsw": [(f"M={args.hnsw_m} efC={args.ef_construction} efS={e}", {**hnsw, "ef_search": e})
+                 for e in map(int, args.ef_search.split(","))],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--queries", type=int, default=PLANTED, help="probes to time (at most 1000)")
-    parser.add_argument("--distractors", choices=["face-like", "uniform"], default="face-like")
+    parser.add_argument("--sizes", default="1000000", help="gallery sizes, comma-separated")
+    parser.add_argument("--recognizer", choices=sorted(DETECTOR_OF), default="edgeface-xs")
+    parser.add_argument("--kinds", default="flat,pq,hnsw,ivf", help="index kinds to build at each size")
+    parser.add_argument("--queries", type=int, default=PLANTED, help="mated and non-mated queries each (<= 1000)")
+    parser.add_argument("--pq-m", type=int, default=64, help="PQ sub-quantisers (bytes per template = pq_m / 2)")
+    parser.add_argument("--rescore", default="16,64,256", help="PQ candidates re-scored exactly, one row each")
+    parser.add_argument("--nlist", type=int, default=None, help="IVF lists (default: the gallery's choice by size)")
+    parser.add_argument("--nprobe", default="16,32,64,128", help="IVF lists visited, one row each")
+    parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
+    parser.add_argument("--ef-construction", type=int, default=40, help="HNSW build candidate list")
+    parser.add_argument("--ef-search", default="16,32,64,128", help="HNSW search candidate lists, one row each")
     parser.add_argument("--workdir", type=Path, default=None, help="where the galleries go (default: a temp dir)")
-    parser.add_argument("--sweep", default="256,384,512,768",
-                        help="nprobe values to also time at the largest size (IVF only; '' = none)")
     args = parser.parse_args()
     import faiss
 
-    lfw, labels = load_lfw()
-    templates, probes = planted_pairs(lfw, labels)
-    queries = min(args.queries, len(probes))
+    from facetrust.gallery import EnrollRecord, Gallery
+
+    lfw, labels = load_lfw(args.recognizer)
+    templates, mated, nonmated = queries_of(lfw, labels)
+    mated, nonmated = mated[:args.queries], nonmated[:args.queries]
     sizes = [int(s) for s in args.sizes.split(",")]
-    synthetic = distractors(max(sizes) - PLANTED, args.distractors, lfw)
-    load = os.getloadavg()
-    header = [f"# Gallery benchmark ({args.distractors} distractors)", "",
+    kinds = args.kinds.split(",")
+    plan = sweeps(args)
+    started = time.time()
+    synthetic = distractors(max(sizes) - PLANTED, lfw)
+    header = [f"# Gallery search benchmark: {args.recognizer} ({lfw.shape[1]}-d)", "",
               f"- {platform.processor() or platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}, "
-              f"faiss {faiss.__version__}; load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
-              f"- {len(probes)} planted LFW identities; {similarity_profile(lfw, labels, synthetic)}"]
+              f"faiss {faiss.__version__}; load average at start {' / '.join(f'{v:.2f}' for v in os.getloadavg())}",
+              f"- {len(templates)} planted LFW identities, {len(mated)} mated and {len(nonmated)} non-mated real "
+              f"queries; {similarity_profile(lfw, labels, synthetic)}",
+              f"- command: python bench/bench_gallery.py {' '.join(sys.argv[1:])}"]
     print("\n".join(header), flush=True)
     rows: list[Row] = []
-    sweep: list[tuple[int, float, float, float]] = []
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_gallery_"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         for size in sizes:
             matrix = np.concatenate([templates, synthetic[:size - PLANTED]])
-            exact = exact_top1(matrix, probes[:queries])
-            for row in (bench_gallery(size, matrix, probes, exact, queries, workdir),
-                        bench_numpy(size, matrix, probes, exact, queries)):
-                rows.append(row)
-                print(row, flush=True)
-            if size == max(sizes) and args.sweep and rows[-2].detail.startswith("ivf"):
-                sweep = nprobe_sweep(workdir / f"bench_{size}.gallery", probes, exact, queries,
-                                     [int(v) for v in args.sweep.split(",")])
+            exact = exact_top1(matrix, np.concatenate([mated, nonmated]))
+            path = workdir / f"bench_{size}.gallery"
+            with Gallery.create(path, args.recognizer) as gallery:
+                begun = time.perf_counter()
+                gallery.enroll_many((EnrollRecord(f"t{i}", matrix[i]) for i in range(size)), batch_size=10_000)
+                print(f"N={size:,}: enrolled in {time.perf_counter() - begun:.0f} s", flush=True)
+            rows.append(bench_numpy(size, matrix, mated, nonmated, exact))
+            print(rows[-1].line(), flush=True)
+            for kind in kinds:
+                rows += bench_kind(path, size, kind, plan[kind], mated, nonmated, exact)
             for leftover in workdir.glob(f"bench_{size}.gallery*"):
                 leftover.unlink()
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    load = os.getloadavg()
-    header.append(f"- load average at end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
-    table = markdown(rows, header)
-    if sweep:
-        table += (f"\nIVF at N = {max(sizes):,}, single queries, other nprobe settings:\n\n"
-                  "| nprobe | recall@1 | p50 ms | p99 ms |\n|---:|---:|---:|---:|\n")
-        table += "".join(f"| {n} | {r:.3f} | {p50:.2f} | {p99:.2f} |\n" for n, r, p50, p99 in sweep)
+    header.append(f"- load average at end {' / '.join(f'{v:.2f}' for v in os.getloadavg())}; "
+                  f"{(time.time() - started) / 60:.0f} min in all")
+    table = "\n".join(header) + "\n\n" + HEADER + "\n" + "\n".join(r.line() for r in rows) + "\n"
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    suffix = "" if args.distractors == "face-like" else f"_{args.distractors}"
-    (RESULTS / f"bench_gallery{suffix}.md").write_text(table)
+    out = RESULTS / f"bench_gallery_{args.recognizer}_{max(sizes)}_{'-'.join(kinds)}"
+    out.with_suffix(".md").write_text(table)
+    out.with_suffix(".json").write_text(json.dumps({"header": header, "rows": [asdict(r) for r in rows]}, indent=1))
 
 
 if __name__ == "__main__":

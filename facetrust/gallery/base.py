@@ -12,11 +12,12 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, NamedTuple, Protocol, Sequence
+from typing import Any, ClassVar, Iterator, Literal, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
 from facetrust.errors import ConfigError, CorruptDataError, GalleryError, StorageError, StorageFullError
+from facetrust.registry import Option
 from facetrust.types import Face
 
 OnDuplicate = Literal["error", "skip"]
@@ -101,39 +102,58 @@ def model_identity(recognizer: str) -> ModelIdentity:
     return ModelIdentity(recognizer, digest, dim)
 
 
+#: Index kinds of the embedded backend (facetrust.gallery.index_kinds); ``auto`` picks by size.
+INDEX_KINDS = ("auto", "flat", "pq", "hnsw", "ivf")
+
+
 @dataclass(frozen=True)
 class IndexConfig:
-    """How the embedded backend indexes templates.
+    """How the embedded backend indexes templates (docs/gallery.md, "Exact or approximate").
 
-    ``kind``: ``"flat"`` (exact inner product), ``"ivf"`` (inverted lists with 8-bit
-    scalar-quantised codes; candidates are re-scored exactly from the database) or
-    ``"auto"``: flat below ``approximate_above`` templates, IVF from there on.
-    ``nlist`` / ``nprobe``: IVF lists and lists visited per query (``None`` = chosen by size,
-    see docs/gallery.md).
+    ``kind``: ``"flat"`` (exact inner product), ``"pq"`` (a scan of every template's 4-bit
+    product-quantised code), ``"hnsw"`` (a navigable small-world graph over the float vectors),
+    ``"ivf"`` (inverted lists with 8-bit scalar-quantised codes) or ``"auto"``: flat below
+    ``approximate_above`` templates, the approximate kind chosen by the benchmark's curve from
+    there on. Candidates of every kind are re-scored exactly from the database (``rescore``
+    per query for the approximate scores of pq and ivf). ``pq_m``: sub-quantisers (bytes per
+    template = pq_m / 2); ``nlist`` / ``nprobe``: IVF lists and lists
+    visited per query; ``m`` / ``ef_construction`` / ``ef_search``: HNSW links per node,
+    candidate list while building and while searching (``None`` = chosen by size, see
+    docs/gallery.md).
     """
 
-    kind: Literal["auto", "flat", "ivf"] = "auto"
+    kind: Literal["auto", "flat", "pq", "hnsw", "ivf"] = "auto"
     approximate_above: int = 50_000
     nlist: int | None = None
     nprobe: int | None = None
+    m: int | None = None
+    ef_construction: int | None = None
+    ef_search: int | None = None
+    pq_m: int | None = None
+    rescore: int | None = None
+
+    #: Type and range of each setting (a bad one is a ConfigError before anything is built).
+    OPTIONS: ClassVar[dict[str, Option]] = {
+        "approximate_above": Option(int, 1), "nlist": Option(int, 1, 1 << 20, optional=True),
+        "nprobe": Option(int, 1, 1 << 20, optional=True), "m": Option(int, 4, 128, optional=True),
+        "ef_construction": Option(int, 8, 4096, optional=True), "ef_search": Option(int, 1, 1 << 15, optional=True),
+        "pq_m": Option(int, 2, 256, optional=True), "rescore": Option(int, 1, 4096, optional=True),
+    }
 
     def __post_init__(self) -> None:
-        if self.kind not in ("auto", "flat", "ivf"):
-            raise ConfigError(f"index kind must be 'auto', 'flat' or 'ivf', got {self.kind!r}")
-        if self.approximate_above < 1:
-            raise ConfigError("approximate_above must be >= 1")
-        for name in ("nlist", "nprobe"):
+        if self.kind not in INDEX_KINDS:
+            raise ConfigError(f"index kind must be one of {', '.join(map(repr, INDEX_KINDS))}, got {self.kind!r}")
+        for name, spec in self.OPTIONS.items():
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be >= 1, got {value}")
+            if not spec.accepts(value):
+                raise ConfigError(f"index setting {name} must be {spec.describe()}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "approximate_above": self.approximate_above, "nlist": self.nlist,
-                "nprobe": self.nprobe}
+        return {"kind": self.kind, **{name: getattr(self, name) for name in self.OPTIONS}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "IndexConfig":
-        return cls(**{k: data[k] for k in ("kind", "approximate_above", "nlist", "nprobe") if k in data})
+        return cls(**{k: data[k] for k in ("kind", *cls.OPTIONS) if k in data})
 
 
 @dataclass(frozen=True)

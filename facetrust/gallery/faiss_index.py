@@ -1,6 +1,7 @@
 """The FAISS search index of the embedded backend, persisted next to the database.
 
-The index maps template ids to vectors. It is a cache of the database: the
+The index maps template ids to vectors; its kinds (exact, IVF, HNSW) are in
+:mod:`facetrust.gallery.index_kinds`. It is a cache of the database: the
 file carries the database *generation* it reflects and the highest template id
 it holds, so a stale file is brought up to date from the database (new
 templates by id, removals from the removal log) and an unreadable one is
@@ -11,7 +12,6 @@ either the old or the new file, never half of one.
 from __future__ import annotations
 
 import json
-import math
 import os
 import struct
 import zlib
@@ -22,47 +22,34 @@ from typing import Any, Callable
 import numpy as np
 
 from facetrust.gallery.base import IndexConfig
+from facetrust.gallery.index_kinds import KINDS, MIN_POINTS_PER_LIST, IndexKind
 
 _MAGIC = b"FTGIDX01"
-#: FAISS warns below ~39 training points per list; we keep at least this many.
-_MIN_POINTS_PER_LIST = 39
-#: Training sample per list for IVF k-means (more costs time, barely changes recall).
-_TRAIN_POINTS_PER_LIST = 40
 #: Batches at least this large are searched with FAISS's OpenMP threads.
 _PARALLEL_QUERIES = 8
+#: The approximate kind ``auto`` switches to above ``approximate_above`` (docs/gallery.md: the
+#: winner of the 1M-template curve measured by bench/bench_gallery.py).
+AUTO_APPROXIMATE = "pq"
 
 
 class IndexFileError(Exception):
     """The index file is missing its footer, fails its checksum or cannot be deserialised."""
 
 
-def auto_nlist(n: int) -> int:
-    """About 4·√n inverted lists (a power of two), with enough points per list to train."""
-    target = 2 ** round(math.log2(max(1.0, 4.0 * math.sqrt(max(n, 1)))))
-    return int(max(1, min(target, 65536, n // _MIN_POINTS_PER_LIST)))
-
-
-def auto_nprobe(nlist: int) -> int:
-    """Lists visited per query: 6·√nlist (192 of 1,024, 384 of 4,096), at least 32.
-
-    Finer partitions need a smaller share of lists for the same recall. Measured with
-    bench/bench_gallery.py on face-like vectors, recall@1 against exact search: 0.994 at 60k
-    with 192 of 1,024 lists, 0.991 at 200k with 256 of 2,048, 0.996 at 1M with 384 of 4,096
-    (0.990 with another k-means training).
-    """
-    return int(min(nlist, max(32, round(6 * math.sqrt(nlist)))))
-
-
 def planned_kind(n: int, config: IndexConfig, current: str | None = None) -> str:
-    """Index kind for ``n`` templates. In auto mode an IVF index stays IVF until the gallery
-    shrinks below half the switch size, so a gallery near the boundary does not flip back and forth."""
+    """Index kind for ``n`` templates. In auto mode an approximate index stays approximate until
+    the gallery shrinks below half the switch size, so a gallery near the boundary does not flip
+    back and forth."""
     if config.kind == "flat":
         return "flat"
+    kind = AUTO_APPROXIMATE if config.kind == "auto" else config.kind
     if config.kind == "auto":
-        switch = config.approximate_above // 2 if current == "ivf" else config.approximate_above
+        switch = config.approximate_above // 2 if current == kind else config.approximate_above
         if n < switch:
             return "flat"
-    return "ivf" if n >= _MIN_POINTS_PER_LIST else "flat"
+    if kind == "ivf" and n < MIN_POINTS_PER_LIST:
+        return "flat"  # too few vectors to train a single list
+    return kind
 
 
 @dataclass
@@ -75,33 +62,28 @@ class IndexStamp:
 
 
 class TemplateIndex:
-    """A FAISS inner-product index keyed by template id: exact (``flat``) or IVF-SQ8 (``ivf``)."""
+    """A FAISS inner-product index keyed by template id, of one of :data:`KINDS`."""
 
-    def __init__(self, index: Any, kind: str, stamp: IndexStamp, nprobe: int | None = None) -> None:
+    def __init__(self, index: Any, kind: str, stamp: IndexStamp, config: IndexConfig | None = None) -> None:
         self.index = index
         self.kind = kind
         self.stamp = stamp
-        self.nprobe = nprobe
+        self.config = config or IndexConfig()
+
+    @property
+    def behaviour(self) -> IndexKind:
+        return KINDS[self.kind]
 
     # -- construction ------------------------------------------------------
     @classmethod
     def empty(cls, dim: int, kind: str, stamp: IndexStamp, config: IndexConfig,
               training: np.ndarray | None = None) -> "TemplateIndex":
-        """A new empty index; an IVF index is trained on ``training`` (a sample of the vectors)."""
-        import faiss
-
-        if kind == "flat":
-            return cls(faiss.index_factory(dim, "IDMap,Flat", faiss.METRIC_INNER_PRODUCT), "flat", stamp)
-        assert training is not None and len(training) >= _MIN_POINTS_PER_LIST
-        nlist = min(config.nlist or auto_nlist(stamp.trained_for), len(training) // _MIN_POINTS_PER_LIST)
-        index = faiss.index_factory(dim, f"IVF{max(1, nlist)},SQ8", faiss.METRIC_INNER_PRODUCT)
-        index.train(np.ascontiguousarray(training, dtype=np.float32))
-        return cls(index, "ivf", stamp)
+        """A new empty index; a kind that needs training is trained on ``training`` (a sample)."""
+        return cls(KINDS[kind].build(dim, config, stamp.trained_for, training), kind, stamp, config)
 
     @staticmethod
-    def training_size(n: int, config: IndexConfig) -> int:
-        nlist = config.nlist or auto_nlist(n)
-        return min(n, max(nlist * _TRAIN_POINTS_PER_LIST, 10_000))
+    def training_size(n: int, kind: str, config: IndexConfig) -> int:
+        return KINDS[kind].training_size(n, config)
 
     # -- contents ----------------------------------------------------------
     @property
@@ -109,10 +91,13 @@ class TemplateIndex:
         return int(self.index.ntotal)
 
     @property
-    def nlist(self) -> int:
-        import faiss
+    def exact(self) -> bool:
+        return self.behaviour.exact
 
-        return int(faiss.extract_index_ivf(self.index).nlist) if self.kind == "ivf" else 0
+    @property
+    def rescore(self) -> int:
+        """Candidates re-scored exactly per query (at least) when the index's scores are approximate."""
+        return self.config.rescore or self.behaviour.rescore
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
@@ -121,30 +106,24 @@ class TemplateIndex:
     def remove(self, ids: np.ndarray) -> int:
         if not len(ids):
             return 0
-        return int(self.index.remove_ids(np.asarray(ids, dtype=np.int64)))
+        return self.behaviour.remove(self.index, np.asarray(ids, dtype=np.int64))
 
     def ids(self) -> np.ndarray:
         """Every template id in the index (for integrity checks)."""
-        import faiss
+        return self.behaviour.ids(self.index)
 
-        if self.kind == "flat":
-            return faiss.vector_to_array(self.index.id_map).astype(np.int64)
-        ivf = faiss.extract_index_ivf(self.index)
-        lists = ivf.invlists
-        parts = []
-        for list_no in range(ivf.nlist):
-            size = lists.list_size(list_no)
-            if size:
-                parts.append(faiss.rev_swig_ptr(lists.get_ids(list_no), size).copy())
-        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    def stale(self, count: int) -> bool:
+        """The index should be rebuilt for ``count`` templates (see :meth:`IndexKind.stale`)."""
+        return self.behaviour.stale(self.index, count, self.config, self.stamp.trained_for)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "entries": len(self.ids()), **self.behaviour.describe(self.index, self.config)}
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, template ids), ids -1 where fewer than ``k`` were found."""
         import faiss
 
-        if self.kind == "ivf":
-            ivf = faiss.extract_index_ivf(self.index)
-            ivf.nprobe = min(ivf.nlist, self.nprobe or auto_nprobe(ivf.nlist))
+        self.behaviour.prepare_search(self.index, self.config, k)
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if len(queries) >= _PARALLEL_QUERIES:
             return self.index.search(queries, k)
@@ -219,7 +198,7 @@ class TemplateIndex:
             raise IndexFileError(f"FAISS cannot read the index: {exc}") from None
         if footer.get("gallery") != gallery_uuid:
             raise IndexFileError("the index file belongs to another gallery")
-        if index.d != dim or footer.get("kind") not in ("flat", "ivf"):
+        if index.d != dim or footer.get("kind") not in KINDS:
             raise IndexFileError(f"index is {index.d}-d {footer.get('kind')}, the gallery is {dim}-d")
         stamp = IndexStamp(int(footer["generation"]), int(footer["max_template_id"]), int(footer["trained_for"]))
         return cls(index, footer["kind"], stamp)

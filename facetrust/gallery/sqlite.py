@@ -46,7 +46,8 @@ from facetrust.gallery.base import (
     GalleryIndexWarning, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate, OnDuplicate, Template, damaged_vector,
     distinct_identities, iso_time, storage_error,
 )
-from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, auto_nprobe, planned_kind
+from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, planned_kind
+from facetrust.gallery.index_kinds import check_config
 from facetrust.privacy.encryption import KeySource, TemplateCipher, index_data, open_cipher, template_data
 from facetrust.privacy.keys import ProtectionKey
 
@@ -72,7 +73,6 @@ _ROTATE_CHUNK = 5_000  # templates re-encrypted per statement batch in a key rot
 _VECTORS = ("SELECT t.id, t.vector, coalesce(i.id, '') FROM templates t "
             "LEFT JOIN identities i ON i.pk = t.identity_pk")
 _PLAIN_VECTORS = "SELECT t.id, t.vector, NULL FROM templates t"
-_RESCORED = 16  # IVF candidates re-scored exactly per query (at least)
 #: How long a write waits for another connection's write lock.
 BUSY_TIMEOUT_S = 30.0
 #: How long erasure waits for readers of older snapshots before it warns and scrubs in the background.
@@ -127,6 +127,7 @@ class SQLiteGallery:
     def create(cls, location: str | os.PathLike[str], model: ModelIdentity, index: IndexConfig | None = None,
                encryption_key: ProtectionKey | None = None) -> "SQLiteGallery":
         path = Path(location)
+        check_config(model.dim, index or IndexConfig())
         if path.exists():
             raise GalleryError(f"{path} already exists")
         folder = path.parent if str(path.parent) else Path(".")
@@ -215,6 +216,11 @@ class SQLiteGallery:
                 raise error from None
             raise GalleryError(f"cannot write to {path} ({exc}); open it read-only instead") from None
         stored = IndexConfig.from_dict(json.loads(meta.get("index", "{}")))
+        try:
+            check_config(ModelIdentity.from_dict(json.loads(meta["model"])).dim, index or stored)
+        except ConfigError:
+            conn.close()
+            raise
         columns = {r[1] for r in conn.execute("PRAGMA table_info(templates)")}
         if "face" not in columns and not readonly:  # a gallery from before template records had faces
             conn.execute("ALTER TABLE templates ADD COLUMN face TEXT")
@@ -603,7 +609,7 @@ class SQLiteGallery:
                 f"{generation} and no longer logs the removals up to {log_since}; rebuilding it from the database"),
                 stacklevel=4)
             return None
-        index.nprobe = self.index_config.nprobe
+        index.config = self.index_config
         (count,) = c.execute("SELECT count(*) FROM templates").fetchone()
         return None if self._wants_rebuild(index, count) else index
 
@@ -616,27 +622,18 @@ class SQLiteGallery:
                                  "another key by a key rotation that was interrupted)") from None
 
     def _wants_rebuild(self, index: TemplateIndex, count: int) -> bool:
-        kind = planned_kind(count, self.index_config, index.kind)
-        if kind != index.kind:
-            return True
-        if kind == "ivf":
-            if self.index_config.nlist is not None:
-                return index.nlist != min(self.index_config.nlist, max(1, index.stamp.trained_for // 39))
-            # Lists were sized for trained_for vectors; retrain once the gallery grew or shrank 4x.
-            return not index.stamp.trained_for / 4 <= count <= index.stamp.trained_for * 4
-        return False
+        return planned_kind(count, self.index_config, index.kind) != index.kind or index.stale(count)
 
     def _build(self, c: sqlite3.Connection, generation: int) -> TemplateIndex:
         all_ids = np.array([r[0] for r in c.execute("SELECT id FROM templates ORDER BY id")], dtype=np.int64)
         kind = planned_kind(len(all_ids), self.index_config)
         stamp = IndexStamp(generation, 0, len(all_ids))
         training = None
-        if kind == "ivf":
-            size = TemplateIndex.training_size(len(all_ids), self.index_config)
+        size = TemplateIndex.training_size(len(all_ids), kind, self.index_config)
+        if size:
             sample = np.sort(np.random.default_rng(0).choice(all_ids, size, replace=False))
             training = self._fetch_vectors(c, sample)
         index = TemplateIndex.empty(self.model.dim, kind, stamp, self.index_config, training)
-        index.nprobe = self.index_config.nprobe
         self._add_new(c, index)
         self._dirty = True
         return index
@@ -669,9 +666,9 @@ class SQLiteGallery:
     def search(self, vectors: np.ndarray, k: int) -> list[list[Candidate]]:
         with self._read() as c:
             index = self._sync(c)
-            # Flat scores are exact: k candidates suffice. IVF ranks by 8-bit codes: a few more
+            # Flat and HNSW scores are exact: k candidates suffice. PQ and IVF rank by codes: more
             # candidates are re-scored exactly so quantisation error cannot change the top k.
-            want = min(index.ntotal, k if index.kind == "flat" else max(_RESCORED, 2 * k))
+            want = min(index.ntotal, k if index.exact else max(index.rescore, 2 * k))
             results: list[list[Candidate]] = [[] for _ in range(len(vectors))]
             todo = np.arange(len(vectors))
             while want and len(todo):
@@ -797,9 +794,7 @@ class SQLiteGallery:
             "created_at": iso_time(self._created_at), "identities": identities, "templates": templates,
             "generation": generation, "files_bytes": sizes,
             "encryption": None if self.cipher is None else self.cipher.spec(),
-            "index": {"kind": index.kind, "entries": index.ntotal, "nlist": index.nlist or None,
-                      "nprobe": (index.nprobe or auto_nprobe(index.nlist)) if index.kind == "ivf" else None,
-                      "trained_for": index.stamp.trained_for if index.kind == "ivf" else None,
+            "index": {**index.describe(), "trained_for": index.stamp.trained_for if index.kind == "ivf" else None,
                       "config": self.index_config.to_dict()},
         }
 

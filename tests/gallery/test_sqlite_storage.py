@@ -16,6 +16,7 @@ import pytest
 
 from facetrust.errors import GalleryError
 from facetrust.gallery import EnrollRecord, Gallery, GalleryIndexWarning, IndexConfig
+from facetrust.gallery.faiss_index import AUTO_APPROXIMATE
 from gallery_vectors import noisy, unit_vectors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,16 +227,18 @@ def test_index_switches_from_exact_to_approximate_as_the_gallery_grows(tmp_path)
         gallery.enroll_many([EnrollRecord(f"p{i}", vectors[i]) for i in range(500, 3000)])
         gallery.flush()
         index = gallery.stats()["index"]
-        assert index["kind"] == "ivf" and index["entries"] == 3000 and index["nprobe"] < index["nlist"]
+        assert index["kind"] == AUTO_APPROXIMATE and index["entries"] == 3000
         queries = np.stack([noisy(vectors[i], seed=i, scale=0.05) for i in range(0, 3000, 10)])
         approximate = gallery.search_embeddings(queries, k=3)
-        nlist = index["nlist"]
     exact_scores = queries @ vectors.T
     for query, result in enumerate(approximate):  # whatever it found is scored exactly
         for match in result.matches:
             assert match.score == pytest.approx(exact_scores[query, int(match.identity_id[1:])], abs=1e-5)
+    with Gallery.open(path, index=IndexConfig(kind="ivf")) as gallery:
+        index = gallery.stats()["index"]
+        assert index["kind"] == "ivf" and index["nprobe"] < index["nlist"]
     # Visiting every list, the IVF index (8-bit codes + exact re-scoring) equals exact search.
-    with Gallery.open(path, index=IndexConfig(approximate_above=1000, nprobe=nlist)) as gallery:
+    with Gallery.open(path, index=IndexConfig(kind="ivf", nprobe=index["nlist"])) as gallery:
         assert gallery.stats()["index"]["kind"] == "ivf"
         results = gallery.search_embeddings(queries, k=3)
     top3 = np.argsort(-exact_scores, axis=1)[:, :3]

@@ -52,7 +52,7 @@ def _leaks(raw: bytes, stored: np.ndarray) -> list[str]:
 def test_no_template_bytes_in_any_file(protection, lfw_faces, key_file, tmp_path):
     location = tmp_path / "staff.gallery"
     privacy = {"protection": protection, "key": save_key(eval_key(20), tmp_path / "p.key")} if protection else {}
-    with Gallery.create(location, encryption_key=key_file, **privacy) as gallery:
+    with Gallery.create(location, "dlib-resnet", encryption_key=key_file, **privacy) as gallery:
         enrol_first_two(gallery, lfw_faces)
         gallery.add_templates("person1", embeddings=lfw_faces.vectors[5])
         probes = lfw_faces.vectors[2::3]
@@ -73,7 +73,7 @@ def test_no_template_bytes_in_any_file(protection, lfw_faces, key_file, tmp_path
     assert header["encryption"]["cipher"] == "AES-256-GCM"
     assert not _leaks(b"".join(_files(location).values()), stored)  # closed: database and index
     # The same enrolment without encryption leaves the bytes where this grep finds them.
-    with Gallery.create(tmp_path / "plain.gallery", **privacy) as plain:
+    with Gallery.create(tmp_path / "plain.gallery", "dlib-resnet", **privacy) as plain:
         enrol_first_two(plain, lfw_faces)
     assert _leaks(b"".join(_files(tmp_path / "plain.gallery").values()), stored)
     # Reopened with the key it searches as before; the stats name the key, never the secret.
@@ -85,7 +85,7 @@ def test_no_template_bytes_in_any_file(protection, lfw_faces, key_file, tmp_path
 
 def test_wrong_missing_short_and_corrupted_keys_are_typed_errors(lfw_faces, key_file, tmp_path, monkeypatch):
     location = tmp_path / "staff.gallery"
-    with Gallery.create(location, encryption_key=key_file) as gallery:
+    with Gallery.create(location, "dlib-resnet", encryption_key=key_file) as gallery:
         enrol_first_two(gallery, lfw_faces)
     other = save_key(ProtectionKey.generate(), tmp_path / "other.key")
     with pytest.raises(WrongKeyError, match="encrypted with key"):
@@ -108,11 +108,11 @@ def test_wrong_missing_short_and_corrupted_keys_are_typed_errors(lfw_faces, key_
     with pytest.raises(PrivacyKeyError, match="key file not found"):
         Gallery.open(location, encryption_key=tmp_path / "missing.key")
     with pytest.raises(ConfigError, match="not encrypted: it takes no encryption key"):
-        with Gallery.create(tmp_path / "plain.gallery"):
+        with Gallery.create(tmp_path / "plain.gallery", "dlib-resnet"):
             pass
         Gallery.open(tmp_path / "plain.gallery", encryption_key=key_file)
     with pytest.raises(ConfigError, match="embedded sqlite backend"):
-        Gallery.create("postgresql://user@localhost/db", encryption_key=key_file)
+        Gallery.create("postgresql://user@localhost/db", "dlib-resnet", encryption_key=key_file)
     # The key from the environment: hex, or a key file path.
     monkeypatch.setenv(ENCRYPTION_KEY_FILE_ENV, str(key_file))
     with Gallery.open(location) as gallery:
@@ -149,7 +149,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def test_tampered_rows_are_corrupt_data_naming_the_template(lfw_faces, key_file, tmp_path):
     location = tmp_path / "staff.gallery"
-    with Gallery.create(location, encryption_key=key_file) as gallery:
+    with Gallery.create(location, "dlib-resnet", encryption_key=key_file) as gallery:
         enrol_first_two(gallery, lfw_faces)
         ids = {i.id: [t.id for t in i.templates] for i in gallery.list()}
     a, b = ids["person0"][0], ids["person3"][0]
@@ -188,7 +188,7 @@ def test_tampered_rows_are_corrupt_data_naming_the_template(lfw_faces, key_file,
 
 
 def test_encrypted_export_round_trip_and_refusals(lfw_faces, key_file, tmp_path):
-    with Gallery.create(tmp_path / "staff.gallery", encryption_key=key_file) as gallery:
+    with Gallery.create(tmp_path / "staff.gallery", "dlib-resnet", encryption_key=key_file) as gallery:
         enrol_first_two(gallery, lfw_faces)
         gallery.update("person2", name="Gerhard", metadata={"team": "b"})
         gallery.export(tmp_path / "staff.jsonl")
@@ -208,14 +208,14 @@ def test_encrypted_export_round_trip_and_refusals(lfw_faces, key_file, tmp_path)
                                   original.backend.templates_of([identity])[identity][1])
         original.close()
     # Into a plain gallery, when the caller decides so (the key is still needed to read it).
-    with Gallery.create(tmp_path / "plain.gallery") as plain:
+    with Gallery.create(tmp_path / "plain.gallery", "dlib-resnet") as plain:
         assert plain.import_file(tmp_path / "staff.jsonl", encryption_key=key_file) == 6
     # A tampered export line is a CorruptDataError naming the line; nothing of that batch is stored.
     lines = (tmp_path / "staff.jsonl").read_text().splitlines()
     row = json.loads(lines[3])
     row["templates"][0]["vector"], row["templates"][1]["vector"] = row["templates"][1]["vector"], row["templates"][0]["vector"]
     (tmp_path / "tampered.jsonl").write_text("\n".join(lines[:3] + [json.dumps(row)] + lines[4:]) + "\n")
-    with Gallery.create(tmp_path / "target.gallery", encryption_key=key_file) as target:
+    with Gallery.create(tmp_path / "target.gallery", "dlib-resnet", encryption_key=key_file) as target:
         with pytest.raises(CorruptDataError, match="tampered.jsonl, line 4, template 1 fails its authentication"):
             target.import_file(tmp_path / "tampered.jsonl")
         assert len(target) == 0

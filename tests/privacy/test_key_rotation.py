@@ -36,7 +36,7 @@ def keys(tmp_path: Path) -> tuple[Path, Path]:
 def _gallery(location: Path, key: Path, faces) -> None:  # type: ignore[no-untyped-def]
     """The six LFW people plus filler identities: their embeddings with small perturbations."""
     rng = np.random.default_rng(0)
-    with Gallery.create(location, encryption_key=key) as gallery:
+    with Gallery.create(location, "dlib-resnet", encryption_key=key) as gallery:
         enrol_first_two(gallery, faces)
         noisy = np.repeat(faces.vectors, FILLER // len(faces.vectors) + 1, axis=0)[:FILLER]
         noisy = noisy + rng.normal(0, 0.05, noisy.shape)
@@ -113,7 +113,7 @@ def test_a_process_killed_mid_rotation_leaves_the_old_key_state_whole(lfw_faces,
 def test_cli_rotate_key(lfw_faces, keys, tmp_path):
     old, new = keys
     location = tmp_path / "staff.gallery"
-    with Gallery.create(location, encryption_key=old) as gallery:
+    with Gallery.create(location, "dlib-resnet", encryption_key=old) as gallery:
         enrol_first_two(gallery, lfw_faces)
     env = {k: v for k, v in os.environ.items() if k not in (ENCRYPTION_KEY_ENV, ENCRYPTION_KEY_FILE_ENV)}
 
@@ -126,7 +126,7 @@ def test_cli_rotate_key(lfw_faces, keys, tmp_path):
     again = cli(str(location), "--old-key", str(old), "--new-key", str(new))
     assert again.returncode == 1 and again.stderr.strip().startswith("error:") and "encrypted with key" in again.stderr
     assert again.stderr.count("\n") == 1
-    with Gallery.create(tmp_path / "plain.gallery"):
+    with Gallery.create(tmp_path / "plain.gallery", "dlib-resnet"):
         pass
     plain = cli(str(tmp_path / "plain.gallery"), "--old-key", str(old), "--new-key", str(new))
     assert plain.returncode == 1 and "not encrypted" in plain.stderr and plain.stderr.count("\n") == 1

@@ -27,7 +27,7 @@ from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, Pair, read_lfw_pairs
 from facetrust.privacy import create_protector
 from facetrust.privacy.evaluation import TUNING_FOLDS, calibrate_thresholds, choose_params, eval_key, load_pair_data
 
-CONFIGURATIONS = [("dlib-hog", "dlib-resnet"), ("yunet", "mobilefacenet")]
+CONFIGURATIONS = [("dlib-hog", "dlib-resnet"), ("yunet", "mobilefacenet"), ("yunet", "edgeface-xs")]
 FMRS = (1e-2, 1e-3, 1e-4)
 OUT = ROOT / "facetrust" / "privacy"
 

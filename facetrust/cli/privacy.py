@@ -61,7 +61,8 @@ def rekey(
 def protection(
     root: Path = typer.Option(..., "--root", help="LFW image folder (one folder per person)."),
     pairs: Path = typer.Option(..., "--pairs", help="The View-2 pairs.txt."),
-    # The protection schemes' parameters are calibrated for dlib-resnet and mobilefacenet (privacy/calibration.json).
+    # The published protection numbers are dlib-resnet's (docs/privacy.md); calibration.json also covers
+    # mobilefacenet and edgeface-xs.
     preset: str = typer.Option("dlib", "--preset", help="Preset of the main configuration."),
     detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Detector of the main configuration (default: the preset's)."),
     recognizer: Optional[str] = typer.Option(None, "--recognizer", "-r", help="Recognizer of the main configuration (default: the preset's)."),

@@ -91,21 +91,21 @@ def test_export_import_keeps_protection_and_refuses_mismatches(lfw_faces, key_fi
         assert len(other_key) == 0
 
 
-def test_the_default_preset_gallery_can_be_protected(shared, key_file, tmp_path):
+def test_the_default_preset_gallery_can_be_protected(lfw_faces, key_file, tmp_path):
     """EdgeFace-XS (the default) has measured centres, parameters and thresholds: a protected gallery
     of real LFW images identifies each person's unenrolled photo and stores no embedding."""
-    from facetrust import FaceAnalyzer
-    from tests_privacy_helpers import enrol_first_two
-    from conftest import FaceSet, PEOPLE
+    from types import SimpleNamespace
 
-    paths = [shared / "data" / "lfw" / n / f"{n}_{i:04d}.jpg" for n in PEOPLE for i in (1, 2, 3)]
-    embedded = FaceAnalyzer().embed(paths, select="center")
+    from facetrust import FaceAnalyzer
+
+    embedded = FaceAnalyzer().embed(lfw_faces.paths, select="center")  # the same images, default preset
     assert embedded.found.all() and embedded.vectors.shape[1] == 512
-    faces = FaceSet(paths, np.repeat(np.arange(len(PEOPLE)), 3), embedded.vectors)
+    faces = SimpleNamespace(vectors=embedded.vectors)
+    people = len(lfw_faces.paths) // 3
     with Gallery.create(tmp_path / "g.gallery", protection="slerp", key=key_file) as gallery:
         assert gallery.model.name == "edgeface-xs"
         enrol_first_two(gallery, faces)
         found = [r.matches[0].identity_id for r in gallery.search_embeddings(faces.vectors[2::3], k=1)]
-        assert found == [f"person{i}" for i in range(len(PEOPLE))]
+        assert found == [f"person{i}" for i in range(people)]
     raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*.gallery*"))
     assert all(v.astype(np.float32).tobytes()[:64] not in raw for v in faces.vectors)

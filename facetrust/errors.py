@@ -86,6 +86,10 @@ class StorageError(GalleryError):
     """The gallery's storage failed (an I/O error); what was committed before is intact."""
 
 
+class DatabaseUnavailableError(StorageError):
+    """The database cannot be reached (at start-up: within the retry time); nothing was written."""
+
+
 class StorageFullError(StorageError):
     """The disk (or the database's size limit) is full: the write that hit it stored nothing."""
 

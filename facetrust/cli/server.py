@@ -49,10 +49,11 @@ def serve(
 
 
 def _store(config_file: Optional[Path]):
+    """The key file, or the shared database's keys when the config has a database_url."""
     from facetrust.server.config import load_config
-    from facetrust.server.keys import KeyStore
+    from facetrust.server.keys import open_key_store
 
-    return KeyStore(load_config(config_file).keys_path())
+    return open_key_store(load_config(config_file))
 
 
 @keys_app.command()
@@ -68,11 +69,11 @@ def create(
         store = _store(config_file)
         record, secret = store.create(name, gallery, rate_limit)
     if as_json:
-        print_json({"key": secret, **record.public_dict(), "file": str(store.path)})
+        print_json({"key": secret, **record.public_dict(), "file": store.location})
         return
     typer.echo(secret)
     scope = ", ".join(record.galleries) if record.galleries else "all galleries"
-    typer.echo(f"key {record.id} ({scope}) stored hashed in {store.path}; copy it now, it cannot be shown again",
+    typer.echo(f"key {record.id} ({scope}) stored hashed in {store.location}; copy it now, it cannot be shown again",
                err=True)
 
 

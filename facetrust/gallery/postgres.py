@@ -14,6 +14,10 @@ the table files until overwritten). ``VACUUM FULL`` locks the tables while it
 runs, which grows with the gallery; ``"vacuum"`` trades that for the weaker
 guarantee. Either way PostgreSQL keeps old row versions in its write-ahead log
 segments (and in backups) until they are recycled, which the operator controls.
+
+A lost connection (the server restarted, the network dropped) is reported as
+:class:`~facetrust.errors.DatabaseUnavailableError`; the next call connects again, and a
+transaction that finds its connection dead before it started reconnects at once.
 """
 from __future__ import annotations
 
@@ -22,12 +26,14 @@ import re
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from facetrust.errors import ConfigError, DuplicateIdentityError, GalleryError, IdentityNotFoundError
+from facetrust.errors import (
+    ConfigError, DatabaseUnavailableError, DuplicateIdentityError, GalleryError, IdentityNotFoundError,
+)
 from facetrust.gallery.base import (
     FORMAT, FORMAT_VERSION, Candidate, ErasureWarning, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate,
     OnDuplicate, Template, distinct_identities,
@@ -36,6 +42,10 @@ from facetrust.gallery.base import (
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 #: How long erasure waits for the table lock held by other connections' transactions.
 ERASURE_WAIT_S = 2.0
+#: Seconds one connection attempt may take (an unreachable host must not hang a request).
+CONNECT_TIMEOUT_S = 5
+#: SQLSTATE classes a retry cannot fix: bad credentials (28…) and a database that does not exist.
+_PERMANENT_SQLSTATES = ("28", "3D000")
 
 
 def _vector_text(vector: np.ndarray) -> str:
@@ -51,12 +61,51 @@ def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
+def connect(url: str, retry_for_s: float = 0.0) -> Any:
+    """An autocommit connection to ``url``. While the server is unreachable (refused, timed out,
+    starting up) it retries with exponential backoff (0.1 s doubling to 2 s) for ``retry_for_s``
+    seconds, then raises :class:`DatabaseUnavailableError`; bad credentials fail at once."""
+    try:
+        import psycopg
+    except ImportError:
+        raise ConfigError("the postgres backend needs psycopg: pip install 'facetrust[postgres]'") from None
+    deadline = time.monotonic() + retry_for_s
+    delay, attempts = 0.1, 0
+    while True:
+        attempts += 1
+        try:
+            return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        except psycopg.OperationalError as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            if (exc.sqlstate or "").startswith(_PERMANENT_SQLSTATES):
+                raise GalleryError(f"cannot connect to {_redact(url)}: {reason}") from None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                tried = f" (tried {attempts} times in {retry_for_s:g} s)" if retry_for_s > 0 else ""
+                raise DatabaseUnavailableError(f"cannot connect to {_redact(url)}{tried}: {reason}") from None
+            time.sleep(min(delay, left))
+            delay = min(2.0, delay * 2)
+        except psycopg.Error as exc:
+            raise GalleryError(f"cannot connect to {_redact(url)}: {' '.join(str(exc).split())}") from None
+
+
+def lost_connection(conn: Any, exc: Exception) -> DatabaseUnavailableError | None:
+    """The error to report when ``exc`` means that ``conn`` is dead (else None)."""
+    import psycopg
+
+    if isinstance(exc, psycopg.OperationalError) and (conn.closed or conn.broken):
+        reason = " ".join(str(exc).split()) or "connection lost"
+        return DatabaseUnavailableError(f"the database connection was lost ({reason}); retry shortly")
+    return None
+
+
 class PostgresGallery:
     def __init__(self, conn: Any, url: str, schema: str, model: ModelIdentity, readonly: bool,
                  index: IndexConfig, ef_search: int, erase: str) -> None:
         if erase not in ("full", "vacuum"):
             raise ConfigError(f"erase must be 'full' or 'vacuum', got {erase!r}")
         self._conn = conn
+        self._url = url
         self.location = _redact(url)
         self.schema = schema
         self.model = model
@@ -73,14 +122,7 @@ class PostgresGallery:
     def _connect(url: str, schema: str) -> Any:
         if not _SCHEMA_NAME.match(schema):
             raise ConfigError(f"schema must be a lower-case SQL identifier, got {schema!r}")
-        try:
-            import psycopg
-        except ImportError:
-            raise ConfigError("the postgres backend needs psycopg: pip install 'facetrust[postgres]'") from None
-        try:
-            return psycopg.connect(url, autocommit=True)
-        except psycopg.Error as exc:
-            raise GalleryError(f"cannot connect to {_redact(url)}: {str(exc).strip()}") from None
+        return connect(url)
 
     @classmethod
     def create(cls, location: str, model: ModelIdentity, index: IndexConfig | None = None, schema: str = "facetrust",
@@ -157,12 +199,37 @@ class PostgresGallery:
             raise GalleryError("the gallery is open read-only")
         with self._lock:
             try:
-                with self._conn.transaction():
-                    yield self._conn
+                with ExitStack() as stack:
+                    yield self._begin(stack)
             except psycopg.errors.UniqueViolation as exc:
                 raise DuplicateIdentityError(f"already enrolled ({str(exc).strip().splitlines()[-1]})") from None
             except psycopg.Error as exc:
+                lost = lost_connection(self._conn, exc)
+                if lost is not None:
+                    raise lost from None
                 raise GalleryError(f"database error: {str(exc).strip()}") from None
+
+    def _begin(self, stack: ExitStack) -> Any:
+        """The connection inside a new transaction. A connection found dead by BEGIN (the server
+        restarted since the last call) is replaced once, before any work was done on it."""
+        import psycopg
+
+        if not (self._conn.closed or self._conn.broken):
+            try:
+                stack.enter_context(self._conn.transaction())
+                return self._conn
+            except psycopg.OperationalError as exc:
+                if lost_connection(self._conn, exc) is None:
+                    raise
+        self._reconnect()
+        stack.enter_context(self._conn.transaction())
+        return self._conn
+
+    def _reconnect(self) -> None:
+        self._conn.close()
+        self._conn = connect(self._url)
+        if self.readonly:
+            self._conn.execute("SET default_transaction_read_only = on")
 
     # -- writes --------------------------------------------------------------
     def enroll(self, records: Sequence[tuple[str, str | None, str, Sequence[NewTemplate]]],
@@ -256,8 +323,13 @@ class PostgresGallery:
                 return
             except psycopg.errors.LockNotAvailable:
                 self._vacuum_pending = True
+            except psycopg.OperationalError as exc:
+                if lost_connection(self._conn, exc) is None:
+                    raise
+                self._vacuum_pending = True  # the removal committed; the rewrite waits for a connection
             finally:
-                self._conn.execute("SET lock_timeout = 0")
+                if not (self._conn.closed or self._conn.broken):
+                    self._conn.execute("SET lock_timeout = 0")
         warnings.warn(ErasureWarning(
             f"the removal committed, but another connection's open transaction holds the gallery's tables, so "
             f"{command} could not rewrite them yet: the removed rows stay in the table files until it runs "

@@ -26,8 +26,8 @@ from facetrust.server.errors import error_body, error_response, http_code
 from facetrust.server.gate import Gate
 from facetrust.server.headers import SecurityHeaders, mount_docs
 from facetrust.server.inference import InferencePool
-from facetrust.server.keys import KeyStore
-from facetrust.server.ratelimit import RateLimiter
+from facetrust.server.keys import KeyStore, PostgresKeyStore, open_key_store
+from facetrust.server.ratelimit import RateLimiter, SharedRateLimiter
 
 log = logging.getLogger("facetrust.server")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -40,8 +40,12 @@ class Services:
     config: ServerConfig
     analyzer_config: AnalyzerConfig
     pool: InferencePool
-    keys: KeyStore
-    galleries: Any  # facetrust.server.galleries.Galleries
+    keys: KeyStore | PostgresKeyStore
+    galleries: Any  # facetrust.server.galleries.Galleries or shared_galleries.SharedGalleries
+    limiter: RateLimiter
+    auth_failures: RateLimiter
+    #: The database shared with other instances (``database_url``), else None.
+    database: Any = None
 
 
 def analyzer_config(config: ServerConfig) -> AnalyzerConfig:
@@ -56,18 +60,46 @@ def check_config(config: ServerConfig) -> AnalyzerConfig:
     return analyzer
 
 
+def shared_stores(config: ServerConfig) -> dict[str, Any]:
+    """Keys, rate limiters and galleries: in the shared database with ``database_url`` (after
+    waiting for it and checking that it holds this instance's recognizer), else local."""
+    auth_burst = max(1, int(config.auth_failures_per_minute))
+    if not config.database_url:
+        from facetrust.server.galleries import Galleries
+
+        return {"keys": KeyStore(config.keys_path()),
+                "limiter": RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst),
+                "auth_failures": RateLimiter(config.auth_failures_per_minute, auth_burst),
+                "galleries": Galleries(config.galleries_path(), config.recognizer, config.encrypt_galleries,
+                                       config.encryption_key_file)}
+    from facetrust.gallery.base import model_identity
+    from facetrust.server.database import SharedDatabase
+    from facetrust.server.shared_galleries import SharedGalleries
+
+    database = SharedDatabase(config.database_url, config.database_schema, config.database_connect_timeout_s)
+    try:
+        database.check_model(model_identity(config.recognizer))
+        return {"database": database, "keys": open_key_store(config, database),
+                "limiter": SharedRateLimiter(database, config.rate_limit_per_minute, config.rate_limit_burst),
+                "auth_failures": SharedRateLimiter(database, config.auth_failures_per_minute, auth_burst,
+                                                   name="auth-failures"),
+                "galleries": SharedGalleries(database, config.recognizer, config.encrypt_galleries)}
+    except BaseException:
+        database.close()
+        raise
+
+
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     from facetrust.server import api, compreface, galleries, reports
 
     config = config or ServerConfig()
+    checked = check_config(config)
     services = Services(
         config=config,
-        analyzer_config=check_config(config),
+        analyzer_config=checked,
         pool=InferencePool(analyzer_config(config), config.resolved_workers(),
                            config.max_pending, config.request_timeout_s),
-        keys=KeyStore(config.keys_path()),
-        galleries=galleries.Galleries(config.galleries_path(), config.recognizer, config.encrypt_galleries,
-                                      config.encryption_key_file),
+        **shared_stores(config),
     )
 
     @asynccontextmanager
@@ -82,18 +114,17 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         finally:
             services.pool.stop()
             services.galleries.close()
+            if services.database is not None:
+                services.database.close()
 
     app = FastAPI(title="facetrust", version=facetrust.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Face detection, analysis, verification and galleries over the facetrust library. "
                               "Send the API key in the `x-api-key` header.")
     app.state.services = services
     _install_error_handlers(app)
-    app.add_middleware(Gate, keys=services.keys,
-                       limiter=RateLimiter(config.rate_limit_per_minute, config.rate_limit_burst),
-                       auth=config.auth, max_upload_bytes=config.max_upload_bytes,
-                       upload_timeout_s=config.upload_timeout_s,
-                       auth_failures=RateLimiter(config.auth_failures_per_minute,
-                                                 max(1, int(config.auth_failures_per_minute))))
+    app.add_middleware(Gate, keys=services.keys, limiter=services.limiter, auth=config.auth,
+                       max_upload_bytes=config.max_upload_bytes, upload_timeout_s=config.upload_timeout_s,
+                       auth_failures=services.auth_failures)
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
                            allow_methods=["GET", "POST", "PUT", "DELETE"], allow_headers=["x-api-key", "content-type"])

@@ -79,7 +79,7 @@ class EmptySubjects:
 class Collection:
     """A gallery seen as a CompreFace face collection."""
 
-    def __init__(self, gallery: Gallery, empty: EmptySubjects) -> None:
+    def __init__(self, gallery: Gallery, empty: Any) -> None:
         self.gallery = gallery
         self.empty = empty
 
@@ -160,8 +160,7 @@ async def collection(request: Request) -> Collection:
         key.check_gallery(name)
     galleries = services(request).galleries
     gallery = await run_in_threadpool(galleries.get_or_create, name)
-    path = galleries.path(name)
-    return Collection(gallery, EmptySubjects(path.with_name(path.name + ".subjects.json")))
+    return Collection(gallery, galleries.empty_subjects(name))
 
 
 # --------------------------------------------------------------------------- answer shapes

@@ -75,6 +75,13 @@ class ServerConfig(AnalyzerConfig):
     #: ``$FACETRUST_ENCRYPTION_KEY_FILE``. A path only: the key itself never goes into the config
     #: file, and no request can carry it.
     encryption_key_file: str | None = None
+    #: PostgreSQL URL shared by several instances: galleries (pgvector), API keys and rate-limit
+    #: buckets live there instead of in $FACETRUST_HOME (docs/distributed.md). None = one instance.
+    database_url: str | None = None
+    #: Schema of the shared tables; each gallery gets a schema of its own next to it.
+    database_schema: str = "facetrust_server"
+    #: Seconds start-up keeps retrying an unreachable database (backoff 0.1 s doubling to 2 s).
+    database_connect_timeout_s: float = 30.0
 
     def resolved_workers(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)
@@ -97,7 +104,8 @@ class ServerConfig(AnalyzerConfig):
 _NOT_SERVED = {"fallback_box"}
 _FIELDS = {f.name: f for f in fields(ServerConfig) if f.name not in _NOT_SERVED}
 #: 0 means: workers = one per core, port = any free port, no rate limit, no waiting queue, no failed-key limit.
-_ZERO_ALLOWED = {"workers", "port", "rate_limit_per_minute", "max_pending", "auth_failures_per_minute"}
+_ZERO_ALLOWED = {"workers", "port", "rate_limit_per_minute", "max_pending", "auth_failures_per_minute",
+                 "database_connect_timeout_s"}
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:

@@ -67,6 +67,7 @@ _TABLE: dict[type[BaseException], tuple[int, str, int]] = {
     E.DuplicateIdentityError: (409, "already_exists", 43),
     E.EmbeddingError: (422, "bad_embedding", 37),
     E.StorageFullError: (507, "storage_full", 0),  # the server's disk, not the request, is at fault
+    E.DatabaseUnavailableError: (503, "database_unavailable", 0),  # Retry-After: 1
     E.StorageError: (503, "storage_error", 0),
     E.GalleryError: (400, "gallery_error", 36),
     E.ConfigError: (400, "bad_request", 36),
@@ -134,6 +135,9 @@ def error_response(path: str, error: BaseException) -> JSONResponse:
     if status == 500:
         log.error("unhandled error on %s", path, exc_info=error)
         message = "internal server error"
+    elif isinstance(error, E.DatabaseUnavailableError):  # the detail names the database: for the log only
+        log.warning("%s: %s", path, error)
+        message = "the database is unreachable; retry shortly"
     else:
         message = (str(error).splitlines() or [code.replace("_", " ")])[0]
     return JSONResponse(error_body(path, status, code, message, compreface_code), status,

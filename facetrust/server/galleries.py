@@ -1,7 +1,8 @@
 """Galleries over HTTP: create, enrol, search, list, update, remove, export.
 
 Each gallery is ``<gallery_dir>/<name>.gallery`` (the embedded SQLite + FAISS backend of
-:mod:`facetrust.gallery`), opened once and shared. Enrolment faces are prepared in the
+:mod:`facetrust.gallery`), opened once and shared; with ``database_url``, a pgvector gallery
+in the database that several instances share (:mod:`facetrust.server.shared_galleries`). Enrolment faces are prepared in the
 inference workers by the library's enrolment path (:mod:`facetrust.gallery.enrolment`:
 selection rule, embedding, quality) and gated and stored by the gallery, which refuses
 faces of another model. Gallery calls
@@ -48,6 +49,12 @@ MAX_INT = 2**63 - 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+def check_gallery_name(name: str) -> None:
+    if not _NAME.match(name) or name.endswith(SUFFIX):
+        raise ConfigError(f"gallery name {name!r} must be 1-64 letters, digits, '_', '-' or '.', "
+                          "starting with a letter or digit")
+
+
 class Galleries:
     """The open galleries of one server, by name."""
 
@@ -64,9 +71,7 @@ class Galleries:
         self._key = load_encryption_key(encryption_key_file) if encrypt or encryption_key_file else None
 
     def path(self, name: str) -> Path:
-        if not _NAME.match(name) or name.endswith(SUFFIX):
-            raise ConfigError(f"gallery name {name!r} must be 1-64 letters, digits, '_', '-' or '.', "
-                              "starting with a letter or digit")
+        check_gallery_name(name)
         return self.folder / f"{name}{SUFFIX}"
 
     def names(self) -> list[str]:
@@ -103,6 +108,13 @@ class Galleries:
                 return self.create(name)
             except ConflictError:  # created by a concurrent request meanwhile
                 return self.get(name)
+
+    def empty_subjects(self, name: str) -> Any:
+        """CompreFace subjects without an example yet: ``<name>.gallery.subjects.json`` beside the gallery."""
+        from facetrust.server.compreface import EmptySubjects
+
+        path = self.path(name)
+        return EmptySubjects(path.with_name(path.name + ".subjects.json"))
 
     def close(self) -> None:
         with self._lock:

@@ -7,15 +7,21 @@ It runs before any route, so a request with a bad key or over its rate limit is 
 before its body is read, and the app only ever sees bodies that arrived completely,
 within ``upload_timeout_s`` and within ``max_upload_bytes``. A client that disconnects
 mid-upload is simply dropped.
+
+With a shared key store and rate limiter (``database_url``: several instances) the checks
+are database calls: they run in a thread, off the event loop, and a database that cannot
+be reached gets a 503 (``database_unavailable``).
 """
 from __future__ import annotations
 
 import asyncio
 from typing import Any, Awaitable, Callable
 
-from facetrust.errors import ApiKeyError
+from starlette.concurrency import run_in_threadpool
+
+from facetrust.errors import ApiKeyError, DatabaseUnavailableError
 from facetrust.server.errors import RateLimitedError, UploadTimeoutError, UploadTooLargeError, error_response
-from facetrust.server.keys import ApiKey, KeyStore
+from facetrust.server.keys import ApiKey, KeyStore, PostgresKeyStore
 from facetrust.server.ratelimit import RateLimiter
 
 Scope = dict[str, Any]
@@ -39,7 +45,7 @@ def presented_key(scope: Scope) -> str | None:
 
 
 class Gate:
-    def __init__(self, app: Any, keys: KeyStore, limiter: RateLimiter, auth: bool, max_upload_bytes: int,
+    def __init__(self, app: Any, keys: KeyStore | PostgresKeyStore, limiter: RateLimiter, auth: bool, max_upload_bytes: int,
                  upload_timeout_s: float, auth_failures: RateLimiter | None = None) -> None:
         self.app = app
         self.keys = keys
@@ -49,6 +55,8 @@ class Gate:
         self.auth = auth
         self.max_upload_bytes = max_upload_bytes
         self.upload_timeout_s = upload_timeout_s
+        #: Database-backed checks block: run them in a thread.
+        self.blocking = keys.shared or limiter.shared or self.auth_failures.shared
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,9 +65,11 @@ class Gate:
         path = scope["path"]
         try:
             if path.startswith(PROTECTED_PREFIXES) and scope["method"] != "OPTIONS":
-                scope.setdefault("state", {})["api_key"] = self._admit(scope)
+                key = await run_in_threadpool(self._admit, scope) if self.blocking else self._admit(scope)
+                scope.setdefault("state", {})["api_key"] = key
             body = await self._read_body(receive)
-        except (ApiKeyError, RateLimitedError, UploadTooLargeError, UploadTimeoutError) as exc:
+        except (ApiKeyError, RateLimitedError, UploadTooLargeError, UploadTimeoutError,
+                DatabaseUnavailableError) as exc:
             await error_response(path, exc)(scope, receive, send)
             return
         if body is None:

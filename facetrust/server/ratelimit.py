@@ -1,12 +1,18 @@
 """Per-client token buckets: at most ``burst`` requests at once (and never more than one
 minute's worth of the client's rate), refilled at ``per_minute``.
 
-Runs on the event loop only (one thread), so it needs no lock.
+:class:`RateLimiter` keeps the buckets in memory and runs on the event loop only (one
+thread), so it needs no lock. :class:`SharedRateLimiter` keeps the same buckets in the
+database of several instances (``database_url``), so a key's limit holds across all of them.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from facetrust.server.database import SharedDatabase
 
 
 @dataclass
@@ -18,6 +24,8 @@ class _Bucket:
 class RateLimiter:
     #: Above this many tracked clients, full (idle) buckets are forgotten.
     MAX_TRACKED = 10_000
+    #: Memory only: safe (and cheap) on the event loop.
+    shared = False
 
     def __init__(self, per_minute: float, burst: int) -> None:
         self.per_minute = per_minute
@@ -64,3 +72,35 @@ class RateLimiter:
             idle = sorted(self._buckets, key=lambda c: self._buckets[c].stamp)[: len(self._buckets) // 2]
         for client in idle:
             del self._buckets[client]
+
+
+class SharedRateLimiter(RateLimiter):
+    """The same token buckets, in the shared database: each step is one call of the
+    ``take_token`` SQL function, atomic under the bucket's row lock and timed by the
+    database's clock, so instances behind a load balancer share each client's bucket.
+    The calls block on the database: a server runs them off the event loop (``shared``)."""
+
+    shared = True
+    #: Seconds between deletions of idle (full again) buckets.
+    CLEANUP_INTERVAL_S = 600.0
+
+    def __init__(self, database: "SharedDatabase", per_minute: float, burst: int, name: str = "requests") -> None:
+        super().__init__(per_minute, burst)
+        self.database = database
+        #: Buckets of this limiter are the rows whose client starts with this name.
+        self.name = name
+        self._cleaned = time.monotonic()
+
+    def _take(self, client: str, per_minute: float | None, take: bool) -> float:
+        per_minute = self.per_minute if per_minute is None else per_minute
+        if per_minute <= 0:
+            return 0.0
+        s, row = self.database.schema, f"{self.name}:{client}"
+        if time.monotonic() - self._cleaned > self.CLEANUP_INTERVAL_S:
+            self._cleaned = time.monotonic()
+            self.database.run(lambda c: c.execute(
+                f"DELETE FROM {s}.rate_buckets WHERE client LIKE %s AND stamp < extract(epoch FROM now()) - %s",
+                (f"{self.name}:%", 60.0 * self.burst)))
+        (wait,) = self.database.run(lambda c: c.execute(f"SELECT {s}.take_token(%s, %s, %s, %s)", (
+            row, self.capacity(per_minute), per_minute / 60.0, take)).fetchone())
+        return float(wait)

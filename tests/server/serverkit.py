@@ -67,12 +67,21 @@ class Server:
                 self.process.wait()
 
 
-def start_server(home: Path, args: list[str] = (), env: dict[str, str] | None = None) -> Server:
-    """Start ``facetrust serve`` and wait for /health; the first key of ``home`` is the server's key."""
+def start_server(home: Path, args: list[str] = (), env: dict[str, str] | None = None, key: str | None = None
+                 ) -> Server:
+    """Start ``facetrust serve`` and wait for /health; ``key`` (default: the first key of ``home``)
+    is the server's key."""
+    return wait_ready(launch_server(home, args, env, key))
+
+
+def launch_server(home: Path, args: list[str] = (), env: dict[str, str] | None = None, key: str | None = None
+                  ) -> Server:
+    """Start ``facetrust serve`` without waiting for it (see :func:`wait_ready`)."""
     from facetrust.server.keys import KeyStore
 
     home.mkdir(parents=True, exist_ok=True)
-    _, key = KeyStore(home / "keys.json").create("tests")
+    if key is None:
+        _, key = KeyStore(home / "keys.json").create("tests")
     port = free_port()
     log = home / "server.log"
     environment = {**os.environ, "FACETRUST_HOME": str(home), **(env or {})}
@@ -81,7 +90,12 @@ def start_server(home: Path, args: list[str] = (), env: dict[str, str] | None = 
     with open(log, "wb") as stream:
         process = subprocess.Popen(command, env=environment, stdout=stream, stderr=subprocess.STDOUT,
                                    cwd=ROOT)
-    server = Server(f"http://127.0.0.1:{port}", port, home, key, process, log)
+    return Server(f"http://127.0.0.1:{port}", port, home, key, process, log)
+
+
+def wait_ready(server: Server) -> Server:
+    """``server`` once it answers /health (the test fails if it exits or takes too long)."""
+    process = server.process
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,0 +1,210 @@
+"""Several `facetrust serve` instances over one PostgreSQL + pgvector database (``database_url``):
+galleries, API keys and rate limits are shared; a mismatching recognizer and an unreachable or
+lost database fail clearly. Real uvicorn processes on loopback ports, real PostgreSQL (pgserver),
+the default models on real photos."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from itertools import count
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from serverkit import EXAMPLES, ROOT, Server, assert_error, free_port, launch_server, upload, wait_ready
+
+KNN = EXAMPLES / "knn_examples"
+_schemas = count()
+
+
+def start_postgres(pgdata: Path) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        try:
+            import pgserver
+        except ImportError as exc:
+            _unavailable(f"pgserver is not installed ({exc}); pip install -e '.[test]'")
+        try:
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+        except Exception as exc:  # noqa: BLE001 - any failure to start means: no server here
+            _unavailable(f"pgserver could not start PostgreSQL with pgvector: {exc}")
+    return server
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def pg_url(shared: Path) -> Iterator[str]:
+    # Not under pytest's tmp folder: as root, pgserver runs PostgreSQL as its own user (see tests/gallery).
+    pgdata = Path(tempfile.mkdtemp(prefix="facetrust-scaleout-pg-"))
+    server = start_postgres(pgdata)
+    yield str(server.get_uri())
+    server.cleanup()
+    shutil.rmtree(pgdata, ignore_errors=True)
+
+
+def database_env(url: str, schema: str, **settings: str) -> dict[str, str]:
+    return {"FACETRUST_SERVER_DATABASE_URL": url, "FACETRUST_SERVER_DATABASE_SCHEMA": schema,
+            "FACETRUST_SERVER_WORKERS": "1", **{f"FACETRUST_SERVER_{k.upper()}": v for k, v in settings.items()}}
+
+
+def shared_key(env: dict[str, str], home: Path, *args: str) -> str:
+    """A key made by `facetrust keys create` with an instance's configuration (its database)."""
+    done = subprocess.run([sys.executable, "-m", "facetrust.cli.main", "keys", "create", "--json", *args],
+                          env={**os.environ, "FACETRUST_HOME": str(home), **env}, capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["key"]
+
+
+def start_instances(tmp: Path, env: dict[str, str], names: str = "ab") -> list[Server]:
+    """Instances over one database, started together; the first key is made through the first one's config."""
+    key = shared_key(env, tmp / names[0], "--name", "tests")
+    launched = [launch_server(tmp / name, env=env, key=key) for name in names]
+    try:
+        return [wait_ready(server) for server in launched]
+    except BaseException:
+        for server in launched:
+            server.stop()
+        raise
+
+
+@pytest.fixture(scope="module")
+def pair(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
+    env = database_env(pg_url, f"pair{next(_schemas)}")
+    servers = start_instances(tmp_path_factory.mktemp("pair"), env)
+    for server in servers:
+        server.env = env  # type: ignore[attr-defined]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def enrol(server: Server, gallery: str, identity: str, *paths: Path):
+    return server.post(f"/v1/galleries/{gallery}/identities", data={"id": identity},
+                       files=[("images", (p.name, p.read_bytes())) for p in paths])
+
+
+def search(server: Server, gallery: str, path: Path) -> dict:
+    answer = server.post(f"/v1/galleries/{gallery}/search", files=upload(path))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["results"][0]
+
+
+def test_enrolment_and_erasure_on_one_instance_are_seen_at_once_by_the_other(pair):
+    a, b = pair
+    assert a.post("/v1/galleries", json={"name": "staff"}).status_code == 201
+    assert_error(b.post("/v1/galleries", json={"name": "staff"}), 409, "already_exists")
+    assert [g["name"] for g in b.get("/v1/galleries").json()["galleries"]] == ["staff"]
+    assert enrol(a, "staff", "biden", KNN / "train/biden/biden.jpg").status_code == 201
+    assert search(b, "staff", KNN / "test/obama1.jpg")["identity"] is None  # not enrolled yet
+
+    assert enrol(a, "staff", "obama", KNN / "train/obama/obama.jpg").status_code == 201
+    found = search(b, "staff", KNN / "test/obama1.jpg")  # the very next request, on the other instance
+    assert found["identity"] == "obama" and found["matches"][0]["score"] > found["threshold"]
+    assert b.get("/v1/galleries/staff/identities/obama").json()["templates"][0]["source"] == "obama.jpg"
+    # Templates added on B count in searches on A.
+    added = b.post("/v1/galleries/staff/identities/obama/templates",
+                   files=[("images", ("obama2.jpg", (KNN / "train/obama/obama2.jpg").read_bytes()))])
+    assert added.status_code == 201
+    assert a.get("/v1/galleries/staff").json()["templates"] == 3
+
+    assert a.delete("/v1/galleries/staff/identities/obama").json() == {"removed": "obama"}
+    gone = search(b, "staff", KNN / "test/obama1.jpg")
+    assert gone["identity"] is None and all(m["id"] != "obama" for m in gone["matches"])
+    assert_error(b.get("/v1/galleries/staff/identities/obama"), 404, "not_found")
+    assert b.get("/v1/galleries/staff").json()["identities"] == 1
+
+
+def test_compreface_subjects_without_examples_are_shared(pair):
+    a, b = pair
+    assert a.post("/api/v1/recognition/subjects", json={"subject": "newcomer"}).status_code == 200
+    assert "newcomer" in b.get("/api/v1/recognition/subjects").json()["subjects"]
+    assert b.delete("/api/v1/recognition/subjects/newcomer").status_code == 200
+    assert "newcomer" not in a.get("/api/v1/recognition/subjects").json()["subjects"]
+
+
+def test_a_key_made_with_one_instance_works_on_the_other_and_revocation_reaches_both(pair, tmp_path):
+    a, b = pair
+    home = tmp_path / "cli"
+    key = shared_key(a.env, home, "--name", "app", "--gallery", "staff")
+    assert b.get("/v1/galleries", key=key).status_code == 200
+    assert_error(b.post("/v1/galleries", key=key, json={"name": "other"}), 403, "forbidden")
+    done = subprocess.run([sys.executable, "-m", "facetrust.cli.main", "keys", "revoke", key[3:11]],
+                          env={**os.environ, "FACETRUST_HOME": str(home), **a.env}, capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for server in pair:
+        assert_error(server.get("/v1/galleries", key=key), 401, "unauthorized")
+
+
+def test_a_key_rate_limit_holds_across_instances(pair, tmp_path):
+    a, b = pair
+    key = shared_key(a.env, tmp_path, "--rate-limit", "3")  # a bucket of 3, refilled at one per 20 s
+    answers = [server.get("/v1/galleries", key=key) for server in (a, b, a, b)]
+    assert [r.status_code for r in answers[:3]] == [200, 200, 200]
+    assert_error(answers[3], 429, "rate_limited")
+    assert int(answers[3].headers["Retry-After"]) >= 1
+    assert b.get("/v1/galleries").status_code == 200  # other keys have their own buckets
+
+
+def serve_once(env: dict[str, str], home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "facetrust.cli.main", "serve", "--port", str(free_port()), *args],
+                          env={**os.environ, "FACETRUST_HOME": str(home), **env}, capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+def test_an_instance_with_another_recognizer_refuses_to_start(pair, tmp_path):
+    done = serve_once(pair[0].env, tmp_path, "--preset", "dlib")
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "edgeface-xs" in lines[0] and "dlib-resnet" in lines[0] and "--preset balanced" in lines[0]
+
+
+def test_an_unreachable_database_is_retried_then_reported_in_one_line(tmp_path):
+    url = f"postgresql://facetrust@127.0.0.1:{free_port()}/facetrust"  # nothing listens there
+    done = serve_once(database_env(url, "x", database_connect_timeout_s="1.5"), tmp_path)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("error: cannot connect to postgresql://facetrust@127.0.0.1:") and "in 1.5 s" in lines[0]
+    attempts = int(lines[0].split("(tried ")[1].split(" ")[0])
+    assert attempts > 1  # it retried with backoff before giving up
+
+
+def test_a_lost_database_gives_json_503_and_the_instance_recovers(shared, tmp_path_factory):
+    pgdata = Path(tempfile.mkdtemp(prefix="facetrust-outage-pg-"))
+    postgres = start_postgres(pgdata)
+    url = str(postgres.get_uri())
+    server = None
+    try:
+        server = start_instances(tmp_path_factory.mktemp("outage"), database_env(url, "outage"), names="c")[0]
+        assert server.post("/v1/galleries", json={"name": "staff"}).status_code == 201
+        assert enrol(server, "staff", "obama", KNN / "train/obama/obama.jpg").status_code == 201
+
+        postgres.cleanup()  # the database goes away under the running instance
+        for answer in (server.get("/v1/galleries"),
+                       server.post("/v1/galleries/staff/search", files=upload(KNN / "test/obama1.jpg"))):
+            body = assert_error(answer, 503, "database_unavailable")
+            assert body["error"]["message"] == "the database is unreachable; retry shortly"
+            assert answer.headers["Retry-After"] == "1"
+        assert server.get("/health").status_code == 200  # the instance itself stays up
+
+        postgres = start_postgres(pgdata)  # back on the same socket: the next requests reconnect
+        assert search(server, "staff", KNN / "test/obama1.jpg")["identity"] == "obama"
+    finally:
+        if server is not None:
+            server.stop()
+        postgres.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)

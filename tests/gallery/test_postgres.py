@@ -97,3 +97,38 @@ def test_bad_locations(pg_url):
         Gallery.open("postgresql://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
     except GalleryError as exc:
         assert "secret" not in str(exc)  # passwords never reach messages
+
+
+def test_a_lost_database_is_reported_as_unavailable_and_the_gallery_reconnects():
+    import shutil
+    import tempfile
+    import warnings
+
+    from facetrust.errors import DatabaseUnavailableError
+    from facetrust.gallery.postgres import connect
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        pgdata = Path(tempfile.mkdtemp(prefix="facetrust-lost-pg-"))  # its own server: this test stops it
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    try:
+        server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+        url = str(server.get_uri())
+        vectors = unit_vectors(2, seed=33)
+        with Gallery.create(url, "dlib-resnet", schema="lost") as gallery:
+            gallery.enroll("kept", embeddings=vectors[0])
+            server.cleanup()  # the database goes away under the open gallery
+            with pytest.raises(DatabaseUnavailableError, match="cannot connect|connection was lost"):
+                gallery.search_embedding(vectors[0])
+            with pytest.raises(DatabaseUnavailableError):
+                gallery.enroll("refused", embeddings=vectors[1])
+            with pytest.raises(DatabaseUnavailableError, match=r"tried \d+ times in 0.3 s"):
+                connect(url, retry_for_s=0.3)
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")  # back: the next call reconnects
+            assert gallery.search_embedding(vectors[0]).identity == "kept"
+            assert "refused" not in gallery  # the write that met the outage stored nothing
+    finally:
+        server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)

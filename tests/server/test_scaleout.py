@@ -43,14 +43,28 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+class Postgres:
+    """The module's PostgreSQL, which a test may stop and start again (same data, same socket)."""
+
+    def __init__(self) -> None:
+        # Not under pytest's tmp folder: as root, pgserver runs PostgreSQL as its own user (see tests/gallery).
+        self.pgdata = Path(tempfile.mkdtemp(prefix="facetrust-scaleout-pg-"))
+        self.server = start_postgres(self.pgdata)
+        self.url = str(self.server.get_uri())
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+    def start(self) -> None:
+        self.server = start_postgres(self.pgdata)
+
+
 @pytest.fixture(scope="module")
-def pg_url(shared: Path) -> Iterator[str]:
-    # Not under pytest's tmp folder: as root, pgserver runs PostgreSQL as its own user (see tests/gallery).
-    pgdata = Path(tempfile.mkdtemp(prefix="facetrust-scaleout-pg-"))
-    server = start_postgres(pgdata)
-    yield str(server.get_uri())
-    server.cleanup()
-    shutil.rmtree(pgdata, ignore_errors=True)
+def postgres(shared: Path) -> Iterator[Postgres]:
+    running = Postgres()
+    yield running
+    running.stop()
+    shutil.rmtree(running.pgdata, ignore_errors=True)
 
 
 def database_env(url: str, schema: str, **settings: str) -> dict[str, str]:
@@ -67,10 +81,10 @@ def shared_key(env: dict[str, str], home: Path, *args: str) -> str:
     return json.loads(done.stdout)["key"]
 
 
-def start_instances(tmp: Path, env: dict[str, str], names: str = "ab") -> list[Server]:
-    """Instances over one database, started together; the first key is made through the first one's config."""
-    key = shared_key(env, tmp / names[0], "--name", "tests")
-    launched = [launch_server(tmp / name, env=env, key=key) for name in names]
+def start_instances(tmp: Path, env: dict[str, str]) -> list[Server]:
+    """Two instances over one database, started together; their key is made through the first one's config."""
+    key = shared_key(env, tmp / "a", "--name", "tests")
+    launched = [launch_server(tmp / name, env=env, key=key) for name in "ab"]
     try:
         return [wait_ready(server) for server in launched]
     except BaseException:
@@ -80,8 +94,8 @@ def start_instances(tmp: Path, env: dict[str, str], names: str = "ab") -> list[S
 
 
 @pytest.fixture(scope="module")
-def pair(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
-    env = database_env(pg_url, f"pair{next(_schemas)}")
+def pair(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
+    env = database_env(postgres.url, f"pair{next(_schemas)}")
     servers = start_instances(tmp_path_factory.mktemp("pair"), env)
     for server in servers:
         server.env = env  # type: ignore[attr-defined]
@@ -183,28 +197,20 @@ def test_an_unreachable_database_is_retried_then_reported_in_one_line(tmp_path):
     assert attempts > 1  # it retried with backoff before giving up
 
 
-def test_a_lost_database_gives_json_503_and_the_instance_recovers(shared, tmp_path_factory):
-    pgdata = Path(tempfile.mkdtemp(prefix="facetrust-outage-pg-"))
-    postgres = start_postgres(pgdata)
-    url = str(postgres.get_uri())
-    server = None
-    try:
-        server = start_instances(tmp_path_factory.mktemp("outage"), database_env(url, "outage"), names="c")[0]
-        assert server.post("/v1/galleries", json={"name": "staff"}).status_code == 201
-        assert enrol(server, "staff", "obama", KNN / "train/obama/obama.jpg").status_code == 201
+def test_a_lost_database_gives_json_503_and_the_instances_recover(pair, postgres):
+    a, b = pair
+    assert a.post("/v1/galleries", json={"name": "outage"}).status_code == 201
+    assert enrol(a, "outage", "obama", KNN / "train/obama/obama.jpg").status_code == 201
 
-        postgres.cleanup()  # the database goes away under the running instance
-        for answer in (server.get("/v1/galleries"),
-                       server.post("/v1/galleries/staff/search", files=upload(KNN / "test/obama1.jpg"))):
+    postgres.stop()  # the database goes away under the running instances
+    try:
+        for answer in (a.get("/v1/galleries"),
+                       b.post("/v1/galleries/outage/search", files=upload(KNN / "test/obama1.jpg"))):
             body = assert_error(answer, 503, "database_unavailable")
             assert body["error"]["message"] == "the database is unreachable; retry shortly"
             assert answer.headers["Retry-After"] == "1"
-        assert server.get("/health").status_code == 200  # the instance itself stays up
-
-        postgres = start_postgres(pgdata)  # back on the same socket: the next requests reconnect
-        assert search(server, "staff", KNN / "test/obama1.jpg")["identity"] == "obama"
+        assert a.get("/health").status_code == 200 and b.get("/health").status_code == 200  # both stay up
     finally:
-        if server is not None:
-            server.stop()
-        postgres.cleanup()
-        shutil.rmtree(pgdata, ignore_errors=True)
+        postgres.start()  # back on the same socket: the next requests reconnect
+    for server in pair:
+        assert search(server, "outage", KNN / "test/obama1.jpg")["identity"] == "obama"

@@ -323,17 +323,18 @@ class PostgresGallery:
                 return
             except psycopg.errors.LockNotAvailable:
                 self._vacuum_pending = True
+                reason = "another connection's open transaction holds the gallery's tables"
             except psycopg.OperationalError as exc:
                 if lost_connection(self._conn, exc) is None:
                     raise
-                self._vacuum_pending = True  # the removal committed; the rewrite waits for a connection
+                self._vacuum_pending = True
+                reason = "the database connection was lost"
             finally:
                 if not (self._conn.closed or self._conn.broken):
                     self._conn.execute("SET lock_timeout = 0")
         warnings.warn(ErasureWarning(
-            f"the removal committed, but another connection's open transaction holds the gallery's tables, so "
-            f"{command} could not rewrite them yet: the removed rows stay in the table files until it runs "
-            "(retried at the next removal and at close)"), stacklevel=4)
+            f"the removal committed, but {reason}, so {command} could not rewrite the tables yet: the removed "
+            "rows stay in the table files until it runs (retried at the next removal and at close)"), stacklevel=4)
 
     # -- reads ---------------------------------------------------------------
     def _pk(self, c: Any, identity_id: str) -> int:

@@ -22,7 +22,7 @@ import secrets
 import threading
 from typing import Any, Callable, TypeVar
 
-from facetrust.errors import ConfigError, ModelMismatchError
+from facetrust.errors import ConfigError, ModelMismatchError, StorageError
 from facetrust.gallery.base import ModelIdentity
 from facetrust.gallery.postgres import _SCHEMA_NAME, _redact, connect, lost_connection
 
@@ -91,26 +91,25 @@ class SharedDatabase:
 
     def run(self, work: Callable[[Any], T]) -> T:
         """``work(connection)``; a connection lost since the last call is opened again once
-        (every caller's work is one statement, so running it again is safe), and a database
-        that stays unreachable raises :class:`DatabaseUnavailableError`."""
+        (every caller's work is one statement or one transaction, so running it again is safe),
+        a database that stays unreachable raises :class:`DatabaseUnavailableError` and any other
+        database failure :class:`StorageError`."""
         import psycopg
 
         with self._lock:
             if not (self._conn.closed or self._conn.broken):
                 try:
                     return work(self._conn)
-                except psycopg.OperationalError as exc:
+                except psycopg.Error as exc:
                     if lost_connection(self._conn, exc) is None:
-                        raise
+                        raise StorageError(f"database error: {' '.join(str(exc).split())}") from None
             self._conn.close()
             self._conn = connect(self.url)
             try:
                 return work(self._conn)
-            except psycopg.OperationalError as exc:
-                lost = lost_connection(self._conn, exc)
-                if lost is None:
-                    raise
-                raise lost from None
+            except psycopg.Error as exc:
+                raise lost_connection(self._conn, exc) or StorageError(
+                    f"database error: {' '.join(str(exc).split())}") from None
 
     def close(self) -> None:
         with self._lock:

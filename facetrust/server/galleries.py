@@ -143,7 +143,7 @@ router = APIRouter(prefix="/v1/galleries", dependencies=[Depends(api_key_header)
 @router.get("", summary="Galleries this key may use")
 async def list_galleries(request: Request) -> dict[str, Any]:
     key = getattr(request.state, "api_key", None)
-    names = [n for n in services(request).galleries.names() if key is None or key.allows(n)]
+    names = [n for n in await run_in_threadpool(services(request).galleries.names) if key is None or key.allows(n)]
     return {"galleries": [await run_in_threadpool(summary, n, await gallery_for(request, n)) for n in names]}
 
 

@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 
-from facetrust.errors import ApiKeyError, DatabaseUnavailableError
+from facetrust.errors import ApiKeyError, StorageError
 from facetrust.server.errors import RateLimitedError, UploadTimeoutError, UploadTooLargeError, error_response
 from facetrust.server.keys import ApiKey, KeyStore, PostgresKeyStore
 from facetrust.server.ratelimit import RateLimiter
@@ -69,7 +69,7 @@ class Gate:
                 scope.setdefault("state", {})["api_key"] = key
             body = await self._read_body(receive)
         except (ApiKeyError, RateLimitedError, UploadTooLargeError, UploadTimeoutError,
-                DatabaseUnavailableError) as exc:
+                StorageError) as exc:  # StorageError: the shared database failed or is unreachable (503)
             await error_response(path, exc)(scope, receive, send)
             return
         if body is None:

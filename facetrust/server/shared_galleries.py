@@ -14,6 +14,7 @@ from facetrust.errors import ConfigError
 from facetrust.gallery import Gallery
 from facetrust.server.database import SharedDatabase
 from facetrust.server.errors import ConflictError, NotFoundError
+from facetrust.server.galleries import check_gallery_name
 
 
 class SharedGalleries:
@@ -32,8 +33,6 @@ class SharedGalleries:
         return self.database.gallery_names()
 
     def get(self, name: str) -> Gallery:
-        from facetrust.server.galleries import check_gallery_name
-
         check_gallery_name(name)
         with self._lock:
             if name not in self._open:
@@ -44,8 +43,6 @@ class SharedGalleries:
             return self._open[name]
 
     def create(self, name: str) -> Gallery:
-        from facetrust.server.galleries import check_gallery_name
-
         check_gallery_name(name)
         with self._lock:
             if self.database.gallery_schema(name) is not None:

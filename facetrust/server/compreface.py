@@ -13,8 +13,9 @@ parameters, answer shapes and error shape (``{"message", "code"}``). Mapping:
 
 CompreFace lets a subject exist without examples, a facetrust identity cannot: such
 subjects (names only) are kept in ``<gallery>.subjects.json`` beside the gallery (in the
-shared database with ``database_url``) until their first example arrives. Renaming a subject re-enrols its templates under the new
-id, so their ``image_id`` values change (CompreFace keeps them).
+shared database with ``database_url``) until their first example arrives. Renaming a
+subject re-enrols its templates under the new id, so their ``image_id`` values change
+(CompreFace keeps them).
 """
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 Each gallery is ``<gallery_dir>/<name>.gallery`` (the embedded SQLite + FAISS backend of
 :mod:`facetrust.gallery`), opened once and shared; with ``database_url``, a pgvector gallery
-in the database that several instances share (:mod:`facetrust.server.shared_galleries`). Enrolment faces are prepared in the
-inference workers by the library's enrolment path (:mod:`facetrust.gallery.enrolment`:
+in the database that several instances share (:mod:`facetrust.server.shared_galleries`).
+Enrolment faces are prepared in the inference workers by the library's enrolment path (:mod:`facetrust.gallery.enrolment`:
 selection rule, embedding, quality) and gated and stored by the gallery, which refuses
 faces of another model. Gallery calls
 run in a thread (the backend is thread-safe) to keep the event loop free.

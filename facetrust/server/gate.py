@@ -45,8 +45,8 @@ def presented_key(scope: Scope) -> str | None:
 
 
 class Gate:
-    def __init__(self, app: Any, keys: KeyStore | PostgresKeyStore, limiter: RateLimiter, auth: bool, max_upload_bytes: int,
-                 upload_timeout_s: float, auth_failures: RateLimiter | None = None) -> None:
+    def __init__(self, app: Any, keys: KeyStore | PostgresKeyStore, limiter: RateLimiter, auth: bool,
+                 max_upload_bytes: int, upload_timeout_s: float, auth_failures: RateLimiter | None = None) -> None:
         self.app = app
         self.keys = keys
         self.limiter = limiter

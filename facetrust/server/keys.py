@@ -272,8 +272,8 @@ class PostgresKeyStore:
                 return record, secret
 
     def revoke(self, key_id: str) -> ApiKey:
-        self.database.run(lambda c: c.execute(f"UPDATE {self._table} SET revoked = %s WHERE id = %s AND revoked IS NULL",
-                                              (_now(), key_id)))
+        self.database.run(lambda c: c.execute(
+            f"UPDATE {self._table} SET revoked = %s WHERE id = %s AND revoked IS NULL", (_now(), key_id)))
         found = self._select("WHERE id = %s", (key_id,))
         if not found:
             raise ConfigError(f"no API key with id {key_id!r} (see `facetrust keys list`)")

@@ -60,7 +60,7 @@ def check_config(config: ServerConfig) -> AnalyzerConfig:
     return analyzer
 
 
-def shared_stores(config: ServerConfig) -> dict[str, Any]:
+def stores(config: ServerConfig) -> dict[str, Any]:
     """Keys, rate limiters and galleries: in the shared database with ``database_url`` (after
     waiting for it and checking that it holds this instance's recognizer), else local."""
     auth_burst = max(1, int(config.auth_failures_per_minute))
@@ -93,13 +93,12 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     from facetrust.server import api, compreface, galleries, reports
 
     config = config or ServerConfig()
-    checked = check_config(config)
     services = Services(
         config=config,
-        analyzer_config=checked,
+        analyzer_config=check_config(config),
         pool=InferencePool(analyzer_config(config), config.resolved_workers(),
                            config.max_pending, config.request_timeout_s),
-        **shared_stores(config),
+        **stores(config),  # after check_config: a bad model name fails before any database wait
     )
 
     @asynccontextmanager

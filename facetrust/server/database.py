@@ -83,11 +83,20 @@ class SharedDatabase:
         self._create_tables()
 
     def _create_tables(self) -> None:
-        with self._conn.transaction():
-            # Serialise the set-up of instances starting together: CREATE … IF NOT EXISTS is not race-free.
-            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"facetrust:{self.schema}",))
-            for statement in _tables(self.schema):
-                self._conn.execute(statement)
+        import psycopg
+
+        try:
+            with self._conn.transaction():
+                # Serialise the set-up of instances starting together: CREATE … IF NOT EXISTS is not race-free.
+                self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"facetrust:{self.schema}",))
+                for statement in _tables(self.schema):
+                    self._conn.execute(statement)
+        except psycopg.Error as exc:
+            lost = lost_connection(self._conn, exc)
+            self._conn.close()
+            raise lost or StorageError(
+                f"cannot set up the shared tables in {self.location} (schema {self.schema}): "
+                f"{' '.join(str(exc).split())}") from None
 
     def run(self, work: Callable[[Any], T]) -> T:
         """``work(connection)``; a connection lost since the last call is opened again once

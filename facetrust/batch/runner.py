@@ -76,6 +76,8 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike[str], config: An
     ``error`` and ``error_type``; the job goes on. Ctrl-C stops it, keeping finished partitions."""
     config = config or AnalyzerConfig()
     FaceAnalyzer(config)  # names and options checked before any listing or cluster start
+    if address not in (None, "auto", "local"):
+        cluster.split_address(address)
     if workers is not None and workers < 1:
         raise BatchError(f"workers must be at least 1, got {workers}")
     out = Path(out_dir)
@@ -111,24 +113,23 @@ def _analyze(pending: list[Partition], config: AnalyzerConfig, workers: int | No
     """The result row of each pending partition, in the order they finish."""
     import ray.data
 
-    from facetrust.batch.worker import PartitionAnalyzer
+    from facetrust.batch.worker import job_actor
 
     size = cluster.cluster_size()
     gpu = config.device in GPU_DEVICES
     if gpu and size.gpus < 1:
         raise BatchError(f"device {config.device!r} asked for, but the Ray cluster has no GPU")
-    count = workers or (size.gpus if gpu else max(1, size.cpus))
+    # No more actors than partitions: an actor without work would only load models.
+    count = min(workers or (size.gpus if gpu else max(1, size.cpus)), len(pending))
     # Each actor reserves the CPUs its ONNX sessions use: the cluster's share, within one node.
     threads = max(1, min(size.cpus // count, size.node_cpus)) if size.cpus else 1
     report.workers = count
     rows = [{"partition": p.index, "inputs": json.dumps([[i.source, i.columns] for i in p.inputs])}
             for p in pending]
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
-    dataset = dataset.map_batches(
-        PartitionAnalyzer, batch_size=1, compute=ray.data.ActorPoolStrategy(size=count), num_cpus=threads,
-        num_gpus=1 if gpu else 0, max_restarts=0,
-        fn_constructor_kwargs={"config": config, "threads": threads, "extra_columns": extra_columns},
-    )
+    dataset = dataset.map_batches(job_actor(config, threads, extra_columns), batch_size=1,
+                                  compute=ray.data.ActorPoolStrategy(size=count), num_cpus=threads,
+                                  num_gpus=1 if gpu else 0)
     try:
         yield from dataset.iter_rows()
     except (KeyboardInterrupt, FacetrustError):

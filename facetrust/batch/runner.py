@@ -113,7 +113,7 @@ def _analyze(pending: list[Partition], config: AnalyzerConfig, workers: int | No
     """The result row of each pending partition, in the order they finish."""
     import ray.data
 
-    from facetrust.batch.worker import job_actor
+    from facetrust.batch.worker import PartitionAnalyzer
 
     size = cluster.cluster_size()
     gpu = config.device in GPU_DEVICES
@@ -127,9 +127,11 @@ def _analyze(pending: list[Partition], config: AnalyzerConfig, workers: int | No
     rows = [{"partition": p.index, "inputs": json.dumps([[i.source, i.columns] for i in p.inputs])}
             for p in pending]
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
-    dataset = dataset.map_batches(job_actor(config, threads, extra_columns), batch_size=1,
-                                  compute=ray.data.ActorPoolStrategy(size=count), num_cpus=threads,
-                                  num_gpus=1 if gpu else 0)
+    dataset = dataset.map_batches(
+        PartitionAnalyzer, batch_size=1, compute=ray.data.ActorPoolStrategy(size=count), num_cpus=threads,
+        num_gpus=1 if gpu else 0,
+        fn_constructor_kwargs={"config": config, "threads": threads, "extra_columns": extra_columns},
+    )
     try:
         yield from dataset.iter_rows()
     except (KeyboardInterrupt, FacetrustError):

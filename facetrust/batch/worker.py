@@ -21,20 +21,10 @@ from facetrust.parallel import process_chunk
 from facetrust.runtime import THREADS_ENV
 
 
-def job_actor(config: AnalyzerConfig, threads: int, extra_columns: list[str]) -> type["PartitionAnalyzer"]:
-    """The actor class of one job, its settings held by the class: Ray ships the class itself, so
-    no constructor arguments wait in the object store (which Ray warns about on every run)."""
-    return type("PartitionAnalyzer", (PartitionAnalyzer,), {"settings": (config, threads, list(extra_columns))})
-
-
 class PartitionAnalyzer:
-    """Built once per actor from the job's :class:`AnalyzerConfig` (``settings``: the config, ONNX
-    threads per session, the manifest columns carried to the rows); see :func:`job_actor`."""
+    """Built once per actor from the job's :class:`AnalyzerConfig`; ``threads`` ONNX threads per session."""
 
-    settings: tuple[AnalyzerConfig, int, list[str]]
-
-    def __init__(self) -> None:
-        config, threads, extra_columns = self.settings
+    def __init__(self, config: AnalyzerConfig, threads: int, extra_columns: list[str]) -> None:
         # Set before the sessions exist: each actor uses the CPUs Ray reserved for it, no more.
         os.environ[THREADS_ENV] = str(threads)
         self.analyzer = FaceAnalyzer(config)

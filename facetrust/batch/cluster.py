@@ -51,7 +51,8 @@ def connect(address: str | None = None, num_cpus: int | None = None, attempts: i
     options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
                                "log_to_driver": False, "configure_logging": True}
     if address is None:
-        options["num_cpus"] = num_cpus
+        # "local": always a new instance, never a cluster some earlier `ray start` left recorded in /tmp/ray.
+        options.update(address="local", num_cpus=num_cpus)
     else:
         if address not in ("auto", "local"):
             probe(address, attempts)

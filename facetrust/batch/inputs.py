@@ -73,7 +73,8 @@ def read_manifest(path: Path, column: str | None = None) -> list[BatchInput]:
             from pyarrow import csv
 
             # Every column as text: labels such as "007" must keep their zeros.
-            names = csv.read_csv(path, read_options=csv.ReadOptions(block_size=1 << 16)).column_names
+            with csv.open_csv(path) as reader:  # the header only: a streaming reader reads one block
+                names = reader.schema.names
             table = csv.read_csv(path, convert_options=csv.ConvertOptions(
                 column_types={name: pa.string() for name in names}))
         else:

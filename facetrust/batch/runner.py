@@ -26,7 +26,7 @@ from facetrust.batch.partitions import (
     DEFAULT_PARTITION_SIZE, Partition, make_partitions, partition_file_name, pending_partitions, remove_stale_temporaries,
     write_atomically,
 )
-from facetrust.errors import FacetrustError
+from facetrust.errors import ConfigError, FacetrustError
 from facetrust.io.outputs import prepare_out_dir
 from facetrust.progress import Progress, track
 
@@ -69,8 +69,8 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike[str], config: An
     :func:`~facetrust.batch.inputs.list_inputs`) with ``config`` and write one Parquet file per
     partition of ``partition_size`` inputs to ``out_dir`` (schema: :mod:`facetrust.batch.rows`).
 
-    ``address``: a running Ray cluster (None: a local instance with ``workers`` CPUs);
-    ``workers``: actors (default: one per CPU of the cluster, one per GPU for a GPU ``device``).
+    ``address``: a running Ray cluster (None: a local instance on every CPU of this machine);
+    ``workers``: actors (default and most: one per CPU of the cluster, one per GPU for a GPU ``device``).
     Partitions already in ``out_dir`` are skipped; a folder made by another configuration or input
     list raises :class:`~facetrust.batch.errors.OutputMismatchError`. Bad inputs become rows with
     ``error`` and ``error_type``; the job goes on. Ctrl-C stops it, keeping finished partitions."""
@@ -79,7 +79,7 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike[str], config: An
     if address not in (None, "auto", "local"):
         cluster.split_address(address)
     if workers is not None and workers < 1:
-        raise BatchError(f"workers must be at least 1, got {workers}")
+        raise ConfigError(f"workers must be at least 1, got {workers}")
     out = Path(out_dir)
     items = list_inputs(inputs, column)
     extra_columns = sorted({name for item in items for name in item.columns})
@@ -119,8 +119,10 @@ def _analyze(pending: list[Partition], config: AnalyzerConfig, workers: int | No
     gpu = config.device in GPU_DEVICES
     if gpu and size.gpus < 1:
         raise BatchError(f"device {config.device!r} asked for, but the Ray cluster has no GPU")
-    # No more actors than partitions: an actor without work would only load models.
-    count = min(workers or (size.gpus if gpu else max(1, size.cpus)), len(pending))
+    # No more actors than the cluster can place (an actor needs a CPU, or a GPU), nor than
+    # partitions (an actor without work would only load models).
+    most = size.gpus if gpu else max(1, size.cpus)
+    count = min(workers or most, most, len(pending))
     # Each actor reserves the CPUs its ONNX sessions use: the cluster's share, within one node.
     threads = max(1, min(size.cpus // count, size.node_cpus)) if size.cpus else 1
     report.workers = count

@@ -116,11 +116,17 @@ def test_another_configuration_is_refused_before_any_work(job, manifest: Path) -
     assert sorted(p.name for p in out.iterdir()) == files and (out / JOB_FILE).is_file()
 
 
-def test_import_into_a_gallery_and_search(job, manifest: Path, tmp_path: Path) -> None:
-    from facetrust.gallery import Gallery
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_import_into_a_gallery_and_search(job, manifest: Path, tmp_path: Path, backend: str,
+                                          request: pytest.FixtureRequest) -> None:
+    from facetrust.gallery import Gallery, IndexConfig
 
     out = job[0]
-    with Gallery.create(tmp_path / "g.db") as gallery:
+    if backend == "sqlite":
+        created = Gallery.create(tmp_path / "g.db")
+    else:
+        created = Gallery.create(request.getfixturevalue("pg_url"), schema="batch_import", index=IndexConfig("flat"))
+    with created as gallery:
         report = import_parquet(gallery, out, identity_column="person")
         assert report.enrolled == 3 and report.templates == 3 + 3 + 1
         assert report.left_out == {"failed": 3, "several faces": 1}

@@ -48,7 +48,7 @@ def connect(address: str | None = None, num_cpus: int | None = None, attempts: i
     quiet_ray_data()
     if ray.is_initialized():
         return False
-    options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING,
+    options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR,
                                "log_to_driver": False, "configure_logging": True}
     if address is None:
         # "local": always a new instance, never a cluster some earlier `ray start` left recorded in /tmp/ray.

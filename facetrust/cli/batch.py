@@ -55,5 +55,5 @@ def run(
         return
     typer.echo(f"{out}: {len(report.written)} partition(s) written, {report.skipped_partitions} already finished; "
                f"{report.images} images, {report.faces} faces, {report.failed} failed input(s) "
-               f"(rows with an error)" + (f"; {report.rate:.1f} images/s on {report.workers} worker(s)"
+               f"(rows with an error)" + (f"; {report.rate:.1f} images/s on {report.workers} worker(s), start-up included"
                                           if report.images else ""))

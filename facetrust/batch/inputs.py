@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
-from urllib.parse import urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import numpy as np
 
@@ -117,7 +117,7 @@ def _list_uri(uri: str) -> list[str]:
     parsed = urlparse(uri)
     # Bucket stores (s3, gs) list "bucket/key"; host-based and local ones list "/path".
     base = f"{parsed.scheme}://{parsed.netloc}" if root.startswith("/") else f"{parsed.scheme}://"
-    return [base + item.path for item in listing
+    return [base + quote(item.path) for item in listing
             if item.type == fs.FileType.File and PurePosixPath(item.path).suffix.lower() in IMAGE_SUFFIXES]
 
 
@@ -169,5 +169,7 @@ def _filesystem_path(uri: str, filesystem: Any) -> str:
     if isinstance(filesystem, fs.LocalFileSystem):
         return fs.FileSystem.from_uri(uri)[1]
     parsed = urlparse(uri)
-    # Bucket stores (s3, gs) keep the bucket in the path; host-based ones (hdfs) do not.
-    return parsed.path if isinstance(filesystem, fs.HadoopFileSystem) else parsed.netloc + parsed.path
+    # Bucket stores (s3, gs) keep the bucket in the path; host-based ones (hdfs) do not. URIs
+    # are percent-encoded, as pyarrow's from_uri takes them.
+    path = parsed.path if isinstance(filesystem, fs.HadoopFileSystem) else parsed.netloc + parsed.path
+    return unquote(path)

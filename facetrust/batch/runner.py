@@ -96,12 +96,15 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike[str], config: An
         FaceAnalyzer(config).load_models()
     started = cluster.connect(address, num_cpus=os.cpu_count(), attempts=connect_attempts)
     start = time.perf_counter()
+    results = _analyze(pending, config, workers, extra_columns, report)
+    images = (n for result in results for n in _written(result, out, report))
     try:
-        results = _analyze(pending, config, workers, extra_columns, report)
-        images = (n for result in results for n in _written(result, out, report))
         for _ in track(images, sum(len(p.inputs) for p in pending), "batch", progress, unit="img"):
             pass
     finally:
+        # Ray Data stops its executor and actors now, while still connected (on Ctrl-C too).
+        images.close()
+        results.close()
         report.seconds = time.perf_counter() - start
         if started:
             cluster.shutdown()

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Sequence
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
 from facetrust.batch import cluster
 from facetrust.batch.errors import BatchError
-from facetrust.batch.inputs import BatchInput, list_inputs
+from facetrust.batch.inputs import list_inputs
 from facetrust.batch.job import job_manifest, prepare_job
 from facetrust.batch.partitions import (
     DEFAULT_PARTITION_SIZE, Partition, make_partitions, partition_file_name, pending_partitions, remove_stale_temporaries,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from typing import Any
 
 import numpy as np
@@ -33,10 +32,8 @@ class PartitionAnalyzer:
         self.extra_columns = extra_columns
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        outputs: dict[str, list[Any]] = {"partition": [], "parquet": [], "images": [], "faces": [], "failed": [],
-                                         "seconds": []}
+        outputs: dict[str, list[Any]] = {"partition": [], "parquet": [], "images": [], "faces": [], "failed": []}
         for index, text in zip(batch["partition"], batch["inputs"]):
-            start = time.perf_counter()
             inputs = [BatchInput(source, columns) for source, columns in json.loads(text)]
             results = process_chunk(self.analyzer, [i.source for i in inputs], embed=True,  # type: ignore[misc]
                                     load=self.read)
@@ -46,5 +43,4 @@ class PartitionAnalyzer:
             outputs["images"].append(len(inputs))
             outputs["faces"].append(sum(len(r.faces) for r in results))
             outputs["failed"].append(sum(r.error is not None for r in results))
-            outputs["seconds"].append(time.perf_counter() - start)
         return {key: np.array(values, dtype=object if key == "parquet" else None) for key, values in outputs.items()}

@@ -35,6 +35,8 @@ class ImageResult:
     width: int = 0
     height: int = 0
     error: str | None = None
+    #: Class name of the error (e.g. ``ImageDecodeError``), for tables that keep one column per field.
+    error_type: str | None = None
 
     def to_dict(self, include_embedding: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"path": str(self.path)}
@@ -98,10 +100,12 @@ def map_with_analyzer(
             pool.shutdown(wait=False, cancel_futures=True)
             raise
 
-def process_chunk(analyzer: FaceAnalyzer, paths: list[Path], embed: bool, keep_aligned: bool = False
-                  ) -> list[ImageResult]:
+def process_chunk(analyzer: FaceAnalyzer, paths: list[Path], embed: bool, keep_aligned: bool = False,
+                  load: Callable[[Any], np.ndarray] | None = None) -> list[ImageResult]:
     """Analyze each file, the faces of up to :data:`CHUNK_PIXELS` decoded pixels embedded in one
-    batch; a bad file becomes an ``error`` result instead of stopping the run."""
+    batch; a bad file becomes an ``error`` result instead of stopping the run. ``load`` reads one
+    item (default: ``analyzer.load``; the batch runner passes one that also reads URIs)."""
+    load = load or analyzer.load
     results: list[ImageResult] = []
     pending: list[tuple[ImageResult, np.ndarray]] = []
 
@@ -114,7 +118,7 @@ def process_chunk(analyzer: FaceAnalyzer, paths: list[Path], embed: bool, keep_a
                 try:
                     result.faces = analyzer.analyze_rgb(image, embed=embed, keep_aligned=keep_aligned)
                 except FacetrustError as exc:
-                    result.error = str(exc)
+                    result.error, result.error_type = str(exc), type(exc).__name__
         else:
             for (result, _), faces in zip(pending, batch):
                 result.faces = faces
@@ -123,9 +127,9 @@ def process_chunk(analyzer: FaceAnalyzer, paths: list[Path], embed: bool, keep_a
     pixels = 0
     for path in paths:
         try:
-            image = analyzer.load(path)
+            image = load(path)
         except FacetrustError as exc:
-            results.append(ImageResult(path, error=str(exc)))
+            results.append(ImageResult(path, error=str(exc), error_type=type(exc).__name__))
             continue
         result = ImageResult(path, width=image.shape[1], height=image.shape[0])
         results.append(result)

@@ -378,6 +378,33 @@ def import_(
         typer.echo(f"imported {count} identities into {gallery}")
 
 
+@app.command("import-parquet")
+def import_parquet(
+    gallery: str = GalleryArg,
+    parquet_dir: Path = typer.Argument(..., help="Output folder of `facetrust batch run`."),
+    identity_column: Optional[str] = typer.Option(None, "--identity-column", help="Column holding each face's identity "
+                                                  "(e.g. a label column of the batch's manifest)."),
+    identity_from: Optional[str] = typer.Option(None, "--identity-from", help="parent: the identity is the name of "
+                                                "the folder holding each source image."),
+    select: str = typer.Option("single", "--select", help="Inputs with several faces: single (skip them) or "
+                                                          "largest (enrol face 0)."),
+    backend_opt: Optional[list[str]] = BackendOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Bulk enrolment of a batch job's faces (one template per input); identities already enrolled are skipped."""
+    from facetrust.batch import import_parquet as import_faces
+
+    with user_errors(), _gallery_warnings():
+        with _open(gallery, backend_opt) as opened:
+            report = import_faces(opened, parquet_dir, identity_column=identity_column,
+                                  identity_from=identity_from, select=select, progress=not as_json)  # type: ignore[arg-type]
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            left = ", ".join(f"{n} {reason}" for reason, n in sorted(report.left_out.items())) or "none"
+            typer.echo(f"enrolled {report.enrolled} identities with {report.templates} templates into {gallery}, "
+                       f"{report.skipped} already enrolled; inputs left out: {left}")
+
+
 @app.command("rotate-key")
 def rotate_key(
     gallery: str = GalleryArg,

@@ -10,6 +10,7 @@ from typing import Any, Optional
 import typer
 
 from facetrust.cli import audit as audit_cli
+from facetrust.cli import batch as batch_cli
 from facetrust.cli import common
 from facetrust.cli import evaluate as evaluate_cli
 from facetrust.cli import forensics as forensics_cli
@@ -29,6 +30,7 @@ app.add_typer(server_cli.keys_app, name="keys")
 app.command("serve")(server_cli.serve)
 app.add_typer(evaluate_cli.app, name="eval")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(batch_cli.app, name="batch")
 app.command("forgery")(forensics_cli.forgery)
 app.add_typer(gallery_cli.app, name="gallery")
 app.add_typer(liveness_cli.app, name="liveness")

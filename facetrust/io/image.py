@@ -81,6 +81,17 @@ def load_image(source: ImageSource, max_pixels: int | None = None) -> np.ndarray
     return rgb
 
 
+def decode_image_bytes(data: bytes, name: str, max_pixels: int | None = None) -> np.ndarray:
+    """:func:`load_image` of a file's bytes read elsewhere (object storage), its errors naming
+    the file ``name`` (e.g. its URI) instead of ``<bytes>``."""
+    limit = default_max_pixels() if max_pixels is None else max_pixels
+    if not data:
+        raise ImageDecodeError(f"{name}: file is empty")
+    rgb = _decode(BytesIO(data), name, limit)
+    _check_size(rgb.shape[1], rgb.shape[0], limit, name)
+    return rgb
+
+
 def decode_base64_image(text: str) -> bytes:
     """The bytes of an image sent as base64 text or as a ``data:image/…;base64,`` URL (JSON APIs
     send images so); :class:`ImageDecodeError` when it is not valid base64."""

@@ -1,0 +1,77 @@
+"""Batch fixtures: real images (LFW, the face_recognition examples) with a corrupt file and a
+non-image, and one local two-node Ray cluster (1 CPU each) for the whole session: Ray starts
+slowly, so every test that needs a cluster shares this one."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+LFW_PEOPLE = {"Aaron_Peirsol": 3, "Abdullah": 3}
+EXAMPLES = "faces/ageitgey_face_recognition/examples"
+
+
+@pytest.fixture(scope="session")
+def batch_images(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """person/<image> folders (identity = folder name), a two-face photo, a truncated JPEG and a text file."""
+    root = tmp_path_factory.mktemp("batch_images")
+    for person, count in LFW_PEOPLE.items():
+        (root / person).mkdir()
+        for path in sorted((shared / "data" / "lfw" / person).glob("*.jpg"))[:count]:
+            shutil.copy(path, root / person / path.name)
+    (root / "Barack_Obama").mkdir()
+    shutil.copy(shared / "data" / EXAMPLES / "obama.jpg", root / "Barack_Obama" / "obama.jpg")
+    (root / "group").mkdir()
+    shutil.copy(shared / "data" / EXAMPLES / "two_people.jpg", root / "group" / "two_people.jpg")
+    (root / "bad").mkdir()
+    whole = (shared / "data" / EXAMPLES / "biden.jpg").read_bytes()
+    (root / "bad" / "truncated.jpg").write_bytes(whole[: len(whole) // 40])
+    (root / "bad" / "notes.png").write_text("not an image\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """The address of a running two-node Ray cluster; this process is connected to it."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[test]'")
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
+        yield cluster.address
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A real PostgreSQL 16 with pgvector (the ``pgserver`` package), as in tests/gallery."""
+    import os
+    import tempfile
+    import warnings
+
+    # Not under pytest's 0700 tmp folder: as root, pgserver runs PostgreSQL as its own user.
+    pgdata = Path(tempfile.mkdtemp(prefix="facetrust-batch-pgdata-"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        try:
+            import pgserver
+
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+        except Exception as exc:  # noqa: BLE001 - any failure to start means: no server here
+            shutil.rmtree(pgdata, ignore_errors=True)
+            if os.environ.get("CI"):
+                pytest.fail(f"pgserver could not start PostgreSQL with pgvector: {exc}")
+            pytest.skip(f"pgserver could not start PostgreSQL with pgvector: {exc}")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)

@@ -159,8 +159,9 @@ class LivenessChecker:
             context = context_scale(box, width, height, nominal)
             if context < MIN_CONTEXT_SCALE:
                 return self._unavailable(
-                    f"tight face crop: the model needs the scene around the face ({nominal:g}x the face box), "
-                    f"this image holds {context:.2f}x; give it the camera frame")
+                    f"tight face crop: the face fills the image, and the model needs the scene around it "
+                    f"({nominal:g}x the face box); this image holds {context:.2f}x — give it the camera frame, "
+                    "with the face smaller in it")
         if touches_border(box, width, height):
             return self._unavailable("face cut by the image border")
         scores = self.model.predict(image, box)

@@ -6,7 +6,7 @@ Labels file: a CSV with columns ``file`` (relative to the CSV's folder or ``root
 
 One decision per image: the **largest** face (the subject). Presentations without
 a decision — no face found, or the checker's ``unavailable`` (grayscale, too small,
-cut by the border) — are *non-responses*: counted per class and reported as
+tight face crop, cut by the border) — are *non-responses*: counted per class and reported as
 APNRR/BPNRR (attack / bona fide presentation non-response rate), and left out of
 APCER and BPCER, which ISO/IEC 30107-3 defines on decisions.
 """

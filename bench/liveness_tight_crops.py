@@ -51,7 +51,8 @@ def measure(analyzer: FaceAnalyzer, name: str, images: Iterable[np.ndarray], tot
     for done, image in enumerate(images, start=1):
         scales.append(context_of(analyzer, image))
         if done % 1000 == 0:
-            print(f"{name}: {done}/{total}, {done / (time.perf_counter() - started):.1f}/s", file=sys.stderr, flush=True)
+            rate = done / (time.perf_counter() - started)
+            print(f"{name}: {done}/{total}, {rate:.1f}/s", file=sys.stderr, flush=True)
     found = np.array([s for s in scales if s is not None])
     tight = int(np.sum(found < MIN_CONTEXT_SCALE))
     return {"set": name, "images": len(scales), "no_face": len(scales) - len(found), "tight": tight,

@@ -1,6 +1,8 @@
 """Tight face crops (no scene around the face) are ``unavailable`` with the reason; scene images are judged."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from facetrust.liveness import MIN_CONTEXT_SCALE, LivenessChecker
@@ -12,8 +14,9 @@ OBAMA = "data/faces/ageitgey_face_recognition/examples/obama.jpg"
 
 def assert_tight(result) -> None:
     assert result.status == "unavailable" and result.score is None and result.is_live is None
-    assert result.reason.startswith("tight face crop: the face fills the image, and the model needs the scene "
-                                    "around it (2.7x the face box); this image holds 1.")
+    assert re.fullmatch(r"tight face crop: the face fills the image, and the model needs the scene around it "
+                        r"\(2\.7x the face box\); this image holds [01]\.\d\dx — give it the camera frame, "
+                        r"with the face smaller in it", result.reason), result.reason
     record = result.to_dict()
     assert record["is_live"] is None and record["score"] is None
 

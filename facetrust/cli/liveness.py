@@ -77,6 +77,8 @@ def _print_liveness(records: list[dict[str, Any]]) -> None:
         if "error" in record:
             table.add_row(paths[record["path"]], "-", "-", f"[red]{record['error']}[/red]")
         elif "tracks" in record:
+            if not record["tracks"]:
+                table.add_row(paths[record["path"]], "-", f"{record['frames_sampled']} frames", _describe(record))
             for track in record["tracks"]:
                 subject = " (subject)" if track["track"] == record["subject_track"] else ""
                 table.add_row(paths[record["path"]], f"track {track['track']}{subject}",

@@ -2,7 +2,7 @@
 ``LIVENESS_MODELS`` registry and :class:`LivenessChecker`, which applies a model to
 every face of an image or video with input checks and a decision threshold."""
 from facetrust.liveness.base import FaceLiveness, LivenessModel, LivenessResult, LivenessScores
-from facetrust.liveness.checker import DEFAULT_THRESHOLD, MIN_FACE_SIDE, LivenessChecker
+from facetrust.liveness.checker import DEFAULT_THRESHOLD, MIN_CONTEXT_SCALE, MIN_FACE_SIDE, LivenessChecker
 from facetrust.registry import Registry
 
 LIVENESS_MODELS: Registry[LivenessModel] = Registry("liveness model")
@@ -20,4 +20,4 @@ LIVENESS_MODELS.register("minifasnet+cues", "facetrust.liveness.fusion:MiniFASNe
                          "minifasnet, with the moiré cue joining the vote once fitted")
 
 __all__ = ["DEFAULT_THRESHOLD", "FaceLiveness", "LIVENESS_MODELS", "LivenessChecker", "LivenessModel",
-           "LivenessResult", "LivenessScores", "MIN_FACE_SIDE"]
+           "LivenessResult", "LivenessScores", "MIN_CONTEXT_SCALE", "MIN_FACE_SIDE"]

@@ -52,7 +52,7 @@ class LivenessResult(ScoredDecision):
     """The liveness decision for one face.
 
     ``status`` is ``"unavailable"`` when no reliable decision can be made (grayscale
-    image, face too small, face cut by the image border); then ``score`` is None,
+    image, face too small, tight face crop, face cut by the image border); then ``score`` is None,
     ``reason`` says why and ``is_live`` is None (unknown) — never a made-up score.
     """
 

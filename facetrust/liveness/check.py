@@ -31,5 +31,8 @@ class LivenessCheck:
         self.checker.model  # noqa: B018 - the property loads the model
 
     def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
-        """Track decision: mean P(live) over the frames with a score (as :mod:`facetrust.liveness.video`)."""
-        return mean_decision(results, "live", "spoof")
+        """Track decision: mean P(live) over the frames with a score (as :mod:`facetrust.liveness.video`);
+        ``is_live`` None when no frame has one (unknown, not "no")."""
+        decision = mean_decision(results, "live", "spoof")
+        return {"status": decision["status"], "is_live": None if decision["status"] == "unavailable"
+                else decision["status"] == "live", **decision}

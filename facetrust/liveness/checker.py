@@ -10,6 +10,9 @@ A face gets ``status="unavailable"`` (score None, never a guess) when:
 * its box is narrower or shorter than :data:`MIN_FACE_SIDE` pixels: below that the
   smallest crop (2.7 x the box) is upsampled to 80x80 and the fine texture the models
   rely on (print dots, screen moiré) is interpolated away;
+* the image is a tight face crop (:func:`context_scale` < :data:`MIN_CONTEXT_SCALE`): the
+  MiniFASNet networks read the scene around the face (2.7x and 4x the box), and an image
+  not even 1.5 face boxes wide or tall has almost none of it;
 * its box reaches the image border (:func:`touches_border`): part of the face is
   missing, and detectors clip such boxes to the image, so their size is wrong too;
 * the model is a cue model (``moire``, ``lbp-colour``) and no calibration was given:
@@ -28,7 +31,7 @@ from facetrust.errors import ConfigError, FaceNotFoundError
 from facetrust.io.image import ImageSource
 from facetrust.liveness.base import Box, FaceLiveness, LivenessModel, LivenessResult
 from facetrust.liveness.calibration import LivenessCalibration
-from facetrust.liveness.crop import INPUT_SIZE
+from facetrust.liveness.crop import INPUT_SIZE, capped_scale, reference_xywh
 from facetrust.types import Detection, Face
 
 #: Default decision threshold on P(live): live when it is at least as likely as not.
@@ -37,6 +40,12 @@ from facetrust.types import Detection, Face
 DEFAULT_THRESHOLD = 0.5
 #: Smallest face-box side (px) with a decision: 80 / 2.7 rounded up, so the 2.7x crop is never upsampled.
 MIN_FACE_SIDE = math.ceil(INPUT_SIZE / 2.7)
+#: Tight face crop: the image holds the face box fewer than this many times across or down, so the
+#: reference crop of the smallest context scale (2.7) is capped below 1.5 (at most 31 % of its window).
+#: 1.5 = the loosest framing of the usual face-crop conventions (dlib face chips with padding 0.25:
+#: a quarter of the face on each side; ArcFace 112x112 and facenet 160x160 crops are tighter), chosen
+#: from those conventions, not fitted to any measured set (docs/liveness.md, "Face crops").
+MIN_CONTEXT_SCALE = 1.5
 #: A box edge within this many pixels of the image edge counts as touching it.
 BORDER_TOLERANCE = 1.0
 #: Grayscale test: this share of pixels has R, G and B within :data:`GRAY_SPREAD` levels of each other.
@@ -53,6 +62,12 @@ def is_grayscale(image: np.ndarray) -> bool:
     sample = image[::4, ::4].astype(np.int16)
     spread = sample.max(axis=2) - sample.min(axis=2)
     return bool(np.mean(spread <= GRAY_SPREAD) >= GRAY_SHARE)
+
+
+def context_scale(box: Box, width: int, height: int, scale: float) -> float:
+    """How many face boxes of scene the reference crop at ``scale`` gets: ``scale`` itself when the
+    image holds the enlarged box, less when the image is too small for it (a face crop: about 1)."""
+    return capped_scale(width, height, reference_xywh(box), scale)
 
 
 def touches_border(box: Box, width: int, height: int) -> bool:
@@ -138,6 +153,15 @@ class LivenessChecker:
         side = min(box[2] - box[0], box[3] - box[1])
         if side < MIN_FACE_SIDE:
             return self._unavailable(f"face too small: {side:.0f} px, the minimum is {MIN_FACE_SIDE} px")
+        context_scales = [s for s in self.model.scales if s > 1]  # cue models read the face box alone
+        if context_scales:
+            nominal = min(context_scales)
+            context = context_scale(box, width, height, nominal)
+            if context < MIN_CONTEXT_SCALE:
+                return self._unavailable(
+                    f"tight face crop: the face fills the image, and the model needs the scene around it "
+                    f"({nominal:g}x the face box); this image holds {context:.2f}x — give it the camera frame, "
+                    "with the face smaller in it")
         if touches_border(box, width, height):
             return self._unavailable("face cut by the image border")
         scores = self.model.predict(image, box)

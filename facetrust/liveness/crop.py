@@ -31,15 +31,25 @@ def reference_xywh(box: Sequence[float]) -> tuple[int, int, int, int]:
     return int(x1), int(y1), int(x2 - x1 + 1), int(y2 - y1 + 1)
 
 
+def capped_scale(width: int, height: int, xywh: Sequence[int], scale: float) -> float:
+    """The scale the reference actually crops at: ``scale``, capped so the enlarged box fits the image.
+
+    The only step of the reference crop that loses context (shifting keeps the window's size):
+    on a face crop, where the face fills the image, it falls to about 1.
+    """
+    box_w, box_h = xywh[2], xywh[3]
+    if box_w <= 0 or box_h <= 0:
+        raise ValueError(f"face box must have a positive size, got w={box_w}, h={box_h}")
+    return min((height - 1) / box_h, min((width - 1) / box_w, scale))
+
+
 def crop_window(width: int, height: int, xywh: Sequence[int], scale: float) -> tuple[int, int, int, int]:
     """Inclusive pixel window ``(left, top, right, bottom)`` of the reference crop.
 
     ``width``/``height`` are the image's; ``xywh`` the integer face box.
     """
     x, y, box_w, box_h = xywh
-    if box_w <= 0 or box_h <= 0:
-        raise ValueError(f"face box must have a positive size, got w={box_w}, h={box_h}")
-    scale = min((height - 1) / box_h, min((width - 1) / box_w, scale))
+    scale = capped_scale(width, height, xywh, scale)
     new_w, new_h = box_w * scale, box_h * scale
     centre_x, centre_y = box_w / 2 + x, box_h / 2 + y
     left, top = centre_x - new_w / 2, centre_y - new_h / 2

@@ -6,7 +6,7 @@ Labels file: a CSV with columns ``file`` (relative to the CSV's folder or ``root
 
 One decision per image: the **largest** face (the subject). Presentations without
 a decision — no face found, or the checker's ``unavailable`` (grayscale, too small,
-cut by the border) — are *non-responses*: counted per class and reported as
+tight face crop, cut by the border) — are *non-responses*: counted per class and reported as
 APNRR/BPNRR (attack / bona fide presentation non-response rate), and left out of
 APCER and BPCER, which ISO/IEC 30107-3 defines on decisions.
 """
@@ -232,3 +232,125 @@ def plot_det(apcer_max: np.ndarray, bpcer: np.ndarray, path: Path, label: str) -
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+# ----------------------------------------------------------------------------- bona fide error rates per group
+
+@dataclass(frozen=True)
+class GroupedFace:
+    """A bona fide image with its demographic labels, e.g. ``{"gender": "female", "race": "asian"}``."""
+
+    path: Path
+    groups: dict[str, str]
+
+
+@dataclass(frozen=True)
+class BonaFideScore:
+    """The shipped checker's answer on a bona fide image, and what its model says if forced.
+
+    ``forced_score`` is the model's P(live) on the largest face with the availability rules
+    (grayscale, too small, tight crop, border) skipped — information for the evaluation,
+    never a shipped answer. None when no face was found.
+    """
+
+    face: GroupedFace
+    status: str  # live / spoof / unavailable / no face / error
+    score: float | None
+    reason: str | None
+    forced_score: float | None
+
+
+def utkface_split(name: str) -> str:
+    """``"fit"`` or ``"eval"``, fixed by the file's base name: its sha256 as an integer, even = fit.
+
+    Anything fitted on bona fide faces uses the fit half; error rates are measured on the eval half.
+    """
+    return "fit" if int(hashlib.sha256(Path(name).name.encode()).hexdigest(), 16) % 2 == 0 else "eval"
+
+
+def read_grouped_faces(csv_path: str | os.PathLike[str], group_columns: Sequence[str] = ("gender", "race"),
+                       split: str | None = None, root: str | os.PathLike[str] | None = None) -> list[GroupedFace]:
+    """Faces of a labels CSV (column ``file`` + ``group_columns``, e.g. UTKFace's labels.csv); rows with an
+    empty group label are left out. ``split`` (``"fit"``/``"eval"``) keeps one half (:func:`utkface_split`)."""
+    csv_path = Path(csv_path)
+    base = Path(root) if root is not None else csv_path.parent
+    try:
+        with csv_path.open(newline="", encoding="utf-8") as stream:
+            rows = list(csv.DictReader(stream))
+    except FileNotFoundError:
+        raise ConfigError(f"{csv_path}: no such labels file") from None
+    missing = {"file", *group_columns} - set(rows[0] if rows else ())
+    if not rows or missing:
+        raise ConfigError(f"{csv_path}: needs columns file,{','.join(group_columns)} and at least one row")
+    faces = [GroupedFace(base / row["file"], {c: row[c].strip() for c in group_columns}) for row in rows
+             if all(row[c].strip() for c in group_columns) and (split is None or utkface_split(row["file"]) == split)]
+    for face in faces:
+        if not face.path.is_file():
+            raise ConfigError(f"{csv_path}: {face.path} not found")
+    return faces
+
+
+def score_bona_fide(checker: Any, faces: Sequence[GroupedFace], progress: Any = None) -> list[BonaFideScore]:
+    """The shipped checker's result on the largest face of each image, plus the model's forced score."""
+    from facetrust.progress import track
+
+    out = []
+    for face in track(faces, len(faces), "liveness bona fide", progress, unit="images"):
+        try:
+            image = checker.analyzer.load(face.path)
+            found = checker.check_rgb(image)
+        except FacetrustError as exc:
+            out.append(BonaFideScore(face, "error", None, str(exc), None))
+            continue
+        if not found:
+            out.append(BonaFideScore(face, "no face", None, "no face found", None))
+            continue
+        result = found[0].result
+        forced = checker.model.predict(image, found[0].face.box).score
+        out.append(BonaFideScore(face, result.status, result.score, result.reason, forced))
+    return out
+
+
+def _rate_with_ci(rejected: np.ndarray) -> dict[str, Any]:
+    from facetrust.attributes.evaluation import bootstrap_ci
+
+    return {"n": int(len(rejected)), "bpcer": None if len(rejected) == 0 else round(float(rejected.mean()), 4),
+            "ci95": bootstrap_ci(rejected.astype(np.float64))}
+
+
+def _reason_kind(record: BonaFideScore) -> str:
+    return record.status if record.status in ("no face", "error") else (record.reason or "").split(":")[0]
+
+
+def bpcer_by_group(records: Sequence[BonaFideScore], threshold: float,
+                   group_columns: Sequence[str] = ("gender", "race")) -> dict[str, Any]:
+    """BPCER with 95 % bootstrap intervals, overall and per group, in two views.
+
+    ``in_scope``: the shipped behaviour, over images with a decision (live/spoof);
+    ``forced``: the model's forced score against ``threshold`` over every image with a face —
+    what the model would say on inputs the checker declines, labelled as such.
+    ``scope`` counts, per group, the images and why the others had no decision.
+    """
+    decided = np.array([r.status in ("live", "spoof") for r in records], dtype=bool)
+    shipped = np.array([r.status == "spoof" for r in records], dtype=bool)
+    has_face = np.array([r.forced_score is not None for r in records], dtype=bool)
+    forced = np.array([r.forced_score is not None and r.forced_score < threshold for r in records], dtype=bool)
+    groups: dict[str, dict[str, np.ndarray]] = {"overall": {"all": np.ones(len(records), dtype=bool)}}
+    for column in group_columns:
+        labels = np.array([r.face.groups[column] for r in records], dtype=object)
+        groups[column] = {str(v): labels == v for v in sorted(set(labels))}
+    out: dict[str, Any] = {"threshold": threshold, "in_scope": {}, "forced": {}, "scope": {}}
+    for column, masks in groups.items():
+        out["in_scope"][column] = {g: _rate_with_ci(shipped[m & decided]) for g, m in masks.items()}
+        out["forced"][column] = {g: _rate_with_ci(forced[m & has_face]) for g, m in masks.items()}
+        out["scope"][column] = {g: {"images": int(m.sum()), "decided": int((m & decided).sum()),
+                                    "reasons": _count_reasons([r for r, keep in zip(records, m & ~decided) if keep])}
+                                for g, m in masks.items()}
+    return out
+
+
+def _count_reasons(records: Sequence[BonaFideScore]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[_reason_kind(record)] = counts.get(_reason_kind(record), 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))

@@ -5,7 +5,8 @@ one frame in memory at a time). Faces are linked into tracks by
 :class:`facetrust.tracking.FaceTracker`. A track's score is the **mean** P(live) over its frames with a decision
 (unavailable frames are counted, not averaged); it is live when that mean
 reaches the threshold. The **subject** is the track seen in the most frames
-(ties: the larger mean face area) — the one decision for the whole video.
+(ties: the larger mean face area) — the one decision for the whole video. A video in which
+no sampled frame has a face is ``unavailable`` (``is_live`` None), with the reason.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 
-from facetrust.errors import FaceNotFoundError
 from facetrust.io.video import VideoFrame
 from facetrust.progress import Progress, track
 from facetrust.tracking import FaceTracker, ScoredTrack, TrackFrame, subject_track
@@ -40,20 +40,44 @@ class VideoLiveness:
     cues: Any = None
 
     @property
-    def subject(self) -> LivenessTrack:
+    def subject(self) -> LivenessTrack | None:
         return subject_track(self.tracks)
+
+    @property
+    def status(self) -> str:
+        return "unavailable" if self.subject is None else self.subject.status
+
+    @property
+    def is_live(self) -> bool | None:
+        return None if self.subject is None else self.subject.is_live
+
+    @property
+    def score(self) -> float | None:
+        return None if self.subject is None else self.subject.score
+
+    @property
+    def reason(self) -> str | None:
+        if self.subject is None:
+            return f"no face in any of the {self.frames_sampled} sampled frames"
+        if self.subject.score is None:
+            return "; ".join(self.subject.unavailable_reasons)
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         subject = self.subject
-        return {"path": self.path, "frames_sampled": self.frames_sampled, "subject_track": subject.track_id,
-                "status": subject.status, "is_live": subject.is_live, "score": subject.to_dict()["score"],
-                "tracks": [t.to_dict() for t in self.tracks],
-                **({} if self.cues is None else {"cues": self.cues.to_dict()})}
+        out = {"path": self.path, "frames_sampled": self.frames_sampled,
+               "subject_track": None if subject is None else subject.track_id, "status": self.status,
+               "is_live": self.is_live, "score": None if self.score is None else round(self.score, 6),
+               "tracks": [t.to_dict() for t in self.tracks],
+               **({} if self.cues is None else {"cues": self.cues.to_dict()})}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
 
 
 def check_video(checker: Any, path: str | Path, every_seconds: float = 0.5,
                 max_frames: int | None = None, cue_frames: int = 0, progress: Progress = False) -> VideoLiveness:
-    """Liveness of every face track in a video file; FaceNotFoundError when no sampled frame has a face.
+    """Liveness of every face track in a video file; ``unavailable`` when no sampled frame has a face.
 
     ``cue_frames`` > 0 adds the video cues measured over that many consecutive frames from the
     start (blinks and motion need every frame, so this is a second, dense pass; its tracks
@@ -66,7 +90,7 @@ def check_video(checker: Any, path: str | Path, every_seconds: float = 0.5,
     with closing(track(read_frames(path, every_seconds=every_seconds, max_frames=max_frames), total,
                        f"liveness {name}", progress, unit="frames")) as frames:
         result = check_frames(checker, frames, str(path))
-    if cue_frames > 0:
+    if cue_frames > 0 and result.tracks:  # no face sampled: nothing to measure cues on
         from facetrust.liveness.motion import video_cues
 
         total = sample_count(path, 0, cue_frames) if progress else None
@@ -77,7 +101,8 @@ def check_video(checker: Any, path: str | Path, every_seconds: float = 0.5,
 
 
 def check_frames(checker: Any, frames: Iterable[VideoFrame], source: str = "<frames>") -> VideoLiveness:
-    """Liveness of every face track in a stream of frames (e.g. a camera wrapped in VideoFrame objects)."""
+    """Liveness of every face track in a stream of frames (e.g. a camera wrapped in VideoFrame objects);
+    no face in any frame gives an ``unavailable`` result with the reason."""
     tracks: list[LivenessTrack] = []
     tracker = FaceTracker()
     sampled = 0
@@ -88,6 +113,4 @@ def check_frames(checker: Any, frames: Iterable[VideoFrame], source: str = "<fra
             if best == len(tracks):
                 tracks.append(LivenessTrack(best, checker.threshold, checker.name))
             tracks[best].frames.append(TrackFrame(frame.index, frame.time, item.face, item.result))
-    if not tracks:
-        raise FaceNotFoundError(f"{source}: no face in any of the {sampled} sampled frames")
     return VideoLiveness(source, sampled, tracks)

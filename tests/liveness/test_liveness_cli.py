@@ -83,3 +83,17 @@ def test_video_check_with_cues_reports_the_blink(shared):
     assert subject["planar_residual"] is not None and subject["challenge"]["passed"] is False
     table = run("liveness", "check", clip, "--max-frames", "2", "--cues", "30")
     assert table.exit_code == 0 and "video cues" in table.output
+
+
+def test_unknown_liveness_is_null_in_the_json_tight_crop_and_video_without_a_face(shared, faceless_video):
+    crop = shared / "data" / "utkface" / "images" / "36_1_0_20170104171550313.jpg.chip.jpg"
+    result = run("liveness", "check", crop, faceless_video, "--every", "0", "--json")
+    assert result.exit_code == 0, result.output
+    image, video = json.loads(result.stdout)
+    liveness = image["faces"][0]["liveness"]
+    assert liveness["status"] == "unavailable" and liveness["is_live"] is None and liveness["score"] is None
+    assert liveness["reason"].startswith("tight face crop")
+    assert video["status"] == "unavailable" and video["is_live"] is None and video["tracks"] == []
+    assert video["reason"] == "no face in any of the 5 sampled frames"
+    table = runner.invoke(app, ["liveness", "check", str(faceless_video), "--every", "0"], env={"COLUMNS": "250"})
+    assert table.exit_code == 0 and "no face in any of the 5 sampled frames" in table.stdout

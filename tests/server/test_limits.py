@@ -35,7 +35,7 @@ def test_a_key_limited_to_5_per_minute_gets_429_after_at_most_5_quick_requests(l
     assert int(refused.headers["retry-after"]) >= 1
 
 
-def test_unknown_liveness_and_forgery_are_null_over_rest(limited_server):
+def test_unknown_liveness_and_forgery_are_null_over_rest(limited_server, shared):
     photo = Image.open(PHOTO)
     gray = io.BytesIO()
     ImageOps.grayscale(photo).save(gray, "JPEG")
@@ -49,6 +49,12 @@ def test_unknown_liveness_and_forgery_are_null_over_rest(limited_server):
     assert found.status_code == 200, found.text
     forgery = found.json()["faces"][0]["forgery"]
     assert forgery["status"] == "unavailable" and forgery["is_fake"] is None and "too small" in forgery["reason"]
+    crop = shared / "data" / "utkface" / "images" / "36_1_0_20170104171550313.jpg.chip.jpg"  # a tight face crop
+    found = limited_server.post("/v1/analyze", files={"image": ("crop.jpg", crop.read_bytes())})
+    assert found.status_code == 200, found.text
+    liveness = found.json()["faces"][0]["liveness"]
+    assert liveness["status"] == "unavailable" and liveness["is_live"] is None and liveness["score"] is None
+    assert liveness["reason"].startswith("tight face crop")
     colour = limited_server.post("/v1/analyze", files={"image": ("c.jpg", PHOTO.read_bytes())}).json()["faces"][0]
     assert colour["liveness"]["is_live"] in (True, False) and colour["forgery"]["is_fake"] in (True, False)
 

@@ -127,7 +127,8 @@ class ForgeryChecker:
         if scores.heatmap is not None and scores.crop_to_image is not None:
             region = heatmap_region(scores.heatmap, scores.crop_to_image, scores.crop_size)
         return ForgeryResult(status, scores.score, self.threshold, self.name, None, scores.heatmap,
-                             scores.crop_to_image, scores.crop_size, region)
+                             scores.crop_to_image, scores.crop_size, region,
+                             dict(scores.model_scores) or {self.name: scores.score})
 
     def unavailable_reason(self, face: Face) -> str | None:
         if face.landmarks is None:

@@ -23,10 +23,15 @@ Split = Literal["train", "calibration", "evaluation"]
 SPLIT_BOUNDS: tuple[tuple[float, Split], ...] = ((0.70, "train"), (0.80, "calibration"), (1.0, "evaluation"))
 
 
+def hash_fraction(file_name: str) -> float:
+    """sha256 of the base name, first 8 bytes as a fraction of 2**64: uniform in [0, 1)."""
+    digest = hashlib.sha256(Path(file_name).name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 def split_of(file_name: str) -> Split:
     """The split of a UTKFace file, from its base name only."""
-    digest = hashlib.sha256(Path(file_name).name.encode("utf-8")).digest()
-    fraction = int.from_bytes(digest[:8], "big") / 2**64
+    fraction = hash_fraction(file_name)
     return next(split for bound, split in SPLIT_BOUNDS if fraction < bound)
 
 
@@ -39,9 +44,11 @@ class ColourFace:
     split: Split
 
 
-def read_utkface(root: Path, split: Split | None = None) -> list[ColourFace]:
+def read_utkface(root: Path, split: Split | None = None, per_race: int | None = None) -> list[ColourFace]:
     """Labelled faces of ``root/labels.csv`` (all, or one split), in file order; rows without
-    gender or race (2 malformed names) are left out. ConfigError when the labels are missing."""
+    gender or race (2 malformed names) are left out. ConfigError when the labels are missing.
+    ``per_race``: at most that many faces of each race, the lowest :func:`hash_fraction` first
+    (a deterministic, race-balanced subsample)."""
     labels = Path(root) / "labels.csv"
     if not labels.is_file():
         raise ConfigError(f"{labels}: no UTKFace labels file")
@@ -54,4 +61,8 @@ def read_utkface(root: Path, split: Split | None = None) -> list[ColourFace]:
                               int(row["age"]) if row["age"] else None, split_of(row["file"]))
             if split is None or face.split == split:
                 faces.append(face)
+    if per_race is not None:
+        ranked = sorted(faces, key=lambda f: hash_fraction(f.path.name))
+        kept = {id(f) for race in {f.race for f in faces} for f in [g for g in ranked if g.race == race][:per_race]}
+        faces = [f for f in faces if id(f) in kept]
     return faces

@@ -45,8 +45,10 @@ class SBIDetector:
     zoo_models: tuple[str, ...] = ()
     packaged_sha256 = (MODEL_SHA256,)
 
-    def __init__(self, device: str = "cpu") -> None:
-        self._session = onnx_session(model_path(), device)
+    def __init__(self, device: str = "cpu", model_file: str | Path | None = None) -> None:
+        """``model_file``: another trained SBI model (e.g. a candidate run) instead of the packaged one;
+        its checksum is the caller's business."""
+        self._session = onnx_session(model_path() if model_file is None else Path(model_file), device)
         self.device = device
 
     def crop(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,4 +84,4 @@ class FusionDetector:
         results = [member.predict(image, landmarks) for member in self.members]
         located = next((r for r in results if r.heatmap is not None), results[0])
         return ForgeryScores(float(np.mean([r.score for r in results])), located.heatmap, located.crop_to_image,
-                             located.crop_size)
+                             located.crop_size, {m.name: r.score for m, r in zip(self.members, results)})

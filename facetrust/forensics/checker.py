@@ -30,6 +30,20 @@ DEFAULT_THRESHOLD = 0.5
 MIN_FACE_SIDE = 32
 #: Heat-map level that counts as "suspected manipulated" for the reported region.
 REGION_LEVEL = 0.5
+#: Least share of the detector's crop that must be image pixels (the rest is filled by
+#: reflection): under it the crop shows too little around the face, where blending
+#: boundaries lie. For scale: a stored 112x112 ArcFace crop gives 0.59 with SBI's 30% margin,
+#: UTKFace's 200x200 crops about 0.39, DFDC's MTCNN crops 0.44-0.89 (docs/forensics.md).
+MIN_CROP_INSIDE = 0.25
+
+
+def crop_inside_share(crop_to_image: np.ndarray, crop_size: int, shape: tuple[int, ...]) -> float:
+    """Share of a crop's pixels (a 16x16 grid of them) that map inside the image."""
+    grid = (np.arange(16) + 0.5) * crop_size / 16 - 0.5
+    xx, yy = np.meshgrid(grid, grid)
+    points = np.stack([xx.ravel(), yy.ravel()], axis=1) @ crop_to_image[:, :2].T + crop_to_image[:, 2]
+    inside = (points[:, 0] >= -0.5) & (points[:, 0] < shape[1] - 0.5) & (points[:, 1] >= -0.5) & (points[:, 1] < shape[0] - 0.5)
+    return float(inside.mean())
 
 
 def heatmap_region(heatmap: np.ndarray, crop_to_image: np.ndarray, crop_size: int,
@@ -56,6 +70,12 @@ def heatmap_on_image(result: ForgeryResult, shape: tuple[int, int]) -> np.ndarra
                            interpolation=cv2.INTER_LINEAR)
     return cv2.warpAffine(upsampled, result.crop_to_image, (shape[1], shape[0]), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+
+
+def _face_region(image: np.ndarray, face: Face) -> np.ndarray:
+    x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+    region = image[max(0, y1):max(0, y2), max(0, x1):max(0, x2)]
+    return region if region.size else image
 
 
 class ForgeryChecker:
@@ -139,11 +159,27 @@ class ForgeryChecker:
         return None
 
     def check_face(self, image: np.ndarray, face: Face) -> ForgeryResult:
-        """Forgery result of one face of an RGB uint8 image (from :meth:`FaceAnalyzer.load`)."""
+        """Forgery result of one face of an RGB uint8 image (from :meth:`FaceAnalyzer.load`).
+
+        Unavailable besides :meth:`unavailable_reason`: a grayscale face for a detector that reads
+        colour (``needs_colour``), and a face crop so tight that under :data:`MIN_CROP_INSIDE` of
+        the detector's crop is image pixels."""
+        from facetrust.forensics.synthesis import is_gray
+
         reason = self.unavailable_reason(face)
         if reason is not None:
             return self._unavailable(reason)
-        return self.decide(self.detector.predict(image, face.landmarks))
+        if getattr(self.detector, "needs_colour", False) and is_gray(_face_region(image, face)):
+            return self._unavailable(f"grayscale face: {self.name} reads colour and was trained on colour faces "
+                                     "only (the sbi model reads luminance)")
+        scores = self.detector.predict(image, face.landmarks)
+        if scores.crop_to_image is not None:
+            share = crop_inside_share(scores.crop_to_image, scores.crop_size, image.shape)
+            if share < MIN_CROP_INSIDE:
+                return self._unavailable(f"the face fills the image: {share:.0%} of the detector's crop is image "
+                                         f"pixels, the minimum is {MIN_CROP_INSIDE:.0%}; give the image with the "
+                                         "scene around the face")
+        return self.decide(scores)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         from facetrust.forensics.faces import detect_faces

@@ -153,6 +153,7 @@ def evaluate_false_alarms(root: Any, models: Sequence[str], cache: ScoreCache, s
 
     ``fusion``: when all its members are among ``models``, their mean is scored as ``fusion``.
     ``per_race``: split -> at most that many faces per race (:func:`read_utkface`; default all).
+    Only (face, crop form) rows that every model decided are used (the others are counted).
     Returns thresholds per model (per crop form and the larger one, the operating threshold)
     and, per model and crop form, :func:`false_alarm_rates` at that threshold and at 0.5.
     """
@@ -167,6 +168,9 @@ def evaluate_false_alarms(root: Any, models: Sequence[str], cache: ScoreCache, s
         for split_rows in rows.values():
             add_mean(split_rows, "fusion", fusion)
         names.append("fusion")
+    # compare the models on the same faces: rows where every model gave a decision
+    left_out = {split: sum(any(r[n] is None for n in names) for r in split_rows) for split, split_rows in rows.items()}
+    rows = {split: [r for r in split_rows if all(r[n] is not None for n in names)] for split, split_rows in rows.items()}
     thresholds, rates = {}, {}
     for name in names:
         per_form = {form: calibrated_threshold([r[name] for r in rows["calibration"] if r["form"] == form])
@@ -179,4 +183,34 @@ def evaluate_false_alarms(root: Any, models: Sequence[str], cache: ScoreCache, s
                        for form in CROP_FORMS}
     return {"models": names, "versions": versions, "sbi_model_file": sbi_model_file, "per_race": limits,
             "faces": {split: len(split_rows) // len(CROP_FORMS) for split, split_rows in rows.items()},
+            "face_forms_without_a_decision": left_out,
             "calibration_fpr": CALIBRATION_FPR, "thresholds": thresholds, "false_alarms": rates}
+
+
+def _percent(summary: Mapping[str, Any]) -> str:
+    if summary["fpr"] is None:
+        return "–"
+    low, high = summary["ci95"]
+    return f"{100 * summary['fpr']:.1f}% [{100 * low:.1f}, {100 * high:.1f}] ({summary['false_alarms']}/{summary['n']})"
+
+
+def markdown_tables(result: Mapping[str, Any], at: str = "calibrated") -> str:
+    """Markdown tables of :func:`evaluate_false_alarms`' result: per crop form, one row per model with
+    the threshold, overall FPR and every gender and race group's FPR (95% CI, alarms/faces), and the
+    largest group FPR over the overall one. ``at``: ``"calibrated"`` or ``"at_0.5"``."""
+    lines = []
+    for form in CROP_FORMS:
+        first = result["false_alarms"][result["models"][0]][form][at]
+        groups = [(column, g) for column in GROUP_COLUMNS for g in first[column]["groups"]]
+        lines += [f"**{form}** ({'calibrated thresholds' if at == 'calibrated' else 'threshold 0.5'})", "",
+                  "| model | threshold | overall FPR | " + " | ".join(g for _, g in groups)
+                  + " | max/overall gender | max/overall race |",
+                  "|---" * (len(groups) + 5) + "|"]
+        for model in result["models"]:
+            rates = result["false_alarms"][model][form][at]
+            cells = [_percent(rates[column]["groups"][g]) for column, g in groups]
+            ratios = [str(rates[column]["max_over_overall"]) for column in GROUP_COLUMNS]
+            lines.append(f"| {model} | {rates['threshold']:.4f} | {_percent(rates['overall'])} | "
+                         + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+        lines.append("")
+    return "\n".join(lines)

@@ -79,6 +79,7 @@ class FusionDetector:
 
         self.members = [_create(FORGERY_DETECTORS, name, {}, device) for name in members]
         self.name = "fusion(" + "+".join(members) + ")"
+        self.needs_colour = any(getattr(m, "needs_colour", False) for m in self.members)
 
     def predict(self, image: np.ndarray, landmarks: np.ndarray) -> ForgeryScores:
         results = [member.predict(image, landmarks) for member in self.members]

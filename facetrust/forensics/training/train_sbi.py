@@ -182,8 +182,12 @@ def train(faces: FaceSet, train_idx: np.ndarray, seconds: float, batch_pairs: in
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = SBINet(luminance)
-    if init is not None:
+    frozen = init is not None and init.suffix == ".onnx"
+    if frozen:
+        init_from_onnx(net, init)
+    elif init is not None:
         net.load_state_dict(torch.load(init, map_location="cpu"))
+    set_train_mode(net, frozen)
     starts = clip_starts(faces, train_idx) if clip_share > 0 else np.array([], dtype=int)
     clips_per_batch = int(round(batch_pairs * clip_share / CLIP_LENGTH)) if len(starts) else 0
     single_pairs = batch_pairs - clips_per_batch * CLIP_LENGTH
@@ -218,6 +222,7 @@ def train(faces: FaceSet, train_idx: np.ndarray, seconds: float, batch_pairs: in
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                set_train_mode(net, frozen)  # a checkpoint or evaluation may have switched modes
                 losses.append(loss.item())
                 steps += 1
                 if log is not None:
@@ -238,6 +243,44 @@ def train(faces: FaceSet, train_idx: np.ndarray, seconds: float, batch_pairs: in
     return net, {"steps": steps, "pairs_seen": steps * batch_pairs, "seconds": round(time.monotonic() - start, 1),
                  "interrupted": interrupted, "clip_pairs_per_batch": clips_per_batch * CLIP_LENGTH,
                  "final_loss_mean_last_50": round(float(np.mean(losses[-50:])), 4) if losses else None}
+
+
+def init_from_onnx(net: object, path: Path) -> None:
+    """Start from an exported model: its convolutions have batch norm folded in, so each conv gets
+    the folded weight and its BatchNorm becomes the identity plus the folded bias (train with
+    ``freeze_batch_norm`` so batch statistics do not undo that)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(str(path)).graph.initializer}
+    folded = [weights[n] for n in sorted((n for n in weights if n.startswith("onnx::Conv_")),
+                                         key=lambda n: int(n.rsplit("_", 1)[1]))]
+    convs = [m for stage in (net.stage1, net.stage2, net.stage3, net.stage4, net.frequency) for m in stage.modules()
+             if isinstance(m, torch.nn.Sequential) and len(m) == 3 and isinstance(m[0], torch.nn.Conv2d)]
+    if len(folded) != 2 * len(convs):
+        raise ValueError(f"{path}: {len(folded) // 2} folded convolutions, the network has {len(convs)}")
+    with torch.no_grad():
+        for (conv, norm, _), weight, bias in zip(convs, folded[0::2], folded[1::2]):
+            conv.weight.copy_(weight)
+            norm.weight.fill_(1.0)
+            norm.bias.copy_(bias)
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1.0 - norm.eps)
+        for name, parameter in net.named_parameters():
+            if f"net.{name}" in weights:
+                parameter.copy_(weights[f"net.{name}"])
+
+
+def set_train_mode(net: object, freeze_batch_norm: bool) -> None:
+    """Training mode; with ``freeze_batch_norm`` the BatchNorm layers keep their running statistics."""
+    import torch
+
+    net.train()
+    if freeze_batch_norm:
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
 
 
 def _save_checkpoint(net: object, path: Path) -> None:
@@ -296,7 +339,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--colour-augment", type=float, default=0.0,
                         help="probability of a whole-image colour change, real and fake alike")
     parser.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds between weight checkpoints")
-    parser.add_argument("--init", type=Path, help="start from these weights (with --seconds 0: export them)")
+    parser.add_argument("--init", type=Path, help="start from these weights: a checkpoint (.pt; with --seconds 0: "
+                        "export it) or an exported model (.onnx: fine-tune it, batch norm frozen)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -326,6 +370,7 @@ def main(argv: list[str] | None = None) -> None:
         "settings": {"seconds": args.seconds, "batch_pairs": args.batch_pairs, "lr": args.lr, "seed": args.seed,
                      "optimizer": "AdamW(weight_decay=1e-4), cosine decay over the time budget",
                      "loss": "BCE(score) + BCE(24x24 blending mask)", "torch_threads": args.threads,
+                     "init": None if args.init is None else f"{args.init.name} (sha256 {sha256_of(args.init)})",
                      "clip_share": args.clip_share, "colour_augment": args.colour_augment,
                      "augmentation": (f"flip 0.5, image border {BORDER_PROBABILITY} (all sides "
                                       f"{STORED_CROP_CUT} x{STORED_CROP_SHARE}), rescale {RESCALE_PROBABILITY} "

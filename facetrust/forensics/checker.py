@@ -23,8 +23,8 @@ from facetrust.forensics.base import FaceForgery, ForgeryDetector, ForgeryResult
 from facetrust.io.image import ImageSource
 from facetrust.types import Face
 
-#: Decision threshold on P(fake): fake when it is at least as likely as not. Not tuned on
-#: any evaluation data (see docs/forensics.md).
+#: Decision threshold on P(fake) of detectors that declare no ``default_threshold``: fake when
+#: it is at least as likely as not. Not tuned on any evaluation data (see docs/forensics.md).
 DEFAULT_THRESHOLD = 0.5
 #: Smallest face-box side (px) that gets a decision.
 MIN_FACE_SIDE = 32
@@ -96,13 +96,15 @@ class ForgeryChecker:
                  detector_options: dict[str, Any] | None = None) -> None:
         from facetrust.forensics import FORGERY_DETECTORS
 
-        FORGERY_DETECTORS.get_class(detector)  # fail fast on an unknown name
+        detector_class = FORGERY_DETECTORS.get_class(detector)  # fail fast on an unknown name
         if threshold is not None and not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
             raise ConfigError(f"threshold must be a probability in [0, 1], got {threshold!r}")
         if min_face_side <= 0:
             raise ConfigError(f"min_face_side must be positive, got {min_face_side!r}")
         self.detector_name = detector
-        self.threshold = float(DEFAULT_THRESHOLD if threshold is None else threshold)
+        # a detector may declare its own operating point (calibrated on real colour faces, docs/forensics.md)
+        self.threshold = float(getattr(detector_class, "default_threshold", DEFAULT_THRESHOLD)
+                               if threshold is None else threshold)
         self.face_detector = face_detector if analyzer is None else analyzer.config.detector
         self.recognizer = recognizer
         self.device = device

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED  # noqa: E402
 
 from facetrust.forensics.cache import ScoreCache, default_score_cache  # noqa: E402
-from facetrust.forensics.false_alarms import evaluate_false_alarms, markdown_tables  # noqa: E402
+from facetrust.forensics.false_alarms import evaluate_false_alarms, markdown_tables, meets_target  # noqa: E402
 
 PER_RACE = {"calibration": 100, "evaluation": 150}
 
@@ -36,6 +36,8 @@ def main() -> None:
     print(f"faces: {result['faces']}, per race: {result['per_race']}, sbi: {result['versions']['sbi']}\n")
     print(markdown_tables(result))
     print(markdown_tables(result, "at_0.5"))
+    for model in result["models"]:
+        print(model, "pre-registered (a)+(b):", meets_target(result, model))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 

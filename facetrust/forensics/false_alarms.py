@@ -214,3 +214,21 @@ def markdown_tables(result: Mapping[str, Any], at: str = "calibrated") -> str:
                          + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+#: The pre-registered target (docs/forensics.md): overall FPR at most 5% in every crop form, and no
+#: gender or race group above twice the overall FPR.
+TARGET_FPR, TARGET_GROUP_RATIO = 0.05, 2.0
+
+
+def meets_target(result: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """Criteria (a) and (b) of the pre-registered rule for ``model`` at its calibrated threshold."""
+    out: dict[str, Any] = {}
+    for form in CROP_FORMS:
+        rates = result["false_alarms"][model][form]["calibrated"]
+        ratios = [rates[column]["max_over_overall"] for column in GROUP_COLUMNS]
+        out[form] = {"fpr_ok": rates["overall"]["fpr"] <= TARGET_FPR,
+                     "groups_ok": all(r is not None and r <= TARGET_GROUP_RATIO for r in ratios)
+                     or rates["overall"]["false_alarms"] == 0}
+    out["passes"] = all(v["fpr_ok"] and v["groups_ok"] for v in out.values())
+    return out

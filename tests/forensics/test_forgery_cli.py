@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from facetrust.cli.main import app
@@ -21,6 +23,10 @@ def test_forgery_image_json_and_heatmap(faces_dir: Path, tmp_path: Path) -> None
     [record] = json.loads(result.stdout)
     assert len(record["faces"]) == 2
     assert all(f["forgery"]["status"] in ("real", "fake") for f in record["faces"])
+    for face in record["faces"]:  # the default model's per-model scores are in the JSON
+        scores = face["forgery"]["model_scores"]
+        assert scores and all(0.0 <= v <= 1.0 for v in scores.values())
+        assert face["forgery"]["score"] == pytest.approx(np.mean(list(scores.values())), abs=1e-5)
     assert (tmp_path / "two_people_forgery.png").is_file()
 
 

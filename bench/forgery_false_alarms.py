@@ -29,9 +29,10 @@ def main() -> None:
     parser.add_argument("--sbi-model", help="a trained SBI ONNX file to score as sbi (default: the packaged one)")
     parser.add_argument("--cache", type=Path, default=None, help="score cache (default: the forgery score cache)")
     parser.add_argument("--json", type=Path, help="also write the full result here")
+    parser.add_argument("--model", action="append", help="forgery model (repeatable; default: sbi and mesonet + fusion)")
     args = parser.parse_args()
     with ScoreCache(args.cache or default_score_cache()) as cache:
-        result = evaluate_false_alarms(SHARED / "data" / "utkface", ["sbi", "mesonet"], cache, args.sbi_model,
+        result = evaluate_false_alarms(SHARED / "data" / "utkface", args.model or ["sbi", "mesonet"], cache, args.sbi_model,
                                        per_race=PER_RACE, progress=True)
     print(f"faces: {result['faces']}, per race: {result['per_race']}, sbi: {result['versions']['sbi']}\n")
     print(markdown_tables(result))

@@ -49,3 +49,20 @@ def test_eval_forgery_json(deepfake_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["metrics"]["meso4-df"]["frame"]["n_real"] == 2 and out["metrics"]["meso4-df"]["frame"]["auc"] == 1.0
+
+
+def test_eval_forgery_false_alarms_json(shared: Path, tmp_path: Path) -> None:
+    utkface = shared / "data" / "utkface"
+    if not (utkface / "labels.csv").is_file():
+        pytest.skip(f"{utkface} not found")
+    result = invoke("eval", "forgery-false-alarms", "--utkface", utkface, "-m", "sbi", "--per-race-calibration", 2,
+                    "--per-race-evaluation", 2, "--json", "--cache", tmp_path / "scores.sqlite")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["faces"] == {"calibration": 10, "evaluation": 10} and out["models"] == ["sbi"]
+    rates = out["false_alarms"]["sbi"]["aligned112"]["calibrated"]
+    assert rates["threshold"] == out["thresholds"]["sbi"]["operating"]
+    assert rates["overall"]["n"] + out["face_forms_without_a_decision"]["evaluation"] >= 10
+    assert set(rates["gender"]["groups"]) == {"female", "male"}
+    bad = invoke("eval", "forgery-false-alarms", "--utkface", tmp_path)
+    assert bad.exit_code == 1 and "no UTKFace labels file" in bad.stderr

@@ -16,6 +16,7 @@ are chosen on the ``calibration`` split (:func:`calibrated_threshold`) and appli
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -141,7 +142,7 @@ def build_checkers(models: Sequence[str], sbi_model_file: str | None = None,
         checker = ForgeryChecker(name, analyzer=analyzer, device=device, crop_fallback=True, detector_options=options)
         analyzer = checker.analyzer
         checkers[name] = checker
-        versions[name] = f"sbi@{sha256_of(sbi_model_file)[:16]}" if options else detector_version(name)
+        versions[name] = f"sbi@{sha256_of(Path(sbi_model_file))[:16]}" if options else detector_version(name)
     return checkers, versions
 
 

@@ -67,7 +67,20 @@ def main() -> None:
     parser.add_argument("--lfw-images", type=int, default=6000, help="as given to train_sbi")
     parser.add_argument("--seed", type=int, default=0, help="as given to train_sbi")
     parser.add_argument("--dfdc", action="store_true", help="also score shared/data/deepfake/labels.csv")
+    parser.add_argument("--with-mesonet", action="store_true", help="with --dfdc: also MesoNet and the fusion")
+    parser.add_argument("--cache", type=Path, help="with --dfdc: score cache (default: none)")
+    parser.add_argument("--dfdc-only", action="store_true", help="skip the colour-photo table")
     args = parser.parse_args()
+    if not args.dfdc_only:
+        colour_table(args)
+    if args.dfdc:
+        for model in args.models:
+            use_model(model)
+            for name, numbers in dfdc_auc(args.with_mesonet, args.cache).items():
+                print(model, name, numbers)
+
+
+def colour_table(args: argparse.Namespace) -> None:
     files = training_files(SHARED, args.lfw_images, args.seed)
     cached = cache_dir().parent / "forensics" / f"sbi_faces_{files_digest(files)[:16]}_{INPUT_SIZE}.npz"
     if not cached.is_file():
@@ -94,22 +107,26 @@ def main() -> None:
         scores = [checker.check_rgb(image)[0].result.score for image in photos.values()]
         print(f"| {model} | {', '.join(f'{v:.2f}' for v in scores)} | {sum(v >= 0.5 for v in scores)} of {len(scores)} "
               f"| {int(np.sum(real_scores >= 0.5))} of {len(real)} | {colour_auc:.3f} |")
-    if args.dfdc:
-        for model in args.models:
-            use_model(model)
-            print(model, dfdc_auc())
 
 
-def dfdc_auc() -> dict[str, float]:
+def dfdc_auc(with_mesonet: bool = False, cache: Path | None = None) -> dict[str, dict[str, float]]:
+    """DFDC frame/video AUC of ``sbi`` (and, ``with_mesonet``, of MesoNet and their mean, ``fusion``)."""
+    from facetrust.forensics.cache import ScoreCache
     from facetrust.forensics.evaluation import evaluate_forgery, read_forgery_labels
 
     items, _ = read_forgery_labels(SHARED / "data" / "deepfake" / "labels.csv", group_pattern="^([a-z]+)-",
                                    method_column="kind")
-    result, _ = evaluate_forgery(items, ["sbi"], crop_fallback=True, progress=False)
-    metrics = result["metrics"]["sbi"]
-    by_kind = result["per_method_frame_level"]["sbi"]
-    return {"frame AUC": round(metrics["frame"]["auc"], 3), "video AUC": round(metrics["video"]["auc"], 3),
-            **{f"{kind} frame AUC": round(entry["auc"], 3) for kind, entry in by_kind.items()}}
+    names = ["sbi", "mesonet"] if with_mesonet else ["sbi"]
+    with ScoreCache(cache) as store:
+        result, _ = evaluate_forgery(items, names, cache=store, crop_fallback=True, progress=False)
+    out = {}
+    for name in names + (["fusion"] if with_mesonet else []):
+        metrics, by_kind = result["metrics"][name], result["per_method_frame_level"][name]
+        out[name] = {"frame AUC": round(metrics["frame"]["auc"], 3), "video AUC": round(metrics["video"]["auc"], 3),
+                     "frame TPR at its threshold": round(metrics["frame"]["tpr"], 3),
+                     "frame FPR at its threshold": round(metrics["frame"]["fpr"], 3),
+                     **{f"{kind} frame AUC": round(entry["auc"], 3) for kind, entry in by_kind.items()}}
+    return out
 
 
 if __name__ == "__main__":

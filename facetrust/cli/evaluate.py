@@ -209,6 +209,32 @@ def forgery_(
                 lambda folder: write_forgery_report(result, curves, folder))
 
 
+@app.command("forgery-false-alarms")
+def forgery_false_alarms(
+    utkface: Path = typer.Option(..., "--utkface", help="UTKFace folder (labels.csv + images/): real colour faces with gender and race."),
+    forgery_model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Forgery model (repeatable; default: sbi and mesonet, plus their fusion)."),
+    sbi_model: Optional[Path] = typer.Option(None, "--sbi-model", help="Score this trained SBI ONNX file as sbi (a candidate)."),
+    per_race_calibration: Optional[int] = typer.Option(None, "--per-race-calibration", help="At most N calibration faces per race."),
+    per_race_evaluation: Optional[int] = typer.Option(None, "--per-race-evaluation", help="At most N evaluation faces per race."),
+    as_json: bool = JsonOpt, device: str = typer.Option("cpu", "--device"),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Score cache for resuming (default ~/.cache/facetrust/forgery_scores.sqlite)."),
+) -> None:
+    """False alarms on real colour faces: thresholds from the calibration split, FPR per gender and race on the evaluation split."""
+    from facetrust.forensics.cache import ScoreCache, default_score_cache
+    from facetrust.forensics.false_alarms import evaluate_false_alarms, markdown_tables
+
+    with user_errors():
+        with ScoreCache(cache or default_score_cache()) as store:
+            result = evaluate_false_alarms(utkface, list(forgery_model or ("sbi", "mesonet")), store,
+                                           None if sbi_model is None else str(sbi_model), device=device,
+                                           per_race={"calibration": per_race_calibration,
+                                                     "evaluation": per_race_evaluation}, progress=True)
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(markdown_tables(result) + "\n" + markdown_tables(result, "at_0.5"))
+
+
 ATTRIBUTE_ROWS = [
     ("images", "images"), ("faces found", "faces_found"), ("age MAE (years)", "age/mae/mean"),
     ("age MAE, adults", "age/mae_adults/mean"), ("age CS@5", "age/cs5/mean"),

@@ -56,7 +56,7 @@ def print_forgery_table(records: list[dict[str, Any]]) -> None:
 
 def forgery(
     inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
-    model: str = typer.Option(DEFAULT_FORGERY_DETECTOR, "--model", "-m", help="Forgery model: fusion (default: mean of sbi and mesonet), sbi, mesonet, meso4-df, …"),
+    model: str = typer.Option(DEFAULT_FORGERY_DETECTOR, "--model", "-m", help="Forgery model: sbi (default), fusion (mean of sbi and mesonet), mesonet, meso4-df, …"),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Threshold on P(fake) (default 0.5)."),
     detector: str = typer.Option(DEFAULT_CHECK_DETECTOR, "--detector", "-d", help="Face detector that finds the faces to check."),
     face_detector: Optional[str] = typer.Option(None, "--face-detector", hidden=True, help="Deprecated spelling of --detector."),

@@ -15,8 +15,9 @@ FORGERY_DETECTORS.register("mesoinception-df", "facetrust.forensics.mesonet:Meso
 FORGERY_DETECTORS.register("mesoinception-f2f", "facetrust.forensics.mesonet:MesoInceptionF2F",
                            "MesoInception4, Face2Face weights")
 FORGERY_DETECTORS.register("sbi", "facetrust.forensics.sbi:SBIDetector",
-                           "this project's detector trained on self-blended real faces; luminance + spectrum, heat map")
+                           "this project's detector trained on self-blended real faces; luminance + spectrum, heat map "
+                           "(default)")
 FORGERY_DETECTORS.register("fusion", "facetrust.forensics.sbi:FusionDetector",
-                           "mean P(fake) of sbi and mesonet (default)")
+                           "mean P(fake) of sbi and mesonet")
 
 __all__ = ["FORGERY_DETECTORS", "FaceForgery", "ForgeryDetector", "ForgeryResult", "ForgeryScores"]

@@ -24,13 +24,15 @@ class ForgeryScores:
     ``heatmap`` (optional) is the suspected manipulated region over the detector's
     ``crop_size`` x ``crop_size`` crop, values in [0, 1], at any grid size;
     ``crop_to_image`` is the 2x3 affine map from crop pixel coordinates to image pixel
-    coordinates, so the heat map can be placed on the image.
+    coordinates, so the heat map can be placed on the image. ``model_scores``: for a
+    detector that combines others (``fusion``), each member's P(fake).
     """
 
     score: float
     heatmap: np.ndarray | None = None
     crop_to_image: np.ndarray | None = None
     crop_size: int = 0
+    model_scores: dict[str, float] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -58,6 +60,8 @@ class ForgeryResult(ScoredDecision):
     small, no landmarks); then ``score`` is None and ``reason`` says why — never a
     made-up score. ``region`` is the image-space box (x1, y1, x2, y2) of the heat map's
     suspected region (heat >= 0.5), when the detector localises and found one.
+    ``model_scores``: P(fake) per model (each member of a fusion; the detector itself
+    otherwise), as liveness reports them; empty when unavailable.
     """
 
     status: ForgeryStatus
@@ -66,6 +70,7 @@ class ForgeryResult(ScoredDecision):
     crop_to_image: np.ndarray | None = field(default=None, repr=False, compare=False)
     crop_size: int = 0
     region: tuple[float, float, float, float] | None = None
+    model_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def is_fake(self) -> bool | None:
@@ -74,6 +79,7 @@ class ForgeryResult(ScoredDecision):
 
     def to_dict(self) -> dict[str, Any]:
         out = self._decision_dict("is_fake", self.is_fake)
+        out["model_scores"] = {name: round(float(v), 6) for name, v in self.model_scores.items()}
         if self.region is not None:
             out["region"] = [round(float(v), 1) for v in self.region]
         if self.reason:

@@ -23,13 +23,27 @@ from facetrust.forensics.base import FaceForgery, ForgeryDetector, ForgeryResult
 from facetrust.io.image import ImageSource
 from facetrust.types import Face
 
-#: Decision threshold on P(fake): fake when it is at least as likely as not. Not tuned on
-#: any evaluation data (see docs/forensics.md).
+#: Decision threshold on P(fake) of detectors that declare no ``default_threshold``: fake when
+#: it is at least as likely as not. Not tuned on any evaluation data (see docs/forensics.md).
 DEFAULT_THRESHOLD = 0.5
 #: Smallest face-box side (px) that gets a decision.
 MIN_FACE_SIDE = 32
 #: Heat-map level that counts as "suspected manipulated" for the reported region.
 REGION_LEVEL = 0.5
+#: Least share of the detector's crop that must be image pixels (the rest is filled by
+#: reflection): under it the crop shows too little around the face, where blending
+#: boundaries lie. For scale: a stored 112x112 ArcFace crop gives 0.59 with SBI's 30% margin,
+#: UTKFace's 200x200 crops about 0.39, DFDC's MTCNN crops 0.44-0.89 (docs/forensics.md).
+MIN_CROP_INSIDE = 0.25
+
+
+def crop_inside_share(crop_to_image: np.ndarray, crop_size: int, shape: tuple[int, ...]) -> float:
+    """Share of a crop's pixels (a 16x16 grid of them) that map inside the image."""
+    grid = (np.arange(16) + 0.5) * crop_size / 16 - 0.5
+    xx, yy = np.meshgrid(grid, grid)
+    points = np.stack([xx.ravel(), yy.ravel()], axis=1) @ crop_to_image[:, :2].T + crop_to_image[:, 2]
+    inside = (points[:, 0] >= -0.5) & (points[:, 0] < shape[1] - 0.5) & (points[:, 1] >= -0.5) & (points[:, 1] < shape[0] - 0.5)
+    return float(inside.mean())
 
 
 def heatmap_region(heatmap: np.ndarray, crop_to_image: np.ndarray, crop_size: int,
@@ -58,6 +72,12 @@ def heatmap_on_image(result: ForgeryResult, shape: tuple[int, int]) -> np.ndarra
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
 
+def _face_region(image: np.ndarray, face: Face) -> np.ndarray:
+    x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+    region = image[max(0, y1):max(0, y2), max(0, x1):max(0, x2)]
+    return region if region.size else image
+
+
 class ForgeryChecker:
     """Scores faces with a registered forgery detector and decides at a threshold.
 
@@ -76,13 +96,15 @@ class ForgeryChecker:
                  detector_options: dict[str, Any] | None = None) -> None:
         from facetrust.forensics import FORGERY_DETECTORS
 
-        FORGERY_DETECTORS.get_class(detector)  # fail fast on an unknown name
+        detector_class = FORGERY_DETECTORS.get_class(detector)  # fail fast on an unknown name
         if threshold is not None and not (isinstance(threshold, (int, float)) and 0 <= threshold <= 1):
             raise ConfigError(f"threshold must be a probability in [0, 1], got {threshold!r}")
         if min_face_side <= 0:
             raise ConfigError(f"min_face_side must be positive, got {min_face_side!r}")
         self.detector_name = detector
-        self.threshold = float(DEFAULT_THRESHOLD if threshold is None else threshold)
+        # a detector may declare its own operating point (calibrated on real colour faces, docs/forensics.md)
+        self.threshold = float(getattr(detector_class, "default_threshold", DEFAULT_THRESHOLD)
+                               if threshold is None else threshold)
         self.face_detector = face_detector if analyzer is None else analyzer.config.detector
         self.recognizer = recognizer
         self.device = device
@@ -127,7 +149,8 @@ class ForgeryChecker:
         if scores.heatmap is not None and scores.crop_to_image is not None:
             region = heatmap_region(scores.heatmap, scores.crop_to_image, scores.crop_size)
         return ForgeryResult(status, scores.score, self.threshold, self.name, None, scores.heatmap,
-                             scores.crop_to_image, scores.crop_size, region)
+                             scores.crop_to_image, scores.crop_size, region,
+                             dict(scores.model_scores) or {self.name: scores.score})
 
     def unavailable_reason(self, face: Face) -> str | None:
         if face.landmarks is None:
@@ -138,11 +161,27 @@ class ForgeryChecker:
         return None
 
     def check_face(self, image: np.ndarray, face: Face) -> ForgeryResult:
-        """Forgery result of one face of an RGB uint8 image (from :meth:`FaceAnalyzer.load`)."""
+        """Forgery result of one face of an RGB uint8 image (from :meth:`FaceAnalyzer.load`).
+
+        Unavailable besides :meth:`unavailable_reason`: a grayscale face for a detector that reads
+        colour (``needs_colour``), and a face crop so tight that under :data:`MIN_CROP_INSIDE` of
+        the detector's crop is image pixels."""
+        from facetrust.forensics.synthesis import is_gray
+
         reason = self.unavailable_reason(face)
         if reason is not None:
             return self._unavailable(reason)
-        return self.decide(self.detector.predict(image, face.landmarks))
+        if getattr(self.detector, "needs_colour", False) and is_gray(_face_region(image, face)):
+            return self._unavailable(f"grayscale face: {self.name} reads colour and was trained on colour faces "
+                                     "only (the sbi model reads luminance)")
+        scores = self.detector.predict(image, face.landmarks)
+        if scores.crop_to_image is not None:
+            share = crop_inside_share(scores.crop_to_image, scores.crop_size, image.shape)
+            if share < MIN_CROP_INSIDE:
+                return self._unavailable(f"the face fills the image: {share:.0%} of the detector's crop is image "
+                                         f"pixels, the minimum is {MIN_CROP_INSIDE:.0%}; give the image with the "
+                                         "scene around the face")
+        return self.decide(scores)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         from facetrust.forensics.faces import detect_faces

@@ -191,7 +191,7 @@ def score_items(items: Sequence[LabelledItem], checkers: Sequence[Any], cache: S
     function = parse_perturbation(perturbation) if perturbation else None
     first = checkers[0]
     settings = (f"{perturbation or 'clean'}|every={every_seconds}|max={max_frames}|faces={first.face_detector}"
-                f"|fallback={first.crop_fallback}|min={first.min_face_side}|thr={first.threshold}")
+                f"|fallback={first.crop_fallback}|min={first.min_face_side}")  # scores do not depend on thresholds
     results = []
     for item in track(items, len(items), f"scoring ({perturbation or 'clean'})", progress, unit="items"):
         if item.is_video and function is not None:
@@ -264,6 +264,16 @@ def _video_level(items: Sequence[LabelledItem], table: tuple, threshold: float) 
     return detection_metrics([float(np.mean(by_group[g])) for g in names], [label_of[g] for g in names], threshold)
 
 
+def fusion_threshold(detectors: Sequence[str]) -> float:
+    """Operating threshold of the mean of ``detectors``: the registered ``fusion``'s when they are its
+    default members, else the plain 0.5."""
+    from facetrust.forensics import FORGERY_DETECTORS
+    from facetrust.forensics.checker import DEFAULT_THRESHOLD, ForgeryChecker
+
+    members = getattr(FORGERY_DETECTORS.get_class(FUSION), "default_members", ())
+    return ForgeryChecker(FUSION).threshold if sorted(detectors) == sorted(members) else DEFAULT_THRESHOLD
+
+
 def evaluate_forgery(items: Sequence[LabelledItem], detectors: Sequence[str] = ("sbi", "mesonet"),
                      perturbations: Sequence[str] = (), cache: ScoreCache | None = None, every_seconds: float = 0.2,
                      max_frames: int | None = 100, crop_fallback: bool = False, face_detector: str = DEFAULT_CHECK_DETECTOR,
@@ -277,12 +287,14 @@ def evaluate_forgery(items: Sequence[LabelledItem], detectors: Sequence[str] = (
     cache = cache or ScoreCache(None)
     analyzer = FaceAnalyzer(detector=face_detector, device=device)
     checkers = [ForgeryChecker(name, analyzer=analyzer, device=device, crop_fallback=crop_fallback) for name in detectors]
-    threshold = checkers[0].threshold
+    thresholds = {c.detector_name: c.threshold for c in checkers}
+    thresholds[FUSION] = fusion_threshold(detectors)
     clean = score_items(items, checkers, cache, None, every_seconds, max_frames, progress)
     table = _frame_table(items, clean, list(detectors))
     metrics, per_method, curves = {}, {}, {"frame": {}}
     for name, entry in table.items():
         scores, labels, methods, _, unavailable = entry
+        threshold = thresholds[name]
         frame = detection_metrics(scores, labels, threshold)
         video = _video_level(items, entry, threshold)
         metrics[name] = {"frame": {**frame, "unavailable": unavailable}, "video": video}
@@ -291,18 +303,18 @@ def evaluate_forgery(items: Sequence[LabelledItem], detectors: Sequence[str] = (
             far, tar, _ = roc(np.asarray(scores), np.asarray(labels, bool))
             curves["frame"][name] = (far, tar)
     drift_scores = [(r.drift, item.fake) for item, r in zip(items, clean) if item.is_video and r and r.drift is not None]
-    if drift_scores:
+    if drift_scores:  # the drift score's own a-priori operating point
         metrics["identity-drift"] = {"video": detection_metrics([d for d, _ in drift_scores],
-                                                                [f for _, f in drift_scores], threshold)}
+                                                                [f for _, f in drift_scores], 0.5)}
     robustness: dict[str, Any] = {}
     if perturbations:
         images_only = [None if item.is_video else r for item, r in zip(items, clean)]
         for name, entry in _frame_table(items, images_only, list(detectors)).items():
-            robustness.setdefault(name, {})["clean"] = detection_metrics(entry[0], entry[1], threshold).get("auc")
+            robustness.setdefault(name, {})["clean"] = detection_metrics(entry[0], entry[1], thresholds[name]).get("auc")
     for spec in perturbations:
         perturbed = score_items(items, checkers, cache, spec, every_seconds, max_frames, progress)
         for name, entry in _frame_table(items, perturbed, list(detectors)).items():
-            result = detection_metrics(entry[0], entry[1], threshold)
+            result = detection_metrics(entry[0], entry[1], thresholds[name])
             robustness.setdefault(name, {})[spec] = result.get("auc")
     errors = [f"{item.path.name}: {r.error}" for item, r in zip(items, clean) if r is not None and r.error]
     result = {

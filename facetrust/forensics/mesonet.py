@@ -100,6 +100,8 @@ class MesoNetDetector:
     name = "mesonet"
     zoo_models: tuple[str, ...] = ("mesoinception-df",)
     inception = True
+    #: Trained and run on RGB: a grayscale face is out of its domain.
+    needs_colour = True
 
     def __init__(self) -> None:
         self.model = MesoNetModel(load_keras_weights(model_file(self.zoo_models[0])), self.inception)

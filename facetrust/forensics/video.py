@@ -43,8 +43,16 @@ class ForgeryTrack(ScoredTrack):
         return suspicious_segments([f.frame for f in scored], [f.time for f in scored],
                                    [f.result.score for f in scored], self.threshold)
 
+    @property
+    def model_scores(self) -> dict[str, float]:
+        """Mean P(fake) per model over the frames with a decision."""
+        names = {name for f in self.scored for name in f.result.model_scores}
+        return {name: float(np.mean([f.result.model_scores[name] for f in self.scored
+                                     if name in f.result.model_scores])) for name in sorted(names)}
+
     def to_dict(self, include_frames: bool = True) -> dict[str, Any]:
         out = super().to_dict(include_frames)
+        out["model_scores"] = {name: round(v, 6) for name, v in self.model_scores.items()}
         out["drift"] = None if self.drift is None else self.drift.to_dict()
         out["segments"] = [s.to_dict() for s in self.segments]
         return out
@@ -84,6 +92,7 @@ class VideoForgery:
             "path": self.path, "frames_sampled": self.frames_sampled, "model": self.model,
             "threshold": round(self.threshold, 6), "status": self.status,
             "is_fake": None if self.status == "unavailable" else self.status == "fake",
+            "model_scores": {} if subject is None else {k: round(v, 6) for k, v in subject.model_scores.items()},
             "score": None if self.score is None else round(self.score, 6),
             "subject_track": None if subject is None else subject.track_id,
             "drift": None if subject is None or subject.drift is None else subject.drift.to_dict(),

@@ -84,3 +84,39 @@ def test_fusion_is_the_mean_of_its_members(forgery_analyzer, astronaut) -> None:
     face = fusion.detect(astronaut)[0]
     members = [m.predict(astronaut, face.landmarks).score for m in fusion.detector.members]
     assert fusion.check_face(astronaut, face).score == pytest.approx(np.mean(members))
+
+
+def test_per_model_scores_are_reported_like_liveness(forgery_analyzer, astronaut, sbi_checker) -> None:
+    from facetrust.forensics.checker import ForgeryChecker
+
+    fused = ForgeryChecker("fusion", analyzer=forgery_analyzer).check_rgb(astronaut)[0].to_dict()["forgery"]
+    assert set(fused["model_scores"]) == {"sbi", "mesonet"}
+    assert fused["score"] == pytest.approx(np.mean(list(fused["model_scores"].values())), abs=1e-5)
+    alone = sbi_checker.check_rgb(astronaut)[0].to_dict()["forgery"]
+    assert alone["model_scores"] == {"sbi": alone["score"]}
+    assert alone["model_scores"]["sbi"] == pytest.approx(fused["model_scores"]["sbi"], abs=1e-6)
+
+
+def test_grayscale_face_is_unavailable_for_colour_models_only(forgery_analyzer, astronaut, sbi_checker) -> None:
+    import cv2
+
+    from facetrust.forensics.checker import ForgeryChecker
+
+    gray = cv2.cvtColor(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    for name in ("mesonet", "fusion"):
+        result = ForgeryChecker(name, analyzer=forgery_analyzer).check_rgb(gray)[0].result
+        assert result.status == "unavailable" and "grayscale" in result.reason
+        data = result.to_dict()
+        assert data["is_fake"] is None and data["score"] is None and data["model_scores"] == {}
+    assert sbi_checker.check_rgb(gray)[0].result.available  # the luminance model reads gray faces
+
+
+def test_crop_tighter_than_the_face_is_unavailable(forgery_analyzer, astronaut) -> None:
+    from facetrust.forensics.checker import ForgeryChecker
+
+    checker = ForgeryChecker("sbi", analyzer=forgery_analyzer, crop_fallback=True)
+    x1, y1, x2, y2 = (int(v) for v in checker.detect(astronaut)[0].box)
+    inner = astronaut[y1 + (y2 - y1) // 5:y2 - (y2 - y1) // 10, x1 + (x2 - x1) // 8:x2 - (x2 - x1) // 8]
+    result = checker.check_rgb(inner)[0].result
+    assert result.status == "unavailable" and "fills the image" in result.reason and result.is_fake is None
+    assert checker.check_rgb(astronaut)[0].result.available

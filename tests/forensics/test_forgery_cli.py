@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from facetrust.cli.main import app
@@ -21,6 +23,10 @@ def test_forgery_image_json_and_heatmap(faces_dir: Path, tmp_path: Path) -> None
     [record] = json.loads(result.stdout)
     assert len(record["faces"]) == 2
     assert all(f["forgery"]["status"] in ("real", "fake") for f in record["faces"])
+    for face in record["faces"]:  # the default model's per-model scores are in the JSON
+        scores = face["forgery"]["model_scores"]
+        assert scores and all(0.0 <= v <= 1.0 for v in scores.values())
+        assert face["forgery"]["score"] == pytest.approx(np.mean(list(scores.values())), abs=1e-5)
     assert (tmp_path / "two_people_forgery.png").is_file()
 
 
@@ -43,3 +49,20 @@ def test_eval_forgery_json(deepfake_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["metrics"]["meso4-df"]["frame"]["n_real"] == 2 and out["metrics"]["meso4-df"]["frame"]["auc"] == 1.0
+
+
+def test_eval_forgery_false_alarms_json(shared: Path, tmp_path: Path) -> None:
+    utkface = shared / "data" / "utkface"
+    if not (utkface / "labels.csv").is_file():
+        pytest.skip(f"{utkface} not found")
+    result = invoke("eval", "forgery-false-alarms", "--utkface", utkface, "-m", "sbi", "--per-race-calibration", 2,
+                    "--per-race-evaluation", 2, "--json", "--cache", tmp_path / "scores.sqlite")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["faces"] == {"calibration": 10, "evaluation": 10} and out["models"] == ["sbi"]
+    rates = out["false_alarms"]["sbi"]["aligned112"]["calibrated"]
+    assert rates["threshold"] == out["thresholds"]["sbi"]["operating"]
+    assert rates["overall"]["n"] + out["face_forms_without_a_decision"]["evaluation"] >= 10
+    assert set(rates["gender"]["groups"]) == {"female", "male"}
+    bad = invoke("eval", "forgery-false-alarms", "--utkface", tmp_path)
+    assert bad.exit_code == 1 and "no UTKFace labels file" in bad.stderr

@@ -57,6 +57,9 @@ def test_real_clip_gets_tracks_per_frame_scores_and_drift(sbi_checker, hamilton_
     assert scored and all(0.0 <= f["score"] <= 1.0 for f in scored)
     if out["score"] is not None:
         assert out["score"] == pytest.approx(np.mean([f["score"] for f in scored]), abs=1e-5)
+        # per-model scores (as liveness reports them): per frame, per track and for the video
+        assert all(f["model_scores"] == {"sbi": f["score"]} for f in scored)
+        assert out["model_scores"]["sbi"] == pytest.approx(out["score"], abs=1e-5)
 
 
 @pytest.fixture(scope="module")

@@ -52,3 +52,45 @@ def test_luminance_net_sees_no_colour(faces_dir: Path) -> None:
     with torch.no_grad():
         assert not torch.allclose(colour_net(torch.from_numpy(colour_feed["rgb"]), torch.from_numpy(colour_feed["spectrum"]))[1],
                                   colour_net(torch.from_numpy(gray_feed["rgb"]), torch.from_numpy(gray_feed["spectrum"]))[1])
+
+
+def test_fine_tuning_starts_exactly_from_the_packaged_model() -> None:
+    import onnxruntime as ort
+
+    from facetrust.forensics.sbi import model_path
+    from facetrust.forensics.training.model import ExportedSBINet, SBINet
+    from facetrust.forensics.training.train_sbi import init_from_onnx
+
+    net = SBINet(luminance=True)
+    init_from_onnx(net, model_path())
+    rgb, spectrum = torch.randn(2, 3, 96, 96), torch.randn(2, 1, 96, 96)
+    with torch.no_grad():
+        want = [t.numpy() for t in ExportedSBINet(net).eval()(rgb, spectrum)]
+    got = ort.InferenceSession(str(model_path()), providers=["CPUExecutionProvider"]).run(
+        None, {"rgb": rgb.numpy(), "spectrum": spectrum.numpy()})
+    assert max(float(np.abs(g - w).max()) for g, w in zip(got, want)) < 1e-5
+
+
+def test_clip_blending_loss_log_and_checkpoint(faces_dir: Path, tmp_path: Path) -> None:
+    import csv
+
+    from facetrust.forensics.training.data import FaceSet, build_face_set
+    from facetrust.forensics.training.train_sbi import CLIP_LENGTH, clip_starts, make_batch, train
+
+    built = build_face_set([faces_dir / "examples" / "obama.jpg", faces_dir / "examples" / "biden.jpg"], 96, 0.3, 32)
+    # the same two faces as if they were frames of one video: clips need consecutive crops of one source
+    crops, points = np.repeat(built.crops, 3, axis=0), np.repeat(built.landmarks, 3, axis=0)
+    faces = FaceSet(crops, points, np.array([f"clip.mp4#{i}" for i in range(6)]), np.ones(6, bool))
+    assert list(clip_starts(faces, np.arange(6))) == [0, 1, 2]
+    assert list(clip_starts(faces, np.array([0, 1, 2, 4, 5]))) == []  # frame 3 missing: no run of 4
+    inputs, labels, masks = make_batch(faces, np.array([], int), np.random.default_rng(0),
+                                       [np.arange(CLIP_LENGTH)], colour_probability=1.0)
+    assert list(labels) == [0, 1] * CLIP_LENGTH and inputs["rgb"].shape[0] == 2 * CLIP_LENGTH
+    torch.set_num_threads(1)
+    _, stats = train(faces, np.arange(6), seconds=3.0, batch_pairs=4, lr=1e-3, seed=0, clip_share=1.0,
+                     colour_probability=0.5, log_path=tmp_path / "loss.csv", checkpoint_path=tmp_path / "w.pt")
+    with (tmp_path / "loss.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == stats["steps"] >= 1 and stats["clip_pairs_per_batch"] == 4
+    assert all(float(r["loss"]) == pytest.approx(float(r["loss_score"]) + float(r["loss_mask"]), abs=2e-5) for r in rows)
+    assert (tmp_path / "w.pt").is_file()

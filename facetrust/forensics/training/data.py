@@ -4,7 +4,9 @@ Sources (all real, none from the deepfake evaluation data):
 
 * every image under ``shared/data/faces`` (colour photos; every detected face);
 * frames of ``short_hamilton_clip.mp4`` there (colour video; every 3rd frame);
-* a seeded random subset of LFW-a (grayscale, kept gray: see docs/forensics.md).
+* a seeded random subset of LFW-a (grayscale, kept gray: see docs/forensics.md);
+* with ``utkface=True``, the ``train`` split of UTKFace (colour crops,
+  :mod:`facetrust.forensics.colour_faces`); its calibration and evaluation splits never.
 
 Faces are detected with YuNet (images under 256 px are enlarged for detection),
 aligned with :func:`facetrust.forensics.crop.aligned_crop` at the detector's input
@@ -49,14 +51,17 @@ class FaceSet:
             return cls(data["crops"], data["landmarks"], data["sources"], data["colour"])
 
 
-def training_files(shared: Path, lfw_images: int, seed: int) -> list[Path]:
+def training_files(shared: Path, lfw_images: int, seed: int, utkface: bool = False) -> list[Path]:
     """The real-face files used for training, in a fixed order."""
+    from facetrust.forensics.colour_faces import read_utkface
+
     faces = sorted(p for p in (shared / "data" / "faces").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     videos = sorted((shared / "data" / "faces").rglob("*.mp4"))
     lfw = sorted((shared / "data" / "lfw").rglob("*.jpg"))
     rng = np.random.default_rng(seed)
     picked = [lfw[i] for i in sorted(rng.choice(len(lfw), size=min(lfw_images, len(lfw)), replace=False))]
-    return faces + videos + picked
+    colour = [face.path for face in read_utkface(shared / "data" / "utkface", "train")] if utkface else []
+    return faces + videos + picked + colour
 
 
 def _detect(analyzer: object, image: np.ndarray) -> list[np.ndarray]:

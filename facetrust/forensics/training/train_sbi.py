@@ -1,46 +1,73 @@
 """Train the project's self-blended-images (SBI) forgery detector on CPU and export it to ONNX.
 
     pip install -e '.[train]'
-    python -m facetrust.forensics.training.train_sbi --seconds 3000 --lfw-images 6000 --luminance \\
-        --out facetrust/models/forensics/sbi-rgbfreq-96.onnx      # the shipped model's run
+    python -m facetrust.forensics.training.train_sbi --seconds 3600 --lfw-images 6000 --luminance \\
+        --utkface --clip-share 0.25 --colour-augment 0.5 --threads 2 \\
+        --out runs/sbi-rgbfreq-96.onnx      # the second-pass run (docs/forensics.md)
 
 Only real faces are used (:mod:`facetrust.forensics.training.data`); every batch holds
 each sampled real crop and a self-blended copy of it (:func:`facetrust.forensics.synthesis.self_blend`),
 so the only difference the network can learn is the blending. Both halves get the same
-kind of random flips, image borders (:func:`image_border`), JPEG, re-scaling and noise. Training stops after ``--seconds`` of
-wall time (cosine learning-rate decay over that budget; one torch thread unless --threads), and the final
-weights are exported — no checkpoint is picked on any evaluation data. A recipe JSON next
+kind of random flips, image borders (:func:`image_border`), JPEG, re-scaling, colour changes and noise.
+``--clip-share`` of the pairs come from consecutive video frames blended as a clip
+(:func:`facetrust.forensics.synthesis.blend_clip`, one perturbation per clip or one per frame).
+Training stops after ``--seconds`` of wall time or Ctrl-C (cosine learning-rate decay over the budget), and
+the final weights are exported — no checkpoint is picked on any evaluation data. The loss of every step is
+appended to ``<out>.loss.csv``; the weights are saved to ``<out>.ckpt.pt`` every ``--checkpoint-every``
+seconds, and ``--init CKPT --seconds 0`` exports a checkpoint of an interrupted run. A recipe JSON next
 to the model records the data (file list digest and counts), the settings, the proxy
 validation AUC on held-out source files, and the sha256 of the ONNX file.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from facetrust.forensics.sbi_inputs import CROP_MARGIN, HEATMAP_SIZE, INPUT_SIZE, model_inputs
-from facetrust.forensics.synthesis import self_blend
+from facetrust.forensics.synthesis import blend_clip, self_blend
 from facetrust.forensics.training.data import FaceSet, build_face_set, files_digest, training_files
 
 MIN_FACE_SIDE = 32
 VALIDATION_SHARE = 0.15
 BORDER_PROBABILITY = 0.3
+#: Of the image borders, the share cut on all four sides by 8-18%: what re-cropping a stored
+#: 112x112 ArcFace crop with the 30% margin looks like (about 11.5% reflected per side).
+STORED_CROP_SHARE, STORED_CROP_CUT = 0.4, (0.08, 0.18)
+CLIP_LENGTH = 4
 #: Down-and-up re-scaling of real and fake alike: video faces are often 50-100 px wide and
 #: upsampled to the input, so the network must not read "soft texture" as "blended".
 RESCALE_PROBABILITY, RESCALE_RANGE = 0.5, (0.35, 0.9)
 JPEG_PROBABILITY, JPEG_QUALITY = 0.6, (30, 96)
 
 
-def augment(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The same random distortions for real and fake crops: flip, image border, re-scaling, JPEG, noise."""
+def colour_change(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A whole-image photometric change (gamma, per-channel gain, saturation) that real photos
+    show too, so that colour casts and white balance never mean "blended"."""
     import cv2
 
+    out = 255.0 * (image.astype(np.float32) / 255.0) ** rng.uniform(0.7, 1.4)
+    out *= rng.uniform(0.85, 1.15, size=3)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    hsv = cv2.cvtColor(out, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 1] *= rng.uniform(0.5, 1.4)
+    return cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
+
+
+def augment(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
+            colour_probability: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The same random distortions for real and fake crops: flip, image border, re-scaling, colour, JPEG, noise."""
+    import cv2
+
+    if rng.uniform() < colour_probability:
+        image = colour_change(image, rng)
     if rng.uniform() < 0.5:
         image, mask = image[:, ::-1], mask[:, ::-1]
     if rng.uniform() < BORDER_PROBABILITY:
@@ -65,23 +92,31 @@ def image_border(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) 
     import cv2
 
     size = image.shape[0]
-    top, bottom, left, right = (int(v) if rng.uniform() < 0.5 else 0 for v in rng.uniform(0, 0.25 * size, 4))
+    if rng.uniform() < STORED_CROP_SHARE:
+        top, bottom, left, right = (int(v) for v in rng.uniform(*STORED_CROP_CUT, 4) * size)
+    else:
+        top, bottom, left, right = (int(v) if rng.uniform() < 0.5 else 0 for v in rng.uniform(0, 0.25 * size, 4))
     inner = (slice(top, size - bottom), slice(left, size - right))
     pad = (top, bottom, left, right)
     return (cv2.copyMakeBorder(np.ascontiguousarray(image[inner]), *pad, cv2.BORDER_REFLECT_101),
             cv2.copyMakeBorder(np.ascontiguousarray(mask[inner]), *pad, cv2.BORDER_REFLECT_101))
 
 
-def make_batch(faces: FaceSet, indices: np.ndarray, rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Inputs, labels (0 real / 1 fake) and 24x24 mask targets for real crops + their self-blends."""
+def make_batch(faces: FaceSet, indices: np.ndarray, rng: np.random.Generator, clips: Sequence[np.ndarray] = (),
+               colour_probability: float = 0.0) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Inputs, labels (0 real / 1 fake) and 24x24 mask targets for real crops + their self-blends;
+    each of ``clips`` (consecutive video crops) is blended as one clip."""
     import cv2
 
+    pairs = [(faces.crops[i], self_blend(faces.crops[i], faces.landmarks[i], rng)) for i in indices]
+    for clip in clips:
+        blends = blend_clip([faces.crops[i] for i in clip], [faces.landmarks[i] for i in clip],
+                            int(rng.integers(2**31)), consistent=bool(rng.uniform() < 0.5))
+        pairs += [(faces.crops[i], blend) for i, blend in zip(clip, blends)]
     images, masks, labels = [], [], []
-    for index in indices:
-        crop, points = faces.crops[index], faces.landmarks[index]
-        blend = self_blend(crop, points, rng)
+    for crop, blend in pairs:
         for image, mask, label in ((crop, np.zeros(crop.shape[:2], np.float32), 0.0), (blend.image, blend.mask, 1.0)):
-            image, mask = augment(image, mask, rng)
+            image, mask = augment(image, mask, rng, colour_probability)
             images.append(image)
             masks.append(cv2.resize(mask, (HEATMAP_SIZE, HEATMAP_SIZE), interpolation=cv2.INTER_AREA))
             labels.append(label)
@@ -96,6 +131,14 @@ def split_by_source(faces: FaceSet, seed: int) -> tuple[np.ndarray, np.ndarray]:
     held = set(rng.choice(unique, size=max(1, int(len(unique) * VALIDATION_SHARE)), replace=False))
     is_val = np.array([g in held for g in groups])
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def clip_starts(faces: FaceSet, indices: np.ndarray) -> np.ndarray:
+    """Indices (among ``indices``) that start a run of CLIP_LENGTH consecutive crops of one video."""
+    videos = np.array([s.split("#")[0] if "#" in s else "" for s in faces.sources])
+    chosen = set(indices.tolist())
+    return np.array([i for i in indices if videos[i] and i + CLIP_LENGTH - 1 < len(videos)
+                     and all(j in chosen and videos[j] == videos[i] for j in range(i, i + CLIP_LENGTH))], dtype=int)
 
 
 def _tensors(inputs: dict) -> tuple:
@@ -128,7 +171,9 @@ def evaluate(net: object, faces: FaceSet, indices: np.ndarray, seed: int) -> dic
 
 
 def train(faces: FaceSet, train_idx: np.ndarray, seconds: float, batch_pairs: int, lr: float, seed: int,
-          luminance: bool = False) -> tuple:
+          luminance: bool = False, clip_share: float = 0.0, colour_probability: float = 0.0,
+          log_path: Path | None = None, checkpoint_path: Path | None = None, checkpoint_every: float = 300.0,
+          init: Path | None = None) -> tuple:
     import torch
     from rich.progress import Progress
 
@@ -137,29 +182,115 @@ def train(faces: FaceSet, train_idx: np.ndarray, seconds: float, batch_pairs: in
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = SBINet(luminance)
+    frozen = init is not None and init.suffix == ".onnx"
+    if frozen:
+        init_from_onnx(net, init)
+    elif init is not None:
+        net.load_state_dict(torch.load(init, map_location="cpu"))
+    set_train_mode(net, frozen)
+    starts = clip_starts(faces, train_idx) if clip_share > 0 else np.array([], dtype=int)
+    clips_per_batch = int(round(batch_pairs * clip_share / CLIP_LENGTH)) if len(starts) else 0
+    single_pairs = batch_pairs - clips_per_batch * CLIP_LENGTH
+    log = None
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("w", newline="")
+        log.write("step,seconds,lr,loss,loss_score,loss_mask\n")
+    last_checkpoint = time.monotonic()
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     colour = faces.colour[train_idx]
     # half the pairs from colour faces: the evaluation data is colour, the pool mostly gray LFW
     weights = np.where(colour, 0.5 / max(colour.sum(), 1), 0.5 / max((~colour).sum(), 1))
     weights /= weights.sum()
     start, steps, losses = time.monotonic(), 0, []
-    with Progress() as progress:
-        task = progress.add_task("training SBI detector", total=seconds)
-        while (elapsed := time.monotonic() - start) < seconds:
-            for group in optimizer.param_groups:
-                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * elapsed / seconds))
-            inputs, labels, masks = make_batch(faces, rng.choice(train_idx, size=batch_pairs, p=weights), rng)
-            logit, mask_logits = net(*_tensors(inputs))
-            loss = (torch.nn.functional.binary_cross_entropy_with_logits(logit, torch.from_numpy(labels))
-                    + torch.nn.functional.binary_cross_entropy_with_logits(mask_logits, torch.from_numpy(masks)))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            steps += 1
-            progress.update(task, completed=min(seconds, time.monotonic() - start))
+    interrupted = False
+    try:
+        with Progress() as progress:
+            task = progress.add_task("training SBI detector", total=seconds)
+            while (elapsed := time.monotonic() - start) < seconds:
+                rate = lr * 0.5 * (1 + math.cos(math.pi * elapsed / seconds))
+                for group in optimizer.param_groups:
+                    group["lr"] = rate
+                clips = [np.arange(s, s + CLIP_LENGTH) for s in rng.choice(starts, size=clips_per_batch)] \
+                    if clips_per_batch else []
+                inputs, labels, masks = make_batch(faces, rng.choice(train_idx, size=single_pairs, p=weights), rng,
+                                                   clips, colour_probability)
+                logit, mask_logits = net(*_tensors(inputs))
+                score_loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, torch.from_numpy(labels))
+                mask_loss = torch.nn.functional.binary_cross_entropy_with_logits(mask_logits, torch.from_numpy(masks))
+                loss = score_loss + mask_loss
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                set_train_mode(net, frozen)  # a checkpoint or evaluation may have switched modes
+                losses.append(loss.item())
+                steps += 1
+                if log is not None:
+                    log.write(f"{steps},{time.monotonic() - start:.1f},{rate:.6g},{losses[-1]:.5f},"
+                              f"{score_loss.item():.5f},{mask_loss.item():.5f}\n")
+                    log.flush()
+                if checkpoint_path is not None and time.monotonic() - last_checkpoint >= checkpoint_every:
+                    _save_checkpoint(net, checkpoint_path)
+                    last_checkpoint = time.monotonic()
+                progress.update(task, completed=min(seconds, time.monotonic() - start))
+    except KeyboardInterrupt:  # stop cleanly: the weights so far are exported
+        interrupted = True
+    finally:
+        if log is not None:
+            log.close()
+    if checkpoint_path is not None:
+        _save_checkpoint(net, checkpoint_path)
     return net, {"steps": steps, "pairs_seen": steps * batch_pairs, "seconds": round(time.monotonic() - start, 1),
-                 "final_loss_mean_last_50": round(float(np.mean(losses[-50:])), 4)}
+                 "interrupted": interrupted, "clip_pairs_per_batch": clips_per_batch * CLIP_LENGTH,
+                 "final_loss_mean_last_50": round(float(np.mean(losses[-50:])), 4) if losses else None}
+
+
+def init_from_onnx(net: object, path: Path) -> None:
+    """Start from an exported model: its convolutions have batch norm folded in, so each conv gets
+    the folded weight and its BatchNorm becomes the identity plus the folded bias (train with
+    ``freeze_batch_norm`` so batch statistics do not undo that)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(str(path)).graph.initializer}
+    folded = [weights[n] for n in sorted((n for n in weights if n.startswith("onnx::Conv_")),
+                                         key=lambda n: int(n.rsplit("_", 1)[1]))]
+    convs = [m for stage in (net.stage1, net.stage2, net.stage3, net.stage4, net.frequency) for m in stage.modules()
+             if isinstance(m, torch.nn.Sequential) and len(m) == 3 and isinstance(m[0], torch.nn.Conv2d)]
+    if len(folded) != 2 * len(convs):
+        raise ValueError(f"{path}: {len(folded) // 2} folded convolutions, the network has {len(convs)}")
+    with torch.no_grad():
+        for (conv, norm, _), weight, bias in zip(convs, folded[0::2], folded[1::2]):
+            conv.weight.copy_(weight)
+            norm.weight.fill_(1.0)
+            norm.bias.copy_(bias)
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1.0 - norm.eps)
+        for name, parameter in net.named_parameters():
+            if f"net.{name}" in weights:
+                parameter.copy_(weights[f"net.{name}"])
+
+
+def set_train_mode(net: object, freeze_batch_norm: bool) -> None:
+    """Training mode; with ``freeze_batch_norm`` the BatchNorm layers keep their running statistics."""
+    import torch
+
+    net.train()
+    if freeze_batch_norm:
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.eval()
+
+
+def _save_checkpoint(net: object, path: Path) -> None:
+    """Atomic save of the weights (a killed run leaves the previous checkpoint intact)."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(net.state_dict(), tmp)
+    tmp.replace(path)
 
 
 def export(net: object, path: Path) -> float:
@@ -202,10 +333,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--luminance", action="store_true",
                         help="spatial branch sees luminance only (colour faces are few; LFW-a is gray)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (results are reproducible per count)")
+    parser.add_argument("--utkface", action="store_true", help="add the UTKFace train split (colour faces)")
+    parser.add_argument("--clip-share", type=float, default=0.0,
+                        help="share of the pairs blended as video clips (blend_clip) from consecutive video crops")
+    parser.add_argument("--colour-augment", type=float, default=0.0,
+                        help="probability of a whole-image colour change, real and fake alike")
+    parser.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds between weight checkpoints")
+    parser.add_argument("--init", type=Path, help="start from these weights: a checkpoint (.pt; with --seconds 0: "
+                        "export it) or an exported model (.onnx: fine-tune it, batch norm frozen)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    files = training_files(args.shared, args.lfw_images, args.seed)
+    files = training_files(args.shared, args.lfw_images, args.seed, args.utkface)
     digest = files_digest(files)
     cached = cache_dir().parent / "forensics" / f"sbi_faces_{digest[:16]}_{INPUT_SIZE}.npz"
     if cached.is_file():
@@ -214,7 +353,9 @@ def main(argv: list[str] | None = None) -> None:
         faces = build_face_set(files, INPUT_SIZE, CROP_MARGIN, MIN_FACE_SIDE)
         faces.save(cached)
     train_idx, val_idx = split_by_source(faces, args.seed)
-    net, stats = train(faces, train_idx, args.seconds, args.batch_pairs, args.lr, args.seed, args.luminance)
+    net, stats = train(faces, train_idx, args.seconds, args.batch_pairs, args.lr, args.seed, args.luminance,
+                       args.clip_share, args.colour_augment, args.out.with_suffix(".loss.csv"),
+                       args.out.with_suffix(".ckpt.pt"), args.checkpoint_every, args.init)
     validation = evaluate(net, faces, val_idx, args.seed + 1)
     max_diff = export(net, args.out)
     relative = sorted(str(p.relative_to(args.shared)) for p in files)
@@ -229,7 +370,10 @@ def main(argv: list[str] | None = None) -> None:
         "settings": {"seconds": args.seconds, "batch_pairs": args.batch_pairs, "lr": args.lr, "seed": args.seed,
                      "optimizer": "AdamW(weight_decay=1e-4), cosine decay over the time budget",
                      "loss": "BCE(score) + BCE(24x24 blending mask)", "torch_threads": args.threads,
-                     "augmentation": (f"flip 0.5, image border {BORDER_PROBABILITY}, rescale {RESCALE_PROBABILITY} "
+                     "init": None if args.init is None else f"{args.init.name} (sha256 {sha256_of(args.init)})",
+                     "clip_share": args.clip_share, "colour_augment": args.colour_augment,
+                     "augmentation": (f"flip 0.5, image border {BORDER_PROBABILITY} (all sides "
+                                      f"{STORED_CROP_CUT} x{STORED_CROP_SHARE}), rescale {RESCALE_PROBABILITY} "
                                       f"x{RESCALE_RANGE[0]}-{RESCALE_RANGE[1]}, JPEG {JPEG_QUALITY[0]}-"
                                       f"{JPEG_QUALITY[1] - 1} {JPEG_PROBABILITY}, noise 0.2"),
                      "torch": torch.__version__},

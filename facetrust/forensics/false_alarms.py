@@ -1,0 +1,235 @@
+"""False alarms of forgery detectors on real colour faces, overall and per gender and race group.
+
+Every face of a :mod:`facetrust.forensics.colour_faces` split is checked in two crop forms,
+as ``facetrust forgery --crops`` checks face-crop datasets (re-detected; the whole image
+is the face where no face is found):
+
+* ``original``: the stored crop as it is (UTKFace: 200x200, the face fills most of it);
+* ``aligned112``: the face ArcFace-aligned to 112x112 from the detector's landmarks on the
+  original — the form many face pipelines store.
+
+Every face is real, so every P(fake) >= threshold is a false alarm. Operating thresholds
+are chosen on the ``calibration`` split (:func:`calibrated_threshold`) and applied to the
+``evaluation`` split (docs/forensics.md, "Second pass"). Scores are cached per
+(form, file, model file), so an interrupted run resumes.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from facetrust.forensics.cache import ScoreCache
+from facetrust.forensics.colour_faces import ColourFace
+from facetrust.progress import Progress, track
+
+CROP_FORMS = ("original", "aligned112")
+#: Calibration target: at most this share of the calibration split's real faces at or above the threshold.
+CALIBRATION_FPR = 0.03
+GROUP_COLUMNS = ("gender", "race")
+
+
+def crop_form(image: np.ndarray, form: str, analyzer: Any) -> tuple[np.ndarray | None, str | None]:
+    """(the image in ``form``, None) or (None, why it cannot be made)."""
+    from facetrust.alignment.similarity import align_arcface
+    from facetrust.forensics.faces import detect_faces
+
+    if form == "original":
+        return image, None
+    if form != "aligned112":
+        raise ValueError(f"unknown crop form {form!r}; choose from {CROP_FORMS}")
+    faces = detect_faces(analyzer, image)
+    if not faces:
+        return None, "no face detected in the original to align"
+    return align_arcface(image, faces[0].landmarks, 112), None
+
+
+def score_colour_faces(faces: Sequence[ColourFace], checkers: Mapping[str, Any], versions: Mapping[str, str],
+                       cache: ScoreCache, progress: Progress = False) -> list[dict[str, Any]]:
+    """One row per (face, crop form): labels, and each checker's P(fake) (None when unavailable).
+
+    ``checkers``: name -> :class:`~facetrust.forensics.checker.ForgeryChecker` (built with
+    ``crop_fallback=True``; they share one face analyzer); ``versions``: name -> the model
+    version the cache keys by (e.g. :func:`facetrust.forensics.cache.detector_version`).
+    """
+    from facetrust.io.image import load_image
+
+    first = next(iter(checkers.values()))
+    rows = []
+    for face in track(faces, len(faces), "scoring real colour faces", progress, unit="faces"):
+        image = None
+        for form in CROP_FORMS:
+            row: dict[str, Any] = {"file": face.path.name, "gender": face.gender, "race": face.race,
+                                   "split": face.split, "form": form}
+            crop = found = reason = None
+            for name, checker in checkers.items():
+                key = f"colour|{form}|{face.path.name}|{versions[name]}"
+                cached = cache.get(key)
+                if cached is None:
+                    if image is None:
+                        image = load_image(face.path)
+                    if crop is None and reason is None:  # detect once per form for all checkers
+                        crop, reason = crop_form(image, form, first.analyzer)
+                        found = None if crop is None else first.detect(crop)[0]
+                    result = None if crop is None else checker.check_face(crop, found)
+                    cached = {"score": None, "reason": reason} if result is None else \
+                        {"score": result.score, "reason": result.reason}
+                    cache.put(key, cached)
+                row[name] = cached["score"]
+                row[f"{name}_reason"] = cached["reason"]
+            rows.append(row)
+    return rows
+
+
+def add_mean(rows: list[dict[str, Any]], name: str, members: Sequence[str]) -> None:
+    """Add column ``name``: the mean of ``members``' scores where all of them scored (a fusion)."""
+    for row in rows:
+        values = [row[m] for m in members]
+        row[name] = None if any(v is None for v in values) else float(np.mean(values))
+
+
+def calibrated_threshold(scores: Sequence[float], fpr: float = CALIBRATION_FPR) -> float:
+    """Lowest threshold t (rounded up to 1e-4) with at most ``fpr`` of ``scores`` >= t."""
+    values = np.sort(np.asarray([s for s in scores if s is not None], dtype=np.float64))[::-1]
+    if len(values) == 0:
+        raise ValueError("no scores to calibrate a threshold on")
+    allowed = int(math.floor(fpr * len(values)))
+    if allowed >= len(values):
+        return 0.0
+    above = values[allowed]  # the highest score that must fall below t
+    return min(1.0, math.floor(above * 1e4 + 1) / 1e4)
+
+
+def false_alarm_rates(rows: Sequence[Mapping[str, Any]], model: str, threshold: float) -> dict[str, Any]:
+    """FPR at ``threshold`` of ``model``'s column: overall and per gender and race group, each with
+    a 95% bootstrap interval; per column, the largest group FPR over the overall one."""
+    from facetrust.attributes.evaluation import bootstrap_ci
+
+    scored = [r for r in rows if r[model] is not None]
+
+    def summary(subset: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        alarms = np.array([r[model] >= threshold for r in subset], dtype=np.float64)
+        return {"n": len(subset), "false_alarms": int(alarms.sum()),
+                "fpr": round(float(alarms.mean()), 4) if len(subset) else None, "ci95": bootstrap_ci(alarms)}
+
+    overall = summary(scored)
+    out: dict[str, Any] = {"model": model, "threshold": threshold, "overall": overall,
+                           "unavailable": len(rows) - len(scored)}
+    for column in GROUP_COLUMNS:
+        groups = {g: summary([r for r in scored if r[column] == g]) for g in sorted({r[column] for r in scored})}
+        worst = max(groups, key=lambda g: groups[g]["fpr"]) if groups else None
+        ratio = (groups[worst]["fpr"] / overall["fpr"]) if worst and overall["fpr"] else None
+        out[column] = {"groups": groups, "worst": worst,
+                       "max_over_overall": None if ratio is None else round(ratio, 3)}
+    return out
+
+
+def build_checkers(models: Sequence[str], sbi_model_file: str | None = None,
+                   device: str = "cpu") -> tuple[dict[str, Any], dict[str, str]]:
+    """Checkers (sharing one face analyzer, ``crop_fallback=True``) and their cache versions; with
+    ``sbi_model_file``, ``sbi`` runs that file (a candidate) instead of the packaged model."""
+    from facetrust.forensics.cache import detector_version
+    from facetrust.forensics.checker import ForgeryChecker
+    from facetrust.zoo.store import sha256_of
+
+    checkers: dict[str, Any] = {}
+    versions: dict[str, str] = {}
+    analyzer = None
+    for name in models:
+        options = {"model_file": sbi_model_file} if name == "sbi" and sbi_model_file else {}
+        checker = ForgeryChecker(name, analyzer=analyzer, device=device, crop_fallback=True, detector_options=options)
+        analyzer = checker.analyzer
+        checkers[name] = checker
+        versions[name] = f"sbi@{sha256_of(Path(sbi_model_file))[:16]}" if options else detector_version(name)
+    return checkers, versions
+
+
+def evaluate_false_alarms(root: Any, models: Sequence[str], cache: ScoreCache, sbi_model_file: str | None = None,
+                          fusion: Sequence[str] = ("sbi", "mesonet"), device: str = "cpu",
+                          per_race: Mapping[str, int | None] | None = None,
+                          progress: Progress = False) -> dict[str, Any]:
+    """Thresholds from the calibration split, false alarms on the evaluation split (see the module doc).
+
+    ``fusion``: when all its members are among ``models``, their mean is scored as ``fusion``.
+    ``per_race``: split -> at most that many faces per race (:func:`read_utkface`; default all).
+    Only (face, crop form) rows that every model decided are used (the others are counted).
+    Returns thresholds per model (per crop form and the larger one, the operating threshold)
+    and, per model and crop form, :func:`false_alarm_rates` at that threshold and at 0.5.
+    """
+    from facetrust.forensics.colour_faces import read_utkface
+
+    checkers, versions = build_checkers(models, sbi_model_file, device)
+    limits = dict(per_race or {})
+    rows = {split: score_colour_faces(read_utkface(root, split, limits.get(split)), checkers, versions, cache,
+                                      progress) for split in ("calibration", "evaluation")}
+    names = list(models)
+    if fusion and all(m in models for m in fusion):
+        for split_rows in rows.values():
+            add_mean(split_rows, "fusion", fusion)
+        names.append("fusion")
+    # compare the models on the same faces: rows where every model gave a decision
+    left_out = {split: sum(any(r[n] is None for n in names) for r in split_rows) for split, split_rows in rows.items()}
+    rows = {split: [r for r in split_rows if all(r[n] is not None for n in names)] for split, split_rows in rows.items()}
+    thresholds, rates = {}, {}
+    for name in names:
+        per_form = {form: calibrated_threshold([r[name] for r in rows["calibration"] if r["form"] == form])
+                    for form in CROP_FORMS}
+        thresholds[name] = {"per_form": per_form, "operating": max(per_form.values())}
+        rates[name] = {form: {"calibrated": false_alarm_rates([r for r in rows["evaluation"] if r["form"] == form],
+                                                              name, thresholds[name]["operating"]),
+                              "at_0.5": false_alarm_rates([r for r in rows["evaluation"] if r["form"] == form],
+                                                          name, 0.5)}
+                       for form in CROP_FORMS}
+    return {"models": names, "versions": versions, "sbi_model_file": sbi_model_file, "per_race": limits,
+            "faces": {split: len(split_rows) // len(CROP_FORMS) for split, split_rows in rows.items()},
+            "face_forms_without_a_decision": left_out,
+            "calibration_fpr": CALIBRATION_FPR, "thresholds": thresholds, "false_alarms": rates}
+
+
+def _percent(summary: Mapping[str, Any]) -> str:
+    if summary["fpr"] is None:
+        return "–"
+    low, high = summary["ci95"]
+    return f"{100 * summary['fpr']:.1f}% [{100 * low:.1f}, {100 * high:.1f}] ({summary['false_alarms']}/{summary['n']})"
+
+
+def markdown_tables(result: Mapping[str, Any], at: str = "calibrated") -> str:
+    """Markdown tables of :func:`evaluate_false_alarms`' result: per crop form, one row per model with
+    the threshold, overall FPR and every gender and race group's FPR (95% CI, alarms/faces), and the
+    largest group FPR over the overall one. ``at``: ``"calibrated"`` or ``"at_0.5"``."""
+    lines = []
+    for form in CROP_FORMS:
+        first = result["false_alarms"][result["models"][0]][form][at]
+        groups = [(column, g) for column in GROUP_COLUMNS for g in first[column]["groups"]]
+        lines += [f"**{form}** ({'calibrated thresholds' if at == 'calibrated' else 'threshold 0.5'})", "",
+                  "| model | threshold | overall FPR | " + " | ".join(g for _, g in groups)
+                  + " | max/overall gender | max/overall race |",
+                  "|---" * (len(groups) + 5) + "|"]
+        for model in result["models"]:
+            rates = result["false_alarms"][model][form][at]
+            cells = [_percent(rates[column]["groups"][g]) for column, g in groups]
+            ratios = [str(rates[column]["max_over_overall"]) for column in GROUP_COLUMNS]
+            lines.append(f"| {model} | {rates['threshold']:.4f} | {_percent(rates['overall'])} | "
+                         + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+#: The pre-registered target (docs/forensics.md): overall FPR at most 5% in every crop form, and no
+#: gender or race group above twice the overall FPR.
+TARGET_FPR, TARGET_GROUP_RATIO = 0.05, 2.0
+
+
+def meets_target(result: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """Criteria (a) and (b) of the pre-registered rule for ``model`` at its calibrated threshold."""
+    out: dict[str, Any] = {}
+    for form in CROP_FORMS:
+        rates = result["false_alarms"][model][form]["calibrated"]
+        ratios = [rates[column]["max_over_overall"] for column in GROUP_COLUMNS]
+        out[form] = {"fpr_ok": rates["overall"]["fpr"] <= TARGET_FPR,
+                     "groups_ok": all(r is not None and r <= TARGET_GROUP_RATIO for r in ratios)
+                     or rates["overall"]["false_alarms"] == 0}
+    out["passes"] = all(v["fpr_ok"] and v["groups_ok"] for v in out.values())
+    return out

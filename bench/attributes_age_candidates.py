@@ -70,7 +70,7 @@ def extract(half: str) -> dict[str, np.ndarray]:
     model, omz = DlibAge(), OmzAge()
     analyzer = FaceAnalyzer(detector=DETECTOR)
     items = [i for i in read_attribute_labels(LABELS, half=half) if i.age is not None]
-    rows: dict[str, list] = {"file": [], "age": [], "race": [], "gender": [], "omz": []}
+    rows: dict[str, list] = {"files": [], "age": [], "race": [], "gender": [], "omz": []}
     dists: dict[str, list] = {}
     start = time.perf_counter()
     for n, item in enumerate(items, 1):
@@ -84,7 +84,7 @@ def extract(half: str) -> dict[str, np.ndarray]:
                 probabilities = run_model(model, batch)
                 for name, p in zip(variants, probabilities):
                     dists.setdefault(name, []).append(p.astype(np.float32))
-                for key, value in (("file", item.file), ("age", item.age), ("race", item.race or ""),
+                for key, value in (("files", item.file), ("age", item.age), ("race", item.race or ""),
                                    ("gender", item.gender or ""), ("omz", float(omz.ages([face])[0]))):
                     rows[key].append(value)
         if n % 250 == 0:

@@ -17,12 +17,12 @@ import time
 
 import numpy as np
 
-from common import RESULTS, SHARED
+from common import RESULTS, ROOT, SHARED
 
 from facetrust.analyzer import FaceAnalyzer
 from facetrust.attributes.age import AGES, DlibAge
 from facetrust.attributes.dlib_chip_model import RGB_MEAN
-from facetrust.attributes.evaluation import read_attribute_labels
+from facetrust.attributes.evaluation import ADULT_AGE, bootstrap_ci, read_attribute_labels
 from facetrust.attributes.inputs import FaceInputs
 
 LABELS = SHARED / "data" / "utkface" / "labels.csv"
@@ -60,16 +60,17 @@ def run_model(model: DlibAge, chips: np.ndarray) -> np.ndarray:
     return model._session.run(None, {"images": np.ascontiguousarray(images)})[0]
 
 
-def extract(half: str) -> dict[str, np.ndarray]:
-    """Class distributions of every chip variant for the colour faces of one half (cached in an npz)."""
-    path = OUT / f"age_candidates_{half}.npz"
+def extract(half: str, only: list[str] | None = None, part: int = 0, parts: int = 1) -> dict[str, np.ndarray]:
+    """Class distributions of every chip variant (or of the ``only`` ones, without OMZ) for the colour faces
+    of one half, or of every ``parts``-th image from ``part`` (cached in an npz)."""
+    path = OUT / f"age_candidates_{half}{f'_{part}of{parts}' if parts > 1 else ''}.npz"
     if path.is_file():
         return dict(np.load(path))
     from facetrust.attributes.omz_age_gender import OmzAge
 
-    model, omz = DlibAge(), OmzAge()
+    model, omz = DlibAge(), (None if only else OmzAge())
     analyzer = FaceAnalyzer(detector=DETECTOR)
-    items = [i for i in read_attribute_labels(LABELS, half=half) if i.age is not None]
+    items = [i for i in read_attribute_labels(LABELS, half=half) if i.age is not None][part::parts]
     rows: dict[str, list] = {"files": [], "age": [], "race": [], "gender": [], "omz": []}
     dists: dict[str, list] = {}
     start = time.perf_counter()
@@ -80,12 +81,14 @@ def extract(half: str) -> dict[str, np.ndarray]:
             face = FaceInputs(image, faces[0].box)
             if face.too_small is None and not face.grayscale:  # the faces the library answers for
                 variants = chips(face)
+                variants = {k: v for k, v in variants.items() if only is None or k in only}
                 batch = np.stack(list(variants.values()))
                 probabilities = run_model(model, batch)
                 for name, p in zip(variants, probabilities):
                     dists.setdefault(name, []).append(p.astype(np.float32))
                 for key, value in (("files", item.file), ("age", item.age), ("race", item.race or ""),
-                                   ("gender", item.gender or ""), ("omz", float(omz.ages([face])[0]))):
+                                   ("gender", item.gender or ""),
+                                   ("omz", float(omz.ages([face])[0]) if omz else np.nan)):
                     rows[key].append(value)
         if n % 250 == 0:
             print(f"  {half}: {n}/{len(items)} images, {n / (time.perf_counter() - start):.1f} img/s", flush=True)
@@ -230,26 +233,70 @@ def calibration() -> None:
 
 
 def held_out(name: str) -> None:
-    calibration_data, test = extract("calibration"), extract("test")
+    calibration_data = extract("calibration")
+    # Only the chips of the picked candidate and of the current default, in two processes (run first
+    # with ``held-out-part NAME K``, K = 0, 1), merged here.
+    test_parts = [extract("test", needed_chips(name), k, 2) for k in range(2)]
+    test = {key: np.concatenate([t[key] for t in test_parts]) for key in test_parts[0]}
     true = test["age"].astype(float)
-    current = unfitted(test)["plain-mean"]
+    mean_age = {c: distribution(test, c) @ AGES for c in COMBINATIONS
+                if all(f"p:{chip}" in test for chip in COMBINATIONS[c])}
+    current = mean_age["plain"]
     if "+map" in name:
         base, bins = name.split("+map")
         knots = fit_monotone_map(unfitted(calibration_data)[base], calibration_data["age"].astype(float), int(bins))
-        estimate = apply_map(knots, unfitted(test)[base])
+        estimate = apply_map(knots, mean_age[base.removesuffix("-mean")])
         print("map knots (fitted on the whole calibration half):", np.round(knots, 3).tolist())
     else:
-        estimate = unfitted(test)[name]
+        estimate = mean_age[name.removesuffix("-mean")]
+    groups = {"race": test["race"], "gender": test["gender"],
+              "band": np.where(true >= ADULT_AGE, "adult", "child")}
     for label, values in (("current default (plain-mean)", current), (name, estimate)):
         error = np.abs(values - true)
-        print(f"test half, {len(true)} faces: {label}: MAE {error.mean():.3f} adults {error[true >= 18].mean():.3f} "
-              f"CS@5 {(error <= 5).mean():.3f}")
+        print(f"test half, {len(true)} faces: {label}: MAE {error.mean():.3f} {bootstrap_ci(error)} "
+              f"adults {error[true >= ADULT_AGE].mean():.3f} CS@5 {(error <= 5).mean():.3f} "
+              f"signed {(values - true).mean():+.3f}")
+        for kind, labels in groups.items():
+            per = {g: error[labels == g] for g in sorted(set(labels))}
+            print(f"  by {kind}: " + "; ".join(f"{g} {e.mean():.2f} {bootstrap_ci(e)} CS@5 {(e <= 5).mean():.3f} "
+                                               f"(n={len(e)})" for g, e in per.items()))
+            means = {g: e.mean() for g, e in per.items() if len(e) >= 30}
+            print(f"  max/min {kind}: {max(means.values()) / min(means.values()):.2f} "
+                  f"({max(means, key=means.get)} / {min(means, key=means.get)})")
+
+
+def needed_chips(name: str) -> list[str]:
+    combination = next(c for c in sorted(COMBINATIONS, key=len, reverse=True) if name.startswith(c))
+    return sorted(set(COMBINATIONS[combination]) | set(COMBINATIONS["plain"]))
+
+
+def refit_range(name: str) -> None:
+    """The default's conformal range refitted on the calibration half from the distributions kept by
+    :func:`extract` (the library's chips and network, so the same estimates ``predict_all`` would give
+    at far less cost), written to the ``age`` entry of age_range.json."""
+    import json
+
+    from facetrust.attributes.age_range import LEVEL, age_range_record, fit_age_range
+
+    data = extract("calibration")
+    true, estimate = data["age"].astype(float), unfitted(data)[name]
+    fit, widths = fit_age_range(true, estimate, LEVEL)
+    target = ROOT / "facetrust" / "models" / "attributes" / "age_range.json"
+    fits = json.loads(target.read_text(encoding="utf-8"))
+    fits["age"] = age_range_record(fit, fitted_on=f"UTKFace crop_part1, calibration half ({DETECTOR}, largest face)",
+                                   faces=len(true), mean_width_per_offset=widths)
+    target.write_text(json.dumps(fits, indent=1) + "\n", encoding="utf-8")
+    print(f"{name}: calibration MAE {np.abs(estimate - true).mean():.3f}; range {fits['age']}; wrote {target}")
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["calibration"]:
         calibration()
+    elif sys.argv[1:2] == ["held-out-part"] and len(sys.argv) == 4:
+        extract("test", needed_chips(sys.argv[2]), int(sys.argv[3]), 2)
+    elif sys.argv[1:2] == ["range"] and len(sys.argv) == 3:
+        refit_range(sys.argv[2])
     elif sys.argv[1:2] == ["held-out"] and len(sys.argv) == 3:
         held_out(sys.argv[2])
     else:
-        sys.exit("usage: attributes_age_candidates.py calibration | held-out NAME")
+        sys.exit("usage: attributes_age_candidates.py calibration | held-out NAME | range NAME")

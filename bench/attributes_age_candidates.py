@@ -22,6 +22,7 @@ from common import RESULTS, ROOT, SHARED
 from facetrust.analyzer import FaceAnalyzer
 from facetrust.attributes.age import AGES, DlibAge
 from facetrust.attributes.dlib_chip_model import RGB_MEAN
+from facetrust.attributes.age_range import load_age_range
 from facetrust.attributes.evaluation import ADULT_AGE, bootstrap_ci, read_attribute_labels
 from facetrust.attributes.inputs import FaceInputs
 
@@ -251,8 +252,14 @@ def held_out(name: str) -> None:
         estimate = mean_age[name.removesuffix("-mean")]
     groups = {"race": test["race"], "gender": test["gender"],
               "band": np.where(true >= ADULT_AGE, "adult", "child")}
+    ranges = {"current default (plain-mean)": load_age_range("age-plain"), name: load_age_range("age")}
     for label, values in (("current default (plain-mean)", current), (name, estimate)):
         error = np.abs(values - true)
+        low, high = ranges[label].bounds(values)
+        covered = ((true >= low) & (true <= high)).astype(float)
+        print(f"  80% range: coverage {covered.mean():.3f} {bootstrap_ci(covered)}, mean width {(high - low).mean():.1f}; "
+              + "; ".join(f"{g} {covered[labels == g].mean():.3f} {bootstrap_ci(covered[labels == g])}"
+                          for labels in groups.values() for g in sorted(set(labels))))
         print(f"test half, {len(true)} faces: {label}: MAE {error.mean():.3f} {bootstrap_ci(error)} "
               f"adults {error[true >= ADULT_AGE].mean():.3f} CS@5 {(error <= 5).mean():.3f} "
               f"signed {(values - true).mean():+.3f}")
@@ -270,23 +277,33 @@ def needed_chips(name: str) -> list[str]:
     return sorted(set(COMBINATIONS[combination]) | set(COMBINATIONS["plain"]))
 
 
-def refit_range(name: str) -> None:
-    """The default's conformal range refitted on the calibration half from the distributions kept by
-    :func:`extract` (the library's chips and network, so the same estimates ``predict_all`` would give
-    at far less cost), written to the ``age`` entry of age_range.json."""
+def ship(name: str) -> None:
+    """Write the picked candidate's files into the package, from the calibration half only: its monotone
+    map (``age-map-v1.json``, fitted on the whole half) and the ``age`` entry of age_range.json, the
+    conformal range fitted on the map's out-of-fold estimates (so that the range sees the map's errors
+    on faces it was not fitted on)."""
     import json
 
     from facetrust.attributes.age_range import LEVEL, age_range_record, fit_age_range
 
+    base, bins = name.split("+map")
     data = extract("calibration")
-    true, estimate = data["age"].astype(float), unfitted(data)[name]
-    fit, widths = fit_age_range(true, estimate, LEVEL)
-    target = ROOT / "facetrust" / "models" / "attributes" / "age_range.json"
-    fits = json.loads(target.read_text(encoding="utf-8"))
-    fits["age"] = age_range_record(fit, fitted_on=f"UTKFace crop_part1, calibration half ({DETECTOR}, largest face)",
-                                   faces=len(true), mean_width_per_offset=widths)
-    target.write_text(json.dumps(fits, indent=1) + "\n", encoding="utf-8")
-    print(f"{name}: calibration MAE {np.abs(estimate - true).mean():.3f}; range {fits['age']}; wrote {target}")
+    true, estimate = data["age"].astype(float), unfitted(data)[base]
+    folder = ROOT / "facetrust" / "models" / "attributes"
+    x, y = fit_monotone_map(estimate, true, int(bins))
+    (folder / "age-map-v1.json").write_text(json.dumps(
+        {"x": np.round(x, 4).tolist(), "y": np.round(y, 4).tolist(), "of": f"the expected age of {base}",
+         "fitted_on": f"UTKFace crop_part1, calibration half ({DETECTOR}, largest face), {len(true)} faces",
+         "bins": int(bins)}, indent=1) + "\n", encoding="utf-8")
+    out_of_fold = cross_validated(estimate, true, lambda e, t: fit_monotone_map(e, t, int(bins)), apply_map)
+    fit, widths = fit_age_range(true, out_of_fold, LEVEL)
+    fits = json.loads((folder / "age_range.json").read_text(encoding="utf-8"))
+    fits = {"age": age_range_record(fit, fitted_on=f"UTKFace crop_part1, calibration half ({DETECTOR}, largest "
+                                    "face), out-of-fold estimates of the map", faces=len(true),
+                                    mean_width_per_offset=widths),
+            "age-plain": fits.get("age-plain", fits["age"])} | {k: v for k, v in fits.items() if k not in ("age", "age-plain")}
+    (folder / "age_range.json").write_text(json.dumps(fits, indent=1) + "\n", encoding="utf-8")
+    print(f"{name}: out-of-fold calibration MAE {np.abs(out_of_fold - true).mean():.3f}; range {fits['age']}")
 
 
 if __name__ == "__main__":
@@ -294,9 +311,9 @@ if __name__ == "__main__":
         calibration()
     elif sys.argv[1:2] == ["held-out-part"] and len(sys.argv) == 4:
         extract("test", needed_chips(sys.argv[2]), int(sys.argv[3]), 2)
-    elif sys.argv[1:2] == ["range"] and len(sys.argv) == 3:
-        refit_range(sys.argv[2])
+    elif sys.argv[1:2] == ["ship"] and len(sys.argv) == 3:
+        ship(sys.argv[2])
     elif sys.argv[1:2] == ["held-out"] and len(sys.argv) == 3:
         held_out(sys.argv[2])
     else:
-        sys.exit("usage: attributes_age_candidates.py calibration | held-out NAME | range NAME")
+        sys.exit("usage: attributes_age_candidates.py calibration | held-out NAME | ship NAME")

@@ -27,7 +27,9 @@ class AttributeModel(Protocol):
 
 ATTRIBUTE_MODELS: Registry = Registry("attribute model")
 ATTRIBUTE_MODELS.register("age", "facetrust.attributes.age:DlibAge",
-                          "age in years (expected value and a calibrated 80% range), dlib-models, CC0, packaged")
+                          "age in years (14 jittered chips, a monotone map fitted on UTKFace, a calibrated 80% range), dlib-models, CC0, packaged")
+ATTRIBUTE_MODELS.register("age-plain", "facetrust.attributes.age:DlibAgePlain",
+                          "age in years (expected value of one chip, a calibrated 80% range), dlib-models, CC0, packaged")
 ATTRIBUTE_MODELS.register("gender", "facetrust.attributes.gender:DlibGender",
                           "female / male with probability, dlib-models, CC0, packaged")
 ATTRIBUTE_MODELS.register("age-omz", "facetrust.attributes.omz_age_gender:OmzAge",

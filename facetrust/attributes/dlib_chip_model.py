@@ -26,8 +26,11 @@ class DlibChipModel:
 
     def probabilities(self, faces: list[FaceInputs]) -> np.ndarray:
         """(N, classes) float64 for the faces' chips, in one batch."""
-        chips = np.stack([face.chip(self.chip_size) for face in faces]).astype(np.float32)
-        images = ((chips - RGB_MEAN) / 256.0).transpose(0, 3, 1, 2)
+        return self.run(np.stack([face.chip(self.chip_size) for face in faces]))
+
+    def run(self, chips: np.ndarray) -> np.ndarray:
+        """(N, classes) float64 for (N, size, size, 3) RGB uint8 chips, in one batch."""
+        images = ((chips.astype(np.float32) - RGB_MEAN) / 256.0).transpose(0, 3, 1, 2)
         return self._session.run(None, {"images": np.ascontiguousarray(images)})[0].astype(np.float64)
 
 

@@ -30,7 +30,7 @@ class FaceInputs:
     def __init__(self, image: np.ndarray, box: tuple[float, float, float, float]) -> None:
         self.image = image
         self.box = tuple(float(v) for v in box)
-        self._chips: dict[int, np.ndarray] = {}
+        self._chips: dict[tuple[int, float], np.ndarray] = {}
 
     @property
     def width(self) -> float:
@@ -49,14 +49,14 @@ class FaceInputs:
 
         return dlib_shape5(self.image, self.box)
 
-    def chip(self, size: int) -> np.ndarray:
-        """The ``size`` x ``size`` RGB uint8 dlib face chip (padding :data:`CHIP_PADDING`)."""
-        if size not in self._chips:
+    def chip(self, size: int, padding: float = CHIP_PADDING) -> np.ndarray:
+        """The ``size`` x ``size`` RGB uint8 dlib face chip (padding :data:`CHIP_PADDING` unless told)."""
+        if (size, padding) not in self._chips:
             import dlib
 
-            self._chips[size] = np.asarray(dlib.get_face_chip(np.ascontiguousarray(self.image), self.shape5,
-                                                              size=size, padding=CHIP_PADDING))
-        return self._chips[size]
+            self._chips[size, padding] = np.asarray(dlib.get_face_chip(np.ascontiguousarray(self.image), self.shape5,
+                                                                       size=size, padding=padding))
+        return self._chips[size, padding]
 
     @cached_property
     def colour_spread(self) -> float:

@@ -254,7 +254,7 @@ def attributes_(
     detector: str = typer.Option("dlib-hog", "--detector", "-d", help="Face detector."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N labelled rows."),
     crops: bool = typer.Option(False, "--crops", help="Images are LFW-style crops: the LFW centre box where no face is detected."),
-    age_model: str = typer.Option("age", "--age-model", help="Registered age model to measure (age, age-omz)."),
+    age_model: str = typer.Option("age", "--age-model", help="Registered age model to measure (age, age-plain, age-omz)."),
     gender_model: str = typer.Option("gender", "--gender-model", help="Registered gender model to measure (gender, gender-omz)."),
     half: Optional[str] = typer.Option(None, "--half", help="Only the 'calibration' or the 'test' half (fixed by a hash of each file name)."),
     report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,

@@ -24,7 +24,7 @@ def astronaut_box(astronaut, analyzer):
 
 
 def test_registry_and_defaults_leave_out_the_research_only_model():
-    assert set(ATTRIBUTE_MODELS.names()) == {"age", "gender", "age-omz", "gender-omz", "expression", "eyes"}
+    assert set(ATTRIBUTE_MODELS.names()) == {"age", "age-plain", "gender", "age-omz", "gender-omz", "expression", "eyes"}
     assert "expression" not in DEFAULT_ATTRIBUTES
     with pytest.raises(ConfigError, match="unknown attribute model"):
         AttributeEstimator("age,height")

@@ -44,6 +44,7 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -238,6 +239,8 @@ def build_kind(source: Path, kind: str, sweep: list[tuple[str, dict]], probe: np
     from facetrust.gallery import Gallery, IndexConfig
 
     path = source.with_name(f"{source.stem}_{kind}.gallery")
+    with sqlite3.connect(source) as db:  # what the write-ahead log holds goes into the file copied
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     shutil.copyfile(source, path)
     with Gallery.open(path, index=IndexConfig.from_dict(sweep[0][1])) as gallery:
         started = time.perf_counter()

@@ -79,9 +79,6 @@ class RefinedIndex:
             dim = span.d_out
         projected = span.apply(np.ascontiguousarray(sample, dtype=np.float32))
         lists = faiss.index_factory(dim, f"IVF{nlist},PQ{m}x4fs", faiss.METRIC_INNER_PRODUCT)
-        # Unit-norm centroids: with inner-product assignment, plain means of unit vectors let the
-        # centroids of larger norm take ever more of the points (unbalanced lists, lower recall).
-        lists.cp.spherical = True
         lists.train(projected)
         fine = faiss.IndexIDMap(faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit,
                                                            faiss.METRIC_INNER_PRODUCT))

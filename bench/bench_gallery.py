@@ -347,6 +347,8 @@ def main() -> None:
     parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
     parser.add_argument("--ef-construction", type=int, default=40, help="HNSW build candidate list")
     parser.add_argument("--ef-search", default="16,32,64,128", help="HNSW search candidate lists, one row each")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="folder of bench/gallery_ivf_curve.py --cache: the same rows and exact answers, reused")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the galleries go (default: a temp dir); a given one keeps the enrolled gallery "
                              "of each size for the next run")
@@ -362,7 +364,12 @@ def main() -> None:
     kinds = args.kinds.split(",")
     plan = sweeps(args)
     started = time.time()
-    synthetic = distractors(max(sizes) - PLANTED, lfw)
+    cache = args.cache / f"gallery_curve_{max(sizes)}_{args.queries}.npz" if args.cache else None
+    if cache is not None and cache.exists():  # the rows and exact answers of gallery_ivf_curve.py --cache
+        cached = np.load(cache)
+        synthetic, exact_of_largest = cached["matrix"][PLANTED:], cached["exact"]
+    else:
+        synthetic, exact_of_largest = distractors(max(sizes) - PLANTED, lfw), None
     header = [f"# Gallery search benchmark: {args.recognizer} ({lfw.shape[1]}-d)", "",
               f"- {platform.processor() or platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}, "
               f"faiss {faiss.__version__}; load average at start {' / '.join(f'{v:.2f}' for v in os.getloadavg())}",
@@ -376,7 +383,8 @@ def main() -> None:
     try:
         for size in sizes:
             matrix = np.concatenate([templates, synthetic[:size - PLANTED]])
-            exact = exact_top1(matrix, np.concatenate([mated, nonmated]))
+            exact = (exact_of_largest if exact_of_largest is not None and size == max(sizes)
+                     else exact_top1(matrix, np.concatenate([mated, nonmated])))
             path = workdir / f"bench_{size}_{args.recognizer}.gallery"
             if path.exists():  # a --workdir kept from an earlier run: the same rows (fixed seed)
                 print(f"N={size:,}: reusing {path}", flush=True)

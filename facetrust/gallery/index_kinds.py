@@ -53,7 +53,7 @@ PQ_RESCORE = 64
 IVFPQ_DIMS_PER_SUBQUANTIZER = 2
 IVFPQ_LISTS_PER_ROOT = 1
 IVFPQ_PROBE_SHARE = 0.5
-IVFPQ_REFINE = 1024
+IVFPQ_REFINE = 256
 IVFPQ_RESCORE = 8
 #: ivfpq training sample: at least this many vectors (PQ and 8-bit ranges), and this many per list
 #: (FAISS's k-means uses at most 256 per list; with 49 per list recall fell, docs/gallery.md).

@@ -48,15 +48,17 @@ PQ_TRAINING = 50_000
 #: 0.990 / 0.997 / 1.000 with 16 / 64 / 256; docs/gallery.md); each costs a read from SQLite.
 PQ_RESCORE = 64
 #: ivfpq: dimensions (of the span) per sub-quantiser, inverted lists per √n, share of the lists
-#: scanned, candidates re-ranked in memory and re-scored from the database (docs/gallery.md:
-#: chosen from the curve bench/bench_gallery.py measured at 1M).
+#: scanned, candidates re-ranked in memory and re-scored from the database (docs/gallery.md, the
+#: curves of bench/gallery_ivf_curve.py and bench_gallery.py: scanning a quarter of the lists kept
+#: 0.93-0.98 of the mated top-1s, half of them 0.98-0.99; 1024 re-ranked instead of 256 gained
+#: 0.002 at 100k for 2x the time).
 IVFPQ_DIMS_PER_SUBQUANTIZER = 2
 IVFPQ_LISTS_PER_ROOT = 1
 IVFPQ_PROBE_SHARE = 0.5
 IVFPQ_REFINE = 256
 IVFPQ_RESCORE = 8
 #: ivfpq training sample: at least this many vectors (PQ and 8-bit ranges), and this many per list
-#: (FAISS's k-means uses at most 256 per list; with 49 per list recall fell, docs/gallery.md).
+#: (FAISS's k-means samples at most 256 per list).
 IVFPQ_TRAINING = 50_000
 IVFPQ_TRAIN_PER_LIST = 256
 #: Share of emptied (removed) nodes above which the HNSW graph is rebuilt.

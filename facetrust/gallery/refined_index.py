@@ -21,8 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from facetrust.errors import ConfigError
+
 #: Share of the training sample's energy (its second moment's trace) the dropped dimensions may hold.
 SPAN_LOSS = 1e-6
+#: Rows of the training sample the span is learnt from (its second moment in float64).
+SPAN_SAMPLE = 50_000
 
 
 def span_transform(sample: np.ndarray, multiple: int) -> Any:
@@ -31,7 +35,8 @@ def span_transform(sample: np.ndarray, multiple: int) -> Any:
     import faiss
 
     dim = sample.shape[1]
-    values, vectors = np.linalg.eigh(sample.T.astype(np.float64) @ sample / len(sample))
+    rows = sample[:SPAN_SAMPLE].astype(np.float64)
+    values, vectors = np.linalg.eigh(rows.T @ rows / len(rows))
     order = np.argsort(values)[::-1]
     energy = np.cumsum(np.clip(values[order], 0, None))
     kept = int(np.searchsorted(energy / energy[-1], 1.0 - SPAN_LOSS)) + 1
@@ -71,11 +76,9 @@ class RefinedIndex:
         dim = span.d_out
         m = pq_m or dim // pq_dims
         if dim % m:  # a sub-quantiser count set by hand: keep enough dimensions for it
-            span = span_transform(sample, m) if sample.shape[1] % m == 0 else None
-            if span is None:
-                from facetrust.errors import ConfigError
-
+            if sample.shape[1] % m:
                 raise ConfigError(f"index setting pq_m must divide the embedding dimension {sample.shape[1]}, got {m}")
+            span = span_transform(sample, m)
             dim = span.d_out
         projected = span.apply(np.ascontiguousarray(sample, dtype=np.float32))
         lists = faiss.index_factory(dim, f"IVF{nlist},PQ{m}x4fs", faiss.METRIC_INNER_PRODUCT)

@@ -29,8 +29,8 @@ _MAGIC = b"FTGIDX01"
 #: Batches at least this large are searched with FAISS's OpenMP threads.
 _PARALLEL_QUERIES = 8
 #: The approximate kind ``auto`` switches to above ``approximate_above`` (docs/gallery.md: the
-#: winner of the 1M-template curve measured by bench/bench_gallery.py).
-AUTO_APPROXIMATE = "pq"
+#: winner of the curves bench/bench_gallery.py measured at 100k and 1M, each kind interleaved).
+AUTO_APPROXIMATE = "ivfpq"
 
 
 class IndexFileError(Exception):

@@ -1,10 +1,13 @@
 """Gallery (1:N) search at up to 1M identities: recall against exact search, latency, build time,
 memory and batch throughput of each index kind, through the public ``Gallery`` API.
 
-    python bench/bench_gallery.py                                  # 1M, EdgeFace-XS (512-d), flat/pq/hnsw/ivf
+    python bench/bench_gallery.py                                  # 1M, EdgeFace-XS (512-d): numpy, pq, ivfpq
     python bench/bench_gallery.py --sizes 100000 --queries 300     # quick
     python bench/bench_gallery.py --recognizer dlib-resnet         # 128-d rows
+    python bench/bench_gallery.py --kinds pq,ivfpq --ivfpq-nprobe 256,default,512 --refine 64,default
     python bench/bench_gallery.py --kinds hnsw --ef-search 32,64,128 --hnsw-m 32 --ef-construction 64
+
+With every option left out, each kind runs with the gallery's defaults (``default`` in a list).
 
 **Data.** The gallery holds N identities with one template each: 1,000 *real* LFW identities
 (the first photo of each of the first 1,000 people with 2+ photos) planted among N - 1,000
@@ -23,7 +26,9 @@ open-set threshold rejects anyway).
 vectors (mated and non-mated separately); rank-1 = mated queries whose top-1 is their own
 identity. p50/p99 ms = one query at a time through ``Gallery.search_embedding`` (k=1: index
 search, SQLite fetch of the candidates, exact re-scoring, fusion), mated queries; the gallery
-searches single queries with one FAISS thread. Batch q/s = ``search_embeddings`` of all
+searches single queries with one FAISS thread. Every kind is built first (each on its own copy
+of the gallery), then each query goes through every kind and setting in turn, so a shared
+machine's load changes weigh on all rows alike. Batch q/s = ``search_embeddings`` of all
 queries in batches of 256, with 1 and with 2 FAISS threads. Build s = ``reindex()`` (train,
 add, write the index file). Memory MB = resident-set growth of opening the gallery and
 running one search in a fresh process that has imported FAISS; index MB = the index file.
@@ -39,6 +44,7 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -202,55 +208,88 @@ def batch_qps(gallery, queries: np.ndarray, threads: int) -> float:
         faiss.omp_set_num_threads(before)
 
 
-def top1(gallery, queries: np.ndarray) -> tuple[np.ndarray, list[float]]:
-    found, times = [], []
+def interleaved_top1(galleries: list, queries: np.ndarray) -> tuple[list[np.ndarray], list[list[float]]]:
+    """Each query through every gallery in turn (the machine is shared: load changes hit every row
+    alike): per gallery, the top-1 template of each query and its search times."""
+    found: list[list[int]] = [[] for _ in galleries]
+    times: list[list[float]] = [[] for _ in galleries]
     for query in queries:
-        started = time.perf_counter()
-        result = gallery.search_embedding(query, k=1)
-        times.append(time.perf_counter() - started)
-        found.append(int(result.matches[0].identity_id[1:]))
-    return np.array(found), times
+        for slot, gallery in enumerate(galleries):
+            started = time.perf_counter()
+            result = gallery.search_embedding(query, k=1)
+            times[slot].append(time.perf_counter() - started)
+            found[slot].append(int(result.matches[0].identity_id[1:]))
+    return [np.array(f) for f in found], times
 
 
-def measure(path: Path, size: int, kind: str, setting: str, config: dict, mated: np.ndarray, nonmated: np.ndarray,
-            exact: np.ndarray, build_s: float | None, memory: float | None, index_mb: float | None) -> Row:
+@dataclass
+class Built:
+    """One kind's index, built on its own copy of the gallery."""
+
+    kind: str
+    path: Path
+    sweep: list[tuple[str, dict]]
+    build_s: float
+    memory_mb: float
+    index_mb: float
+
+
+def build_kind(source: Path, kind: str, sweep: list[tuple[str, dict]], probe: np.ndarray) -> Built:
+    """Copy the gallery, build the index of ``kind`` (timed) with the sweep's first setting."""
     from facetrust.gallery import Gallery, IndexConfig
 
-    with Gallery.open(path, readonly=True, index=IndexConfig.from_dict(config)) as gallery:
-        gallery.search_embedding(mated[0], k=1)  # loads the index
-        found_mated, times = top1(gallery, mated)
-        found_non, _ = top1(gallery, nonmated)
-        both = np.concatenate([mated, nonmated])
-        qps1, qps2 = batch_qps(gallery, both, 1), batch_qps(gallery, both, 2)
-    n = len(mated)
-    return Row(size, kind, setting, build_s, memory, index_mb, *percentiles(times),
-               float((found_mated == exact[:n]).mean()), float((found_non == exact[n:]).mean()),
-               float((found_mated == np.arange(n)).mean()), qps1, qps2, load1())
-
-
-def bench_kind(path: Path, size: int, kind: str, sweep: list[tuple[str, dict]], mated: np.ndarray,
-               nonmated: np.ndarray, exact: np.ndarray) -> list[Row]:
-    """Build the index of ``kind`` once (timed), then measure each search setting of ``sweep``."""
-    from facetrust.gallery import Gallery, IndexConfig
-
-    base = sweep[0][1]
-    if kind == "flat":  # exact scans are slow at 1M: fewer queries (recall is 1 by construction)
-        n, keep = len(mated), min(len(mated), FLAT_QUERIES)
-        mated, nonmated, exact = mated[:keep], nonmated[:keep], np.concatenate([exact[:keep], exact[n:n + keep]])
-    with Gallery.open(path, index=IndexConfig.from_dict(base)) as gallery:
+    path = source.with_name(f"{source.stem}_{kind}.gallery")
+    with sqlite3.connect(source) as db:  # what the write-ahead log holds goes into the file copied
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copyfile(source, path)
+    with Gallery.open(path, index=IndexConfig.from_dict(sweep[0][1])) as gallery:
         started = time.perf_counter()
         gallery.reindex()
         build_s = time.perf_counter() - started
-        print(f"  {kind}: built in {build_s:.0f} s: {gallery.stats()['index']}", flush=True)
-    memory = search_memory_mb(path, mated[0], base)
-    index_mb = Path(f"{path}.index").stat().st_size / 2**20
-    rows = []
-    for setting, config in sweep:
-        first = not rows  # build time and memory belong to the index, shown once
-        rows.append(measure(path, size, kind, setting, config, mated, nonmated, exact, build_s if first else None,
-                            memory if first else None, index_mb if first else None))
-        print(rows[-1].line(), flush=True)
-    return rows
+        print(f"  {kind}: built in {build_s:.0f} s (load {load1():.1f}): {gallery.stats()['index']}", flush=True)
+    return Built(kind, path, sweep, build_s, search_memory_mb(path, probe, sweep[0][1]),
+                 Path(f"{path}.index").stat().st_size / 2**20)
+
+
+def measure_all(size: int, built: list[Built], mated: np.ndarray, nonmated: np.ndarray, exact: np.ndarray) -> list[Row]:
+    """Every setting of every built kind, single queries interleaved; then batch throughput of each."""
+    from facetrust.gallery import Gallery, IndexConfig
+
+    slots = [(b, setting, config) for b in built for setting, config in b.sweep]
+    galleries = [Gallery.open(b.path, readonly=True, index=IndexConfig.from_dict(config)) for b, _, config in slots]
+    try:
+        for gallery in galleries:
+            gallery.search_embedding(mated[0], k=1)  # loads the index
+        n = len(mated)
+        exact_cut = [len(mated) if b.kind != "flat" else min(n, FLAT_QUERIES) for b, _, _ in slots]
+        # Exact scans are slow at 1M: the flat rows see the first FLAT_QUERIES queries only.
+        cut = min(exact_cut)
+        head_mated, times_head = interleaved_top1(galleries, mated[:cut])
+        rest = [i for i, c in enumerate(exact_cut) if c > cut]
+        tail_mated, times_tail = interleaved_top1([galleries[i] for i in rest], mated[cut:])
+        head_non, _ = interleaved_top1(galleries, nonmated[:cut])
+        tail_non, _ = interleaved_top1([galleries[i] for i in rest], nonmated[cut:])
+        rows = []
+        for slot, ((b, setting, _), gallery) in enumerate(zip(slots, galleries)):
+            found_mated, found_non, times = head_mated[slot], head_non[slot], times_head[slot]
+            if slot in rest:
+                j = rest.index(slot)
+                found_mated = np.concatenate([found_mated, tail_mated[j]])
+                found_non = np.concatenate([found_non, tail_non[j]])
+                times = times + times_tail[j]
+            m = len(found_mated)
+            both = np.concatenate([mated[:m], nonmated[:m]])
+            qps1, qps2 = batch_qps(gallery, both, 1), batch_qps(gallery, both, 2)
+            first = setting == b.sweep[0][0]  # build time and memory belong to the index, shown once
+            rows.append(Row(size, b.kind, setting, b.build_s if first else None, b.memory_mb if first else None,
+                            b.index_mb if first else None, *percentiles(times),
+                            float((found_mated == exact[:m]).mean()), float((found_non == exact[n:n + m]).mean()),
+                            float((found_mated == np.arange(m)).mean()), qps1, qps2, load1()))
+            print(rows[-1].line(), flush=True)
+        return rows
+    finally:
+        for gallery in galleries:
+            gallery.close()
 
 
 def bench_numpy(size: int, matrix: np.ndarray, mated: np.ndarray, nonmated: np.ndarray, exact: np.ndarray) -> Row:
@@ -274,28 +313,45 @@ def sweeps(args: argparse.Namespace) -> dict[str, list[tuple[str, dict]]]:
     hnsw = {"kind": "hnsw", "m": args.hnsw_m, "ef_construction": args.ef_construction}
     return {
         "flat": [("exact", {"kind": "flat"})],
-        "pq": [(f"pq_m={args.pq_m}, {r} re-scored", {"kind": "pq", "pq_m": args.pq_m, "rescore": r})
-               for r in map(int, args.rescore.split(","))],
+        "pq": [(f"pq_m={args.pq_m or 'default'}, {r or 'default'} re-scored", {"kind": "pq", "pq_m": args.pq_m, "rescore": r})
+               for r in settings(args.rescore)],
         "ivf": [(f"nprobe={p}", {**ivf, "nprobe": p}) for p in map(int, args.nprobe.split(","))],
         "hnsw": [(f"M={args.hnsw_m} efC={args.ef_construction} efS={e}", {**hnsw, "ef_search": e})
                  for e in map(int, args.ef_search.split(","))],
+        "ivfpq": [(f"nprobe={p or 'default'}, refine={r or 'default'}, {args.ivfpq_rescore or 'default'} re-scored",
+                   {"kind": "ivfpq", "nlist": args.ivfpq_nlist, "nprobe": p, "refine": r, "rescore": args.ivfpq_rescore})
+                  for p in settings(args.ivfpq_nprobe) for r in settings(args.refine)],
     }
+
+
+def settings(values: str) -> list[int | None]:
+    """'default,256' -> [None, 256]: None is the gallery's own choice."""
+    return [None if v == "default" else int(v) for v in values.split(",")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000", help="gallery sizes, comma-separated")
     parser.add_argument("--recognizer", choices=sorted(DETECTOR_OF), default="edgeface-xs")
-    parser.add_argument("--kinds", default="flat,pq,hnsw,ivf", help="index kinds to build at each size")
+    parser.add_argument("--kinds", default="pq,ivfpq", help="index kinds to build at each size "
+                        "(flat, pq, hnsw, ivf, ivfpq)")
     parser.add_argument("--queries", type=int, default=PLANTED, help="mated and non-mated queries each (<= 1000)")
-    parser.add_argument("--pq-m", type=int, default=64, help="PQ sub-quantisers (bytes per template = pq_m / 2)")
-    parser.add_argument("--rescore", default="16,64,256", help="PQ candidates re-scored exactly, one row each")
+    parser.add_argument("--pq-m", type=int, default=None, help="PQ sub-quantisers (default: the gallery's, dim/4)")
+    parser.add_argument("--rescore", default="default", help="PQ candidates re-scored exactly, one row each")
     parser.add_argument("--nlist", type=int, default=None, help="IVF lists (default: the gallery's choice by size)")
     parser.add_argument("--nprobe", default="16,32,64,128", help="IVF lists visited, one row each")
+    parser.add_argument("--ivfpq-nlist", type=int, default=None, help="ivfpq lists (default: the gallery's choice)")
+    parser.add_argument("--ivfpq-nprobe", default="default", help="ivfpq lists scanned, one row each")
+    parser.add_argument("--refine", default="default", help="ivfpq candidates re-ranked in memory, one row each")
+    parser.add_argument("--ivfpq-rescore", type=int, default=None, help="ivfpq candidates re-scored exactly")
     parser.add_argument("--hnsw-m", type=int, default=32, help="HNSW links per node")
     parser.add_argument("--ef-construction", type=int, default=40, help="HNSW build candidate list")
     parser.add_argument("--ef-search", default="16,32,64,128", help="HNSW search candidate lists, one row each")
-    parser.add_argument("--workdir", type=Path, default=None, help="where the galleries go (default: a temp dir)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="folder of bench/gallery_ivf_curve.py --cache: the same rows and exact answers, reused")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the galleries go (default: a temp dir); a given one keeps the enrolled gallery "
+                             "of each size for the next run")
     args = parser.parse_args()
     import faiss
 
@@ -308,7 +364,12 @@ def main() -> None:
     kinds = args.kinds.split(",")
     plan = sweeps(args)
     started = time.time()
-    synthetic = distractors(max(sizes) - PLANTED, lfw)
+    cache = args.cache / f"gallery_curve_{max(sizes)}_{args.queries}.npz" if args.cache else None
+    if cache is not None and cache.exists():  # the rows and exact answers of gallery_ivf_curve.py --cache
+        cached = np.load(cache)
+        synthetic, exact_of_largest = cached["matrix"][PLANTED:], cached["exact"]
+    else:
+        synthetic, exact_of_largest = distractors(max(sizes) - PLANTED, lfw), None
     header = [f"# Gallery search benchmark: {args.recognizer} ({lfw.shape[1]}-d)", "",
               f"- {platform.processor() or platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}, "
               f"faiss {faiss.__version__}; load average at start {' / '.join(f'{v:.2f}' for v in os.getloadavg())}",
@@ -322,18 +383,27 @@ def main() -> None:
     try:
         for size in sizes:
             matrix = np.concatenate([templates, synthetic[:size - PLANTED]])
-            exact = exact_top1(matrix, np.concatenate([mated, nonmated]))
-            path = workdir / f"bench_{size}.gallery"
-            with Gallery.create(path, args.recognizer) as gallery:
-                begun = time.perf_counter()
-                gallery.enroll_many((EnrollRecord(f"t{i}", matrix[i]) for i in range(size)), batch_size=10_000)
-                print(f"N={size:,}: enrolled in {time.perf_counter() - begun:.0f} s", flush=True)
+            exact = (exact_of_largest if exact_of_largest is not None and size == max(sizes)
+                     else exact_top1(matrix, np.concatenate([mated, nonmated])))
+            path = workdir / f"bench_{size}_{args.recognizer}.gallery"
+            if path.exists():  # a --workdir kept from an earlier run: the same rows (fixed seed)
+                print(f"N={size:,}: reusing {path}", flush=True)
+            else:
+                with Gallery.create(path, args.recognizer) as gallery:
+                    begun = time.perf_counter()
+                    gallery.enroll_many((EnrollRecord(f"t{i}", matrix[i]) for i in range(size)), batch_size=10_000)
+                    print(f"N={size:,}: enrolled in {time.perf_counter() - begun:.0f} s", flush=True)
             rows.append(bench_numpy(size, matrix, mated, nonmated, exact))
             print(rows[-1].line(), flush=True)
-            for kind in kinds:
-                rows += bench_kind(path, size, kind, plan[kind], mated, nonmated, exact)
-            for leftover in workdir.glob(f"bench_{size}.gallery*"):
-                leftover.unlink()
+            built = []
+            try:
+                for kind in kinds:
+                    built.append(build_kind(path, kind, plan[kind], mated[0]))
+                rows += measure_all(size, built, mated, nonmated, exact)
+            finally:
+                for b in built:
+                    for leftover in workdir.glob(f"{b.path.name}*"):
+                        leftover.unlink()
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

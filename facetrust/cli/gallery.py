@@ -95,15 +95,16 @@ def create(
     preset: Optional[str] = PresetOpt,
     recognizer: Optional[str] = typer.Option(None, "--recognizer", "-r", help="Recognizer the gallery is tied to "
                                                                               "(default: the preset's)."),
-    index: str = typer.Option("auto", "--index", help="Index kind: auto, flat (exact), pq, hnsw or ivf (approximate)."),
-    approximate_above: int = typer.Option(50_000, "--approximate-above", help="auto: PQ from this many templates."),
-    nlist: Optional[int] = typer.Option(None, "--nlist", help="IVF lists (default: about 4·√n)."),
-    nprobe: Optional[int] = typer.Option(None, "--nprobe", help="IVF lists visited per query (default: 6·√nlist)."),
+    index: str = typer.Option("auto", "--index", help="Index kind: auto, flat (exact), pq, hnsw, ivf or ivfpq (approximate)."),
+    approximate_above: int = typer.Option(50_000, "--approximate-above", help="auto: approximate from this many templates."),
+    nlist: Optional[int] = typer.Option(None, "--nlist", help="ivf/ivfpq lists (default by size, docs/gallery.md)."),
+    nprobe: Optional[int] = typer.Option(None, "--nprobe", help="ivf/ivfpq lists visited per query (default by nlist)."),
     hnsw_m: Optional[int] = typer.Option(None, "--hnsw-m", help="HNSW links per node (default 32)."),
     ef_construction: Optional[int] = typer.Option(None, "--ef-construction", help="HNSW build list (default 40)."),
     ef_search: Optional[int] = typer.Option(None, "--ef-search", help="HNSW search candidate list (docs/gallery.md)."),
     pq_m: Optional[int] = typer.Option(None, "--pq-m", help="PQ sub-quantisers (default dim/4)."),
-    rescore: Optional[int] = typer.Option(None, "--rescore", help="pq/ivf: candidates re-scored exactly per query."),
+    rescore: Optional[int] = typer.Option(None, "--rescore", help="pq/ivf/ivfpq: candidates re-scored exactly per query."),
+    refine: Optional[int] = typer.Option(None, "--refine", help="ivfpq: candidates re-ranked by the 8-bit codes in memory."),
     backend_opt: Optional[list[str]] = BackendOpt,
     protection: Optional[str] = typer.Option(None, "--protection", help="Store only protected templates: slerp or biohash (docs/privacy.md)."),
     key: Optional[Path] = typer.Option(None, "--key", help="Protection key file (default: $FACETRUST_PRIVACY_KEY, which every later command reads)."),
@@ -116,7 +117,7 @@ def create(
 
     with user_errors(), _gallery_warnings():
         config = IndexConfig(index, approximate_above, nlist, nprobe, hnsw_m, ef_construction,  # type: ignore[arg-type]
-                             ef_search, pq_m, rescore)
+                             ef_search, pq_m, rescore, refine)
         recognizer = resolve(preset, None, recognizer)[1]
         with Gallery.create(gallery, recognizer, index=config, protection=protection, key=key, encrypt=encrypt,
                             encryption_key=encryption_key, **parse_options(backend_opt)) as created:

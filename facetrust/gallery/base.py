@@ -103,7 +103,7 @@ def model_identity(recognizer: str) -> ModelIdentity:
 
 
 #: Index kinds of the embedded backend (facetrust.gallery.index_kinds); ``auto`` picks by size.
-INDEX_KINDS = ("auto", "flat", "pq", "hnsw", "ivf")
+INDEX_KINDS = ("auto", "flat", "pq", "hnsw", "ivf", "ivfpq")
 
 
 @dataclass(frozen=True)
@@ -112,17 +112,18 @@ class IndexConfig:
 
     ``kind``: ``"flat"`` (exact inner product), ``"pq"`` (a scan of every template's 4-bit
     product-quantised code), ``"hnsw"`` (a navigable small-world graph over the float vectors),
-    ``"ivf"`` (inverted lists with 8-bit scalar-quantised codes) or ``"auto"``: flat below
-    ``approximate_above`` templates, the approximate kind chosen by the benchmark's curve from
-    there on. Candidates of every kind are re-scored exactly from the database (``rescore``
-    per query for the approximate scores of pq and ivf). ``pq_m``: sub-quantisers (bytes per
-    template = pq_m / 2); ``nlist`` / ``nprobe``: IVF lists and lists
-    visited per query; ``m`` / ``ef_construction`` / ``ef_search``: HNSW links per node,
-    candidate list while building and while searching (``None`` = chosen by size, see
-    docs/gallery.md).
+    ``"ivf"`` (inverted lists with 8-bit scalar-quantised codes), ``"ivfpq"`` (inverted lists of
+    4-bit PQ codes over the embeddings' span, re-ranked by 8-bit codes in memory) or
+    ``"auto"``: flat below ``approximate_above`` templates, the approximate kind chosen by the
+    benchmark's curve from there on. Candidates of every kind are re-scored exactly from the
+    database (``rescore`` per query for the approximate scores of pq, ivf and ivfpq). ``pq_m``:
+    sub-quantisers (bytes per template = pq_m / 2); ``nlist`` / ``nprobe``: IVF lists and lists
+    visited per query; ``refine``: ivfpq candidates re-ranked in memory per query; ``m`` /
+    ``ef_construction`` / ``ef_search``: HNSW links per node, candidate list while building and
+    while searching (``None`` = chosen by size, see docs/gallery.md).
     """
 
-    kind: Literal["auto", "flat", "pq", "hnsw", "ivf"] = "auto"
+    kind: Literal["auto", "flat", "pq", "hnsw", "ivf", "ivfpq"] = "auto"
     approximate_above: int = 50_000
     nlist: int | None = None
     nprobe: int | None = None
@@ -131,6 +132,7 @@ class IndexConfig:
     ef_search: int | None = None
     pq_m: int | None = None
     rescore: int | None = None
+    refine: int | None = None
 
     #: Type and range of each setting (a bad one is a ConfigError before anything is built).
     OPTIONS: ClassVar[dict[str, Option]] = {
@@ -138,6 +140,7 @@ class IndexConfig:
         "nprobe": Option(int, 1, 1 << 20, optional=True), "m": Option(int, 4, 128, optional=True),
         "ef_construction": Option(int, 8, 4096, optional=True), "ef_search": Option(int, 1, 1 << 15, optional=True),
         "pq_m": Option(int, 2, 256, optional=True), "rescore": Option(int, 1, 4096, optional=True),
+        "refine": Option(int, 1, 65536, optional=True),
     }
 
     def __post_init__(self) -> None:

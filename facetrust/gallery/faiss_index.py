@@ -1,6 +1,6 @@
 """The FAISS search index of the embedded backend, persisted next to the database.
 
-The index maps template ids to vectors; its kinds (exact, IVF, HNSW) are in
+The index maps template ids to vectors; its kinds (exact, PQ, IVF, IVF-PQ, HNSW) are in
 :mod:`facetrust.gallery.index_kinds`. It is a cache of the database: the
 file carries the database *generation* it reflects and the highest template id
 it holds, so a stale file is brought up to date from the database (new
@@ -23,13 +23,14 @@ import numpy as np
 
 from facetrust.gallery.base import IndexConfig
 from facetrust.gallery.index_kinds import KINDS, MIN_POINTS_PER_LIST, IndexKind
+from facetrust.gallery.refined_index import RefinedIndex
 
 _MAGIC = b"FTGIDX01"
 #: Batches at least this large are searched with FAISS's OpenMP threads.
 _PARALLEL_QUERIES = 8
 #: The approximate kind ``auto`` switches to above ``approximate_above`` (docs/gallery.md: the
-#: winner of the 1M-template curve measured by bench/bench_gallery.py).
-AUTO_APPROXIMATE = "pq"
+#: winner of the curves bench/bench_gallery.py measured at 100k and 1M, each kind interleaved).
+AUTO_APPROXIMATE = "ivfpq"
 
 
 class IndexFileError(Exception):
@@ -47,9 +48,22 @@ def planned_kind(n: int, config: IndexConfig, current: str | None = None) -> str
         switch = config.approximate_above // 2 if current == kind else config.approximate_above
         if n < switch:
             return "flat"
-    if kind == "ivf" and n < MIN_POINTS_PER_LIST:
+    if kind in ("ivf", "ivfpq") and n < MIN_POINTS_PER_LIST:
         return "flat"  # too few vectors to train a single list
     return kind
+
+
+def serialize(index: Any) -> np.ndarray:
+    """The bytes of an index: FAISS's serialisation, or the ivfpq kind's own (two FAISS indexes)."""
+    import faiss
+
+    return index.serialize() if isinstance(index, RefinedIndex) else faiss.serialize_index(index)
+
+
+def deserialize(kind: str, payload: np.ndarray) -> Any:
+    import faiss
+
+    return RefinedIndex.deserialize(payload) if kind == "ivfpq" else faiss.deserialize_index(payload)
 
 
 @dataclass
@@ -138,17 +152,13 @@ class TemplateIndex:
 
     def memory_bytes(self) -> int:
         """Size of the serialised index: the vectors or codes, ids and (IVF) centroids."""
-        import faiss
-
-        return int(faiss.serialize_index(self.index).size)
+        return int(serialize(self.index).size)
 
     # -- persistence -------------------------------------------------------
     def save(self, path: Path, gallery_uuid: str, seal: Callable[[bytes], bytes] | None = None) -> None:
         """Write atomically: temporary file, fsync, rename, fsync of the folder. ``seal`` encrypts
         the serialised index in memory (an encrypted gallery): the file never holds it in clear."""
-        import faiss
-
-        payload = faiss.serialize_index(self.index)
+        payload = serialize(self.index)
         if seal is not None:
             payload = np.frombuffer(seal(payload.tobytes()), dtype=np.uint8)
         footer = json.dumps({
@@ -174,8 +184,6 @@ class TemplateIndex:
     def load(cls, path: Path, dim: int, gallery_uuid: str,
              unseal: Callable[[bytes], bytes] | None = None) -> "TemplateIndex":
         """``unseal`` decrypts what ``save`` sealed (raising :class:`IndexFileError` when it fails)."""
-        import faiss
-
         data = np.fromfile(path, dtype=np.uint8)
         if data.size < 12 or data[-8:].tobytes() != _MAGIC:
             raise IndexFileError("no index footer (truncated or not an index file)")
@@ -192,13 +200,15 @@ class TemplateIndex:
             raise IndexFileError("index file fails its CRC-32 check")
         if unseal is not None:
             payload = np.frombuffer(unseal(payload.tobytes()), dtype=np.uint8)
+        if footer.get("kind") not in KINDS:
+            raise IndexFileError(f"unknown index kind {footer.get('kind')!r}")
         try:
-            index = faiss.deserialize_index(payload)
+            index = deserialize(footer["kind"], payload)
         except RuntimeError as exc:
             raise IndexFileError(f"FAISS cannot read the index: {exc}") from None
         if footer.get("gallery") != gallery_uuid:
             raise IndexFileError("the index file belongs to another gallery")
-        if index.d != dim or footer.get("kind") not in KINDS:
+        if index.d != dim:
             raise IndexFileError(f"index is {index.d}-d {footer.get('kind')}, the gallery is {dim}-d")
         stamp = IndexStamp(int(footer["generation"]), int(footer["max_template_id"]), int(footer["trained_for"]))
         return cls(index, footer["kind"], stamp)

@@ -10,6 +10,11 @@ take the vector's bytes out of the index, not just hide them (erasure, docs/gall
   query; the best ``rescore`` candidates are re-scored exactly. Removal deletes the code and zeroes the freed slots of the last block.
 * ``ivf``: inverted lists with 8-bit scalar-quantised codes (``IVF{nlist},SQ8``); a query
   visits ``nprobe`` lists.
+* ``ivfpq``: the vectors projected onto their span, 4-bit PQ fast-scan codes in inverted lists
+  (``IVF{nlist},PQ{pq_m}x4fs``); a query scans ``nprobe`` lists, its best ``refine`` candidates are
+  re-ranked by 8-bit codes held in memory, and the best ``rescore`` re-scored exactly
+  (:mod:`facetrust.gallery.refined_index`). Removal deletes both codes and zeroes the freed
+  slots of each list's last block.
 * ``hnsw``: a navigable small-world graph over the float vectors (``IDMap,HNSW{m}``). FAISS
   cannot remove from it, so a removal *empties the node in place*: its vector is overwritten
   with zeros, its id with -1, its links and every link to it are cut (pointed back at their
@@ -42,6 +47,20 @@ PQ_TRAINING = 50_000
 #: queries against exact search through the gallery is 0.982 / 0.992 with 16 / 64 (raw FAISS:
 #: 0.990 / 0.997 / 1.000 with 16 / 64 / 256; docs/gallery.md); each costs a read from SQLite.
 PQ_RESCORE = 64
+#: ivfpq: dimensions (of the span) per sub-quantiser, inverted lists per √n, share of the lists
+#: scanned, candidates re-ranked in memory and re-scored from the database (docs/gallery.md, the
+#: curves of bench/gallery_ivf_curve.py and bench_gallery.py: scanning a quarter of the lists kept
+#: 0.93-0.98 of the mated top-1s, half of them 0.98-0.99, three quarters 1.000 at 1M through the
+#: gallery; 1024 re-ranked instead of 256 gained 0.002 at 100k for 2x the time).
+IVFPQ_DIMS_PER_SUBQUANTIZER = 2
+IVFPQ_LISTS_PER_ROOT = 1
+IVFPQ_PROBE_SHARE = 0.75
+IVFPQ_REFINE = 256
+IVFPQ_RESCORE = 8
+#: ivfpq training sample: at least this many vectors (PQ and 8-bit ranges), and this many per list
+#: (FAISS's k-means samples at most 256 per list).
+IVFPQ_TRAINING = 50_000
+IVFPQ_TRAIN_PER_LIST = 256
 #: Share of emptied (removed) nodes above which the HNSW graph is rebuilt.
 HNSW_EMPTY_SHARE = 0.1
 
@@ -248,6 +267,60 @@ class IvfKind:
                 "rescore": config.rescore or self.rescore}
 
 
+def ivfpq_nlist(n: int) -> int:
+    """About √n inverted lists (a power of two), with enough points per list to train."""
+    target = 2 ** round(math.log2(max(1.0, IVFPQ_LISTS_PER_ROOT * math.sqrt(max(n, 1)))))
+    return int(max(1, min(target, n // MIN_POINTS_PER_LIST)))
+
+
+def ivfpq_nprobe(nlist: int) -> int:
+    return int(max(1, min(nlist, round(IVFPQ_PROBE_SHARE * nlist))))
+
+
+class IvfPqKind:
+    name = "ivfpq"
+    exact = False
+    rescore = IVFPQ_RESCORE
+
+    def build(self, dim: int, config: IndexConfig, trained_for: int, training: np.ndarray | None) -> Any:
+        from facetrust.gallery.refined_index import RefinedIndex
+
+        assert training is not None
+        nlist = config.nlist or ivfpq_nlist(trained_for)
+        if nlist * MIN_POINTS_PER_LIST > len(training):
+            raise ConfigError(f"index setting nlist={nlist} needs at least {nlist * MIN_POINTS_PER_LIST:,} templates "
+                              f"({MIN_POINTS_PER_LIST} per list) to train, the gallery has {len(training):,}")
+        return RefinedIndex.train(np.ascontiguousarray(training, dtype=np.float32), nlist,
+                                  IVFPQ_DIMS_PER_SUBQUANTIZER, config.pq_m)
+
+    def training_size(self, n: int, config: IndexConfig) -> int:
+        nlist = config.nlist or ivfpq_nlist(n)
+        return min(n, max(nlist * IVFPQ_TRAIN_PER_LIST, IVFPQ_TRAINING))
+
+    def prepare_search(self, index: Any, config: IndexConfig, want: int) -> None:
+        index.lists.nprobe = min(index.lists.nlist, config.nprobe or ivfpq_nprobe(index.lists.nlist))
+        index.candidates = max(want, config.refine or IVFPQ_REFINE)
+
+    def remove(self, index: Any, ids: np.ndarray) -> int:
+        return index.remove_ids(ids)
+
+    def ids(self, index: Any) -> np.ndarray:
+        return IvfKind().ids(index.lists)
+
+    def stale(self, index: Any, count: int, config: IndexConfig, trained_for: int) -> bool:
+        if config.pq_m is not None and index.lists.pq.M != config.pq_m:
+            return True
+        if config.nlist is not None:
+            return index.lists.nlist != config.nlist
+        return not trained_for / 4 <= count <= trained_for * 4  # lists sized for another gallery size
+
+    def describe(self, index: Any, config: IndexConfig) -> dict[str, Any]:
+        nlist = int(index.lists.nlist)
+        return {"nlist": nlist, "nprobe": min(nlist, config.nprobe or ivfpq_nprobe(nlist)),
+                "span_dims": int(index.span.d_out), "pq_m": int(index.lists.pq.M),
+                "refine": config.refine or IVFPQ_REFINE, "rescore": config.rescore or self.rescore}
+
+
 class HnswKind:
     name = "hnsw"
     exact = True  # the graph holds the float vectors: its scores are exact
@@ -326,4 +399,4 @@ def check_config(dim: int, config: IndexConfig) -> None:
         PqKind.subquantizers(dim, config)
 
 
-KINDS: dict[str, IndexKind] = {kind.name: kind for kind in (FlatKind(), PqKind(), HnswKind(), IvfKind())}
+KINDS: dict[str, IndexKind] = {kind.name: kind for kind in (FlatKind(), PqKind(), HnswKind(), IvfKind(), IvfPqKind())}

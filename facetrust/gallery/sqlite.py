@@ -794,7 +794,7 @@ class SQLiteGallery:
             "created_at": iso_time(self._created_at), "identities": identities, "templates": templates,
             "generation": generation, "files_bytes": sizes,
             "encryption": None if self.cipher is None else self.cipher.spec(),
-            "index": {**index.describe(), "trained_for": index.stamp.trained_for if index.kind == "ivf" else None,
+            "index": {**index.describe(), "trained_for": index.stamp.trained_for if index.kind in ("ivf", "ivfpq") else None,
                       "config": self.index_config.to_dict()},
         }
 
@@ -847,7 +847,7 @@ class SQLiteGallery:
                 if (self._dirty or self._wrote) and not self.readonly:
                     try:
                         self.flush()
-                    except StorageError as exc:  # the index file is a cache: the database is complete
+                    except (StorageError, ConfigError) as exc:  # the index file is a cache: the database is complete
                         warnings.warn(GalleryIndexWarning(f"{exc}; the index catches up at the next open"),
                                       stacklevel=3)
                 if pending:

@@ -411,6 +411,7 @@ def rotate_key(
     gallery: str = GalleryArg,
     old_key: Optional[Path] = typer.Option(None, "--old-key", help="Current key file (default: $FACETRUST_ENCRYPTION_KEY / $FACETRUST_ENCRYPTION_KEY_FILE)."),
     new_key: Path = typer.Option(..., "--new-key", help="New key file (facetrust privacy keygen)."),
+    backend_opt: Optional[list[str]] = BackendOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Re-encrypt an encrypted gallery under a new key (all or nothing), then verify it. Stop the
@@ -418,7 +419,7 @@ def rotate_key(
     from facetrust.privacy.encryption import rotate_key as rotate
 
     with user_errors(), _gallery_warnings():
-        report = rotate(gallery, old_key, new_key, progress=True)
+        report = rotate(gallery, old_key, new_key, progress=True, **parse_options(backend_opt))
         if as_json:
             print_json(report.to_dict())
         else:

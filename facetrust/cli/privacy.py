@@ -124,32 +124,37 @@ def _print(result: dict[str, Any]) -> None:
 
 
 def anonymize(
-    inputs: list[str] = typer.Argument(..., help="Images (files, folders, globs)."),
-    out: Path = typer.Option(..., "--out", help="Folder for the anonymised copies (same file names)."),
+    inputs: list[str] = typer.Argument(..., help="Images and videos (files, folders, globs)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the anonymised copies (same file names; videos as .mp4)."),
     method: str = typer.Option("blur", "--method", help="blur, pixelate or mask."),
     margin: float = typer.Option(0.25, "--margin", help="Added around each face box, as a fraction of its size."),
     preset: Optional[str] = PresetOpt,
-    detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Face detector (default: the preset's)."),
+    detector: Optional[list[str]] = typer.Option(
+        None, "--detector", "-d",
+        help="Face detector (default: the preset's); repeat it to anonymise the faces any of them finds."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Blur, pixelate or mask every detected face (videos are not supported yet)."""
+    """Blur, pixelate or mask every detected face; in videos, every frame's faces, with face tracks
+    covering frames where the detector misses a face (docs/privacy.md)."""
     from facetrust.analyzer import FaceAnalyzer
-    from facetrust.errors import ConfigError
-    from facetrust.io import expand_inputs, is_video
+    from facetrust.io import expand_inputs
     from facetrust.privacy.anonymize import anonymize_files
 
     with user_errors():
-        paths = expand_inputs(inputs)
-        videos = [p for p in paths if is_video(p)]
-        if videos:
-            raise ConfigError(f"videos are not supported by anonymize yet: {videos[0]}")
-        report = anonymize_files(paths, out, FaceAnalyzer(preset=preset, detector=detector), method, margin)
+        paths = expand_inputs(inputs, allow_video=True)
+        first, *others = detector or [None]
+        report = anonymize_files(paths, out, FaceAnalyzer(preset=preset, detector=first), method, margin,
+                                 progress=not as_json,
+                                 extra_detectors=[FaceAnalyzer(preset=preset, detector=name) for name in others])
     if as_json:
         print_json(report.to_dict())
     else:
         for target, faces in report.written.items():
-            typer.echo(f"{target}: {faces} face(s)")
+            video = report.videos.get(target)
+            typer.echo(f"{target}: {faces} face(s)" if video is None else
+                       f"{target}: {video['frames']} frames, {faces} face track(s), {video['detected_boxes']} "
+                       f"faces detected + {video['added_boxes']} covered by the tracks")
     for path, reason in report.failed.items():
-        typer.echo(f"error: {path}: {reason}", err=True)
+        typer.echo(f"error: {reason}" if reason.startswith(path) else f"error: {path}: {reason}", err=True)
     if report.failed:
         raise typer.Exit(1)

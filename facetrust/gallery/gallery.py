@@ -130,7 +130,8 @@ class Gallery:
         protected templates, under ``key`` (a key, a key file, or None: ``$FACETRUST_PRIVACY_KEY``).
         ``encrypt=True`` or an ``encryption_key`` (a key, a key file; None: ``$FACETRUST_ENCRYPTION_KEY``
         or ``$FACETRUST_ENCRYPTION_KEY_FILE``) encrypts the stored vectors and the index file at rest
-        (AES-256-GCM, :mod:`facetrust.privacy.encryption`; embedded backend only)."""
+        (AES-256-GCM, :mod:`facetrust.privacy.encryption`; on PostgreSQL, search then runs in memory
+        over the decrypted vectors, not in pgvector)."""
         from facetrust.gallery import BACKENDS
 
         if isinstance(recognizer, ModelIdentity):
@@ -173,10 +174,9 @@ class Gallery:
         from facetrust.gallery import BACKENDS
 
         name = backend or backend_for(location)
-        if name == "sqlite":
-            options["encryption_key"] = encryption_key
-        elif encryption_key is not None:
+        if encryption_key is not None:
             _check_encryptable(name)
+        options["encryption_key"] = encryption_key
         kind = BACKENDS.get_class(name)
         _check_backend_options(name, kind.open, options)
         store = kind.open(location, readonly, index, **options)
@@ -650,7 +650,8 @@ class Gallery:
 
     def rotate_key(self, new_key: Any, *, progress: Progress = None) -> int:
         """Re-encrypt every template and the index file under ``new_key`` (a key, a key file), atomically
-        (:meth:`SQLiteGallery.rotate_encryption <facetrust.gallery.sqlite.SQLiteGallery.rotate_encryption>`);
+        (:meth:`SQLiteGallery.rotate_encryption <facetrust.gallery.sqlite.SQLiteGallery.rotate_encryption>`,
+        :meth:`PostgresGallery.rotate_encryption <facetrust.gallery.postgres.PostgresGallery.rotate_encryption>`);
         returns the number of templates. ``progress``: True (a bar on stderr) or ``progress(done, total)``."""
         from facetrust.privacy.encryption import load_encryption_key
 
@@ -683,9 +684,8 @@ class Gallery:
 
 
 def _check_encryptable(backend: str) -> None:
-    if backend != "sqlite":
-        raise ConfigError(f"encryption at rest is for the embedded sqlite backend, not {backend!r}: encrypt a "
-                          "PostgreSQL gallery with the database's own means (an encrypted volume, TDE)")
+    if backend not in ("sqlite", "postgres"):
+        raise ConfigError(f"encryption at rest is for the sqlite and postgres backends, not {backend!r}")
 
 
 def _check_policy(policy: Any) -> QualityPolicy:

@@ -18,6 +18,11 @@ segments (and in backups) until they are recycled, which the operator controls.
 A lost connection (the server restarted, the network dropped) is reported as
 :class:`~facetrust.errors.DatabaseUnavailableError`; the next call connects again, and a
 transaction that finds its connection dead before it started reconnects at once.
+
+Encryption at rest (``encryption_key``): the template vectors are stored AES-256-GCM
+encrypted (``bytea``), each bound to the gallery, its template id and identity id, and
+searched in an exact index in memory built from the decrypted vectors, not by pgvector
+(:mod:`facetrust.gallery.postgres_sealed`).
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import json
 import re
 import threading
 import time
+import uuid
 import warnings
 from contextlib import ExitStack, contextmanager
 from typing import Any, Iterator, Sequence
@@ -32,12 +38,16 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from facetrust.errors import (
-    ConfigError, DatabaseUnavailableError, DuplicateIdentityError, GalleryError, IdentityNotFoundError,
+    ConfigError, CorruptDataError, DatabaseUnavailableError, DuplicateIdentityError, GalleryError,
+    IdentityNotFoundError,
 )
 from facetrust.gallery.base import (
-    FORMAT, FORMAT_VERSION, Candidate, ErasureWarning, Identity, IndexConfig, IntegrityReport, ModelIdentity, NewTemplate,
-    OnDuplicate, Template, distinct_identities,
+    ENCRYPTED_FORMAT_VERSION, FORMAT, FORMAT_VERSION, Candidate, ErasureWarning, Identity, IndexConfig, IntegrityReport,
+    ModelIdentity, NewTemplate, OnDuplicate, Template, distinct_identities,
 )
+from facetrust.gallery.postgres_sealed import MemoryIndex, SealedRows, sealed_templates
+from facetrust.privacy.encryption import KeySource, TemplateCipher, open_cipher
+from facetrust.privacy.keys import ProtectionKey
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 #: How long erasure waits for the table lock held by other connections' transactions.
@@ -46,6 +56,7 @@ ERASURE_WAIT_S = 2.0
 CONNECT_TIMEOUT_S = 5
 #: SQLSTATE classes a retry cannot fix: bad credentials (28…) and a database that does not exist.
 _PERMANENT_SQLSTATES = ("28", "3D000")
+_ROTATE_CHUNK = 5_000  # templates re-encrypted per batch in a key rotation
 
 
 def _vector_text(vector: np.ndarray) -> str:
@@ -101,7 +112,8 @@ def lost_connection(conn: Any, exc: Exception) -> DatabaseUnavailableError | Non
 
 class PostgresGallery:
     def __init__(self, conn: Any, url: str, schema: str, model: ModelIdentity, readonly: bool,
-                 index: IndexConfig, ef_search: int, erase: str) -> None:
+                 index: IndexConfig, ef_search: int, erase: str, cipher: TemplateCipher | None = None,
+                 gallery_uuid: str | None = None) -> None:
         if erase not in ("full", "vacuum"):
             raise ConfigError(f"erase must be 'full' or 'vacuum', got {erase!r}")
         self._conn = conn
@@ -116,6 +128,10 @@ class PostgresGallery:
         self._lock = threading.RLock()
         self._face_column = "face"  # "NULL" for a read-only gallery made before template records had faces
         self._vacuum_pending = False  # a removal's VACUUM waits for other transactions (see _vacuum)
+        self.cipher = cipher
+        # Encrypted: rows sealed and opened here, searched in memory (pgvector cannot search ciphertext).
+        self._sealed = None if cipher is None else SealedRows(cipher, str(gallery_uuid), model.dim, self.location)
+        self._memory = None if cipher is None else MemoryIndex(model.dim)
 
     # -- opening -----------------------------------------------------------
     @staticmethod
@@ -126,10 +142,13 @@ class PostgresGallery:
 
     @classmethod
     def create(cls, location: str, model: ModelIdentity, index: IndexConfig | None = None, schema: str = "facetrust",
-               ef_search: int = 100, erase: str = "full") -> "PostgresGallery":
+               ef_search: int = 100, erase: str = "full",
+               encryption_key: ProtectionKey | None = None) -> "PostgresGallery":
         import psycopg
 
         index = index or IndexConfig()
+        cipher = None if encryption_key is None else TemplateCipher(encryption_key)
+        column = f"vector({model.dim})" if cipher is None else "bytea"
         conn = cls._connect(str(location), schema)
         s = schema
         try:
@@ -143,13 +162,19 @@ class PostgresGallery:
                              "name text, metadata jsonb NOT NULL, created_at double precision NOT NULL, "
                              "updated_at double precision NOT NULL)")
                 conn.execute(f"CREATE TABLE {s}.templates (id bigserial PRIMARY KEY, identity_pk bigint NOT NULL "
-                             f"REFERENCES {s}.identities(pk) ON DELETE CASCADE, vector vector({model.dim}) NOT NULL, "
+                             f"REFERENCES {s}.identities(pk) ON DELETE CASCADE, vector {column} NOT NULL, "
                              "quality real, source text, created_at double precision NOT NULL, face jsonb)")
                 conn.execute(f"CREATE INDEX ON {s}.templates (identity_pk)")
-                if index.kind != "flat":
+                if index.kind != "flat" and cipher is None:
                     conn.execute(f"CREATE INDEX templates_hnsw ON {s}.templates USING hnsw (vector vector_ip_ops)")
                 meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "created_at": repr(time.time()),
                         "model": json.dumps(model.to_dict()), "index": json.dumps(index.to_dict())}
+                gallery_uuid = str(uuid.uuid4())
+                if cipher is not None:
+                    meta.update(format_version=str(ENCRYPTED_FORMAT_VERSION), uuid=gallery_uuid,
+                                encryption=json.dumps(cipher.spec()))
+                    conn.execute(f"CREATE TABLE {s}.state (generation bigint NOT NULL)")
+                    conn.execute(f"INSERT INTO {s}.state VALUES (0)")
                 with conn.cursor() as cur:
                     cur.executemany(f"INSERT INTO {s}.meta VALUES (%s, %s)", list(meta.items()))
         except psycopg.Error as exc:
@@ -158,11 +183,11 @@ class PostgresGallery:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, str(location), schema, model, False, index, ef_search, erase)
+        return cls(conn, str(location), schema, model, False, index, ef_search, erase, cipher, gallery_uuid)
 
     @classmethod
     def open(cls, location: str, readonly: bool = False, index: IndexConfig | None = None, schema: str = "facetrust",
-             ef_search: int = 100, erase: str = "full") -> "PostgresGallery":
+             ef_search: int = 100, erase: str = "full", encryption_key: KeySource = None) -> "PostgresGallery":
         import psycopg
 
         conn = cls._connect(str(location), schema)
@@ -172,6 +197,11 @@ class PostgresGallery:
             meta = dict(conn.execute(f"SELECT key, value FROM {schema}.meta").fetchall())
             if meta.get("format") != FORMAT:
                 raise GalleryError(f"schema {schema!r} does not hold a facetrust gallery")
+            if int(meta.get("format_version", FORMAT_VERSION)) > ENCRYPTED_FORMAT_VERSION:
+                raise GalleryError(f"schema {schema!r} holds a gallery of a newer format "
+                                   f"(version {meta['format_version']}): upgrade facetrust")
+            cipher = open_cipher(json.loads(meta["encryption"]) if "encryption" in meta else None,
+                                 encryption_key, f"gallery {_redact(str(location))} (schema {schema})")
             face_column = conn.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = %s "
                                        "AND table_name = 'templates' AND column_name = 'face'", (schema,)).fetchone()[0]
             if not face_column and not readonly:  # a gallery from before template records had faces
@@ -187,7 +217,8 @@ class PostgresGallery:
             raise
         model = ModelIdentity.from_dict(json.loads(meta["model"]))
         stored = IndexConfig.from_dict(json.loads(meta.get("index", "{}")))
-        gallery = cls(conn, str(location), schema, model, readonly, index or stored, ef_search, erase)
+        gallery = cls(conn, str(location), schema, model, readonly, index or stored, ef_search, erase, cipher,
+                      meta.get("uuid"))
         gallery._face_column = "face" if face_column else "NULL"
         return gallery
 
@@ -200,7 +231,10 @@ class PostgresGallery:
         with self._lock:
             try:
                 with ExitStack() as stack:
-                    yield self._begin(stack)
+                    conn = self._begin(stack)
+                    if write and self.cipher is not None:  # tells other processes' memory indexes to refresh
+                        conn.execute(f"UPDATE {self.schema}.state SET generation = generation + 1")
+                    yield conn
             except psycopg.errors.UniqueViolation as exc:
                 raise DuplicateIdentityError(f"already enrolled ({str(exc).strip().splitlines()[-1]})") from None
             except psycopg.Error as exc:
@@ -251,10 +285,13 @@ class PostgresGallery:
                     pk = cur.execute(f"INSERT INTO {s}.identities (id, name, metadata, created_at, updated_at) "
                                      "VALUES (%s, %s, %s::jsonb, %s, %s) RETURNING pk",
                                      (identity_id, name, metadata_json, now, now)).fetchone()[0]
-                    cur.executemany(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at, "
-                                    "face) VALUES (%s, %s::vector, %s, %s, %s, %s::jsonb)",
-                                    [(pk, _vector_text(t.vector), t.quality, t.source, now, t.face_json())
-                                     for t in templates])
+                    if self._sealed is not None:
+                        self._insert_sealed(c, pk, identity_id, templates, now)
+                    else:
+                        cur.executemany(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at, "
+                                        "face) VALUES (%s, %s::vector, %s, %s, %s, %s::jsonb)",
+                                        [(pk, _vector_text(t.vector), t.quality, t.source, now, t.face_json())
+                                         for t in templates])
                     inserted.append(identity_id)
         return inserted
 
@@ -263,12 +300,28 @@ class PostgresGallery:
         with self._tx(write=True) as c:
             pk = self._pk(c, identity_id)
             now = time.time()
-            new_ids = [c.execute(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at, face) "
-                                 "VALUES (%s, %s::vector, %s, %s, %s, %s::jsonb) RETURNING id",
-                                 (pk, _vector_text(t.vector), t.quality, t.source, now, t.face_json())).fetchone()[0]
-                       for t in templates]
+            if self._sealed is not None:
+                new_ids = self._insert_sealed(c, pk, identity_id, templates, now)
+            else:
+                new_ids = [c.execute(f"INSERT INTO {s}.templates (identity_pk, vector, quality, source, created_at, "
+                                     "face) VALUES (%s, %s::vector, %s, %s, %s, %s::jsonb) RETURNING id",
+                                     (pk, _vector_text(t.vector), t.quality, t.source, now, t.face_json())).fetchone()[0]
+                           for t in templates]
             c.execute(f"UPDATE {s}.identities SET updated_at = %s WHERE pk = %s", (now, pk))
         return [int(i) for i in new_ids]
+
+    def _insert_sealed(self, c: Any, pk: int, identity_id: str, templates: Sequence[NewTemplate],
+                       now: float) -> list[int]:
+        """Insert encrypted templates: ids are drawn first, so each vector is sealed once, bound to its final id."""
+        s = self.schema
+        ids = [int(r[0]) for r in c.execute(f"SELECT nextval(pg_get_serial_sequence('{s}.templates', 'id')) "
+                                            "FROM generate_series(1, %s)", (len(templates),))]
+        with c.cursor() as cur:
+            cur.executemany(f"INSERT INTO {s}.templates (id, identity_pk, vector, quality, source, created_at, face) "
+                            "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)",
+                            [(tid, pk, self._sealed.seal(t.vector, tid, identity_id), t.quality,  # type: ignore[union-attr]
+                              t.source, now, t.face_json()) for tid, t in zip(ids, templates)])
+        return ids
 
     def update(self, identity_id: str, name: str | None, metadata_json: str | None) -> Identity:
         s = self.schema
@@ -380,11 +433,12 @@ class PostgresGallery:
         qualities: dict[str, list[float | None]] = {}
         vectors: dict[str, list[np.ndarray]] = {}
         with self._tx(write=False) as c:
-            for ident, quality, text in c.execute(
-                    f"SELECT i.id, t.quality, t.vector::text FROM {self.schema}.templates t JOIN {self.schema}.identities i "
-                    "ON i.pk = t.identity_pk WHERE i.id = ANY(%s) ORDER BY t.id", (list(identity_ids),)):
+            for tid, ident, quality, stored in c.execute(
+                    f"SELECT t.id, i.id, t.quality, {self._vector_column} FROM {self.schema}.templates t "
+                    f"JOIN {self.schema}.identities i ON i.pk = t.identity_pk WHERE i.id = ANY(%s) ORDER BY t.id",
+                    (list(identity_ids),)):
                 qualities.setdefault(ident, []).append(quality)
-                vectors.setdefault(ident, []).append(_parse_vector(text))
+                vectors.setdefault(ident, []).append(self._vector(stored, tid, ident))
         return {i: (qualities[i], np.stack(vectors[i])) for i in qualities}
 
     def iter_export(self, damaged: list[int] | None = None) -> Iterator[tuple[Identity, np.ndarray]]:
@@ -398,16 +452,32 @@ class PostgresGallery:
                     return
                 identities = self._identities(c, rows)
                 vectors: dict[int, list[np.ndarray]] = {}
-                for pk, text in c.execute(f"SELECT identity_pk, vector::text FROM {self.schema}.templates "
-                                          "WHERE identity_pk = ANY(%s) ORDER BY id", ([r[0] for r in rows],)):
-                    vectors.setdefault(pk, []).append(_parse_vector(text))
+                owners = {r[0]: r[1] for r in rows}
+                for pk, tid, stored in c.execute(f"SELECT identity_pk, id, {self._vector_column} FROM "
+                                                 f"{self.schema}.templates t WHERE identity_pk = ANY(%s) ORDER BY id",
+                                                 ([r[0] for r in rows],)):
+                    vectors.setdefault(pk, []).append(self._vector(stored, tid, owners[pk]))
             last = rows[-1][0]
             for row, identity in zip(rows, identities):
                 found = vectors.get(row[0], [])
                 yield identity, np.stack(found) if found else np.zeros((0, self.model.dim), dtype=np.float32)
 
+    @property
+    def _vector_column(self) -> str:
+        return "t.vector::text" if self._sealed is None else "t.vector"
+
+    def _vector(self, stored: Any, template_id: int, identity_id: str) -> np.ndarray:
+        """A row's vector: pgvector's text, or the ciphertext authenticated and decrypted."""
+        if self._sealed is None:
+            return _parse_vector(stored)
+        return self._sealed.open(stored, template_id, identity_id)
+
     def search(self, vectors: np.ndarray, k: int) -> list[list[Candidate]]:
         s = self.schema
+        if self._memory is not None:
+            with self._tx(write=False) as c:
+                self._memory.refresh(c, s, self._sealed)  # type: ignore[arg-type]
+                return self._memory.search(c, s, vectors, k)
         results = []
         with self._tx(write=False) as c:
             want = max(32, 4 * k)
@@ -438,16 +508,22 @@ class PostgresGallery:
         return {"backend": "postgres", "location": self.location, "schema": self.schema,
                 "model": self.model.to_dict(), "identities": identities, "templates": templates,
                 "files_bytes": {"tables": int(size)},
-                "index": {"kind": "flat" if self.index_config.kind == "flat" else "hnsw", "ef_search": self.ef_search}}
+                "encryption": None if self.cipher is None else self.cipher.spec(),
+                "index": ({"kind": "memory", "exact": True, "note": "decrypted in memory: pgvector cannot search "
+                           "ciphertext"} if self.cipher is not None else
+                          {"kind": "flat" if self.index_config.kind == "flat" else "hnsw", "ef_search": self.ef_search})}
 
     def check(self) -> IntegrityReport:
         s = self.schema
         problems = []
         with self._tx(write=False) as c:
-            (bad,) = c.execute(f"SELECT count(*) FROM {s}.templates WHERE vector_dims(vector) != %s",
-                               (self.model.dim,)).fetchone()
-            if bad:
-                problems.append(f"{bad} template(s) have a vector of the wrong size")
+            if self._sealed is None:
+                (bad,) = c.execute(f"SELECT count(*) FROM {s}.templates WHERE vector_dims(vector) != %s",
+                                   (self.model.dim,)).fetchone()
+                if bad:
+                    problems.append(f"{bad} template(s) have a vector of the wrong size")
+            else:
+                problems += self._unreadable(c)
             (empty,) = c.execute(f"SELECT count(*) FROM {s}.identities i WHERE NOT EXISTS "
                                  f"(SELECT 1 FROM {s}.templates t WHERE t.identity_pk = i.pk)").fetchone()
             if empty:
@@ -460,8 +536,59 @@ class PostgresGallery:
         identities, templates = self.counts()
         return IntegrityReport(identities, templates, None, problems)
 
+    def _unreadable(self, c: Any) -> list[str]:
+        """Every encrypted row that fails authentication or decrypts to a damaged vector, as problems."""
+        bad: list[str] = []
+        last = 0
+        while rows := sealed_templates(c, self.schema, last, _ROTATE_CHUNK):
+            for tid, ident, blob in rows:
+                try:
+                    self._sealed.open(blob, tid, ident)  # type: ignore[union-attr]
+                except CorruptDataError:
+                    bad.append(str(tid))
+            last = rows[-1][0]
+        if not bad:
+            return []
+        shown = ", ".join(bad[:10]) + (" …" if len(bad) > 10 else "")
+        return [f"{len(bad)} encrypted template(s) fail authentication or are damaged (ids {shown}): "
+                "remove them or restore the gallery"]
+
+    def rotate_encryption(self, new_key: ProtectionKey, progress: Any = None) -> int:
+        """Re-encrypt every template under ``new_key`` in one transaction (a crash leaves the gallery
+        wholly under the old or wholly under the new key), then rewrite the table files without
+        the old ciphertexts (``VACUUM FULL`` or ``VACUUM`` by ``erase``); returns the number of
+        templates. ``progress(done, total)`` after each batch. Other processes that have the
+        gallery open fail at their next search (:class:`~facetrust.errors.WrongKeyError`)."""
+        if self.cipher is None or self._sealed is None:
+            raise ConfigError(f"{self.location} is not encrypted: there is no key to rotate")
+        new = TemplateCipher(new_key)
+        if new.fingerprint == self.cipher.fingerprint:
+            raise ConfigError(f"the new key is the current key of {self.location} (fingerprint {new.fingerprint})")
+        renewed = SealedRows(new, self._sealed.uuid, self.model.dim, self.location)
+        s = self.schema
+        with self._tx(write=True) as c:
+            (total,) = c.execute(f"SELECT count(*) FROM {s}.templates").fetchone()
+            done, last = 0, 0
+            while rows := sealed_templates(c, s, last, _ROTATE_CHUNK):
+                with c.cursor() as cur:
+                    cur.executemany(f"UPDATE {s}.templates SET vector = %s WHERE id = %s",
+                                    [(renewed.seal(self._sealed.open(blob, tid, ident), tid, ident), tid)
+                                     for tid, ident, blob in rows])
+                done, last = done + len(rows), rows[-1][0]
+                if progress is not None:
+                    progress(done, int(total))
+            c.execute(f"UPDATE {s}.meta SET value = %s WHERE key = 'encryption'", (json.dumps(new.spec()),))
+        self.cipher, self._sealed = new, renewed
+        self._vacuum()  # the old row versions (old ciphertexts) leave the table files
+        return done
+
     def reindex(self) -> None:
         with self._lock:
+            if self._memory is not None:
+                self._memory = MemoryIndex(self.model.dim)
+                with self._tx(write=False) as c:
+                    self._memory.refresh(c, self.schema, self._sealed)  # type: ignore[arg-type]
+                return
             self._conn.execute(f"REINDEX TABLE {self.schema}.templates")
 
     def flush(self) -> None:

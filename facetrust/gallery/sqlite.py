@@ -38,8 +38,8 @@ from urllib.parse import quote
 import numpy as np
 
 from facetrust.errors import (
-    ConfigError, CorruptDataError, DuplicateIdentityError, GalleryError, IdentityNotFoundError, StorageError,
-    StorageFullError,
+    ConfigError, CorruptDataError, DuplicateIdentityError, GalleryError, IdentityNotFoundError, PrivacyKeyError,
+    StorageError, StorageFullError, WrongKeyError,
 )
 from facetrust.gallery.base import (
     ENCRYPTED_FORMAT_VERSION, FORMAT, FORMAT_VERSION, Candidate, DamagedTemplateWarning, ErasureWarning,
@@ -48,7 +48,10 @@ from facetrust.gallery.base import (
 )
 from facetrust.gallery.faiss_index import IndexFileError, IndexStamp, TemplateIndex, planned_kind
 from facetrust.gallery.index_kinds import check_config
-from facetrust.privacy.encryption import KeySource, TemplateCipher, index_data, open_cipher, template_data
+from facetrust.gallery.sqlcipher import DATABASE_ERROR, OPERATIONAL_ERROR, connect, is_sqlcipher_file
+from facetrust.gallery.sqlcipher import ERROR as DB_ERROR
+from facetrust.privacy.encryption import (KeySource, TemplateCipher, index_data, load_encryption_key, open_cipher,
+                                          template_data)
 from facetrust.privacy.keys import ProtectionKey
 
 _SCHEMA = """
@@ -68,6 +71,9 @@ INSERT INTO state VALUES (0, 0, 0);
 _MAX_VARS = 30_000  # below SQLite's limit of 32,766 bound parameters
 _STREAM = 50_000  # rows per fetch when streaming vectors into the index
 _ROTATE_CHUNK = 5_000  # templates re-encrypted per statement batch in a key rotation
+#: ``encryption=`` of :meth:`SQLiteGallery.create`: the vectors (rows and index file), or also the whole
+#: database with SQLCipher (:mod:`facetrust.gallery.sqlcipher`).
+ENCRYPTIONS = ("aes-gcm", "sqlcipher")
 #: A template's vector and its identity's id (the associated data of an encrypted vector);
 #: a plain gallery does not need the join.
 _VECTORS = ("SELECT t.id, t.vector, coalesce(i.id, '') FROM templates t "
@@ -112,6 +118,8 @@ class SQLiteGallery:
         self._scrub_done = threading.Event()
         #: Encryption at rest (None: vectors are stored in clear).
         self.cipher = cipher
+        #: The key of an SQLCipher database file (None: a plain SQLite file).
+        self._page_key: ProtectionKey | None = None
 
     @property
     def _vector_rows(self) -> str:
@@ -125,8 +133,16 @@ class SQLiteGallery:
     # -- opening -----------------------------------------------------------
     @classmethod
     def create(cls, location: str | os.PathLike[str], model: ModelIdentity, index: IndexConfig | None = None,
-               encryption_key: ProtectionKey | None = None) -> "SQLiteGallery":
+               encryption_key: ProtectionKey | None = None, encryption: str = "aes-gcm") -> "SQLiteGallery":
+        """``encryption`` (with ``encryption_key``): ``"aes-gcm"`` encrypts the vectors and the index
+        file; ``"sqlcipher"`` also the whole database file (names, metadata, records) with SQLCipher."""
         path = Path(location)
+        if encryption not in ENCRYPTIONS:
+            raise ConfigError(f"encryption must be one of {', '.join(ENCRYPTIONS)}, got {encryption!r}")
+        if encryption == "sqlcipher" and encryption_key is None:
+            raise ConfigError("encryption='sqlcipher' needs an encryption key (encryption_key=, or encrypt=True "
+                              "with the key in the environment)")
+        page_key = encryption_key if encryption == "sqlcipher" else None
         check_config(model.dim, index or IndexConfig())
         if path.exists():
             raise GalleryError(f"{path} already exists")
@@ -137,12 +153,13 @@ class SQLiteGallery:
                 "created_at": repr(time.time()), "model": json.dumps(model.to_dict()),
                 "index": json.dumps((index or IndexConfig()).to_dict())}
         if encryption_key is not None:
-            meta["encryption"] = json.dumps(TemplateCipher(encryption_key).spec())
+            meta["encryption"] = json.dumps({**TemplateCipher(encryption_key).spec(),
+                                             **({"database": "sqlcipher"} if page_key else {})})
             meta["format_version"] = str(ENCRYPTED_FORMAT_VERSION)
         # Built under a temporary name and linked into place: the gallery appears complete or not at all.
         tmp = folder / f".{path.name}.{os.getpid()}.creating"
         try:
-            conn = sqlite3.connect(tmp)
+            conn = connect(tmp, page_key)
             with conn:
                 conn.executescript(_SCHEMA)
                 conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
@@ -150,7 +167,7 @@ class SQLiteGallery:
             os.link(tmp, path)
         except FileExistsError:
             raise GalleryError(f"{path} already exists") from None
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, *DB_ERROR) as exc:
             raise GalleryError(f"cannot create a gallery at {path}: {exc}") from None
         finally:
             _unlink_quietly(tmp)
@@ -166,10 +183,11 @@ class SQLiteGallery:
         path = Path(location)
         if not path.is_file():
             raise GalleryError(f"no gallery at {path}")
-        conn = _connect(path, readonly)
+        page_key = _page_key(path, encryption_key)
+        conn = _connect(path, readonly, page_key=page_key)
         try:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.OperationalError as exc:
+        except OPERATIONAL_ERROR as exc:
             conn.close()
             if "no such table" in str(exc):
                 raise GalleryError(f"{path} is not a facetrust gallery (a database without its tables)") from None
@@ -179,14 +197,17 @@ class SQLiteGallery:
             if readonly and not _has_wal(path):
                 # A read-only folder: SQLite cannot create its shared-memory file there. Without a
                 # write-ahead log to replay, the database file alone is the complete gallery.
-                conn = _connect(path, readonly, immutable=True)
+                conn = _connect(path, readonly, immutable=True, page_key=page_key)
                 meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             else:
                 hint = "" if readonly else "; open it read-only instead"
                 raise GalleryError(f"cannot open {path} ({exc}: read-only location?){hint}") from None
-        except sqlite3.DatabaseError as exc:
+        except DATABASE_ERROR as exc:
             conn.close()
-            if exc.sqlite_errorcode & 0xFF == 11:  # SQLITE_CORRUPT: a gallery with a damaged page
+            if page_key is not None and getattr(exc, "sqlite_errorcode", 0) & 0xFF == 26:  # SQLITE_NOTADB
+                raise WrongKeyError(f"{path} cannot be decrypted with key {page_key.fingerprint}: the wrong key "
+                                    "(an SQLCipher gallery), or not a facetrust gallery") from None
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == 11:  # SQLITE_CORRUPT: a gallery with a damaged page
                 raise storage_error(path, exc) from None
             raise GalleryError(f"{path} is not a facetrust gallery ({exc})") from None
         if meta.get("format") != FORMAT or "model" not in meta:
@@ -209,7 +230,7 @@ class SQLiteGallery:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("BEGIN IMMEDIATE")  # fail now, not mid-enrolment, when the location is read-only
                 conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except OPERATIONAL_ERROR as exc:
             conn.close()
             error = storage_error(path, exc, path.parent)
             if isinstance(error, StorageFullError):
@@ -226,6 +247,7 @@ class SQLiteGallery:
             conn.execute("ALTER TABLE templates ADD COLUMN face TEXT")
             columns.add("face")
         gallery = cls(path, conn, meta, readonly, index or stored, cipher)
+        gallery._page_key = page_key
         gallery._face_column = "face" if "face" in columns else "NULL"
         if not readonly and _has_wal(path):
             with gallery._lock:  # finish the scrub of a removal that readers delayed (see _erase_copies)
@@ -243,7 +265,7 @@ class SQLiteGallery:
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
+            except DB_ERROR as exc:
                 raise storage_error(f"cannot write to {self.path}", exc, self.path.parent) from None
             try:
                 yield self._conn
@@ -252,9 +274,9 @@ class SQLiteGallery:
                 if self._conn.in_transaction:
                     try:
                         self._conn.execute("ROLLBACK")
-                    except sqlite3.Error:
+                    except DB_ERROR:
                         pass  # SQLite rolled back itself (e.g. after an I/O error)
-                if isinstance(exc, sqlite3.Error):
+                if isinstance(exc, DB_ERROR):
                     raise storage_error(self.path, exc, self.path.parent) from None
                 raise
 
@@ -272,7 +294,7 @@ class SQLiteGallery:
                 finally:
                     if self._conn.in_transaction:
                         self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except DB_ERROR as exc:
                 raise storage_error(self.path, exc) from None
 
     @staticmethod
@@ -439,7 +461,7 @@ class SQLiteGallery:
         self._conn.execute(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
         try:
             busy, _log, _done = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        except sqlite3.Error as exc:
+        except DB_ERROR as exc:
             raise storage_error(self.path, exc) from None
         finally:
             self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -539,12 +561,12 @@ class SQLiteGallery:
         without templates is left out."""
         try:
             yield from self._iter_export(damaged if damaged is not None else [])
-        except sqlite3.Error as exc:
+        except DB_ERROR as exc:
             raise storage_error(self.path, exc) from None
 
     def _iter_export(self, damaged: list[int]) -> Iterator[tuple[Identity, np.ndarray]]:
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        conn = connect(uri, self._page_key, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         try:
             conn.execute("BEGIN")
             last = 0
@@ -755,6 +777,11 @@ class SQLiteGallery:
         The log is then checkpointed so no page under the old key stays in the -wal file."""
         if self.cipher is None:
             raise ConfigError(f"{self.path} is not encrypted: there is no key to rotate")
+        if self._page_key is not None:
+            # SQLCipher's rekey commits on its own: it cannot share one transaction with the rows'
+            # re-encryption, so a crash between the two would leave a gallery no single key opens.
+            raise ConfigError(f"{self.path} is an SQLCipher gallery: rotate its key by exporting it and importing "
+                              "the export into a new gallery under the new key (Gallery.from_export)")
         new = TemplateCipher(new_key)
         if new.fingerprint == self.cipher.fingerprint:
             raise ConfigError(f"the new key is the current key of {self.path} (fingerprint {new.fingerprint})")
@@ -793,7 +820,8 @@ class SQLiteGallery:
             "backend": "sqlite", "location": self.location, "model": self.model.to_dict(),
             "created_at": iso_time(self._created_at), "identities": identities, "templates": templates,
             "generation": generation, "files_bytes": sizes,
-            "encryption": None if self.cipher is None else self.cipher.spec(),
+            "encryption": None if self.cipher is None else {
+                **self.cipher.spec(), **({"database": "sqlcipher"} if self._page_key is not None else {})},
             "index": {**index.describe(), "trained_for": index.stamp.trained_for if index.kind in ("ivf", "ivfpq") else None,
                       "config": self.index_config.to_dict()},
         }
@@ -859,23 +887,40 @@ class SQLiteGallery:
 
 
 def stored_encryption(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The encryption spec recorded in a gallery file (None: not encrypted), read without a key."""
+    """The encryption spec recorded in a gallery file (None: not encrypted), read without a key
+    (an SQLCipher file says only that it is one)."""
+    if is_sqlcipher_file(Path(path)):
+        return {"cipher": "AES-256-GCM", "database": "sqlcipher", "key_fingerprint": None}
     conn = _connect(Path(path), True)
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'encryption'").fetchone()
-    except sqlite3.Error as exc:
+    except DB_ERROR as exc:
         raise GalleryError(f"{path} is not a readable facetrust gallery ({exc})") from None
     finally:
         conn.close()
     return None if row is None else json.loads(row[0])
 
 
-def _connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Connection:
+def _page_key(path: Path, encryption_key: KeySource) -> ProtectionKey | None:
+    """The key an SQLCipher gallery file needs (None for a plain SQLite file)."""
+    if not is_sqlcipher_file(path):
+        return None
+    try:
+        return load_encryption_key(encryption_key)
+    except PrivacyKeyError as exc:
+        # Random bytes and an SQLCipher file look alike: say both.
+        raise GalleryError(f"{path} is not a facetrust gallery (no SQLite header), or an SQLCipher gallery "
+                           f"opened without its key ({exc})") from None
+
+
+def _connect(path: Path, readonly: bool, immutable: bool = False,
+             page_key: ProtectionKey | None = None) -> sqlite3.Connection:
     mode = "ro" if readonly else "rw"
     uri = f"file:{quote(str(path.resolve()))}?mode={mode}{'&immutable=1' if immutable else ''}"
     try:
-        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
-    except sqlite3.Error as exc:
+        return connect(uri, page_key, uri=True, isolation_level=None, check_same_thread=False,
+                       timeout=BUSY_TIMEOUT_S)
+    except DB_ERROR as exc:
         raise GalleryError(f"cannot open {path}: {exc}") from None
 
 

@@ -17,6 +17,7 @@ from facetrust.types import Detection
 
 if TYPE_CHECKING:
     from facetrust.analyzer import FaceAnalyzer
+    from facetrust.progress import Progress
 
 METHODS = ("blur", "pixelate", "mask")
 DEFAULT_MARGIN = 0.25  # of the box's width / height, added on every side (hair, ears, chin)
@@ -60,28 +61,43 @@ def anonymize_rgb(rgb: np.ndarray, boxes: Sequence[Sequence[float]], method: str
 
 @dataclass
 class AnonymizeReport:
-    written: dict[str, int] = field(default_factory=dict)  # output path -> faces anonymised
+    written: dict[str, int] = field(default_factory=dict)  # output path -> faces anonymised (videos: face tracks)
     failed: dict[str, str] = field(default_factory=dict)
+    videos: dict[str, dict[str, Any]] = field(default_factory=dict)  # output path -> VideoAnonymization.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"written": self.written, "failed": self.failed}
+        return {"written": self.written, "failed": self.failed, "videos": self.videos}
 
 
 def anonymize_files(paths: Sequence[Path], out_dir: Path, analyzer: "FaceAnalyzer", method: str = "blur",
-                    margin: float = DEFAULT_MARGIN) -> AnonymizeReport:
+                    margin: float = DEFAULT_MARGIN, progress: "Progress" = False,
+                    extra_detectors: Sequence["FaceAnalyzer"] = ()) -> AnonymizeReport:
     """Anonymise every face of each image into ``out_dir`` by the output path rule of
     :mod:`facetrust.io.outputs` (relative paths kept, so two inputs named alike never overwrite
-    each other; the input's format where kept, else PNG); each file written atomically."""
-    from facetrust.io.outputs import copy_targets, write_image
+    each other; the input's format where kept, else PNG); each file written atomically.
+    Videos (:func:`facetrust.io.is_video`) go through
+    :func:`facetrust.privacy.anonymize_video.anonymize_video` (face tracks, ``.mp4`` output);
+    ``progress`` reports their frames. Faces found by any of ``extra_detectors`` are anonymised too."""
+    from facetrust.io import is_video
+    from facetrust.io.outputs import copy_targets, relative_targets, write_image
+    from facetrust.privacy.anonymize_video import anonymize_video, detected_boxes, video_target
 
     anonymize_rgb(np.zeros((1, 1, 3), np.uint8), [], method, margin)  # bad options fail before any work
     report = AnonymizeReport()
     targets = copy_targets([Path(p) for p in paths], Path(out_dir), f"--out {out_dir}")
+    relative = relative_targets([Path(p) for p in paths], Path(out_dir))
     for path in paths:
         target = targets[Path(path)]
         try:
+            if is_video(path):
+                target = video_target(relative[Path(path)])
+                done = anonymize_video(Path(path), target, analyzer, method, margin, progress=progress,
+                                       extra_detectors=extra_detectors)
+                report.written[str(target)] = done.tracks
+                report.videos[str(target)] = done.to_dict()
+                continue
             rgb = analyzer.load(path)
-            boxes = [d.box for d in analyzer.detect_rgb(rgb)]
+            boxes = detected_boxes(rgb, [analyzer, *extra_detectors])
             write_image(anonymize_rgb(rgb, boxes, method, margin), target)
             report.written[str(target)] = len(boxes)
         except FacetrustError as exc:

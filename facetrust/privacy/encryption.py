@@ -133,18 +133,19 @@ class RotationReport:
 
 
 def rotate_key(gallery: str | os.PathLike[str], old_key: KeySource, new_key: KeySource, *,
-               progress: bool | Callable[[int, int | None], None] | None = None) -> RotationReport:
+               progress: bool | Callable[[int, int | None], None] | None = None, **options: Any) -> RotationReport:
     """Re-encrypt an encrypted gallery under ``new_key``: every template and the index file, in one
     transaction (a crash leaves it wholly under the old or wholly under the new key), then verify
     that it opens with the new key and every template authenticates. Run it with the gallery out
-    of service: a process that has it open keeps the old key and fails on the re-encrypted rows."""
+    of service: a process that has it open keeps the old key and fails on the re-encrypted rows.
+    ``options``: backend options of :meth:`Gallery.open <facetrust.gallery.Gallery.open>` (``schema=``)."""
     from facetrust.errors import CorruptDataError
     from facetrust.gallery import Gallery
 
     old, new = load_encryption_key(old_key), load_encryption_key(new_key)
-    with Gallery.open(gallery, encryption_key=old) as opened:
+    with Gallery.open(gallery, encryption_key=old, **options) as opened:
         count = opened.rotate_key(new, progress=progress)
-    with Gallery.open(gallery, encryption_key=new, readonly=True) as reopened:
+    with Gallery.open(gallery, encryption_key=new, readonly=True, **options) as reopened:
         report = reopened.check()
     if not report.ok:
         raise CorruptDataError(f"{gallery}: re-encrypted under key {new.fingerprint}, but the check found: "

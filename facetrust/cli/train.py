@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from facetrust.cli.common import print_json, user_errors
+from facetrust.cli.common import fail, print_json, user_errors
 
 app = typer.Typer(help="Train recognition models ([train] extra: torch).", no_args_is_help=True)
 
@@ -42,12 +42,43 @@ def recognizer(
 def export(
     checkpoint: Path = typer.Argument(..., help="checkpoint.pt written by `facetrust train recognizer`."),
     output: Path = typer.Argument(..., help="ONNX file to write."),
+    register: Optional[str] = typer.Option(None, "--register", help="Also register it as the local recognizer NAME "
+                                           "(then --recognizer NAME works in verify, gallery and eval)."),
+    calibrate_on: Optional[Path] = typer.Option(None, "--calibrate-on", help="With --register: data its thresholds "
+                                                "are calibrated on: a folder of identity folders (all cross-identity "
+                                                "pairs) or a pair list (LFW pairs.txt or a path_a,path_b,same CSV)."),
+    pairs_root: Optional[Path] = typer.Option(None, "--pairs-root", help="Image folder of an LFW pairs.txt "
+                                              "(default: lfw/ beside it)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace a local model already registered as NAME."),
+    licence: Optional[str] = typer.Option(None, "--license", help="With --register: the model's licence, as you "
+                                          "state it (default: not stated)."),
+    commercial_use: bool = typer.Option(False, "--commercial-use", help="With --register: you state that it may be "
+                                        "used commercially (else loading it warns)."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Worker processes for the calibration's embeddings."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
-    """Export the trained backbone to ONNX (input: RGB 0-255 ArcFace-aligned 112x112 crops, NCHW)."""
+    """Export the trained backbone to ONNX (input: RGB 0-255 ArcFace-aligned 112x112 crops, NCHW),
+    optionally registered as a local recognizer with calibrated thresholds."""
     with user_errors():
-        from facetrust.training.export import export_onnx
+        from facetrust.training.export import export_onnx, export_registered
 
-        typer.echo(f"wrote {export_onnx(checkpoint, output)}")
+        if register is None:
+            if calibrate_on is not None:
+                fail("--calibrate-on needs --register NAME")
+            typer.echo(f"wrote {export_onnx(checkpoint, output)}")
+            return
+        if calibrate_on is None:
+            fail("--register needs --calibrate-on (the data its thresholds are calibrated on)")
+        done = export_registered(checkpoint, output, register, calibrate_on, pairs_root=pairs_root, replace=replace,
+                                 license=licence, commercial_use=commercial_use, workers=workers)
+        record = {"name": done.name, "onnx": str(done.onnx), "sha256": done.sha256, "manifest": str(done.manifest),
+                  "calibration": done.calibration}
+        if as_json:
+            print_json(record)
+        else:
+            low = done.calibration["fmr"][0]
+            typer.echo(f"wrote {done.onnx}; registered {done.name!r} in {done.manifest}; thresholds at FMR "
+                       f"{low:g} to {done.calibration['fmr'][-1]:g} from {done.calibration['dataset']}")
 
 
 @app.command()

@@ -12,6 +12,13 @@ from facetrust.cli.common import fail, print_json, user_errors
 app = typer.Typer(help="Train recognition models ([train] extra: torch).", no_args_is_help=True)
 
 
+class _FORGET:
+    """ForgetOptions' defaults, repeated here so that --help needs no torch (a test keeps them equal)."""
+
+    steps, rank, lr, batch_size, identities_per_batch = 200, 8, 2e-3, 32, 4
+    retain_weight, last_layers, group_sparsity = 1.0, 0, 1e-4
+
+
 @app.command()
 def recognizer(
     config: str = typer.Argument(..., help="Config file (TOML; may extend another) or a built-in name: base, partial_fc, finetune_mobilefacenet."),
@@ -87,11 +94,14 @@ def forget(
     identities: str = typer.Option(..., "--identities", help="Identity folder names to forget: comma-separated, or @FILE with one per line."),
     output: Path = typer.Option(..., "--out", help="Folder for the merged checkpoint.pt and adapter.pt (not the original's)."),
     data: Optional[Path] = typer.Option(None, "--data", help="Training folder (default: the checkpoint's own)."),
-    steps: int = typer.Option(200, help="Optimiser steps."),
-    rank: int = typer.Option(8, help="LoRA rank."),
-    lr: float = typer.Option(2e-3, help="Learning rate of the adapters."),
-    batch_size: int = typer.Option(32, help="Images per step (half forgotten, half retained)."),
-    group_sparsity: float = typer.Option(1e-4, help="Weight of the group-sparsity penalty."),
+    steps: int = typer.Option(_FORGET.steps, help="Optimiser steps."),
+    rank: int = typer.Option(_FORGET.rank, help="LoRA rank."),
+    lr: float = typer.Option(_FORGET.lr, help="Learning rate of the adapters (cosine decay to 0)."),
+    batch_size: int = typer.Option(_FORGET.batch_size, help="Images per step (half forgotten, half retained)."),
+    identities_per_batch: int = typer.Option(_FORGET.identities_per_batch, help="Forgotten identities per step."),
+    retain_weight: float = typer.Option(_FORGET.retain_weight, help="Weight of the retained images' distillation."),
+    last_layers: int = typer.Option(_FORGET.last_layers, help="Adapt only the last N dense layers (0: all)."),
+    group_sparsity: float = typer.Option(_FORGET.group_sparsity, help="Weight of the group-sparsity penalty."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Make a trained model forget identities (LoRA adapters, group-sparse, merged into the weights)."""
@@ -100,6 +110,8 @@ def forget(
 
         result = forget_identities(checkpoint, read_identity_list(identities), output, data,
                                    ForgetOptions(rank=rank, steps=steps, lr=lr, batch_size=batch_size,
+                                                 identities_per_batch=identities_per_batch,
+                                                 retain_weight=retain_weight, last_layers=last_layers,
                                                  group_sparsity=group_sparsity))
         record = {"checkpoint": str(result.checkpoint), "adapter": str(result.adapter),
                   "forgotten": result.forgotten, "steps": result.steps, "seconds": round(result.seconds, 1),

@@ -15,8 +15,8 @@ app = typer.Typer(help="Train recognition models ([train] extra: torch).", no_ar
 class _FORGET:
     """ForgetOptions' defaults, repeated here so that --help needs no torch (a test keeps them equal)."""
 
-    steps, rank, lr, batch_size, identities_per_batch = 200, 8, 2e-3, 32, 4
-    retain_weight, last_layers, group_sparsity = 1.0, 0, 1e-4
+    steps, rank, lr, batch_size, identities_per_batch = 200, 8, 5e-3, 48, 4
+    retain_weight, last_layers, group_sparsity = 5.0, 8, 1e-4
 
 
 @app.command()

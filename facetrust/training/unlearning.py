@@ -44,13 +44,13 @@ class ForgetOptions:
     rank: int = 8                   # LoRA rank of every adapted layer
     alpha: float = 16.0             # LoRA scaling numerator (scale = alpha / rank)
     steps: int = 200
-    lr: float = 2e-3                # AdamW on the adapters only, cosine decay to 0 over the steps
-    batch_size: int = 32            # per step: half forgotten identities' images, half others'
+    lr: float = 5e-3                # AdamW on the adapters only, cosine decay to 0 over the steps
+    batch_size: int = 48            # per step: half forgotten identities' images, half others'
     identities_per_batch: int = 4   # the forgotten half comes from this many forgotten identities (pairs of one person)
     margin: float = 0.0             # forget hinge: cosine to the template pushed below this
-    retain_weight: float = 1.0
+    retain_weight: float = 5.0
     group_sparsity: float = 1e-4    # lambda of the group-lasso penalty over adapted layers
-    last_layers: int = 0            # adapt only the last N dense layers of the backbone (0: all)
+    last_layers: int = 8            # adapt only the last N dense layers of the backbone (0: all)
     seed: int = 2048
 
     def __post_init__(self) -> None:

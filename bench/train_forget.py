@@ -39,7 +39,7 @@ from facetrust.io.image import load_image  # noqa: E402
 from facetrust.training.config import TrainConfig, load_config  # noqa: E402
 from facetrust.training.data import build_aligned_cache  # noqa: E402
 from facetrust.training.trainer import build_model, train_recognizer  # noqa: E402
-from facetrust.training.unlearning import ForgetOptions, forget_identities  # noqa: E402
+from facetrust.training.unlearning import ForgetOptions, ForgetResult, forget_identities  # noqa: E402
 
 
 def split_people(aligned: Path, min_images: int) -> dict[str, tuple[list[Path], list[Path]]]:
@@ -68,44 +68,108 @@ def load_model(checkpoint: Path):  # noqa: ANN201 - a RecognitionModel
     return model.eval()
 
 
-def embed(model, paths: list[Path], batch: int = 128) -> np.ndarray:  # noqa: ANN001
+def embed(model, paths: list[Path], batch: int = 128) -> dict[Path, np.ndarray]:  # noqa: ANN001
     out = []
     with torch.no_grad():
         for start in range(0, len(paths), batch):
             crops = np.stack([load_image(p) for p in paths[start:start + batch]])
             tensor = torch.from_numpy(crops).permute(0, 3, 1, 2).float()
             out.append(torch.nn.functional.normalize(model.embed(tensor)).numpy())
-    return np.concatenate(out)
+    return dict(zip(paths, np.concatenate(out)))
 
 
-def rank1(probe_model, gallery_model, people, names: list[str]) -> dict[str, float]:  # noqa: ANN001
-    """Rank-1 over all ``people`` for probes of ``names`` (fraction correct)."""
+def prepare_before(checkpoint: Path, paths: list[Path], first: str, work: Path,
+                   batch: int = 128) -> tuple[Path, Path]:
+    """Embeddings of ``paths`` under ``checkpoint`` (the model before forgetting, the same in every run)
+    and what the block holding the first adapted layer ``first`` receives for each: the layers before
+    it are the same after forgetting, so the model after forgetting only runs from there."""
+    from facetrust.training.unlearning import _FrozenPrefix
+
+    stat = checkpoint.stat()
+    key = f"{checkpoint.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{first}|{len(paths)}"
+    vectors_file, fed_file = work / f"before_{first}.npz", work / f"before_{first}_fed.npy"
+    if vectors_file.is_file() and fed_file.is_file() and str(np.load(vectors_file)["key"]) == key:
+        return vectors_file, fed_file
+    model = load_model(checkpoint)
+    prefix = _FrozenPrefix(model.backbone, first)
+    fed_store = None
+    vectors = []
+    with torch.no_grad():
+        for start in range(0, len(paths), batch):
+            crops = torch.from_numpy(np.stack([load_image(p) for p in paths[start:start + batch]]))
+            fed, out = prefix.run((crops.permute(0, 3, 1, 2).float() - model.mean) / model.std)
+            if fed_store is None:
+                fed_store = np.lib.format.open_memmap(fed_file, mode="w+", dtype=np.float32,
+                                                      shape=(len(paths), *fed.shape[1:]))
+            fed_store[start:start + len(fed)] = fed.numpy()
+            vectors.append(torch.nn.functional.normalize(out).numpy())
+            print(f"before: {start + len(fed)}/{len(paths)} images", flush=True)
+    fed_store.flush()
+    np.savez(vectors_file, key=key, paths=np.array([str(p) for p in paths]), vectors=np.concatenate(vectors))
+    return vectors_file, fed_file
+
+
+def embed_before_after(checkpoint: Path, forgot: Path, first: str, paths: list[Path], work: Path,
+                       batch: int = 256) -> tuple[dict[Path, np.ndarray], dict[Path, np.ndarray]]:
+    """Embeddings of ``paths`` before (``checkpoint``) and after forgetting (``forgot``, adapted from
+    the layer ``first`` on): the model after forgetting runs from the stored input of the block of
+    ``first``, checked against the whole network on the first images."""
+    from facetrust.training.unlearning import _FrozenPrefix
+
+    vectors_file, fed_file = prepare_before(checkpoint, paths, first, work)
+    before = np.load(vectors_file)["vectors"]
+    fed = np.load(fed_file, mmap_mode="r")
+    after_model = load_model(forgot)
+    with torch.no_grad():
+        crops = torch.from_numpy(np.stack([load_image(p) for p in paths[:16]])).permute(0, 3, 1, 2).float()
+        full = torch.nn.functional.normalize(after_model.embed(crops)).numpy()
+        tail = _FrozenPrefix(after_model.backbone, first)
+        tail.engage()
+        out = [torch.nn.functional.normalize(after_model.backbone(torch.from_numpy(
+            np.asarray(fed[start:start + batch], dtype=np.float32)))).numpy() for start in range(0, len(paths), batch)]
+    after = np.concatenate(out)
+    assert np.abs(full - after[:16]).max() < 1e-4, "the stored early layers do not give the network's output"
+    return dict(zip(paths, before)), dict(zip(paths, after))
+
+
+def rank1(probe: dict, gallery: dict, people, names: list[str]) -> dict[str, float]:  # noqa: ANN001
+    """Rank-1 over all ``people`` for probes of ``names`` (fraction correct); ``probe`` and ``gallery``:
+    the embeddings of the probe and of the gallery model."""
     templates, probes, labels = [], [], []
     for index, (name, (_, evaluation)) in enumerate(people.items()):
         half = max(1, len(evaluation) // 2)
-        vectors = embed(gallery_model, evaluation[:half])
-        mean = vectors.mean(0)
+        mean = np.mean([gallery[p] for p in evaluation[:half]], axis=0)
         templates.append(mean / np.linalg.norm(mean))
         if name in names:
             probes += evaluation[half:]
             labels += [index] * (len(evaluation) - half)
-    nearest = np.argmax(embed(probe_model, probes) @ np.stack(templates).T, axis=1)
+    nearest = np.argmax(np.stack([probe[p] for p in probes]) @ np.stack(templates).T, axis=1)
     return {"rank1": float(np.mean(nearest == np.array(labels))), "probes": len(labels)}
 
 
-def lfw_verification(model, aligned: Path, shared: Path) -> tuple[float, float, int]:  # noqa: ANN001
-    pairs = read_lfw_pairs(shared / "data" / "lfw_pairs.txt", shared / "data" / "lfw")
+def lfw_crops(aligned: Path, shared: Path, folds: int) -> tuple[list, dict[Path, Path]]:  # noqa: ANN001
+    """The View 2 pairs of the first ``folds`` folds and the aligned crop of each pair image."""
+    pairs = [p for p in read_lfw_pairs(shared / "data" / "lfw_pairs.txt", shared / "data" / "lfw") if p.fold < folds]
     crop = {}
     for pair in pairs:
         for path in (pair.path_a, pair.path_b):
             crop[path] = aligned / path.parent.name / f"{path.stem}.png"
-    present = [p for p, c in crop.items() if c.is_file()]
-    vectors = dict(zip(present, embed(model, [crop[p] for p in present])))
-    scores = np.array([float(vectors[p.path_a] @ vectors[p.path_b]) if p.path_a in vectors and p.path_b in vectors
-                       else -1.0 for p in pairs])
-    same = np.array([p.same for p in pairs])
-    accuracies, _ = kfold_accuracy(scores, same, np.array([p.fold for p in pairs]))
-    return float(accuracies.mean()), float(accuracies.std()), len(crop) - len(present)
+    return pairs, crop
+
+
+def lfw_verification(vectors: dict, pairs: list, crop: dict, without: frozenset[str]  # noqa: ANN001
+                     ) -> list[tuple[float, float, int, int]]:
+    """10-fold LFW View 2 accuracy (mean, std), images without a face and pairs scored: on all pairs,
+    then on the pairs with nobody from ``without``. ``vectors``: embeddings by crop path."""
+    missing = sum(c not in vectors for c in crop.values())
+    rows = []
+    for subset in (pairs, [p for p in pairs if p.path_a.parent.name not in without
+                           and p.path_b.parent.name not in without]):
+        scores = np.array([float(vectors[crop[p.path_a]] @ vectors[crop[p.path_b]])
+                           if crop[p.path_a] in vectors and crop[p.path_b] in vectors else -1.0 for p in subset])
+        accuracies, _ = kfold_accuracy(scores, np.array([p.same for p in subset]), np.array([p.fold for p in subset]))
+        rows.append((float(accuracies.mean()), float(accuracies.std()), missing, len(subset)))
+    return rows
 
 
 def main() -> None:
@@ -115,14 +179,28 @@ def main() -> None:
     parser.add_argument("--min-images", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--forget", type=int, default=10, help="how many identities to forget")
-    parser.add_argument("--steps", type=int, default=200, help="forgetting steps")
+    parser.add_argument("--steps", type=int, default=ForgetOptions.steps, help="forgetting steps")
+    parser.add_argument("--lr", type=float, default=ForgetOptions.lr)
+    parser.add_argument("--batch-size", type=int, default=ForgetOptions.batch_size)
+    parser.add_argument("--identities-per-batch", type=int, default=ForgetOptions.identities_per_batch)
+    parser.add_argument("--retain-weight", type=float, default=ForgetOptions.retain_weight)
+    parser.add_argument("--margin", type=float, default=ForgetOptions.margin)
+    parser.add_argument("--last-layers", type=int, default=ForgetOptions.last_layers)
+    parser.add_argument("--forgot", default="forgot", help="output folder of the forgetting, under --work")
+    parser.add_argument("--lfw-folds", type=int, default=10, help="LFW View 2 on its first N folds only "
+                        "(600 pairs each; fewer when CPU time is short)")
+    parser.add_argument("--prepare-before", action="store_true", help="only embed the evaluation images with the "
+                        "model before forgetting (and keep its early layers' output for --last-layers): can run "
+                        "while another process forgets")
+    parser.add_argument("--forget-only", action="store_true", help="stop after forgetting (a later run with the "
+                        "same options reuses it and only measures)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train_forget.md")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
 
     lfw_aligned = args.work / "lfw_aligned"
-    started = time.perf_counter()
+    run_started = started = time.perf_counter()
     index = build_aligned_cache(args.shared / "data" / "lfw", lfw_aligned, "yunet")
     align_s = time.perf_counter() - started
     people = split_people(lfw_aligned, args.min_images)
@@ -139,31 +217,65 @@ def main() -> None:
         train_recognizer(config)
     train_s = time.perf_counter() - started
 
+    pairs, crop = lfw_crops(lfw_aligned, args.shared, args.lfw_folds)
+    paths = sorted({p for _, evaluation in people.values() for p in evaluation}
+                   | {c for c in crop.values() if c.is_file()})
+    if args.prepare_before:
+        from facetrust.training.unlearning import _adapted_modules
+
+        adapted = _adapted_modules(load_model(checkpoint).backbone)
+        prepare_before(checkpoint, paths, adapted[-args.last_layers if args.last_layers else 0], args.work)
+        return
+
     rng = np.random.default_rng(args.seed)
     names = list(people)
     forgotten = sorted(rng.choice(names, size=args.forget, replace=False).tolist())
     retained = [n for n in names if n not in forgotten]
-    result = forget_identities(checkpoint, forgotten, args.work / "forgot", options=ForgetOptions(steps=args.steps))
+    options = ForgetOptions(steps=args.steps, lr=args.lr, batch_size=args.batch_size,
+                            identities_per_batch=args.identities_per_batch, retain_weight=args.retain_weight,
+                            margin=args.margin, last_layers=args.last_layers)
+    load_before = os.getloadavg()[0]
+    record = args.work / args.forgot / "result.json"
+    request = {"checkpoint": str(checkpoint), "forgotten": forgotten, "options": options.__dict__}
+    if record.is_file() and json.loads(record.read_text())["request"] == request:
+        saved = json.loads(record.read_text())
+        load_before = saved["load_before"]
+        result = ForgetResult(**{**saved["result"], "checkpoint": Path(saved["result"]["checkpoint"]),
+                                 "adapter": Path(saved["result"]["adapter"])})
+        print(f"reusing the forgetting of {record.parent}")
+    else:
+        result = forget_identities(checkpoint, forgotten, args.work / args.forgot, options=options)
+        record.write_text(json.dumps({"request": request, "load_before": load_before, "load_after": os.getloadavg()[0],
+                                      "result": {**result.__dict__, "checkpoint": str(result.checkpoint),
+                                                 "adapter": str(result.adapter)}}))
+    print(f"forgetting: {result.steps} steps in {result.seconds:.0f} s, load average {load_before:.2f} before; "
+          f"last losses {result.losses[-1]}", flush=True)
+    if args.forget_only:
+        return
 
-    before, after = load_model(checkpoint), load_model(result.checkpoint)
+    first = torch.load(result.adapter, weights_only=False)["target_modules"][0]
+    before, after = embed_before_after(checkpoint, result.checkpoint, first, paths, args.work)
     rows = []
-    for label, probe_model, gallery_model in (("before", before, before), ("after, re-enrolled", after, after),
-                                              ("after, old gallery", after, before)):
-        f = rank1(probe_model, gallery_model, people, forgotten)
-        r = rank1(probe_model, gallery_model, people, retained)
-        rows.append((label, f, r))
-    verification = [("before", *lfw_verification(before, lfw_aligned, args.shared)),
-                    ("after", *lfw_verification(after, lfw_aligned, args.shared))]
+    for label, probe, gallery in (("before", before, before), ("after, re-enrolled", after, after),
+                                  ("after, old gallery", after, before)):
+        rows.append((label, rank1(probe, gallery, people, forgotten), rank1(probe, gallery, people, retained)))
+    gone = frozenset(forgotten)
+    verification = []
+    for label, vectors in (("before", before), ("after", after)):
+        every, kept = lfw_verification(vectors, pairs, crop, gone)
+        verification += [(f"{label}, all pairs", *every), (f"{label}, pairs without a forgotten person", *kept)]
+    total_s = time.perf_counter() - run_started
 
     lines = [
         "# Forgetting identities (bench/train_forget.py)",
         "",
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
-        f"load average at the end {os.getloadavg()[0]:.2f}.",
+        f"load average at the end {os.getloadavg()[0]:.2f}; the whole run {total_s:.0f} s.",
         f"Model: zoo MobileFaceNet fine-tuned ({args.epochs} epochs, `finetune_mobilefacenet`) on the training half of "
         f"{len(people)} LFW people with >= {args.min_images} images ({train_images} images; {train_s:.0f} s this run, "
         "0 if reused). Forgotten: "
         f"{len(forgotten)} people drawn with seed {args.seed}: {', '.join(forgotten)}.",
+        f"Forgetting options: {json.dumps(options.__dict__)}; load average {load_before:.2f} before it.",
         f"Forgetting: {result.steps} steps in {result.seconds:.0f} s; adapters {result.adapter_parameters:,} parameters "
         f"({result.adapter_bytes / 1024:.0f} KiB), {result.active_layers}/{result.adapted_layers} layers active; "
         "merged into the weights.",
@@ -173,9 +285,11 @@ def main() -> None:
         *[f"| {label} | {100 * f['rank1']:.2f}% | {f['probes']} | {100 * r['rank1']:.2f}% | {r['probes']} |"
           for label, f, r in rows],
         "",
-        "| model | LFW View 2 accuracy (10-fold) | pair images without a face |",
-        "|---|---|---|",
-        *[f"| {label} | {100 * mean:.2f}% +- {100 * std:.2f} | {missing} |" for label, mean, std, missing in verification],
+        f"| model | LFW View 2 accuracy ({args.lfw_folds}-fold{'' if args.lfw_folds == 10 else ', the first folds only'}) "
+        "| pairs | pair images without a face |",
+        "|---|---|---|---|",
+        *[f"| {label} | {100 * mean:.2f}% +- {100 * std:.2f} | {count} | {missing} |"
+          for label, mean, std, missing, count in verification],
         "",
         "Losses of the last forgetting step: " + json.dumps({k: round(v, 4) for k, v in result.losses[-1].items()}),
     ]

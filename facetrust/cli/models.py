@@ -107,3 +107,13 @@ def verify(names: list[str] = typer.Argument(None, help="Model names (default: a
         fail(f"none of the {zoo_files} model-zoo file(s) is present (FACETRUST_MODEL_DIR={model_dir() or 'unset'}, "
              f"cache {cache_dir()}): `facetrust models fetch NAME` downloads one")
     typer.echo(f"{statuses.count('ok')} ok, {statuses.count('missing')} missing (fetched on first use)", err=True)
+
+
+@app.command()
+def remove(name: str = typer.Argument(..., help="A model registered on this machine (facetrust train export --register).")) -> None:
+    """Remove a locally registered model from the local manifest (its ONNX file is left where it is)."""
+    from facetrust.zoo.local import local_manifest_path, remove_local_model
+
+    with user_errors():
+        remove_local_model(name)
+        typer.echo(f"removed {name!r} from {local_manifest_path()}")

@@ -1,18 +1,28 @@
 """Face recognition: a :class:`Recognizer` protocol and the ``RECOGNIZERS`` registry."""
+from facetrust.errors import ConfigError
 from facetrust.recognition.base import Recognizer
 from facetrust.recognition.calibration import Calibration, load_calibration
 from facetrust.registry import Registry
 
 
 class RecognizerRegistry(Registry[Recognizer]):
-    """Also resolves ``fusion:A+B[+C…]``: score-level fusion of registered recognizers."""
+    """Also resolves ``fusion:A+B[+C…]`` (score-level fusion of registered recognizers) and the
+    recognizers registered on this machine (facetrust.recognition.local)."""
 
     def get_class(self, name: str) -> type[Recognizer]:
         from facetrust.recognition.fusion import PREFIX, fusion_class
 
         if name.startswith(PREFIX):
             return fusion_class(name)  # type: ignore[return-value]
-        return super().get_class(name)
+        try:
+            return super().get_class(name)
+        except ConfigError:
+            from facetrust.recognition.local import local_recognizer_class
+
+            local = local_recognizer_class(name)  # registered on this machine (facetrust train export --register)
+            if local is None:
+                raise
+            return local  # type: ignore[return-value]
 
 
 def recognizer_files(name: str) -> tuple:

@@ -13,11 +13,17 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from facetrust.defaults import DEFAULT_FMR
 from facetrust.errors import ConfigError
+
+FMR_GRID = (1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1)
+#: A threshold is only stated where at least this many impostor scores lie above it.
+MIN_TAIL = 50
 
 
 @dataclass(frozen=True)
@@ -57,19 +63,30 @@ def calibration_filename(recognizer: str) -> str:
     return recognizer.replace(":", "_") + ".json"
 
 
-@lru_cache(maxsize=None)
 def load_calibration(recognizer: str) -> Calibration:
-    """The calibration a registered recognizer declares; ConfigError when it declares none or the file is missing."""
+    """The calibration a registered recognizer declares; ConfigError when it declares none or the file is missing.
+    A locally registered recognizer (facetrust.recognition.local) names its file in ``calibration_file``."""
     from facetrust.recognition import RECOGNIZERS
 
-    name = getattr(RECOGNIZERS.get_class(recognizer), "calibration", None)
+    cls = RECOGNIZERS.get_class(recognizer)
+    name = getattr(cls, "calibration", None)
     if not name:
         raise ConfigError(f"recognizer {recognizer!r} declares no calibrated thresholds (class attribute "
                           "calibration; measure them with bench/calibrate_thresholds.py)")
-    path = resources.files("facetrust.recognition").joinpath("calibration", f"{name}.json")
+    local = getattr(cls, "calibration_file", None)
+    path = Path(local) if local else resources.files("facetrust.recognition").joinpath("calibration", f"{name}.json")
     if not path.is_file():
-        raise ConfigError(f"recognizer {recognizer!r}: its calibration file calibration/{name}.json is missing")
-    raw = json.loads(path.read_text())
+        raise ConfigError(f"recognizer {recognizer!r}: its calibration file {path if local else f'calibration/{name}.json'} "
+                          "is missing")
+    return _read_calibration(str(path), path.stat().st_mtime_ns if local else 0, bool(local))
+
+
+@lru_cache(maxsize=None)
+def _read_calibration(path: str, mtime_ns: int, local: bool) -> Calibration:
+    """``mtime_ns`` is in the key so that re-registering a local model is seen by a running process."""
+    source = Path(path) if local else resources.files("facetrust.recognition").joinpath(
+        "calibration", Path(path).name)
+    raw = json.loads(source.read_text())
     return Calibration(
         recognizer=raw["recognizer"],
         detector=raw["detector"],
@@ -82,3 +99,55 @@ def load_calibration(recognizer: str) -> Calibration:
         impostor_mean=raw.get("impostor_mean"),
         impostor_std=raw.get("impostor_std"),
     )
+
+
+def pair_scores(vectors: np.ndarray, labels: np.ndarray, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of all i<j pairs of L2-normalised ``vectors``, split into impostor (different
+    ``labels``) and genuine (same label)."""
+    n = len(vectors)
+    impostor = np.empty(n * (n - 1) // 2, dtype=np.float32)
+    genuine: list[np.ndarray] = [np.zeros(0, dtype=np.float32)]
+    filled = 0
+    for start in range(0, n, block):
+        rows = slice(start, min(n, start + block))
+        scores = vectors[rows] @ vectors.T
+        for offset, row in enumerate(scores):
+            i = start + offset
+            upper = row[i + 1 :]
+            same = labels[i + 1 :] == labels[i]
+            genuine.append(upper[same])
+            chunk = upper[~same]
+            impostor[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+    return impostor[:filled], np.concatenate(genuine)
+
+
+def calibrate_scores(impostor: np.ndarray, genuine: np.ndarray) -> dict[str, Any]:
+    """Thresholds at the FMRs of ``FMR_GRID`` that the number of impostor scores supports (at least
+    ``MIN_TAIL`` of them above the threshold), the FNMR of ``genuine`` there, and the impostor
+    mean and standard deviation: the fields of a calibration file other than its provenance."""
+    impostor = np.sort(np.asarray(impostor, dtype=np.float32))
+    genuine = np.asarray(genuine, dtype=np.float32)
+    fmrs, thresholds, fnmrs = [], [], []
+    for fmr in FMR_GRID:
+        tail = int(np.floor(fmr * len(impostor)))
+        if tail < MIN_TAIL:
+            continue
+        # Smallest threshold with at most `tail` impostor scores >= it.
+        threshold = float(np.nextafter(impostor[-tail - 1], np.float32(np.inf)))
+        fmrs.append(fmr)
+        thresholds.append(round(threshold, 6))
+        fnmrs.append(round(float(np.mean(genuine < threshold)), 6) if len(genuine) else None)
+    if not fmrs:
+        raise ConfigError(f"{len(impostor):,} impostor pairs are too few to calibrate: FMR {FMR_GRID[-1]:g} needs "
+                          f"at least {int(np.ceil(MIN_TAIL / FMR_GRID[-1])):,}")
+    return {
+        "impostor_pairs": int(len(impostor)),
+        "genuine_pairs": int(len(genuine)),
+        "fmr": fmrs,
+        "threshold": thresholds,
+        "fnmr": fnmrs,
+        # Impostor score statistics: what score-level fusion z-normalises with.
+        "impostor_mean": round(float(impostor.mean(dtype=np.float64)), 6),
+        "impostor_std": round(float(impostor.std(dtype=np.float64)), 6),
+    }

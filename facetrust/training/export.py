@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -13,6 +14,9 @@ from torch import nn
 from facetrust.training.config import TrainConfig
 from facetrust.training.errors import CheckpointError
 from facetrust.training.trainer import RecognitionModel, build_model
+
+if TYPE_CHECKING:
+    from facetrust.recognition.local import Registration
 
 
 class _Embedder(nn.Module):
@@ -56,3 +60,25 @@ def export_onnx(checkpoint: Path, output: Path, opset: int = 17) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return output
+
+
+def export_registered(checkpoint: Path, output: Path, name: str, calibrate_on: Path, *,
+                      pairs_root: Path | None = None, detector: str | None = None, replace: bool = False,
+                      license: str | None = None, commercial_use: bool = False, workers: int = 1,
+                      progress: bool = True) -> Registration:
+    """Export ``checkpoint`` to ``output`` and register it as the local recognizer ``name`` with
+    thresholds calibrated on ``calibrate_on`` (facetrust.recognition.local.register_recognizer).
+    ``license`` / ``commercial_use``: what the user states (default: not stated, not cleared for
+    commercial use). The name is checked before anything is written."""
+    from facetrust.defaults import DEFAULT_DETECTOR
+    from facetrust.recognition.local import check_name, register_recognizer
+
+    check_name(name, replace)
+    export_onnx(checkpoint, output)
+    config = TrainConfig(**torch.load(checkpoint, map_location="cpu", weights_only=False)["config"])
+    source = (f"trained locally from {Path(checkpoint).resolve()} (network {config.network}, head {config.head}, "
+              f"starting weights {config.pretrained or 'random'}, data {config.data or 'unknown'})")
+    licence = license or "not stated (trained locally; the licences of its starting weights and training data apply)"
+    return register_recognizer(name, output, calibrate_on, source=source, license=licence,
+                               commercial_use=commercial_use, detector=detector or DEFAULT_DETECTOR, pairs_root=pairs_root, replace=replace,
+                               workers=workers, progress=progress)

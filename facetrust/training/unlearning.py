@@ -1,16 +1,18 @@
 """Forgetting identities on request (the GS-LoRA idea, Zhao et al., CVPR 2024): low-rank adapters
-(peft LoRA) on the backbone's convolutions and linear layers are trained so that the forgotten
-identities' embeddings turn away from their templates while every other identity keeps its
-embedding; a group-sparsity penalty (the sum of each adapted layer's adapter norm) keeps the change
-to few layers. The adapters are then merged into the weights, so the result is an ordinary
-checkpoint (same network, same export), plus the adapters on their own for inspection.
+(peft LoRA) on the backbone's convolutions and linear layers (all, or the last ``last_layers``) are
+trained so that the forgotten identities' embeddings turn away from their templates while every
+other identity keeps its embedding; a group-sparsity penalty (the sum of each adapted layer's
+adapter norm) keeps the change to few layers. The adapters are then merged into the weights, so the
+result is an ordinary checkpoint (same network, same export), plus the adapters on their own for
+inspection.
 
 Losses per step (the backbone frozen, batch norm in inference mode):
 
 * forget: ``relu(cos(e, t_y) - margin)`` towards each image's identity template ``t_y`` (the mean
   of the original model's embeddings of that identity), plus the same hinge on every pair of
-  images of one forgotten identity in the batch, so that re-enrolling them with the new model
-  does not recreate a consistent template;
+  images of one forgotten identity in the batch (the forgotten half of a batch comes from a few
+  identities with several images each), so that re-enrolling them with the new model does not
+  recreate a consistent template;
 * retain: ``1 - cos(e, e_original)`` on images of the other identities (distillation);
 * group sparsity: ``lambda * sum_layers ||(A, B)||_2``.
 
@@ -19,7 +21,6 @@ are erased (set to zero), and the identities are recorded as forgotten.
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,21 +44,23 @@ class ForgetOptions:
     rank: int = 8                   # LoRA rank of every adapted layer
     alpha: float = 16.0             # LoRA scaling numerator (scale = alpha / rank)
     steps: int = 200
-    lr: float = 2e-3                # AdamW on the adapters only
-    batch_size: int = 32            # per step: half forgotten identities' images, half others'
+    lr: float = 5e-3                # AdamW on the adapters only, cosine decay to 0 over the steps
+    batch_size: int = 48            # per step: half forgotten identities' images, half others'
+    identities_per_batch: int = 4   # the forgotten half comes from this many forgotten identities (pairs of one person)
     margin: float = 0.0             # forget hinge: cosine to the template pushed below this
-    retain_weight: float = 1.0
+    retain_weight: float = 5.0
     group_sparsity: float = 1e-4    # lambda of the group-lasso penalty over adapted layers
+    last_layers: int = 8            # adapt only the last N dense layers of the backbone (0: all)
     seed: int = 2048
 
     def __post_init__(self) -> None:
-        for name in ("rank", "steps", "batch_size"):
+        for name in ("rank", "steps", "batch_size", "identities_per_batch"):
             if getattr(self, name) < (2 if name == "batch_size" else 1):
                 raise TrainingConfigError(f"forget {name} must be a positive integer, got {getattr(self, name)}")
         if not (self.lr > 0 and self.alpha > 0 and self.retain_weight >= 0 and self.group_sparsity >= 0
-                and -1.0 <= self.margin < 1.0):
+                and -1.0 <= self.margin < 1.0 and self.last_layers >= 0):
             raise TrainingConfigError("forget options out of range: lr, alpha > 0; retain_weight, "
-                                      "group_sparsity >= 0; -1 <= margin < 1")
+                                      "group_sparsity, last_layers >= 0; -1 <= margin < 1")
 
 
 @dataclass
@@ -72,6 +75,54 @@ class ForgetResult:
     steps: int
     seconds: float
     losses: list[dict[str, float]] = field(default_factory=list)  # per step: forget, retain, sparsity
+
+
+class _FrozenPrefix:
+    """With adapters on the last layers only, everything before the first adapted block is frozen,
+    so what that block receives per image is fixed: computed once, then fed in directly, which skips
+    the (costliest, high-resolution) early layers at every step. This needs a backbone that chains
+    its children in registration order; the shortcut is compared with the full network and dropped
+    when they differ."""
+
+    def __init__(self, backbone: nn.Module, first_adapted: str) -> None:
+        self.backbone = backbone
+        path = first_adapted.split(".")
+        # The split: the shallowest ancestor of the first adapted layer that is an element of an nn.Sequential.
+        depth = next((d for d in range(1, len(path)) if isinstance(self._module(path[:d - 1]), nn.Sequential)),
+                     len(path))
+        self.split = self._module(path[:depth])
+        self.skipped: list[tuple[nn.Module, str]] = []  # (parent, name) of every module before the split
+        for level in range(depth):
+            parent = self._module(path[:level])
+            for name, _ in parent.named_children():
+                if name == path[level]:
+                    break
+                self.skipped.append((parent, name))
+        self.saved: list[tuple[nn.Module, str, nn.Module]] = []
+
+    def _module(self, path: list[str]) -> nn.Module:
+        return self.backbone.get_submodule(".".join(path)) if path else self.backbone
+
+    def run(self, normalised: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what the split block receives, the backbone's output) for a normalised batch."""
+        seen: list[torch.Tensor] = []
+        hook = self.split.register_forward_pre_hook(lambda _, args: seen.append(args[0].detach()))
+        try:
+            output = self.backbone(normalised)
+        finally:
+            hook.remove()
+        return seen[0], output
+
+    def engage(self) -> None:
+        """The skipped modules become identities: the backbone then takes the split block's input."""
+        self.saved = [(parent, name, getattr(parent, name)) for parent, name in self.skipped]
+        for parent, name in self.skipped:
+            setattr(parent, name, nn.Identity())
+
+    def release(self) -> None:
+        for parent, name, module in self.saved:
+            setattr(parent, name, module)
+        self.saved = []
 
 
 def _adapted_modules(backbone: nn.Module) -> list[str]:
@@ -149,15 +200,14 @@ def forget_identities(checkpoint: Path, identities: Sequence[str], output: Path,
     missing = [name for name in wanted if name not in set(names[forget_mask])]
     if missing:
         raise DatasetError(f"no training images of {', '.join(missing[:5])} under {config.data}")
-    forget_index, retain_index = np.flatnonzero(forget_mask), np.flatnonzero(~forget_mask)
+    retain_index = np.flatnonzero(~forget_mask)
 
     torch.manual_seed(options.seed)
     model = build_model(TrainConfig(**{**config.to_dict(), "pretrained": ""}), len(known))
     model.load_state_dict(state["model"])
     model.eval()
-    original = copy.deepcopy(model).requires_grad_(False)
     model.requires_grad_(False)
-    targets = _adapted_modules(model.backbone)
+    targets = _adapted_modules(model.backbone)[-options.last_layers if options.last_layers else 0:]
     inject_adapter_in_model(LoraConfig(r=options.rank, lora_alpha=options.alpha, lora_dropout=0.0,
                                        target_modules=targets), model.backbone)
     groups = _adapter_groups(model.backbone)
@@ -166,40 +216,61 @@ def forget_identities(checkpoint: Path, identities: Sequence[str], output: Path,
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(parameters, lr=options.lr, weight_decay=0.0)
 
-    def embed(net: nn.Module, indices: np.ndarray) -> torch.Tensor:
-        crops = torch.from_numpy(dataset.load(indices)).permute(0, 3, 1, 2).float()
-        return F.normalize(net.embed(crops))
+    def crops(indices: np.ndarray) -> torch.Tensor:
+        return (torch.from_numpy(dataset.load(indices)).permute(0, 3, 1, 2).float() - model.mean) / model.std
 
-    forget_names = names[forget_index]
-    with torch.no_grad():  # each forgotten identity's template under the original model
-        originals = torch.cat([embed(original, chunk) for chunk in np.array_split(forget_index, max(1, len(forget_index) // 64))])
-    templates = {name: F.normalize(originals[forget_names == name].mean(0), dim=0) for name in wanted}
+    # Every image under the original model, once: templates and distillation targets (the adapters
+    # start at zero, so the adapted model is still the original here).
+    chunks = np.array_split(np.arange(len(names)), max(1, len(names) // 64))
+    prefix = _FrozenPrefix(model.backbone, targets[0]) if options.last_layers else None
+    with torch.no_grad():
+        if prefix is None:
+            originals = F.normalize(torch.cat([model.backbone(crops(chunk)) for chunk in chunks]))
+        else:
+            fed, outputs = zip(*(prefix.run(crops(chunk)) for chunk in chunks))
+            fed, originals = torch.cat(fed), F.normalize(torch.cat(outputs))
+            prefix.engage()
+            if not torch.allclose(F.normalize(model.backbone(fed[chunks[0]])), originals[chunks[0]], atol=1e-4):
+                prefix.release()  # not a plain chain of its children: no shortcut
+                prefix = None
+
+    def embed(indices: np.ndarray) -> torch.Tensor:
+        return F.normalize(model.backbone(crops(indices) if prefix is None else fed[indices]))
+
+    templates = {name: F.normalize(originals[names == name].mean(0), dim=0) for name in wanted}
+    by_identity = {name: np.flatnonzero(names == name) for name in wanted}
 
     rng = np.random.default_rng(options.seed)
     half = options.batch_size // 2
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, options.steps)
     losses: list[dict[str, float]] = []
     started = time.perf_counter()
     for _ in track(range(options.steps), options.steps, "forgetting", progress, unit="steps"):
-        f_batch = rng.choice(forget_index, size=min(half, len(forget_index)), replace=False)
+        # A few forgotten identities per step with several images each, so that the pair hinge has pairs.
+        chosen = rng.choice(wanted, size=min(options.identities_per_batch, len(wanted)), replace=False)
+        share = max(2, half // len(chosen))
+        f_batch = np.concatenate([rng.choice(by_identity[n], size=min(share, len(by_identity[n])), replace=False)
+                                  for n in chosen])
         r_batch = rng.choice(retain_index, size=min(options.batch_size - half, len(retain_index)), replace=False)
         f_names = names[f_batch]
-        e_forget = embed(model, f_batch)
+        e_forget = embed(f_batch)
         to_template = (e_forget * torch.stack([templates[n] for n in f_names])).sum(1)
         forget = F.relu(to_template - options.margin).mean()
         same = torch.from_numpy(f_names[:, None] == f_names[None, :]) & ~torch.eye(len(f_batch), dtype=torch.bool)
         if same.any():
             forget = forget + F.relu((e_forget @ e_forget.T)[same] - options.margin).mean()
-        with torch.no_grad():
-            reference = embed(original, r_batch)
-        retain = (1.0 - (embed(model, r_batch) * reference).sum(1)).mean()
+        retain = (1.0 - (embed(r_batch) * originals[r_batch]).sum(1)).mean()
         sparsity = sum(torch.sqrt(sum((p * p).sum() for p in group) + 1e-12) for group in groups)
         loss = forget + options.retain_weight * retain + options.group_sparsity * sparsity
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        scheduler.step()
         losses.append({"forget": forget.item(), "retain": retain.item(), "sparsity": float(sparsity.detach())})
     seconds = time.perf_counter() - started
 
+    if prefix is not None:
+        prefix.release()
     norms = [float(torch.sqrt(sum((p.detach() ** 2).sum() for p in group))) for group in groups]
     adapter_state = {n: p.detach().clone() for n, p in model.backbone.named_parameters() if "lora_" in n}
     output = Path(output)

@@ -47,11 +47,17 @@ def _load() -> dict[str, ModelSpec]:
 
 
 def list_models(task: str | None = None) -> list[ModelSpec]:
-    return [m for m in _load().values() if task is None or m.task == task]
+    """The packaged models, then the ones registered on this machine (facetrust.zoo.local)."""
+    from facetrust.zoo.local import local_models
+
+    every = [*_load().values(), *(m.spec for m in local_models().values())]
+    return [m for m in every if task is None or m.task == task]
 
 
 def get_model(name: str) -> ModelSpec:
-    try:
-        return _load()[name]
-    except KeyError:
-        raise ConfigError(f"unknown model {name!r} (see `facetrust models list`)") from None
+    from facetrust.zoo.local import local_models
+
+    found = _load().get(name) or getattr(local_models().get(name), "spec", None)
+    if found is None:
+        raise ConfigError(f"unknown model {name!r} (see `facetrust models list`)")
+    return found

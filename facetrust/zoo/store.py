@@ -70,15 +70,18 @@ def _check(path: Path, file: ModelFile) -> Path:
     if key not in _verified:
         actual = sha256_of(path)
         if actual != file.sha256:
+            fix = ("changed since it was registered: register it again" if Path(file.path).is_absolute()
+                   else "corrupted or wrong file; delete it to re-download")
             raise ChecksumMismatchError(
-                f"{path}: sha256 {actual[:16]}… does not match the manifest's {file.sha256[:16]}… "
-                "(corrupted or wrong file; delete it to re-download)"
+                f"{path}: sha256 {actual[:16]}… does not match the manifest's {file.sha256[:16]}… ({fix})"
             )
         _verified[key] = actual
     return path
 
 
 def _candidates(file: ModelFile) -> list[Path]:
+    if Path(file.path).is_absolute():  # a locally registered model (facetrust.zoo.local): that file only
+        return [Path(file.path)]
     if file.package:
         return [package_models_dir(file.package) / file.path]
     found = []
@@ -140,6 +143,9 @@ def model_file(name: str, index: int = 0, download: bool = True) -> Path:
     for path in candidates:
         if path.is_file():
             return _check(path, file)
+    if Path(file.path).is_absolute():
+        raise ModelNotAvailableError(f"model file for {name!r} not found at {file.path} (it was registered on this "
+                                     "machine: restore the file or register the model again)")
     if file.package or file.derived or not download or offline():
         where = ", ".join(str(p) for p in candidates)
         if file.derived:  # nothing upstream to download: say how the file is made
@@ -175,8 +181,9 @@ _warned: set[str] = set()
 def _warn_licence(spec: ModelSpec) -> None:
     if not spec.commercial_use and spec.name not in _warned:
         _warned.add(spec.name)
+        local = any(Path(f.path).is_absolute() for f in spec.files)  # registered on this machine
         warnings.warn(
-            f"model {spec.name!r} is licensed for non-commercial use only: {spec.license}",
+            f"model {spec.name!r} is {'not stated to be licensed for commercial use' if local else 'licensed for non-commercial use only'}: {spec.license}",
             NonCommercialLicenseWarning,
             stacklevel=3,
         )

@@ -88,6 +88,26 @@ def test_merged_weights_equal_the_model_with_adapters(trained: Path, aligned_cac
         assert torch.allclose(model.eval().embed(crops), _model(result.checkpoint).embed(crops), atol=1e-4)
 
 
+def test_last_layers_only_adapts_those_and_the_shortcut_equals_the_full_network(trained: Path, tmp_path: Path) -> None:
+    from facetrust.training.unlearning import _adapted_modules, _FrozenPrefix
+
+    result = forget_identities(trained, [FORGOTTEN], tmp_path / "forgot", progress=False,
+                               options=ForgetOptions(steps=2, batch_size=8, last_layers=5))
+    adapter = torch.load(result.adapter, weights_only=False)
+    backbone = _model(trained).backbone
+    assert adapter["target_modules"] == _adapted_modules(backbone)[-5:] and result.adapted_layers == 5
+    # The frozen early layers are computed once and skipped afterwards: same embeddings as the full network.
+    for network in (backbone, build_model(TrainConfig(network="iresnet18", embedding_size=64), 4).backbone.eval()):
+        prefix = _FrozenPrefix(network, _adapted_modules(network)[-5])
+        batch = torch.randn(2, 3, 112, 112)
+        with torch.no_grad():
+            fed, full = prefix.run(batch)
+            prefix.engage()
+            assert torch.allclose(network(fed), full, atol=1e-5)
+            prefix.release()
+            assert torch.allclose(network(batch), full, atol=1e-5)
+
+
 def test_bad_requests_are_typed_errors_and_write_nothing(trained: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     with pytest.raises(TrainingConfigError, match="not trained on Nobody"):
@@ -128,3 +148,12 @@ def test_cli_forget_reports_one_line_errors(trained: Path, tmp_path: Path) -> No
                           "--identities", "Nobody", "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert run.returncode != 0
     assert run.stderr.strip().count("\n") == 0 and "not trained on Nobody" in run.stderr
+
+
+def test_cli_defaults_are_the_library_defaults() -> None:
+    from facetrust.cli.train import _FORGET
+
+    defaults = ForgetOptions()
+    for name in ("steps", "rank", "lr", "batch_size", "identities_per_batch", "retain_weight", "last_layers",
+                 "group_sparsity"):
+        assert getattr(_FORGET, name) == getattr(defaults, name), name

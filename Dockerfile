@@ -1,5 +1,6 @@
-# facetrust REST service and web UI with the embedded default models (dlib's, shipped in
-# the dlib-bin and face-recognition-models packages: nothing is downloaded at run time).
+# facetrust REST service and web UI with the default preset's models (YuNet + EdgeFace-XS,
+# shipped inside the package: nothing is downloaded at run time), and the PostgreSQL client
+# for a scaled-out deployment (deploy/docker-compose.yml builds this same image).
 #
 #   docker build -t facetrust .
 #   docker run --rm -v facetrust-data:/data facetrust facetrust keys create      # prints a key once
@@ -15,8 +16,8 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY facetrust ./facetrust
-RUN pip install --no-cache-dir '.[server]' \
-    && facetrust models verify dlib-shape5 dlib-resnet
+RUN pip install --no-cache-dir '.[server,postgres]' \
+    && facetrust models verify yunet edgeface-xs
 
 RUN useradd --create-home facetrust && mkdir /data && chown facetrust /data
 USER facetrust

@@ -34,7 +34,7 @@ def test_compose_runs_two_instances_on_one_pgvector_database_behind_a_proxy(tmp_
     urls = set()
     for name, service in facetrust.items():
         build = service["build"]  # the context is relative to deploy/, the dockerfile to the context
-        assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == (DEPLOY / "Dockerfile").resolve()
+        assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == (DEPLOY.parent / "Dockerfile").resolve()
         env = {k: str(v) for k, v in service["environment"].items()}
         # Every FACETRUST_SERVER_* variable is a known setting with a valid value (else ConfigError).
         config = load_config(environ=env)
@@ -46,7 +46,7 @@ def test_compose_runs_two_instances_on_one_pgvector_database_behind_a_proxy(tmp_
             if key.startswith(ENV_PREFIX):
                 assert key[len(ENV_PREFIX):].lower() in server_doc, f"{key} is not documented in docs/server.md"
         # The image must hold the models of the preset the instances run.
-        dockerfile = (DEPLOY / "Dockerfile").read_text()
+        dockerfile = (DEPLOY.parent / "Dockerfile").read_text()
         assert "[server,postgres]" in dockerfile
         for model in PRESETS[config.preset].models:
             assert re.search(rf"facetrust models verify[^\n]*\b{model}\b", dockerfile), model

@@ -55,6 +55,17 @@ def check_gallery_name(name: str) -> None:
                           "starting with a letter or digit")
 
 
+def get_or_create(registry: Any, name: str) -> Gallery:
+    """``registry``'s gallery ``name``, created when missing (by this or a concurrent request)."""
+    try:
+        return registry.get(name)
+    except NotFoundError:
+        try:
+            return registry.create(name)
+        except ConflictError:  # created by a concurrent request meanwhile
+            return registry.get(name)
+
+
 class Galleries:
     """The open galleries of one server, by name."""
 
@@ -101,13 +112,7 @@ class Galleries:
             return self._open[name]
 
     def get_or_create(self, name: str) -> Gallery:
-        try:
-            return self.get(name)
-        except NotFoundError:
-            try:
-                return self.create(name)
-            except ConflictError:  # created by a concurrent request meanwhile
-                return self.get(name)
+        return get_or_create(self, name)
 
     def empty_subjects(self, name: str) -> Any:
         """CompreFace subjects without an example yet: ``<name>.gallery.subjects.json`` beside the gallery."""

@@ -14,7 +14,7 @@ from facetrust.errors import ConfigError
 from facetrust.gallery import Gallery
 from facetrust.server.database import SharedDatabase
 from facetrust.server.errors import ConflictError, NotFoundError
-from facetrust.server.galleries import check_gallery_name
+from facetrust.server.galleries import check_gallery_name, get_or_create
 
 
 class SharedGalleries:
@@ -57,13 +57,7 @@ class SharedGalleries:
             return gallery
 
     def get_or_create(self, name: str) -> Gallery:
-        try:
-            return self.get(name)
-        except NotFoundError:
-            try:
-                return self.create(name)
-            except ConflictError:  # created by a concurrent request meanwhile
-                return self.get(name)
+        return get_or_create(self, name)
 
     def empty_subjects(self, name: str) -> "SharedEmptySubjects":
         return SharedEmptySubjects(self.database, name)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from pgkit import new_pgdata, start_postgres
 
 LFW_PEOPLE = {"Aaron_Peirsol": 3, "Abdullah": 3}
 EXAMPLES = "faces/ageitgey_face_recognition/examples"
@@ -52,24 +53,8 @@ def ray_cluster() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A real PostgreSQL 16 with pgvector (the ``pgserver`` package), as in tests/gallery."""
-    import os
-    import tempfile
-    import warnings
-
-    # Not under pytest's 0700 tmp folder: as root, pgserver runs PostgreSQL as its own user.
-    pgdata = Path(tempfile.mkdtemp(prefix="facetrust-batch-pgdata-"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        try:
-            import pgserver
-
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
-            server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
-        except Exception as exc:  # noqa: BLE001 - any failure to start means: no server here
-            shutil.rmtree(pgdata, ignore_errors=True)
-            if os.environ.get("CI"):
-                pytest.fail(f"pgserver could not start PostgreSQL with pgvector: {exc}")
-            pytest.skip(f"pgserver could not start PostgreSQL with pgvector: {exc}")
+    pgdata = new_pgdata("facetrust-batch-pgdata-")
+    server = start_postgres(pgdata)
     try:
         yield str(server.get_uri())
     finally:

@@ -7,34 +7,20 @@ the session. Where it cannot start, the postgres tests skip with the reason
 """
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+from pgkit import new_pgdata, start_postgres
 
 from facetrust.gallery import Gallery, IndexConfig
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Any]:
-    # Not under pytest's tmp folder: as root, pgserver runs PostgreSQL as its own user, which
-    # cannot enter pytest's 0700 /tmp/pytest-of-root (another pytest run re-locks it).
-    pgdata = Path(tempfile.mkdtemp(prefix="facetrust-pgdata-"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        try:
-            import pgserver
-        except ImportError as exc:
-            _unavailable(f"pgserver is not installed ({exc}); pip install -e '.[test]'")
-        try:
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
-            server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
-        except Exception as exc:  # noqa: BLE001 - any failure to start means: no server here
-            _unavailable(f"pgserver could not start PostgreSQL with pgvector: {exc}")
+    pgdata = new_pgdata()
+    server = start_postgres(pgdata)
     try:
         yield server
     finally:
@@ -45,12 +31,6 @@ def pg_server() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def pg_url(pg_server: Any) -> str:
     return str(pg_server.get_uri())
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 _schemas = iter(range(1_000_000))

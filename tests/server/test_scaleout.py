@@ -9,38 +9,16 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import warnings
 from itertools import count
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
+from pgkit import new_pgdata, start_postgres
 from serverkit import EXAMPLES, ROOT, Server, assert_error, free_port, launch_server, upload, wait_ready
 
 KNN = EXAMPLES / "knn_examples"
 _schemas = count()
-
-
-def start_postgres(pgdata: Path) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        try:
-            import pgserver
-        except ImportError as exc:
-            _unavailable(f"pgserver is not installed ({exc}); pip install -e '.[test]'")
-        try:
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
-            server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
-        except Exception as exc:  # noqa: BLE001 - any failure to start means: no server here
-            _unavailable(f"pgserver could not start PostgreSQL with pgvector: {exc}")
-    return server
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 class Postgres:
@@ -48,7 +26,7 @@ class Postgres:
 
     def __init__(self) -> None:
         # Not under pytest's tmp folder: as root, pgserver runs PostgreSQL as its own user (see tests/gallery).
-        self.pgdata = Path(tempfile.mkdtemp(prefix="facetrust-scaleout-pg-"))
+        self.pgdata = new_pgdata("facetrust-scaleout-pg-")
         self.server = start_postgres(self.pgdata)
         self.url = str(self.server.get_uri())
 

@@ -12,6 +12,7 @@ Arrays are kept in ``~/.cache/facetrust/study`` (``--store``), never committed.
     nice python bench/recognition_study.py features --detector retinaface --images pairs --recognizers edgeface-xs reid-0095
     nice python bench/recognition_study.py fill-cache      # then bench_lfw_accuracy.py, calibrate_thresholds.py
     nice python bench/recognition_study.py analyse --dlib --max-members 4 --out bench/results/recognition_study.md
+    nice python bench/recognition_study.py identify --detectors yunet retinaface   # after `features --images all`
 
 ``analyse`` scores all 6,000 View-2 pairs for each configuration and reports
 the 10-fold accuracy with the threshold chosen on the 9 other folds. Anything
@@ -325,6 +326,39 @@ def cmd_analyse(args: argparse.Namespace) -> None:
         Path(args.out).write_text(text)
 
 
+def cmd_identify(args: argparse.Namespace) -> None:
+    """1:N on all of LFW with the evaluation's own split (seed 0) and metrics, one row per
+    detector whose crops of all images were made, for each recognizer without flip."""
+    from facetrust.evaluation.identification import split_identities
+    from facetrust.evaluation.metrics import cmc, dir_at_fpir
+
+    store = Path(args.store)
+    split = split_identities(LFW_ROOT, seed=0)
+    print("| alignment | recognizer | rank-1 % | DIR@FPIR=1e-2 % (threshold) | DIR@FPIR=1e-1 % (threshold) |")
+    print("|---|---|---|---|---|")
+    for detector in args.detectors:
+        for name in args.recognizers:
+            path = store / f"features_{detector}_all_{name}.npz"
+            if not path.exists():
+                continue
+            saved = np.load(path)
+            vectors = unit(saved["plain"])
+            index = {p: i for i, p in enumerate(saved["paths"])}
+
+            def rows(items: list[tuple[Path, str]]) -> tuple[np.ndarray, list[str]]:
+                return vectors[[index[relative(p)] for p, _ in items]], [who for _, who in items]
+
+            gallery, gallery_ids = rows(split.gallery)
+            mated, mated_ids = rows(split.mated)
+            nonmated, _ = rows(split.nonmated)
+            similarity = mated @ gallery.T
+            cells = [f"{100 * cmc(similarity, mated_ids, gallery_ids, max_rank=1)[0]:.2f}"]
+            for fpir in (1e-2, 1e-1):
+                rate, threshold = dir_at_fpir(similarity, mated_ids, gallery_ids, nonmated @ gallery.T, fpir)
+                cells.append(f"{100 * rate:.2f} ({threshold:.4f})")
+            print(f"| {detector} | {name} | {' | '.join(cells)} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", default=str(STORE))
@@ -340,12 +374,16 @@ def main() -> None:
     analyse.add_argument("--dlib", action="store_true",
                          help="add dlib-resnet (dlib-hog alignment, from the embedding cache) as a fusion member")
     analyse.add_argument("--max-members", type=int, default=3)
+    identify = sub.add_parser("identify")
+    identify.add_argument("--detectors", nargs="+", default=["yunet", "retinaface", "scrfd"])
+    identify.add_argument("--recognizers", nargs="+", default=list(STUDIED))
     fill = sub.add_parser("fill-cache")
     fill.add_argument("--detector", default="yunet")
     fill.add_argument("--recognizers", nargs="+", default=list(STUDIED))
     fill.add_argument("--check", type=int, default=40, help="images embedded by the library pipeline to compare")
     args = parser.parse_args()
-    {"features": cmd_features, "analyse": cmd_analyse, "fill-cache": cmd_fill_cache}[args.command](args)
+    {"features": cmd_features, "analyse": cmd_analyse, "identify": cmd_identify,
+     "fill-cache": cmd_fill_cache}[args.command](args)
 
 
 if __name__ == "__main__":

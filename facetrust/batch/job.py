@@ -71,6 +71,8 @@ def prepare_job(out_dir: Path, manifest: dict[str, Any]) -> None:
 def read_job(out_dir: Path) -> dict[str, Any]:
     """The manifest of a finished or partial job's output folder."""
     path = Path(out_dir) / JOB_FILE
+    if not Path(out_dir).is_dir():
+        raise OutputError(f"{out_dir}: not a folder (give the output folder of `facetrust batch run`)")
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:

@@ -133,6 +133,21 @@ def test_import_parquet_bad_options_are_one_line(cli_job: Path, tmp_path: Path, 
     assert line.startswith("error: ") and message in line
 
 
+def test_import_parquet_from_a_file_or_a_foreign_folder_is_one_line(tmp_path: Path) -> None:
+    gallery = str(tmp_path / "g.db")
+    runner.invoke(app, ["gallery", "create", gallery])
+    stray = tmp_path / "faces.parquet"
+    stray.write_bytes(b"not parquet")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "part-000000.parquet").write_bytes(b"not parquet")
+    for source, message in ((stray, "not a folder"), (foreign, "not a batch output folder")):
+        result = runner.invoke(app, ["gallery", "import-parquet", gallery, str(source), "--identity-from", "parent"])
+        assert result.exit_code == 1
+        [line] = error_lines(result.output)
+        assert line.startswith(f"error: {source}: {message}")
+
+
 def test_import_parquet_refuses_another_recognizer(cli_job: Path, tmp_path: Path) -> None:
     gallery = str(tmp_path / "g.db")
     runner.invoke(app, ["gallery", "create", gallery, "--preset", "dlib"])

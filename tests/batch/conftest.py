@@ -3,6 +3,7 @@ non-image, and one local two-node Ray cluster (1 CPU each) for the whole session
 slowly, so every test that needs a cluster shares this one."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Iterator
@@ -39,6 +40,9 @@ def ray_cluster() -> Iterator[str]:
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[test]'")
     from ray.cluster_utils import Cluster
 
+    # The workers (and CLI subprocesses) import the test's check plugins, tests/batch/faulty_checks.py.
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent), saved]))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
         cluster.add_node(num_cpus=1)
@@ -48,6 +52,10 @@ def ray_cluster() -> Iterator[str]:
     finally:
         ray.shutdown()
         cluster.shutdown()
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
 
 
 @pytest.fixture(scope="session")

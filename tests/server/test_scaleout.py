@@ -1,6 +1,6 @@
 """Several `facetrust serve` instances over one PostgreSQL + pgvector database (``database_url``):
-galleries, API keys and rate limits are shared; a mismatching recognizer and an unreachable or
-lost database fail clearly. Real uvicorn processes on loopback ports, real PostgreSQL (pgserver),
+galleries (encrypted ones too), API keys and rate limits are shared; a mismatching recognizer and
+an unreachable or lost database fail clearly. Real uvicorn processes on loopback ports, real PostgreSQL (pgserver),
 the default models on real photos."""
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ from itertools import count
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
 from pgkit import new_pgdata, start_postgres
 from serverkit import EXAMPLES, ROOT, Server, assert_error, free_port, launch_server, upload, wait_ready
+
+from facetrust.gallery import Gallery
+from facetrust.privacy import ProtectionKey, save_key
 
 KNN = EXAMPLES / "knn_examples"
 _schemas = count()
@@ -116,6 +120,59 @@ def test_enrolment_and_erasure_on_one_instance_are_seen_at_once_by_the_other(pai
     assert gone["identity"] is None and all(m["id"] != "obama" for m in gone["matches"])
     assert_error(b.get("/v1/galleries/staff/identities/obama"), 404, "not_found")
     assert b.get("/v1/galleries/staff").json()["identities"] == 1
+
+
+@pytest.fixture(scope="module")
+def encrypted_pair(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
+    """Two instances with ``encrypt_galleries`` and one key file, over the module's database."""
+    tmp = tmp_path_factory.mktemp("encrypted-pair")
+    key_file = save_key(ProtectionKey.generate(), tmp / "gallery.key")
+    env = database_env(postgres.url, f"sealed{next(_schemas)}", encrypt_galleries="1",
+                       encryption_key_file=str(key_file))
+    servers = start_instances(tmp, env)
+    for server in servers:
+        server.env = env  # type: ignore[attr-defined]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def test_encrypted_galleries_are_shared_by_instances_with_the_key(encrypted_pair, postgres):
+    import psycopg
+
+    a, b = encrypted_pair
+    assert a.post("/v1/galleries", json={"name": "sealed"}).status_code == 201
+    assert enrol(a, "sealed", "biden", KNN / "train/biden/biden.jpg").status_code == 201
+    assert search(b, "sealed", KNN / "test/obama1.jpg")["identity"] is None  # B's memory index now holds biden
+    assert enrol(a, "sealed", "obama", KNN / "train/obama/obama.jpg").status_code == 201
+    assert search(b, "sealed", KNN / "test/obama1.jpg")["identity"] == "obama"  # refreshed at the next search
+    added = b.post("/v1/galleries/sealed/identities/obama/templates",
+                   files=[("images", ("obama2.jpg", (KNN / "train/obama/obama2.jpg").read_bytes()))])
+    assert added.status_code == 201
+    stats = a.get("/v1/galleries/sealed").json()
+    assert stats["templates"] == 3 and stats["stats"]["encryption"]["cipher"] == "AES-256-GCM"
+
+    # At rest: ciphertext in a bytea column, no stored vector's bytes in it.
+    schema = a.env["FACETRUST_SERVER_DATABASE_SCHEMA"]
+    with psycopg.connect(postgres.url) as conn:
+        (gallery_schema,) = conn.execute(f"SELECT schema_name FROM {schema}.galleries WHERE name = 'sealed'").fetchone()
+        (column_type,) = conn.execute("SELECT data_type FROM information_schema.columns WHERE table_schema = %s "
+                                      "AND table_name = 'templates' AND column_name = 'vector'",
+                                      (gallery_schema,)).fetchone()
+        stored = b"".join(bytes(r[0]) for r in conn.execute(f"SELECT vector FROM {gallery_schema}.templates"))
+    assert column_type == "bytea"
+    with Gallery.open(postgres.url, schema=gallery_schema,
+                      encryption_key=a.env["FACETRUST_SERVER_ENCRYPTION_KEY_FILE"]) as gallery:
+        vectors = [v for _, v in gallery.backend.iter_export()]
+    assert sum(len(v) for v in vectors) == 3
+    for v in vectors:
+        plain = np.asarray(v, dtype="<f4").tobytes()
+        assert plain[:16] not in stored and plain[512:528] not in stored
+
+    assert a.delete("/v1/galleries/sealed/identities/obama").json() == {"removed": "obama"}
+    gone = search(b, "sealed", KNN / "test/obama1.jpg")
+    assert gone["identity"] is None and all(m["id"] != "obama" for m in gone["matches"])
+    assert b.get("/v1/galleries/sealed").json()["templates"] == 1
 
 
 def test_compreface_subjects_without_examples_are_shared(pair):

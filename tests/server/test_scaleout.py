@@ -77,7 +77,9 @@ def start_instances(tmp: Path, env: dict[str, str]) -> list[Server]:
 
 @pytest.fixture(scope="module")
 def pair(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
-    env = database_env(postgres.url, f"pair{next(_schemas)}")
+    """Two instances over one database; one reports folder for both (as a shared mount would be)."""
+    reports = tmp_path_factory.mktemp("shared-reports")
+    env = database_env(postgres.url, f"pair{next(_schemas)}", reports_dir=str(reports))
     servers = start_instances(tmp_path_factory.mktemp("pair"), env)
     for server in servers:
         server.env = env  # type: ignore[attr-defined]
@@ -205,6 +207,29 @@ def test_a_key_rate_limit_holds_across_instances(pair, tmp_path):
     assert_error(answers[3], 429, "rate_limited")
     assert int(answers[3].headers["Retry-After"]) >= 1
     assert b.get("/v1/galleries").status_code == 200  # other keys have their own buckets
+
+
+def test_a_report_in_the_shared_reports_folder_is_served_by_every_instance(pair, shared, tmp_path):
+    a, b = pair
+    lines = (shared / "data" / "lfw_pairs.txt").read_text().splitlines()[1:]
+    rows = ["path_a,path_b,same"] + [f"{n}/{n}_{int(i):04d}.jpg,{n}/{n}_{int(j):04d}.jpg,1"
+                                     for n, i, j in (line.split() for line in lines[:3])]
+    rows += [f"{x}/{x}_{int(i):04d}.jpg,{y}/{y}_{int(j):04d}.jpg,0"
+             for x, i, y, j in (line.split() for line in lines[300:303])]
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("\n".join(rows) + "\n")
+    folder = Path(a.env["FACETRUST_SERVER_REPORTS_DIR"]) / "lfw-three"
+    done = subprocess.run([sys.executable, "-m", "facetrust.cli.main", "eval", "pairs", "--csv", str(pairs),
+                           "--root", str(shared / "data" / "lfw"), "--workers", "1", "--report", str(folder)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    expected = json.loads((folder / "report.json").read_text())
+    for server in pair:  # written after both started: each reads the folder at the request
+        assert [r["name"] for r in server.get("/v1/reports").json()["reports"]] == ["lfw-three"]
+        report = server.get("/v1/reports/lfw-three").json()
+        assert report["metrics"] == expected["metrics"] and report["plots"]
+        plot = server.get(report["plots"][0]["url"])
+        assert plot.status_code == 200 and plot.content == (folder / report["plots"][0]["file"]).read_bytes()
 
 
 def serve_once(env: dict[str, str], home: Path, *args: str) -> subprocess.CompletedProcess:

@@ -177,6 +177,19 @@ def test_encrypted_galleries_are_shared_by_instances_with_the_key(encrypted_pair
     assert b.get("/v1/galleries/sealed").json()["templates"] == 1
 
 
+def test_an_instance_with_another_gallery_key_cannot_read_encrypted_galleries(encrypted_pair, tmp_path):
+    a, _ = encrypted_pair
+    other_key = save_key(ProtectionKey.generate(), tmp_path / "other.key")
+    env = {**a.env, "FACETRUST_SERVER_ENCRYPTION_KEY_FILE": str(other_key)}
+    other = wait_ready(launch_server(tmp_path / "c", env=env, key=a.key))
+    try:
+        body = assert_error(other.get("/v1/galleries/sealed"), 503, "key_unavailable")
+        assert "is encrypted with key" in body["error"]["message"]
+        assert a.get("/v1/galleries/sealed").status_code == 200  # the others are not affected
+    finally:
+        other.stop()
+
+
 def test_compreface_subjects_without_examples_are_shared(pair):
     a, b = pair
     assert a.post("/api/v1/recognition/subjects", json={"subject": "newcomer"}).status_code == 200

@@ -195,7 +195,9 @@ def _job_failure(exc: BaseException, out: Path, restarts: int) -> FacetrustError
             f"a batch worker process died{where} and Ray gave up after restarting it at most {restarts} time(s): "
             "a model or check crashed it (e.g. a segmentation fault) or the system killed it (e.g. out of "
             f"memory); the partitions finished so far stay in {out}")
-    return BatchError(f"the Ray job failed: {_summary(exc)}")
+    # Another exception of the workers' code (a plugin's bug): its class and first line, without Ray's wrappers.
+    raised = next((e for e in chain if not isinstance(e, RayError)), exc)
+    return BatchError(f"the Ray job failed: {_summary(raised)}")
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -210,5 +212,6 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 
 def _summary(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    text = str(exc).split(_RAY_RETRY_NOTE, 1)[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

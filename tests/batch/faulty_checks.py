@@ -45,3 +45,12 @@ class SegfaultCheck:
             with self.log.open("a") as handle:
                 handle.write(f"{os.getpid()}\n")
             ctypes.string_at(0)
+
+
+class BuggyCheck:
+    """A plugin with a bug: a plain Python exception on every image (not a facetrust error)."""
+
+    name = "buggy"
+
+    def __call__(self, image: np.ndarray, faces: list[Face]) -> None:
+        raise IndexError("list index out of range")

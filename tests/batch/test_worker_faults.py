@@ -1,6 +1,7 @@
 """Workers that fail on the cluster: a check plugin whose model file is missing there raises its
-own ModelError in the driver (as a single process would), and a worker process that keeps
-crashing on an input fails the job after a bounded number of restarts, in one CLI line. The
+own ModelError in the driver (as a single process would), a plugin's bug fails the job naming
+its exception, and a worker process that keeps crashing on an input fails the job after a
+bounded number of restarts, in one CLI line. The
 faults are real: facetrust's ONNX loader on a missing file, and a segmentation fault
 (tests/batch/faulty_checks.py, loaded through the ``module:Class`` check extension point)."""
 from __future__ import annotations
@@ -14,11 +15,13 @@ import pytest
 
 from facetrust.analyzer import AnalyzerConfig
 from facetrust.batch import run_batch
+from facetrust.batch.errors import BatchError
 from facetrust.errors import ModelError
 from facetrust.io.image import load_image
 
 ONNX_FILE_CHECK = "faulty_checks:OnnxFileCheck"
 SEGFAULT_CHECK = "faulty_checks:SegfaultCheck"
+BUGGY_CHECK = "faulty_checks:BuggyCheck"
 
 
 def test_a_model_missing_on_the_workers_raises_its_model_error(ray_cluster: str, batch_images: Path,
@@ -31,6 +34,14 @@ def test_a_model_missing_on_the_workers_raises_its_model_error(ray_cluster: str,
     message = str(raised.value)
     assert message.startswith(f"{missing}: cannot load ONNX model (") and "\n" not in message
     assert not list((tmp_path / "out").glob("part-*"))
+
+
+def test_a_plugin_bug_fails_the_job_naming_the_exception(ray_cluster: str, batch_images: Path,
+                                                         tmp_path: Path) -> None:
+    config = AnalyzerConfig(checks=(BUGGY_CHECK,))
+    with pytest.raises(BatchError) as raised:
+        run_batch([str(batch_images / "Abdullah")], tmp_path / "out", config, address=ray_cluster, workers=1)
+    assert str(raised.value) == "the Ray job failed: IndexError: list index out of range"
 
 
 def test_a_worker_that_keeps_crashing_fails_the_job_after_bounded_restarts(ray_cluster: str, batch_images: Path,

@@ -32,7 +32,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--identities", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--changes", type=int, default=30, help="enrolments (and erasures) on A, each followed by a search on B")
+    parser.add_argument("--changes", type=int, default=30,
+                        help="enrolments (and erasures) on A, each followed by a search on B")
     args = parser.parse_args()
 
     from facetrust.gallery import EnrollRecord, Gallery

@@ -113,14 +113,24 @@ def shutdown() -> None:
 
 
 def quiet_ray_data() -> None:
-    """Ray Data's own progress bars and per-dataset log lines off: the job reports its progress itself."""
+    """Ray Data's own progress bars and per-dataset log lines off (the job reports its progress
+    itself), and workers' exceptions passed on unwrapped."""
     from ray.data import DataContext
 
     context = DataContext.get_current()
     context.enable_progress_bars = False
     if hasattr(context, "print_on_execution_start"):
         context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    # A worker's exception itself, not Ray Data's UserCodeException around it: the driver raises
+    # facetrust's typed errors as they are.
+    if hasattr(context, "raise_original_map_exception"):
+        context.raise_original_map_exception = True
+    ray_data_log = logging.getLogger("ray.data")
+    ray_data_log.setLevel(logging.ERROR)
+    # A failed job is reported by the caller in one line: Ray Data's tracebacks go to its log file only.
+    for handler in ray_data_log.handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.CRITICAL)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
 from facetrust.batch import cluster
-from facetrust.batch.errors import BatchError
+from facetrust.batch.errors import BatchError, WorkerCrashedError
 from facetrust.batch.inputs import list_inputs
 from facetrust.batch.job import job_manifest, prepare_job
 from facetrust.batch.partitions import (
@@ -32,6 +34,9 @@ from facetrust.progress import Progress, track
 
 #: Devices whose actors each take one GPU.
 GPU_DEVICES = ("cuda", "tensorrt")
+#: Times Ray restarts a crashed actor (its process died) and retries the partition it held,
+#: before the job fails: a model that crashes its process on some input must not loop forever.
+ACTOR_RESTARTS = 2
 
 
 @dataclass
@@ -64,7 +69,8 @@ class BatchReport:
 def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike[str], config: AnalyzerConfig | None = None, *,
               address: str | None = None, workers: int | None = None,
               partition_size: int = DEFAULT_PARTITION_SIZE, column: str | None = None,
-              progress: Progress = False, connect_attempts: int = cluster.CONNECT_ATTEMPTS) -> BatchReport:
+              progress: Progress = False, connect_attempts: int = cluster.CONNECT_ATTEMPTS,
+              restarts: int = ACTOR_RESTARTS) -> BatchReport:
     """Analyse every image of ``inputs`` (folders, globs, URIs, CSV/Parquet manifests; see
     :func:`~facetrust.batch.inputs.list_inputs`) with ``config`` and write one Parquet file per
     partition of ``partition_size`` inputs to ``out_dir`` (schema: :mod:`facetrust.batch.rows`).
@@ -73,13 +79,17 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike[str], config: An
     ``workers``: actors (default and most: one per CPU of the cluster, one per GPU for a GPU ``device``).
     Partitions already in ``out_dir`` are skipped; a folder made by another configuration or input
     list raises :class:`~facetrust.batch.errors.OutputMismatchError`. Bad inputs become rows with
-    ``error`` and ``error_type``; the job goes on. Ctrl-C stops it, keeping finished partitions."""
+    ``error`` and ``error_type``; the job goes on. Ctrl-C stops it, keeping finished partitions.
+    A worker's facetrust error (e.g. a model that cannot load there) is raised as it is; a worker
+    process that dies is restarted ``restarts`` times, then :class:`WorkerCrashedError`."""
     config = config or AnalyzerConfig()
     FaceAnalyzer(config)  # names and options checked before any listing or cluster start
     if address not in (None, "auto", "local"):
         cluster.split_address(address)
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
+    if restarts < 0:
+        raise ConfigError(f"restarts must be 0 or more, got {restarts}")
     out = Path(out_dir)
     items = list_inputs(inputs, column)
     extra_columns = sorted({name for item in items for name in item.columns})
@@ -96,7 +106,7 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike[str], config: An
         FaceAnalyzer(config).load_models()
     started = cluster.connect(address, num_cpus=os.cpu_count(), attempts=connect_attempts)
     start = time.perf_counter()
-    results = _analyze(pending, config, workers, extra_columns, report)
+    results = _analyze(pending, config, workers, extra_columns, report, restarts)
     images = (n for result in results for n in _written(result, out, report))
     try:
         for _ in track(images, sum(len(p.inputs) for p in pending), "batch", progress, unit="img"):
@@ -112,7 +122,7 @@ def run_batch(inputs: Sequence[str], out_dir: str | os.PathLike[str], config: An
 
 
 def _analyze(pending: list[Partition], config: AnalyzerConfig, workers: int | None, extra_columns: list[str],
-             report: BatchReport) -> Iterator[dict[str, Any]]:
+             report: BatchReport, restarts: int) -> Iterator[dict[str, Any]]:
     """The result row of each pending partition, in the order they finish."""
     import ray.data
 
@@ -132,20 +142,20 @@ def _analyze(pending: list[Partition], config: AnalyzerConfig, workers: int | No
     rows = [{"partition": p.index, "inputs": json.dumps([[i.source, i.columns] for i in p.inputs])}
             for p in pending]
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
-    dataset = dataset.map_batches(
-        PartitionAnalyzer, batch_size=1, compute=ray.data.ActorPoolStrategy(size=count), num_cpus=threads,
-        num_gpus=1 if gpu else 0,
-        fn_constructor_kwargs={"config": config, "threads": threads, "extra_columns": extra_columns},
-    )
+    with warnings.catch_warnings():
+        # Ray 2.60 deprecates extra remote args without a named parameter for max_restarts yet.
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+        dataset = dataset.map_batches(
+            PartitionAnalyzer, batch_size=1, compute=ray.data.ActorPoolStrategy(size=count), num_cpus=threads,
+            num_gpus=1 if gpu else 0,
+            # Ray Data's default restarts crashed actors and retries their tasks without end.
+            max_restarts=restarts, max_task_retries=restarts,
+            fn_constructor_kwargs={"config": config, "threads": threads, "extra_columns": extra_columns},
+        )
     try:
         yield from dataset.iter_rows()
-    except (KeyboardInterrupt, FacetrustError):
-        raise
     except Exception as exc:  # Ray wraps what failed in a worker: surface ours, name the rest
-        ours = _facetrust_cause(exc)
-        if ours is not None:
-            raise ours from None
-        raise BatchError(f"the Ray job failed: {_summary(exc)}") from exc
+        raise _job_failure(exc, report.out_dir, restarts) from None
 
 
 def _written(result: dict[str, Any], out: Path, report: BatchReport) -> Iterator[None]:
@@ -160,18 +170,48 @@ def _written(result: dict[str, Any], out: Path, report: BatchReport) -> Iterator
         yield None
 
 
-def _facetrust_cause(exc: BaseException) -> FacetrustError | None:
-    """The facetrust error a worker raised, found through Ray's wrappers (``cause``, ``__cause__``)."""
-    seen: set[int] = set()
+#: Where Ray Data's note about retries starts in a message it annotated.
+_RAY_RETRY_NOTE = "\nFailed to apply UDF"
+
+
+def _job_failure(exc: BaseException, out: Path, restarts: int) -> FacetrustError:
+    """What to raise for a failed Ray job: the facetrust error a worker raised, itself; a
+    :class:`WorkerCrashedError` for a worker process that died; else a :class:`BatchError`."""
+    from ray.exceptions import RayActorError, RayError
+
+    chain = _causes(exc)
+    # RayTaskError(ModelError) is a ModelError too, but its text is the worker's traceback: take its cause.
+    ours = next((e for e in chain if isinstance(e, FacetrustError) and not isinstance(e, RayError)), None)
+    if ours is not None:
+        if ours.args and isinstance(ours.args[0], str):  # Ray Data appends its retry advice to the message
+            ours.args = (ours.args[0].split(_RAY_RETRY_NOTE, 1)[0],) + ours.args[1:]
+        return ours
+    died = next((e for e in chain if isinstance(e, RayActorError)), None)
+    if died is not None:
+        text = str(died)
+        pid, ip = re.search(r"\bpid: (\d+)", text), re.search(r"\bip: (\S+)", text)
+        where = f" (pid {pid[1]}{f' on {ip[1]}' if ip else ''})" if pid else ""
+        return WorkerCrashedError(
+            f"a batch worker process died{where} and Ray gave up after restarting it at most {restarts} time(s): "
+            "a model or check crashed it (e.g. a segmentation fault) or the system killed it (e.g. out of "
+            f"memory); the partitions finished so far stay in {out}")
+    # Another exception of the workers' code (a plugin's bug): its class and first line, without Ray's wrappers.
+    raised = next((e for e in chain if not isinstance(e, RayError)), exc)
+    return BatchError(f"the Ray job failed: {_summary(raised)}")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps, through Ray's ``cause`` and Python's ``__cause__``/``__context__``."""
+    chain: list[BaseException] = []
     current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, FacetrustError):
-            return current
-        current = getattr(current, "cause", None) or current.__cause__ or current.__context__
-    return None
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        cause = getattr(current, "cause", None)
+        current = cause if isinstance(cause, BaseException) else current.__cause__ or current.__context__
+    return chain
 
 
 def _summary(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    text = str(exc).split(_RAY_RETRY_NOTE, 1)[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

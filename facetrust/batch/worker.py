@@ -16,6 +16,7 @@ import numpy as np
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
 from facetrust.batch.inputs import BatchInput, SourceReader
 from facetrust.batch.rows import parquet_bytes, result_rows
+from facetrust.errors import FacetrustError
 from facetrust.parallel import process_chunk
 from facetrust.runtime import THREADS_ENV
 
@@ -26,12 +27,21 @@ class PartitionAnalyzer:
     def __init__(self, config: AnalyzerConfig, threads: int, extra_columns: list[str]) -> None:
         # Set before the sessions exist: each actor uses the CPUs Ray reserved for it, no more.
         os.environ[THREADS_ENV] = str(threads)
-        self.analyzer = FaceAnalyzer(config)
-        self.analyzer.load_models()
         self.read = SourceReader(config.max_pixels)
         self.extra_columns = extra_columns
+        # A model that cannot load is raised by the first call, not here: Ray keeps only the text
+        # of an actor constructor's exception, a call's exception travels whole to the driver,
+        # which then raises the same typed error as a single process would.
+        self.failure: FacetrustError | None = None
+        self.analyzer = FaceAnalyzer(config)
+        try:
+            self.analyzer.load_models()
+        except FacetrustError as exc:
+            self.failure = exc
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.failure is not None:
+            raise self.failure
         outputs: dict[str, list[Any]] = {"partition": [], "parquet": [], "images": [], "faces": [], "failed": []}
         for index, text in zip(batch["partition"], batch["inputs"]):
             inputs = [BatchInput(source, columns) for source, columns in json.loads(text)]

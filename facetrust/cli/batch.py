@@ -30,6 +30,7 @@ def run(
     address: Optional[str] = typer.Option(None, "--address", help="Running Ray cluster: HOST:PORT, ray://HOST:PORT or auto (default: start one on this machine)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Actors, each with its own models (default: one per CPU of the cluster, per GPU with --device cuda)."),
     partition_size: int = typer.Option(256, "--partition-size", min=1, help="Inputs per partition (one Parquet file each)."),
+    restarts: int = typer.Option(2, "--restarts", min=0, help="Times a worker process that died (crash, out of memory) is restarted and its partition retried before the job fails."),
     column: Optional[str] = typer.Option(None, "--column", help="Manifest column with the paths or URIs (default: path, uri, source or file)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run's summary as JSON on stdout."),
 ) -> None:
@@ -46,7 +47,7 @@ def run(
                                 check_options=parse_check_options(check, check_opt))
         try:
             report = run_batch(inputs, out, config, address=address, workers=workers, partition_size=partition_size,
-                               column=column, progress=not as_json)
+                               column=column, progress=not as_json, restarts=restarts)
         except KeyboardInterrupt:
             typer.echo(f"interrupted: finished partitions stay in {out}; rerun the same command to resume", err=True)
             raise typer.Exit(130) from None

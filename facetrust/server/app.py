@@ -83,7 +83,8 @@ def stores(config: ServerConfig) -> dict[str, Any]:
                 "limiter": SharedRateLimiter(database, config.rate_limit_per_minute, config.rate_limit_burst),
                 "auth_failures": SharedRateLimiter(database, config.auth_failures_per_minute, auth_burst,
                                                    name="auth-failures"),
-                "galleries": SharedGalleries(database, config.recognizer, config.encrypt_galleries)}
+                "galleries": SharedGalleries(database, config.recognizer, config.encrypt_galleries,
+                                             config.encryption_key_file)}
     except BaseException:
         database.close()
         raise

@@ -4,13 +4,17 @@ A registry table maps each gallery name to its pgvector gallery's schema
 (:class:`~facetrust.server.database.SharedDatabase`). Every read and search runs in the
 database, so an identity enrolled or erased through one instance is found or gone on
 every other at its next request; an instance keeps only its open connections.
+
+Encrypted galleries (``encrypt_galleries``, the key from ``encryption_key_file`` or the
+environment, as for galleries on disk) store AES-256-GCM ciphertext that pgvector cannot
+search: each instance searches the decrypted vectors in its memory, refreshed from the database
+whenever another instance changed the gallery (:mod:`facetrust.gallery.postgres_sealed`).
 """
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-from facetrust.errors import ConfigError
 from facetrust.gallery import Gallery
 from facetrust.server.database import SharedDatabase
 from facetrust.server.errors import ConflictError, NotFoundError
@@ -20,14 +24,17 @@ from facetrust.server.galleries import check_gallery_name, get_or_create
 class SharedGalleries:
     """The galleries of the shared database, by name (the interface of ``galleries.Galleries``)."""
 
-    def __init__(self, database: SharedDatabase, recognizer: str, encrypt: bool = False) -> None:
-        if encrypt:
-            raise ConfigError("encrypt_galleries needs galleries on this server's disk; with database_url they live "
-                              "in PostgreSQL (encrypt its storage instead, docs/distributed.md)")
+    def __init__(self, database: SharedDatabase, recognizer: str, encrypt: bool = False,
+                 encryption_key_file: str | None = None) -> None:
+        from facetrust.privacy.encryption import load_encryption_key
+
         self.database = database
         self.recognizer = recognizer
+        self.encrypt = encrypt
         self._open: dict[str, Gallery] = {}
         self._lock = threading.Lock()
+        # Loaded now, so that a missing or unreadable key stops the start-up, not a request.
+        self._key = load_encryption_key(encryption_key_file) if encrypt or encryption_key_file else None
 
     def names(self) -> list[str]:
         return self.database.gallery_names()
@@ -39,7 +46,8 @@ class SharedGalleries:
                 schema = self.database.gallery_schema(name)
                 if schema is None:
                     raise NotFoundError(f"no gallery named {name!r}")
-                self._open[name] = Gallery.open(self.database.url, schema=schema)
+                key = self._key if self._encrypted(schema) else None
+                self._open[name] = Gallery.open(self.database.url, schema=schema, encryption_key=key)
             return self._open[name]
 
     def create(self, name: str) -> Gallery:
@@ -48,7 +56,8 @@ class SharedGalleries:
             if self.database.gallery_schema(name) is not None:
                 raise ConflictError(f"gallery {name!r} already exists")
             schema = self.database.new_gallery_schema(name)
-            gallery = Gallery.create(self.database.url, self.recognizer, schema=schema)
+            gallery = Gallery.create(self.database.url, self.recognizer, schema=schema,
+                                     encryption_key=self._key if self.encrypt else None)
             if not self.database.register_gallery(name, schema):  # another instance took the name meanwhile
                 gallery.close()
                 self.database.drop_schema(schema)
@@ -58,6 +67,10 @@ class SharedGalleries:
 
     def get_or_create(self, name: str) -> Gallery:
         return get_or_create(self, name)
+
+    def _encrypted(self, schema: str) -> bool:
+        row = self.database.run(lambda c: c.execute(f"SELECT 1 FROM {schema}.meta WHERE key = 'encryption'").fetchone())
+        return row is not None
 
     def empty_subjects(self, name: str) -> "SharedEmptySubjects":
         return SharedEmptySubjects(self.database, name)

@@ -1,9 +1,12 @@
 """Batch fixtures: real images (LFW, the face_recognition examples) with a corrupt file and a
-non-image, and one local two-node Ray cluster (1 CPU each) for the whole session: Ray starts
-slowly, so every test that needs a cluster shares this one."""
+non-image, an S3-compatible object store (moto's server), and one local two-node Ray cluster
+(1 CPU each) for the whole session: Ray starts slowly, so every test that needs a cluster shares this one."""
 from __future__ import annotations
 
+import logging
+import os
 import shutil
+import socket
 from pathlib import Path
 from typing import Iterator
 
@@ -34,11 +37,49 @@ def batch_images(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[str]:
-    """The address of a running two-node Ray cluster; this process is connected to it."""
+def object_store() -> Iterator[str | None]:
+    """The endpoint of an S3-compatible server (moto's, run in this process), named by the standard
+    AWS variables that pyarrow reads and the Ray workers inherit; None where moto is not installed."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        yield None
+        return
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per request
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "facetrust-tests",
+           "AWS_SECRET_ACCESS_KEY": "facetrust-tests", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield env["AWS_ENDPOINT_URL"]
+    finally:
+        server.stop()
+        restore_environment(saved)
+
+
+def restore_environment(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(object_store: str | None) -> Iterator[str]:
+    """The address of a running two-node Ray cluster; this process is connected to it. Its workers
+    see the object store through the environment they inherit."""
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[test]'")
     from ray.cluster_utils import Cluster
 
+    # The workers (and CLI subprocesses) import the test's check plugins, tests/batch/faulty_checks.py.
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent), saved]))
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
         cluster.add_node(num_cpus=1)
@@ -48,6 +89,7 @@ def ray_cluster() -> Iterator[str]:
     finally:
         ray.shutdown()
         cluster.shutdown()
+        restore_environment({"PYTHONPATH": saved})
 
 
 @pytest.fixture(scope="session")

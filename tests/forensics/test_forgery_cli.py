@@ -66,3 +66,15 @@ def test_eval_forgery_false_alarms_json(shared: Path, tmp_path: Path) -> None:
     assert set(rates["gender"]["groups"]) == {"female", "male"}
     bad = invoke("eval", "forgery-false-alarms", "--utkface", tmp_path)
     assert bad.exit_code == 1 and "no UTKFace labels file" in bad.stderr
+
+
+def test_eval_forgery_false_alarms_at_the_shipped_threshold(shared: Path, tmp_path: Path) -> None:
+    utkface = shared / "data" / "utkface"
+    if not (utkface / "labels.csv").is_file():
+        pytest.skip(f"{utkface} not found")
+    result = invoke("eval", "forgery-false-alarms", "--utkface", utkface, "--shipped", "--per-race-evaluation", 1,
+                    "--json", "--cache", tmp_path / "scores.sqlite")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["model"] == "sbi" and out["threshold"] == 0.7358 and out["faces"] == 5
+    assert set(out["false_alarms"]["original"]) >= {"overall", "gender", "race", "age_group"}

@@ -120,3 +120,21 @@ def test_crop_tighter_than_the_face_is_unavailable(forgery_analyzer, astronaut) 
     result = checker.check_rgb(inner)[0].result
     assert result.status == "unavailable" and "fills the image" in result.reason and result.is_fake is None
     assert checker.check_rgb(astronaut)[0].result.available
+
+
+def test_track_decision_in_analyze_has_a_null_is_fake_when_unknown(sbi_checker, faces_dir) -> None:
+    import cv2
+
+    from facetrust.forensics.check import ForgeryCheck
+
+    image = sbi_checker.analyzer.load(faces_dir / "examples" / "obama.jpg")
+    face = sbi_checker.detect(image)[0]
+    scale = 20.0 / (face.box[2] - face.box[0])  # too small: unavailable
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    unknown_frame = sbi_checker.check_rgb(small)[0].result.to_dict()
+    decided_frame = sbi_checker.check_rgb(image)[0].result.to_dict()
+    aggregate = ForgeryCheck(sbi_checker.analyzer, model="sbi").aggregate
+    unknown = aggregate([unknown_frame] * 2)
+    assert unknown["status"] == "unavailable" and unknown["is_fake"] is None and unknown["score"] is None
+    decided = aggregate([decided_frame, unknown_frame])
+    assert decided["is_fake"] is (decided["status"] == "fake") and decided["unavailable_frames"] == 1

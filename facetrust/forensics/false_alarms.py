@@ -77,7 +77,9 @@ def score_colour_faces(faces: Sequence[ColourFace], checkers: Mapping[str, Any],
                                    AGE_COLUMN: age_group(face.age), "split": face.split, "form": form}
             crop = found = reason = None
             for name, checker in checkers.items():
-                key = f"colour|{form}|{face.path.name}|{versions[name]}"
+                # a detector that declines gray faces gives other rows than the same weights without that rule
+                rule = "|colour-only" if getattr(checker.detector, "needs_colour", False) else ""
+                key = f"colour|{form}|{face.path.name}|{versions[name]}{rule}"
                 cached = cache.get(key)
                 if cached is None:
                     if image is None:

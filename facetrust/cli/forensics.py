@@ -14,7 +14,7 @@ def _describe(result: dict[str, Any]) -> str:
     if result["status"] == "unavailable":
         return f"[yellow]unavailable[/yellow]: {result.get('reason') or '; '.join(result.get('unavailable_reasons', []))}"
     colour = "red" if result["status"] == "fake" else "green"
-    return f"[{colour}]{result['status']}[/{colour}] {result['score']:.3f} (threshold {result['threshold']:.2f})"
+    return f"[{colour}]{result['status']}[/{colour}] {result['score']:.3f} (threshold {result['threshold']:.4g})"
 
 
 def _segments(record: dict[str, Any]) -> str:

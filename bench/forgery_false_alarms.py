@@ -1,12 +1,17 @@
 """False alarms of the forgery detectors on real colour faces (UTKFace), per gender and race.
 
     python bench/forgery_false_alarms.py [--sbi-model runs/sbi-rgbfreq-96.onnx] [--json out.json]
+    python bench/forgery_false_alarms.py --shipped [--model sbi] [--json out.json]   # whole evaluation split
 
 Thresholds come from the UTKFace calibration split (at most 3% of its real faces flagged, per crop
 form; the larger of the two), false alarms are counted on the evaluation split, both race-balanced
 as pre-registered in docs/forensics.md (100 / 150 faces per race). Prints the tables of
 :func:`facetrust.forensics.false_alarms.markdown_tables` at the calibrated thresholds and at 0.5.
 Scores are cached (``--cache``), so a rerun with another ``--sbi-model`` only scores that model.
+
+``--shipped``: no calibration; the whole evaluation split (1,902 faces, not race-balanced) scored by
+one model at its shipped threshold, with FPR per gender, race and age group
+(:func:`facetrust.forensics.false_alarms.false_alarms_at_threshold`).
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED  # noqa: E402
 
 from facetrust.forensics.cache import ScoreCache, default_score_cache  # noqa: E402
-from facetrust.forensics.false_alarms import evaluate_false_alarms, markdown_tables, meets_target  # noqa: E402
+from facetrust.forensics.false_alarms import (evaluate_false_alarms, false_alarms_at_threshold,  # noqa: E402
+                                              group_table, markdown_tables, meets_target, shipped_threshold)
 
 PER_RACE = {"calibration": 100, "evaluation": 150}
 
@@ -30,7 +36,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="score cache (default: the forgery score cache)")
     parser.add_argument("--json", type=Path, help="also write the full result here")
     parser.add_argument("--model", action="append", help="forgery model (repeatable; default: sbi and mesonet + fusion)")
+    parser.add_argument("--shipped", action="store_true",
+                        help="the whole evaluation split at the model's shipped threshold (one model, default sbi)")
     args = parser.parse_args()
+    if args.shipped:
+        shipped(args)
+        return
     with ScoreCache(args.cache or default_score_cache()) as cache:
         result = evaluate_false_alarms(SHARED / "data" / "utkface", args.model or ["sbi", "mesonet"], cache, args.sbi_model,
                                        per_race=PER_RACE, progress=True)
@@ -39,6 +50,19 @@ def main() -> None:
     print(markdown_tables(result, "at_0.5"))
     for model in result["models"]:
         print(model, "pre-registered (a)+(b):", meets_target(result, model))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+def shipped(args: argparse.Namespace) -> None:
+    model = (args.model or ["sbi"])[0]
+    threshold = shipped_threshold(model)
+    with ScoreCache(args.cache or default_score_cache()) as cache:
+        result = false_alarms_at_threshold(SHARED / "data" / "utkface", model, threshold, cache, args.sbi_model,
+                                           progress=True)
+    print(f"{model} ({result['version']}) at {threshold}: {result['faces']} faces of the {result['split']} split\n")
+    print(group_table(result))
+    print("target (overall <= 5%, no gender/race group above 2x overall):", result["target"])
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 

@@ -1,12 +1,13 @@
 """Compare trained SBI models on colour faces without any deepfake evaluation data.
 
     python bench/sbi_candidates.py runA/sbi-rgbfreq-96.onnx runB/sbi-rgbfreq-96.onnx [--lfw-images 6000]
+    python bench/sbi_candidates.py facetrust/models/forensics/sbi-rgbfreq-96.onnx --utkface   # second pass
 
 For each ONNX model written by ``facetrust.forensics.training.train_sbi``:
 
 * the colour faces of the trainer's held-out validation sources (same files, seed and
-  split as training with ``--lfw-images``): AUC of real vs self-blended, and how many
-  real ones score P(fake) >= 0.5;
+  split as training with ``--lfw-images``, ``--seed`` and ``--utkface``): AUC of real vs
+  self-blended, and how many real ones score P(fake) >= 0.5 and >= the shipped threshold;
 * P(fake) of real colour photos that neither training nor ``shared/data/deepfake``
   uses: scikit-image's astronaut, matplotlib's Grace Hopper and the three photos of
   ``shared/data/spoof`` (printed and replayed photos are real faces, not forgeries),
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--lfw-images", type=int, default=6000, help="as given to train_sbi")
     parser.add_argument("--seed", type=int, default=0, help="as given to train_sbi")
+    parser.add_argument("--utkface", action="store_true", help="as given to train_sbi (the second-pass data)")
     parser.add_argument("--dfdc", action="store_true", help="also score shared/data/deepfake/labels.csv")
     parser.add_argument("--with-mesonet", action="store_true", help="with --dfdc: also MesoNet and the fusion")
     parser.add_argument("--cache", type=Path, help="with --dfdc: score cache (default: none)")
@@ -81,18 +83,21 @@ def main() -> None:
 
 
 def colour_table(args: argparse.Namespace) -> None:
-    files = training_files(SHARED, args.lfw_images, args.seed)
+    files = training_files(SHARED, args.lfw_images, args.seed, args.utkface)
     cached = cache_dir().parent / "forensics" / f"sbi_faces_{files_digest(files)[:16]}_{INPUT_SIZE}.npz"
     if not cached.is_file():
-        sys.exit(f"{cached} not found: run train_sbi with --lfw-images {args.lfw_images} --seed {args.seed} first")
+        sys.exit(f"{cached} not found: run train_sbi with --lfw-images {args.lfw_images} --seed {args.seed}"
+                 f"{' --utkface' if args.utkface else ''} first")
     faces = FaceSet.load(cached)
     _, validation = split_by_source(faces, args.seed)
     colour = validation[faces.colour[validation]]
     sources = sorted({os.path.basename(s.split("#")[0]) for s in faces.sources[colour]})
-    print(f"{len(colour)} held-out colour validation faces from {len(sources)} files: {', '.join(sources)}")
+    print(f"{len(colour)} held-out colour validation faces from {len(sources)} files"
+          + (f": {', '.join(sources)}" if len(sources) <= 30 else ""))
     photos = outside_photos()
-    print("| model | P(fake) of " + ", ".join(photos) + " | flagged at 0.5 | held-out colour faces flagged | "
-          "colour AUC real vs self-blend |\n|---|---|---|---|---|")
+    shipped = sbi.SBIDetector.default_threshold
+    print("| model | P(fake) of " + ", ".join(photos) + f" | flagged at 0.5 / {shipped} | held-out colour faces "
+          f"flagged at 0.5 / {shipped} | colour AUC real vs self-blend |\n|---|---|---|---|---|")
     for model in args.models:
         session = onnx_session(model, "cpu")
         rng = np.random.default_rng(args.seed + 1)
@@ -105,8 +110,9 @@ def colour_table(args: argparse.Namespace) -> None:
         use_model(model)
         checker = ForgeryChecker("sbi")
         scores = [checker.check_rgb(image)[0].result.score for image in photos.values()]
-        print(f"| {model} | {', '.join(f'{v:.2f}' for v in scores)} | {sum(v >= 0.5 for v in scores)} of {len(scores)} "
-              f"| {int(np.sum(real_scores >= 0.5))} of {len(real)} | {colour_auc:.3f} |")
+        print(f"| {model} | {', '.join(f'{v:.2f}' for v in scores)} | {sum(v >= 0.5 for v in scores)} / "
+              f"{sum(v >= shipped for v in scores)} of {len(scores)} | {int(np.sum(real_scores >= 0.5))} / "
+              f"{int(np.sum(real_scores >= shipped))} of {len(real)} | {colour_auc:.3f} |")
 
 
 def dfdc_auc(with_mesonet: bool = False, cache: Path | None = None) -> dict[str, dict[str, float]]:

@@ -216,21 +216,31 @@ def forgery_false_alarms(
     sbi_model: Optional[Path] = typer.Option(None, "--sbi-model", help="Score this trained SBI ONNX file as sbi (a candidate)."),
     per_race_calibration: Optional[int] = typer.Option(None, "--per-race-calibration", help="At most N calibration faces per race."),
     per_race_evaluation: Optional[int] = typer.Option(None, "--per-race-evaluation", help="At most N evaluation faces per race."),
+    shipped: bool = typer.Option(False, "--shipped", help="No calibration: the first model at its shipped threshold on the evaluation split, FPR per gender, race and age group."),
     as_json: bool = JsonOpt, device: str = typer.Option("cpu", "--device"),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Score cache for resuming (default ~/.cache/facetrust/forgery_scores.sqlite)."),
 ) -> None:
     """False alarms on real colour faces: thresholds from the calibration split, FPR per gender and race on the evaluation split."""
     from facetrust.forensics.cache import ScoreCache, default_score_cache
-    from facetrust.forensics.false_alarms import evaluate_false_alarms, markdown_tables
+    from facetrust.forensics.false_alarms import (evaluate_false_alarms, false_alarms_at_threshold, group_table,
+                                                  markdown_tables, shipped_threshold)
 
     with user_errors():
         with ScoreCache(cache or default_score_cache()) as store:
-            result = evaluate_false_alarms(utkface, list(forgery_model or ("sbi", "mesonet")), store,
-                                           None if sbi_model is None else str(sbi_model), device=device,
-                                           per_race={"calibration": per_race_calibration,
-                                                     "evaluation": per_race_evaluation}, progress=True)
+            if shipped:
+                model = (forgery_model or ["sbi"])[0]
+                result = false_alarms_at_threshold(utkface, model, shipped_threshold(model), store,
+                                                   None if sbi_model is None else str(sbi_model),
+                                                   per_race=per_race_evaluation, device=device, progress=True)
+            else:
+                result = evaluate_false_alarms(utkface, list(forgery_model or ("sbi", "mesonet")), store,
+                                               None if sbi_model is None else str(sbi_model), device=device,
+                                               per_race={"calibration": per_race_calibration,
+                                                         "evaluation": per_race_evaluation}, progress=True)
     if as_json:
         print_json(result)
+    elif shipped:
+        typer.echo(group_table(result))
     else:
         typer.echo(markdown_tables(result) + "\n" + markdown_tables(result, "at_0.5"))
 

@@ -14,7 +14,7 @@ def _describe(result: dict[str, Any]) -> str:
     if result["status"] == "unavailable":
         return f"[yellow]unavailable[/yellow]: {result.get('reason') or '; '.join(result.get('unavailable_reasons', []))}"
     colour = "red" if result["status"] == "fake" else "green"
-    return f"[{colour}]{result['status']}[/{colour}] {result['score']:.3f} (threshold {result['threshold']:.2f})"
+    return f"[{colour}]{result['status']}[/{colour}] {result['score']:.3f} (threshold {result['threshold']:.4g})"
 
 
 def _segments(record: dict[str, Any]) -> str:
@@ -57,7 +57,7 @@ def print_forgery_table(records: list[dict[str, Any]]) -> None:
 def forgery(
     inputs: list[str] = typer.Argument(..., help="Images, videos, folders (recursive) or globs."),
     model: str = typer.Option(DEFAULT_FORGERY_DETECTOR, "--model", "-m", help="Forgery model: sbi (default), fusion (mean of sbi and mesonet), mesonet, meso4-df, …"),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Threshold on P(fake) (default 0.5)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Threshold on P(fake) (default: the model's operating threshold, e.g. sbi 0.7358, fusion 0.8577, MesoNet 0.5)."),
     detector: str = typer.Option(DEFAULT_CHECK_DETECTOR, "--detector", "-d", help="Face detector that finds the faces to check."),
     face_detector: Optional[str] = typer.Option(None, "--face-detector", hidden=True, help="Deprecated spelling of --detector."),
     crops: bool = typer.Option(False, "--crops", help="Inputs are face crops: use the whole image where no face is found."),

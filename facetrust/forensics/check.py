@@ -31,5 +31,8 @@ class ForgeryCheck:
         self.checker.detector  # noqa: B018 - the property loads the model
 
     def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
-        """Track decision: mean P(fake) over the frames with a score (as :mod:`facetrust.forensics.video`)."""
-        return mean_decision(results, "fake", "real")
+        """Track decision: mean P(fake) over the frames with a score (as :mod:`facetrust.forensics.video`);
+        ``is_fake`` None when no frame has one (unknown, not "real")."""
+        decision = mean_decision(results, "fake", "real")
+        return {"status": decision["status"], "is_fake": None if decision["status"] == "unavailable"
+                else decision["status"] == "fake", **decision}

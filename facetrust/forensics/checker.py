@@ -172,8 +172,8 @@ class ForgeryChecker:
         if reason is not None:
             return self._unavailable(reason)
         if getattr(self.detector, "needs_colour", False) and is_gray(_face_region(image, face)):
-            return self._unavailable(f"grayscale face: {self.name} reads colour and was trained on colour faces "
-                                     "only (the sbi model reads luminance)")
+            return self._unavailable(f"grayscale face: {self.name} was trained or calibrated on colour faces "
+                                     "only; its threshold does not hold for gray faces")
         scores = self.detector.predict(image, face.landmarks)
         if scores.crop_to_image is not None:
             share = crop_inside_share(scores.crop_to_image, scores.crop_size, image.shape)

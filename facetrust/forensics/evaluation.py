@@ -13,7 +13,8 @@ paths resolve against ``root`` (default: the CSV's folder).
   the file name, names the video (e.g. ``^([a-z]+)-`` for DFDC crops ``abcd-004-01.png``);
   the group's score is the mean of its images'. Identity drift is scored for videos only.
 * **Metrics**: AUC, average precision (AP), EER, and accuracy / TPR / FPR at the
-  detector's operating point (threshold 0.5, not fitted to the data). Faces that get no
+  detector's own operating point (its ``default_threshold``: sbi 0.7358, fusion 0.8577,
+  MesoNet 0.5; not fitted to the data). Faces that get no
   decision (too small, none detected) are counted as unavailable and left out.
 * **Per method**: the rows of each method; when a method has one class only (fakes of
   one manipulation), its fakes are scored against all real rows.
@@ -319,7 +320,7 @@ def evaluate_forgery(items: Sequence[LabelledItem], detectors: Sequence[str] = (
     errors = [f"{item.path.name}: {r.error}" for item, r in zip(items, clean) if r is not None and r.error]
     result = {
         "protocol": "forgery detection",
-        "configuration": {name: {"detector": name, "version": detector_version(name), "threshold": threshold,
+        "configuration": {name: {"detector": name, "version": detector_version(name), "threshold": thresholds[name],
                                  "faces": face_detector, "crop_fallback": crop_fallback}
                           for name in detectors},
         "dataset": {"items": len(items), "videos": sum(i.is_video for i in items),
@@ -329,8 +330,9 @@ def evaluate_forgery(items: Sequence[LabelledItem], detectors: Sequence[str] = (
         "metrics": metrics,
         "per_method_frame_level": per_method,
         "robustness_frame_auc_images": robustness,
-        "notes": [*errors, "positive class = fake; scores are P(fake); operating point = threshold "
-                  f"{threshold} (not fitted to this data)",
+        "notes": [*errors, "positive class = fake; scores are P(fake); operating point = each model's threshold ("
+                  + ", ".join(f"{name} {thresholds[name]}" for name in metrics if name in thresholds)
+                  + "; not fitted to this data)",
                   "robustness: image rows only, faces re-detected on each perturbed image"],
     }
     return result, curves

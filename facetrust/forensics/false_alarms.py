@@ -22,13 +22,25 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from facetrust.forensics.cache import ScoreCache
-from facetrust.forensics.colour_faces import ColourFace
+from facetrust.forensics.colour_faces import ColourFace, Split
 from facetrust.progress import Progress, track
 
 CROP_FORMS = ("original", "aligned112")
 #: Calibration target: at most this share of the calibration split's real faces at or above the threshold.
 CALIBRATION_FPR = 0.03
 GROUP_COLUMNS = ("gender", "race")
+#: Reported beside the gender and race groups; not part of the pre-registered target.
+AGE_COLUMN = "age_group"
+
+
+def age_group(age: int | None) -> str | None:
+    """The age bin of ``age`` in the bins the attribute evaluation uses (``AGE_BINS``), e.g. ``"20-29"``."""
+    from facetrust.attributes.evaluation import AGE_BINS
+
+    if age is None:
+        return None
+    low, high = next((a, b) for a, b in zip(AGE_BINS[:-1], AGE_BINS[1:]) if age < b)
+    return f"{low}-{high - 1}" if high < AGE_BINS[-1] else f"{low}+"
 
 
 def crop_form(image: np.ndarray, form: str, analyzer: Any) -> tuple[np.ndarray | None, str | None]:
@@ -62,10 +74,12 @@ def score_colour_faces(faces: Sequence[ColourFace], checkers: Mapping[str, Any],
         image = None
         for form in CROP_FORMS:
             row: dict[str, Any] = {"file": face.path.name, "gender": face.gender, "race": face.race,
-                                   "split": face.split, "form": form}
+                                   AGE_COLUMN: age_group(face.age), "split": face.split, "form": form}
             crop = found = reason = None
             for name, checker in checkers.items():
-                key = f"colour|{form}|{face.path.name}|{versions[name]}"
+                # a detector that declines gray faces gives other rows than the same weights without that rule
+                rule = "|colour-only" if getattr(checker.detector, "needs_colour", False) else ""
+                key = f"colour|{form}|{face.path.name}|{versions[name]}{rule}"
                 cached = cache.get(key)
                 if cached is None:
                     if image is None:
@@ -102,9 +116,11 @@ def calibrated_threshold(scores: Sequence[float], fpr: float = CALIBRATION_FPR) 
     return min(1.0, math.floor(above * 1e4 + 1) / 1e4)
 
 
-def false_alarm_rates(rows: Sequence[Mapping[str, Any]], model: str, threshold: float) -> dict[str, Any]:
-    """FPR at ``threshold`` of ``model``'s column: overall and per gender and race group, each with
-    a 95% bootstrap interval; per column, the largest group FPR over the overall one."""
+def false_alarm_rates(rows: Sequence[Mapping[str, Any]], model: str, threshold: float,
+                      columns: Sequence[str] = GROUP_COLUMNS) -> dict[str, Any]:
+    """FPR at ``threshold`` of ``model``'s column: overall and per group of each of ``columns``
+    (default gender and race), each with a 95% bootstrap interval; per column, the largest group
+    FPR over the overall one. Rows without a value in a column are left out of its groups."""
     from facetrust.attributes.evaluation import bootstrap_ci
 
     scored = [r for r in rows if r[model] is not None]
@@ -117,13 +133,20 @@ def false_alarm_rates(rows: Sequence[Mapping[str, Any]], model: str, threshold: 
     overall = summary(scored)
     out: dict[str, Any] = {"model": model, "threshold": threshold, "overall": overall,
                            "unavailable": len(rows) - len(scored)}
-    for column in GROUP_COLUMNS:
-        groups = {g: summary([r for r in scored if r[column] == g]) for g in sorted({r[column] for r in scored})}
+    for column in columns:
+        names = sorted({r[column] for r in scored if r[column] is not None}, key=_group_order)
+        groups = {g: summary([r for r in scored if r[column] == g]) for g in names}
         worst = max(groups, key=lambda g: groups[g]["fpr"]) if groups else None
         ratio = (groups[worst]["fpr"] / overall["fpr"]) if worst and overall["fpr"] else None
         out[column] = {"groups": groups, "worst": worst,
                        "max_over_overall": None if ratio is None else round(ratio, 3)}
     return out
+
+
+def _group_order(name: str) -> tuple[int, str]:
+    """Age bins in numeric order ("3-9" before "10-19"), other group names alphabetically."""
+    head = name.split("-")[0].rstrip("+")
+    return (int(head), name) if head.isdigit() else (-1, name)
 
 
 def build_checkers(models: Sequence[str], sbi_model_file: str | None = None,
@@ -224,12 +247,60 @@ TARGET_FPR, TARGET_GROUP_RATIO = 0.05, 2.0
 
 def meets_target(result: Mapping[str, Any], model: str) -> dict[str, Any]:
     """Criteria (a) and (b) of the pre-registered rule for ``model`` at its calibrated threshold."""
+    return target_check({form: result["false_alarms"][model][form]["calibrated"] for form in CROP_FORMS})
+
+
+def target_check(rates_per_form: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Criteria (a) and (b) on :func:`false_alarm_rates` results, one per crop form."""
     out: dict[str, Any] = {}
-    for form in CROP_FORMS:
-        rates = result["false_alarms"][model][form]["calibrated"]
+    for form, rates in rates_per_form.items():
         ratios = [rates[column]["max_over_overall"] for column in GROUP_COLUMNS]
         out[form] = {"fpr_ok": rates["overall"]["fpr"] <= TARGET_FPR,
                      "groups_ok": all(r is not None and r <= TARGET_GROUP_RATIO for r in ratios)
                      or rates["overall"]["false_alarms"] == 0}
     out["passes"] = all(v["fpr_ok"] and v["groups_ok"] for v in out.values())
     return out
+
+
+def shipped_threshold(model: str) -> float:
+    """The operating threshold ``model`` ships with (its ``default_threshold``, else 0.5)."""
+    from facetrust.forensics import FORGERY_DETECTORS
+    from facetrust.forensics.checker import DEFAULT_THRESHOLD
+
+    return float(getattr(FORGERY_DETECTORS.get_class(model), "default_threshold", DEFAULT_THRESHOLD))
+
+
+def false_alarms_at_threshold(root: Any, model: str, threshold: float, cache: ScoreCache,
+                              sbi_model_file: str | None = None, split: Split = "evaluation",
+                              per_race: int | None = None, device: str = "cpu",
+                              progress: Progress = False) -> dict[str, Any]:
+    """False alarms of one model at a fixed ``threshold`` (e.g. the shipped one) on a whole split:
+    per crop form, :func:`false_alarm_rates` per gender, race and age group, and the target check
+    (:func:`target_check`; age groups are reported, not part of it). No threshold is fitted."""
+    from facetrust.forensics.colour_faces import read_utkface
+
+    checkers, versions = build_checkers([model], sbi_model_file, device)
+    rows = score_colour_faces(read_utkface(root, split, per_race), checkers, versions, cache, progress)
+    rates = {form: false_alarm_rates([r for r in rows if r["form"] == form], model, threshold,
+                                     GROUP_COLUMNS + (AGE_COLUMN,)) for form in CROP_FORMS}
+    return {"model": model, "version": versions[model], "split": split, "per_race": per_race,
+            "threshold": threshold, "faces": len(rows) // len(CROP_FORMS), "false_alarms": rates,
+            "target": target_check(rates)}
+
+
+def group_table(result: Mapping[str, Any]) -> str:
+    """Markdown of :func:`false_alarms_at_threshold`' result: one row per group (overall, then each
+    gender, race and age group), one column per crop form with FPR [95% CI] (alarms/faces)."""
+    rates = result["false_alarms"]
+    forms = list(rates)
+    lines = ["| group | " + " | ".join(forms) + " |", "|---" * (len(forms) + 1) + "|",
+             "| **overall** | " + " | ".join(_percent(rates[f]["overall"]) for f in forms) + " |"]
+    for column in GROUP_COLUMNS + (AGE_COLUMN,):
+        for group in rates[forms[0]][column]["groups"]:
+            cells = [_percent(rates[f][column]["groups"][group]) if group in rates[f][column]["groups"] else "–"
+                     for f in forms]
+            lines.append(f"| {column.split('_')[0]} {group} | " + " | ".join(cells) + " |")
+        lines.append(f"| *max/overall, {column.split('_')[0]}* | "
+                     + " | ".join(f"{rates[f][column]['max_over_overall']} ({rates[f][column]['worst']})" for f in forms)
+                     + " |")
+    return "\n".join(lines) + "\n"

@@ -45,6 +45,9 @@ class SBIDetector:
     #: Calibrated on the UTKFace calibration split (at most 3% of its real colour faces flagged, as
     #: 200x200 crops and as 112x112 aligned crops; docs/forensics.md) — not on any evaluation data.
     default_threshold = 0.7358
+    #: The threshold holds for colour faces only: on real grayscale faces it flags 5.4%, twice the
+    #: colour rate (bench/sbi_gray_false_alarms.py), so a gray face is ``unavailable``.
+    needs_colour = True
     zoo_models: tuple[str, ...] = ()
     packaged_sha256 = (MODEL_SHA256,)
 

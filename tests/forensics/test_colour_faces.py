@@ -74,3 +74,28 @@ def test_real_colour_faces_scored_in_both_crop_forms_with_group_rates(utkface, t
     assert rates["overall"]["n"] == 5 and set(rates["race"]["groups"]) == {"asian", "black", "indian", "others", "white"}
     flagged = sum(r["sbi"] >= 0.5 for r in rows if r["form"] == "aligned112")
     assert rates["overall"]["false_alarms"] == flagged
+
+
+def test_age_groups_use_the_attribute_bins() -> None:
+    from facetrust.forensics.false_alarms import age_group
+
+    assert [age_group(a) for a in (0, 2, 3, 19, 20, 69, 70, 116, None)] == [
+        "0-2", "0-2", "3-9", "10-19", "20-29", "60-69", "70+", "70+", None]
+
+
+def test_false_alarms_at_the_shipped_threshold_per_gender_race_and_age(utkface, tmp_path: Path) -> None:
+    from facetrust.forensics.cache import ScoreCache
+    from facetrust.forensics.false_alarms import CROP_FORMS, false_alarms_at_threshold, group_table
+    from facetrust.forensics.sbi import SBIDetector
+
+    with ScoreCache(tmp_path / "scores.sqlite") as cache:
+        result = false_alarms_at_threshold(utkface, "sbi", SBIDetector.default_threshold, cache, per_race=1)
+    assert result["faces"] == 5 and result["threshold"] == 0.7358  # no threshold is fitted
+    for form in CROP_FORMS:
+        rates = result["false_alarms"][form]
+        ages = rates["age_group"]["groups"]
+        assert sum(g["n"] for g in ages.values()) == rates["overall"]["n"] == 5
+        assert sum(g["false_alarms"] for g in rates["race"]["groups"].values()) == rates["overall"]["false_alarms"]
+    assert set(result["target"]) == {*CROP_FORMS, "passes"}
+    table = group_table(result)
+    assert "| **overall** |" in table and "| race white |" in table and "| age " in table

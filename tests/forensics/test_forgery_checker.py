@@ -97,18 +97,18 @@ def test_per_model_scores_are_reported_like_liveness(forgery_analyzer, astronaut
     assert alone["model_scores"]["sbi"] == pytest.approx(fused["model_scores"]["sbi"], abs=1e-6)
 
 
-def test_grayscale_face_is_unavailable_for_colour_models_only(forgery_analyzer, astronaut, sbi_checker) -> None:
+def test_grayscale_face_is_unavailable(forgery_analyzer, astronaut, sbi_checker) -> None:
     import cv2
 
     from facetrust.forensics.checker import ForgeryChecker
 
     gray = cv2.cvtColor(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-    for name in ("mesonet", "fusion"):
+    for name in ("mesonet", "fusion", "sbi"):  # sbi reads luminance, but its threshold is calibrated on colour
         result = ForgeryChecker(name, analyzer=forgery_analyzer).check_rgb(gray)[0].result
         assert result.status == "unavailable" and "grayscale" in result.reason
         data = result.to_dict()
         assert data["is_fake"] is None and data["score"] is None and data["model_scores"] == {}
-    assert sbi_checker.check_rgb(gray)[0].result.available  # the luminance model reads gray faces
+    assert sbi_checker.check_rgb(astronaut)[0].result.available  # the same face in colour is judged
 
 
 def test_crop_tighter_than_the_face_is_unavailable(forgery_analyzer, astronaut) -> None:
@@ -120,3 +120,21 @@ def test_crop_tighter_than_the_face_is_unavailable(forgery_analyzer, astronaut) 
     result = checker.check_rgb(inner)[0].result
     assert result.status == "unavailable" and "fills the image" in result.reason and result.is_fake is None
     assert checker.check_rgb(astronaut)[0].result.available
+
+
+def test_track_decision_in_analyze_has_a_null_is_fake_when_unknown(sbi_checker, faces_dir) -> None:
+    import cv2
+
+    from facetrust.forensics.check import ForgeryCheck
+
+    image = sbi_checker.analyzer.load(faces_dir / "examples" / "obama.jpg")
+    face = sbi_checker.detect(image)[0]
+    scale = 20.0 / (face.box[2] - face.box[0])  # too small: unavailable
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    unknown_frame = sbi_checker.check_rgb(small)[0].result.to_dict()
+    decided_frame = sbi_checker.check_rgb(image)[0].result.to_dict()
+    aggregate = ForgeryCheck(sbi_checker.analyzer, model="sbi").aggregate
+    unknown = aggregate([unknown_frame] * 2)
+    assert unknown["status"] == "unavailable" and unknown["is_fake"] is None and unknown["score"] is None
+    decided = aggregate([decided_frame, unknown_frame])
+    assert decided["is_fake"] is (decided["status"] == "fake") and decided["unavailable_frames"] == 1

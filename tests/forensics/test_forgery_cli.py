@@ -66,3 +66,41 @@ def test_eval_forgery_false_alarms_json(shared: Path, tmp_path: Path) -> None:
     assert set(rates["gender"]["groups"]) == {"female", "male"}
     bad = invoke("eval", "forgery-false-alarms", "--utkface", tmp_path)
     assert bad.exit_code == 1 and "no UTKFace labels file" in bad.stderr
+
+
+def test_eval_forgery_false_alarms_at_the_shipped_threshold(shared: Path, tmp_path: Path) -> None:
+    utkface = shared / "data" / "utkface"
+    if not (utkface / "labels.csv").is_file():
+        pytest.skip(f"{utkface} not found")
+    result = invoke("eval", "forgery-false-alarms", "--utkface", utkface, "--shipped", "--per-race-evaluation", 1,
+                    "--json", "--cache", tmp_path / "scores.sqlite")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["model"] == "sbi" and out["threshold"] == 0.7358 and out["faces"] == 5
+    assert set(out["false_alarms"]["original"]) >= {"overall", "gender", "race", "age_group"}
+
+
+def test_no_face_rule_video_unavailable_exit_0_image_error_exit_1(tmp_path: Path) -> None:
+    """The rule both `forgery` and `liveness check` follow (docs/cli.md): a video always has a
+    video-level result, `unavailable` with `is_fake: null` when no sampled frame has a face (exit 0);
+    an image without a face has no result at all, so it is an input error (exit 1)."""
+    import cv2
+    from skimage import data
+
+    frame = cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR)
+    video, image = tmp_path / "coffee.avi", tmp_path / "coffee.png"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (frame.shape[1], frame.shape[0]))
+    for _ in range(3):
+        writer.write(frame)
+    writer.release()
+    cv2.imwrite(str(image), frame)
+    for command in (["forgery"], ["liveness", "check"]):
+        alone = invoke(*command, video, "--every", 0, "--json")
+        assert alone.exit_code == 0, alone.output
+        [record] = json.loads(alone.stdout)
+        unknown = "is_fake" if command == ["forgery"] else "is_live"
+        assert record["status"] == "unavailable" and record[unknown] is None and record["score"] is None
+        assert record["reason"] == "no face in any of the 3 sampled frames"
+        both = invoke(*command, video, image, "--every", 0, "--json")
+        assert both.exit_code == 1
+        assert [r.get("error") for r in json.loads(both.stdout)] == [None, f"no face found in {image}"]

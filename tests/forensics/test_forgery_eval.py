@@ -78,5 +78,7 @@ def test_evaluate_forgery_end_to_end_and_resumes_from_cache(small_labels: Path, 
     assert metrics["sbi"]["video"]["n_real"] >= 1 and metrics["sbi"]["video"]["n_fake"] >= 1
     assert set(result["per_method_frame_level"]["sbi"]) == {"dfdc", "mesonet-df"}
     assert set(result["robustness_frame_auc_images"]["fusion"]) == {"clean", "jpeg:50"}
+    # each model is reported at its own operating point (sbi's calibrated one, MesoNet's 0.5)
+    assert {n: c["threshold"] for n, c in result["configuration"].items()} == {"sbi": 0.7358, "meso4-df": 0.5}
     paths = write_forgery_report(result, curves, tmp_path / "report")
     assert paths["html"].is_file() and (tmp_path / "report" / "roc_frame.png").is_file()

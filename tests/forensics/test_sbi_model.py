@@ -17,7 +17,18 @@ def test_shipped_model_matches_recorded_checksum_and_recipe() -> None:
     recipe = json.loads(resources.files("facetrust").joinpath("models/forensics/sbi-rgbfreq-96.json").read_text())
     assert recipe["sha256"] == sha256_of(path)
     assert path.stat().st_size < 2_000_000
-    assert not any("deepfake" in f for f in recipe["data"]["file_list"])  # never trained on evaluation data
+
+
+def test_recipe_pins_the_training_files_without_listing_them(shared) -> None:
+    from facetrust.forensics.training.data import regenerate_training_files
+
+    text = resources.files("facetrust").joinpath("models/forensics/sbi-rgbfreq-96.json").read_text()
+    data = json.loads(text)["data"]
+    assert "file_list" not in data and len(text) < 10_000  # the list is regenerated, not shipped
+    files, checks = regenerate_training_files(shared.resolve(), data)
+    assert checks == {"files": True, "files_per_folder": True, "file_names_sha256": True}
+    assert len(files) == 12_928
+    assert not any("deepfake" in str(f) for f in files)  # never trained on evaluation data
 
 
 def test_model_inputs_reject_wrong_shapes() -> None:

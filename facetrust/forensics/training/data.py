@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -112,3 +113,38 @@ def files_digest(files: list[Path]) -> str:
     for path in files:
         digest.update(f"{path.parent.name}/{path.name}:{sha256_of(path)}\n".encode())
     return digest.hexdigest()
+
+
+def file_names_sha256(shared: Path, files: list[Path]) -> str:
+    """sha256 of the sorted file names relative to ``shared``, one per line (``\\n``-terminated):
+    pins the exact file list without shipping it (the recipe records this, not the list)."""
+    names = sorted(str(path.relative_to(shared)) for path in files)
+    return hashlib.sha256("".join(name + "\n" for name in names).encode()).hexdigest()
+
+
+def file_rule(lfw_images: int, seed: int, utkface: bool) -> dict[str, Any]:
+    """The arguments of :func:`training_files` that regenerate a model's file list, as the recipe records them."""
+    return {"function": f"{__name__}.training_files", "lfw_images": lfw_images, "seed": seed, "utkface": utkface}
+
+
+def files_per_folder(shared: Path, files: list[Path]) -> dict[str, int]:
+    """Number of files per top folder under ``shared/data`` (faces, lfw, utkface)."""
+    counts: dict[str, int] = {}
+    for path in files:
+        folder = path.relative_to(shared).parts[1]
+        counts[folder] = counts.get(folder, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def regenerate_training_files(shared: Path, data: Mapping[str, Any], content: bool = False) -> tuple[list[Path], dict[str, bool]]:
+    """The file list of a recipe's ``data`` section, rebuilt from its ``file_rule``, and which recorded
+    values it reproduces: count, per-folder counts, names digest and (``content=True``, slower: every
+    file is hashed) the content digest :func:`files_digest`."""
+    rule = data["file_rule"]
+    files = training_files(shared, int(rule["lfw_images"]), int(rule["seed"]), bool(rule["utkface"]))
+    checks = {"files": len(files) == data["files"],
+              "files_per_folder": files_per_folder(shared, files) == data["files_per_folder"],
+              "file_names_sha256": file_names_sha256(shared, files) == data["file_names_sha256"]}
+    if content:
+        checks["files_sha256_digest"] = files_digest(files) == data["files_sha256_digest"]
+    return files, checks

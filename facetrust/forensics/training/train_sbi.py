@@ -15,7 +15,8 @@ Training stops after ``--seconds`` of wall time or Ctrl-C (cosine learning-rate 
 the final weights are exported — no checkpoint is picked on any evaluation data. The loss of every step is
 appended to ``<out>.loss.csv``; the weights are saved to ``<out>.ckpt.pt`` every ``--checkpoint-every``
 seconds, and ``--init CKPT --seconds 0`` exports a checkpoint of an interrupted run. A recipe JSON next
-to the model records the data (file list digest and counts), the settings, the proxy
+to the model records the data (the rule that regenerates the file list, its counts and digests —
+``bench/sbi_training_files.py`` rebuilds and verifies it), the settings, the proxy
 validation AUC on held-out source files, and the sha256 of the ONNX file.
 """
 from __future__ import annotations
@@ -33,7 +34,8 @@ import numpy as np
 
 from facetrust.forensics.sbi_inputs import CROP_MARGIN, HEATMAP_SIZE, INPUT_SIZE, model_inputs
 from facetrust.forensics.synthesis import blend_clip, self_blend
-from facetrust.forensics.training.data import FaceSet, build_face_set, files_digest, training_files
+from facetrust.forensics.training.data import (FaceSet, build_face_set, file_names_sha256, file_rule, files_digest,
+                                               files_per_folder, training_files)
 
 MIN_FACE_SIDE = 32
 VALIDATION_SHARE = 0.15
@@ -358,15 +360,16 @@ def main(argv: list[str] | None = None) -> None:
                        args.out.with_suffix(".ckpt.pt"), args.checkpoint_every, args.init)
     validation = evaluate(net, faces, val_idx, args.seed + 1)
     max_diff = export(net, args.out)
-    relative = sorted(str(p.relative_to(args.shared)) for p in files)
     recipe = {
         "model": args.out.name, "sha256": sha256_of(args.out), "bytes": args.out.stat().st_size,
         "input": {"size": INPUT_SIZE, "crop_margin": CROP_MARGIN, "heatmap_size": HEATMAP_SIZE,
                   "spatial_branch": "luminance" if args.luminance else "rgb"},
-        "data": {"files": len(files), "files_sha256_digest": digest, "faces": int(len(faces.crops)),
-                 "colour_faces": int(faces.colour.sum()), "train_faces": int(len(train_idx)),
-                 "validation_faces": int(len(val_idx)), "lfw_images": args.lfw_images,
-                 "file_list": relative},
+        "data": {"files": len(files), "file_rule": file_rule(args.lfw_images, args.seed, args.utkface),
+                 "files_per_folder": files_per_folder(args.shared, files),
+                 "file_names_sha256": file_names_sha256(args.shared, files), "files_sha256_digest": digest,
+                 "faces": int(len(faces.crops)), "colour_faces": int(faces.colour.sum()),
+                 "train_faces": int(len(train_idx)), "validation_faces": int(len(val_idx)),
+                 "lfw_images": args.lfw_images},
         "settings": {"seconds": args.seconds, "batch_pairs": args.batch_pairs, "lr": args.lr, "seed": args.seed,
                      "optimizer": "AdamW(weight_decay=1e-4), cosine decay over the time budget",
                      "loss": "BCE(score) + BCE(24x24 blending mask)", "torch_threads": args.threads,

@@ -53,3 +53,10 @@ def test_adversarial_on_dlib_fails_with_one_line(shared):
                "-r", "dlib-resnet")
     assert out.returncode != 0
     assert len(out.stderr.strip().splitlines()) == 1 and "not differentiable" in out.stderr
+
+
+def test_adversarial_unknown_attack_fails_with_one_line(shared):
+    out = _cli("adversarial", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               "-r", "mobilefacenet", "--attack", "cw")
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1 and "unknown attack 'cw'" in out.stderr

@@ -183,15 +183,16 @@ class PhotoAttacker:
         region = np.stack([face_mask(m, photo.shape) for m, photo in zip(matrices, photos)])
         if name == "eyes":
             region &= np.stack([eye_mask(d.landmarks, photo.shape) for d, photo in zip(detections, photos)])
-        self.decision.grid = torch.tensor(np.stack([sampling_grid(m, photo.shape) for m, photo in zip(matrices, photos)]))
+        grids = [sampling_grid(m, photo.shape) for m, photo in zip(matrices, photos)]
+        self.decision.grid = torch.tensor(np.stack(grids))
         self.decision.enrolled = torch.tensor(np.asarray(enrolled, dtype=np.float32))
         x = np.stack(photos).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
         classifier = PyTorchClassifier(self.decision, loss=torch.nn.CrossEntropyLoss(), input_shape=x.shape[1:],
                                        nb_classes=2, clip_values=(0.0, 1.0))
         mask = np.repeat(region[:, None], 3, axis=1).astype(np.float32)
-        generated = _attack("pgd" if name == "eyes" else name, classifier, min(eps_255, 255) / 255.0,
-                            targeted=not same, batch=len(photos), steps=steps).generate(x, np.zeros(len(photos), dtype=int),
-                                                                           mask=mask)
+        attack = _attack("pgd" if name == "eyes" else name, classifier, min(eps_255, 255) / 255.0,
+                         targeted=not same, batch=len(photos), steps=steps)
+        generated = attack.generate(x, np.zeros(len(photos), dtype=int), mask=mask)
         rounded = np.clip(np.round(generated.transpose(0, 2, 3, 1) * 255), 0, 255).astype(np.uint8)
         # Outside the mask the photo is the original, byte for byte.
         return [np.where(r[..., None], a, photo) for r, a, photo in zip(region, rounded, photos)]
@@ -258,7 +259,8 @@ def audit_adversarial(pairs: Sequence[Pair], analyzer: Any, fmr: float, attacks:
     threshold = analyzer.threshold(fmr)
     scorers_config = {name: AnalyzerConfig(detector=analyzer.config.detector, recognizer=name) for name in transfer}
     attacker = PhotoAttacker(recognizer, threshold)
-    faces = detect_faces(list(dict.fromkeys(p for pair in pairs for p in (pair.path_a, pair.path_b))), analyzer, progress)
+    paths = list(dict.fromkeys(p for pair in pairs for p in (pair.path_a, pair.path_b)))
+    faces = detect_faces(paths, analyzer, progress)
     # The ArcFace alignment needs landmarks (a fallback box has none).
     usable = [p for p in pairs if all(path in faces and faces[path].detection.landmarks is not None
                                       for path in (p.path_a, p.path_b))]
@@ -321,7 +323,8 @@ def _rate(flags: Sequence[bool | None]) -> dict[str, Any]:
     return entry
 
 
-def _summary(usable: Sequence[Pair], targets: Sequence[Pair], threshold: float, fmr: float, steps: int, scorers: dict[str, Any],
+def _summary(usable: Sequence[Pair], targets: Sequence[Pair], threshold: float, fmr: float, steps: int,
+             scorers: dict[str, Any],
              clean_right: dict[str, dict[Pair, bool]], clean_flags: list[dict[str, bool | None]],
              outcomes: dict[tuple[str, float], dict[str, list[bool]]]) -> dict[str, Any]:
     result: dict[str, Any] = {

@@ -1,37 +1,76 @@
 """White-box adversarial attacks on a differentiable recognizer, with the
-adversarial-robustness-toolbox (ART): FGSM and PGD (L-inf), on the aligned face crop.
+adversarial-robustness-toolbox (ART): FGSM, PGD (L-inf) and a PGD restricted to the eye region
+(the adversarial-makeup / eyeglasses threat), made on the probe *photo*.
 
-The verification decision is wrapped as a 2-class classifier whose logits are
-``scale * [cosine(f(x), enrolled), threshold]``: class 0 = "same person". Dodging attacks a
-genuine pair's probe untargeted away from class 0; impersonation attacks an impostor pair's probe
-targeted to class 0. Success is measured with the deployed (ONNX) recognizer on the adversarial crop
-rounded to 8 bits, at the threshold for the audit FMR. Purification re-measures success after a
-JPEG re-encoding and a small Gaussian blur of the adversarial crop (facetrust.perturb).
+The attacked model is photo -> the recognizer's own alignment warp (bilinear, as cv2.warpAffine)
+-> recognizer -> verification decision, wrapped as a 2-class classifier whose logits are
+``scale * [cosine(f(x), enrolled), threshold]``: class 0 = "same person". Dodging attacks a genuine
+pair's probe untargeted away from class 0; impersonation attacks an impostor pair's probe targeted to
+class 0. ART's ``mask`` keeps every pixel outside the face region (the pixels the alignment reads) or,
+for ``eyes``, outside a band over both eyes unchanged, so the result is a real adversarial photo.
+
+Success is measured on that photo rounded to 8 bits: with the deployed (ONNX) recognizer re-aligning it
+from the clean detection, after purification (JPEG 75, a 1-px blur) of the whole photo, and (black-box
+transfer) with other recognizers, each with its own alignment and its own shipped threshold at the audit
+FMR. The quality, liveness and forgery checks are run on the clean and on the attacked photos: how many
+they flag says whether they notice the attack. Rates carry Wilson 95% intervals.
 
 Only MobileFaceNet is differentiable here: its ONNX graph is converted to PyTorch with onnx2torch
 (the same weights the recognizer runs). Other recognizers (dlib-resnet) are a ConfigError.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import math
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from facetrust.errors import ConfigError
 from facetrust.evaluation.lfw import Pair
-from facetrust.perturb import blur, jpeg
+from facetrust.perturb import blur, jpeg, sunglasses
 
 DIFFERENTIABLE = ("mobilefacenet",)
-#: Purifications applied to the adversarial crop before it is re-measured.
-PURIFICATIONS = {"jpeg75": lambda crop: jpeg(crop, 75), "blur1": lambda crop: blur(crop, 1.0)}
+ATTACKS = ("fgsm", "pgd", "eyes")
+#: Black-box recognizers the photos are re-scored with by default (SFace is not in the model zoo).
+TRANSFER = ("edgeface-xs", "dlib-resnet", "reid-0095")
+#: Checks run on the clean and attacked photos, and the statuses that count as "flagged".
+CHECKS = {"quality": ("low",), "liveness": ("spoof",), "forgery": ("fake",)}
+#: Height of the eye band in eye distances (2 eye distances wide): the perturbation module's
+#: ``sunglasses`` occlusion at its middle severity, about where eyeglasses frames sit.
+EYE_BAND = 0.6
+#: Purifications applied to the adversarial photo before it is re-measured.
+PURIFICATIONS = {"jpeg75": lambda photo: jpeg(photo, 75), "blur1": lambda photo: blur(photo, 1.0)}
 _SCALE = 10.0
+#: PGD iterations (each of eps/4; more steps than 4 let it move back and forth inside the budget).
+PGD_STEPS = 10
 
 
-def torch_recognizer(recognizer: Any) -> Any:
-    """A PyTorch module x (1, 3, 112, 112) in [0, 1] -> L2-normalised embedding, equal to ``recognizer``."""
+def wilson(successes: int, trials: int) -> dict[str, Any]:
+    """Rate with its Wilson score 95% interval (None for no trials)."""
+    if trials == 0:
+        return {"rate": None, "successes": 0, "trials": 0, "ci95": None}
+    z, p = 1.959964, successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return {"rate": p, "successes": successes, "trials": trials,
+            "ci95": [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]}
+
+
+def _require_differentiable(recognizer: Any) -> None:
     if getattr(recognizer, "name", None) not in DIFFERENTIABLE:
         raise ConfigError(f"recognizer {getattr(recognizer, 'name', recognizer)!r} is not differentiable here: "
                           f"white-box attacks need one of {', '.join(DIFFERENTIABLE)}")
+
+
+def check_attacks(attacks: Sequence[str]) -> None:
+    unknown = [name for name in attacks if name not in ATTACKS]
+    if unknown:
+        raise ConfigError(f"unknown attack {', '.join(map(repr, unknown))}; known: {', '.join(ATTACKS)}")
+
+
+def torch_recognizer(recognizer: Any) -> Any:
+    """A PyTorch module x (N, 3, 112, 112) in [0, 1] -> L2-normalised embedding, equal to ``recognizer``."""
+    _require_differentiable(recognizer)
     import torch
     from onnx2torch import convert
 
@@ -49,94 +88,254 @@ def torch_recognizer(recognizer: Any) -> Any:
 
         def forward(self, x: Any) -> Any:
             z = (x - mean) / std
-            # The exported graph has a fixed batch of 1.
-            features = torch.cat([self.net(item[None]) for item in z])
+            # The exported graph ends in Reshape([1, -1]): its convolutions take a batch, the reshape
+            # flattens it row-major, so reshaping back to (N, -1) recovers one row per crop.
+            features = self.net(z).reshape(len(z), -1)
             if flip:
-                features = features + torch.cat([self.net(item[None]) for item in torch.flip(z, dims=[3])])
+                features = features + self.net(torch.flip(z, dims=[3])).reshape(len(z), -1)
             return torch.nn.functional.normalize(features, dim=1)
 
     return Embedder()
+
+
+def alignment_matrix(landmarks: np.ndarray) -> np.ndarray:
+    """The 2x3 photo -> 112x112 crop similarity warp of the ArcFace alignment (what MobileFaceNet uses)."""
+    from facetrust.alignment.similarity import ARCFACE_TEMPLATE_112, estimate_similarity
+
+    return estimate_similarity(np.asarray(landmarks).reshape(5, 2), ARCFACE_TEMPLATE_112)
+
+
+def sampling_grid(matrix: np.ndarray, shape: tuple[int, ...], size: int = 112) -> np.ndarray:
+    """(size, size, 2) grid for torch's grid_sample (align_corners=False) reproducing
+    cv2.warpAffine(photo, matrix, (size, size)) (pixel centres at integer coordinates)."""
+    import cv2
+
+    inverse = cv2.invertAffineTransform(matrix)
+    u, v = np.meshgrid(np.arange(size, dtype=np.float64), np.arange(size, dtype=np.float64))
+    source = np.stack([u, v, np.ones_like(u)], axis=-1) @ inverse.T
+    height, width = shape[:2]
+    return np.stack([(2 * source[..., 0] + 1) / width - 1, (2 * source[..., 1] + 1) / height - 1],
+                    axis=-1).astype(np.float32)
+
+
+def face_mask(matrix: np.ndarray, shape: tuple[int, ...], size: int = 112) -> np.ndarray:
+    """Boolean (H, W): the photo pixels the alignment reads (the only ones an attack may change)."""
+    import cv2
+
+    ones = np.ones((size, size), dtype=np.float32)
+    return cv2.warpAffine(ones, matrix, (shape[1], shape[0]), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) > 0
+
+
+def eye_mask(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Boolean (H, W): the band over both eyes (the perturbation module's sunglasses geometry)."""
+    band = sunglasses(np.ones(tuple(shape[:2]) + (1,), dtype=np.uint8), landmarks, EYE_BAND)
+    return band[..., 0] == 0
 
 
 def _decision(embedder: Any, threshold: float) -> Any:
     import torch
 
     class Decision(torch.nn.Module):
-        """Logits scale * [cosine to the enrolled embedding, threshold]: class 0 = accepted as the same person."""
+        """Photo -> alignment warp -> logits scale * [cosine to the enrolled embedding, threshold]
+        (class 0 = accepted as the same person). ``grid`` and ``enrolled`` hold one row per photo of
+        the batch being attacked (ART is given the whole batch at once)."""
 
         def __init__(self) -> None:
             super().__init__()
             self.embedder = embedder
+            self.grid = torch.zeros(1, 112, 112, 2)
             self.enrolled = torch.zeros(1, 1)
 
         def forward(self, x: Any) -> Any:
-            similarity = self.embedder(x) @ self.enrolled.T
+            crops = torch.nn.functional.grid_sample(x, self.grid, mode="bilinear", padding_mode="zeros",
+                                                    align_corners=False)
+            similarity = (self.embedder(crops) * self.enrolled).sum(dim=1, keepdim=True)
             return _SCALE * torch.cat([similarity, torch.full_like(similarity, threshold)], dim=1)
 
     return Decision()
 
 
-def _attack(name: str, classifier: Any, eps: float, targeted: bool) -> Any:
+def _attack(name: str, classifier: Any, eps: float, targeted: bool, batch: int, steps: int) -> Any:
     from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
 
     if name == "fgsm":
-        return FastGradientMethod(classifier, norm=np.inf, eps=eps, targeted=targeted)
-    if name == "pgd":
-        return ProjectedGradientDescent(classifier, norm=np.inf, eps=eps, eps_step=eps / 4, max_iter=10,
-                                        targeted=targeted, verbose=False)
-    raise ConfigError(f"unknown attack {name!r}; known: fgsm, pgd")
+        return FastGradientMethod(classifier, norm=np.inf, eps=eps, targeted=targeted, batch_size=batch)
+    return ProjectedGradientDescent(classifier, norm=np.inf, eps=eps, eps_step=eps / 4, max_iter=steps,
+                                    targeted=targeted, batch_size=batch, verbose=False)
 
 
-def audit_adversarial(pairs: Sequence[Pair], analyzer: Any, threshold: float, attacks: Sequence[str] = ("fgsm", "pgd"),
-                      eps_255: Sequence[float] = (1, 2, 4, 8), progress: bool = True) -> dict[str, Any]:
-    """Dodging (genuine pairs) and impersonation (impostor pairs) success rates per attack and eps.
+class PhotoAttacker:
+    """Attacks probe photos of one size against enrolled embeddings through ``recognizer``'s alignment."""
 
-    Only pairs the clean system decides right are attacked (a genuine pair already rejected needs no
-    dodging). Returns {"pairs", "dodging_pairs", "impersonation_pairs", "threshold", "attacks": {...}}.
+    def __init__(self, recognizer: Any, threshold: float) -> None:
+        _require_differentiable(recognizer)
+        self.decision = _decision(torch_recognizer(recognizer), threshold)
+
+    def attack(self, photos: Sequence[np.ndarray], detections: Sequence[Any], enrolled: np.ndarray, name: str,
+               eps_255: float, same: bool, steps: int = PGD_STEPS) -> list[np.ndarray]:
+        """Adversarial uint8 photos: dodging when ``same`` (genuine pairs), else impersonation of ``enrolled``
+        (N, dim). Pixels outside the face region (``eyes``: outside the eye band) are the originals."""
+        import torch
+        from art.estimators.classification import PyTorchClassifier
+
+        check_attacks([name])
+        matrices = [alignment_matrix(d.landmarks) for d in detections]
+        region = np.stack([face_mask(m, photo.shape) for m, photo in zip(matrices, photos)])
+        if name == "eyes":
+            region &= np.stack([eye_mask(d.landmarks, photo.shape) for d, photo in zip(detections, photos)])
+        grids = [sampling_grid(m, photo.shape) for m, photo in zip(matrices, photos)]
+        self.decision.grid = torch.tensor(np.stack(grids))
+        self.decision.enrolled = torch.tensor(np.asarray(enrolled, dtype=np.float32))
+        x = np.stack(photos).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+        classifier = PyTorchClassifier(self.decision, loss=torch.nn.CrossEntropyLoss(), input_shape=x.shape[1:],
+                                       nb_classes=2, clip_values=(0.0, 1.0))
+        mask = np.repeat(region[:, None], 3, axis=1).astype(np.float32)
+        attack = _attack("pgd" if name == "eyes" else name, classifier, min(eps_255, 255) / 255.0,
+                         targeted=not same, batch=len(photos), steps=steps)
+        generated = attack.generate(x, np.zeros(len(photos), dtype=int), mask=mask)
+        rounded = np.clip(np.round(generated.transpose(0, 2, 3, 1) * 255), 0, 255).astype(np.uint8)
+        # Outside the mask the photo is the original, byte for byte.
+        return [np.where(r[..., None], a, photo) for r, a, photo in zip(region, rounded, photos)]
+
+
+class _Scorer:
+    """A recognizer with its own alignment and shipped threshold, and the enrolled embeddings."""
+
+    def __init__(self, analyzer: Any, fmr: float, enrolled: dict[Any, tuple[np.ndarray, Any]]) -> None:
+        self.recognizer = analyzer.recognizer
+        self.threshold = analyzer.threshold(fmr)
+        paths = list(enrolled)
+        crops = [self.recognizer.align(*enrolled[p]) for p in paths]
+        self.enrolled = dict(zip(paths, self.recognizer.embed_aligned(crops)))
+
+    def accepted(self, photos: Sequence[np.ndarray], detections: Sequence[Any], enrolled: Sequence[Any]) -> np.ndarray:
+        vectors = self.recognizer.embed_aligned([self.recognizer.align(p, d) for p, d in zip(photos, detections)])
+        return np.einsum("ij,ij->i", vectors, np.stack([self.enrolled[p] for p in enrolled])) >= self.threshold
+
+
+def _flags(checker: Any, photo: np.ndarray, detection: Any) -> dict[str, bool | None]:
+    """Per check: flagged (True/False), or None when the check had no answer (e.g. liveness on grey photos)."""
+    from facetrust.types import Face
+
+    face = Face(box=detection.box, score=detection.score, landmarks=detection.landmarks)
+    checker.run_checks(photo, [face])
+    out: dict[str, bool | None] = {}
+    for name, flagged in CHECKS.items():
+        status = face.extras.get(name, {}).get("status")
+        if name == "quality" and "acceptable" in face.extras.get(name, {}):
+            status = "acceptable" if face.extras[name]["acceptable"] else "low"
+        out[name] = None if status in (None, "unavailable") else status in flagged
+    return out
+
+
+def _batches(pairs: Sequence[Pair], shapes: dict[Any, tuple[int, ...]], size: int) -> Iterator[list[Pair]]:
+    """Pairs of one goal and one probe photo size, ``size`` at a time (ART attacks a batch at once)."""
+    groups: dict[tuple[bool, tuple[int, ...]], list[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault((pair.same, shapes[pair.path_b]), []).append(pair)
+    for group in groups.values():
+        for start in range(0, len(group), size):
+            yield group[start:start + size]
+
+
+def audit_adversarial(pairs: Sequence[Pair], analyzer: Any, fmr: float, attacks: Sequence[str] = ATTACKS,
+                      eps_255: Sequence[float] = (1, 2, 4, 8), eye_eps_255: Sequence[float] = (16, 32, 255),
+                      transfer: Sequence[str] = TRANSFER, checks: bool = True, batch_size: int = 16,
+                      steps: int = PGD_STEPS, progress: bool = True) -> dict[str, Any]:
+    """Dodging (genuine pairs) and impersonation (impostor pairs) success per attack and eps, white-box,
+    after purification and transferred to ``transfer`` recognizers; and how often the checks flag the
+    clean and the attacked photos.
+
+    ``eps_255`` applies to fgsm and pgd, ``eye_eps_255`` to eyes (255 = unbounded inside the eye band).
+    Only pairs the clean system decides right are attacked; a transfer recognizer's rates count only the
+    pairs it decides right itself when clean. Rates are :func:`wilson` entries.
     """
-    import torch
-    from art.estimators.classification import PyTorchClassifier
-
+    from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
     from facetrust.audit.robustness import detect_faces
-    from facetrust.parallel import progress_map
+    from facetrust.progress import track
 
-    for name in attacks:
-        if name not in ("fgsm", "pgd"):
-            raise ConfigError(f"unknown attack {name!r}; known: fgsm, pgd")
+    check_attacks(attacks)
     recognizer = analyzer.recognizer
-    decision = _decision(torch_recognizer(recognizer), threshold)
-    classifier = PyTorchClassifier(decision, loss=torch.nn.CrossEntropyLoss(), input_shape=(3, 112, 112),
-                                   nb_classes=2, clip_values=(0.0, 1.0))
-    faces = detect_faces(list(dict.fromkeys(p for pair in pairs for p in (pair.path_a, pair.path_b))), analyzer, progress)
-    crops = {p: recognizer.align(f.image, f.detection) for p, f in faces.items()}
-    usable = [p for p in pairs if p.path_a in crops and p.path_b in crops]
-    vectors = dict(zip(crops, recognizer.embed_aligned(list(crops.values()))))
+    threshold = analyzer.threshold(fmr)
+    scorers_config = {name: AnalyzerConfig(detector=analyzer.config.detector, recognizer=name) for name in transfer}
+    attacker = PhotoAttacker(recognizer, threshold)
+    paths = list(dict.fromkeys(p for pair in pairs for p in (pair.path_a, pair.path_b)))
+    faces = detect_faces(paths, analyzer, progress)
+    # The ArcFace alignment needs landmarks (a fallback box has none).
+    usable = [p for p in pairs if all(path in faces and faces[path].detection.landmarks is not None
+                                      for path in (p.path_a, p.path_b))]
+    found = {p: (f.image, f.detection) for p, f in faces.items()}
+    enrolled = {p.path_a: found[p.path_a] for p in usable}
+    white = _Scorer(analyzer, fmr, enrolled)
     # Attack only what the clean system gets right.
-    targets = [p for p in usable if (float(vectors[p.path_a] @ vectors[p.path_b]) >= threshold) == p.same]
-    counts: dict[tuple[str, float], dict[str, list[bool]]] = {}
+    targets = [p for p in usable if bool(white.accepted([faces[p.path_b].image], [faces[p.path_b].detection],
+                                                         [p.path_a])[0]) == p.same]
+    scorers = {name: _Scorer(FaceAnalyzer(config), fmr, enrolled) for name, config in scorers_config.items()}
+    checker = FaceAnalyzer(AnalyzerConfig(detector=analyzer.config.detector, recognizer=recognizer.name,
+                                          checks=tuple(CHECKS))) if checks else None
+    probes = [faces[p.path_b] for p in targets]
+    clean_right = {name: {p: bool(s.accepted([f.image], [f.detection], [p.path_a])[0]) == p.same
+                          for p, f in zip(targets, probes)} for name, s in scorers.items()}
+    clean_flags = [_flags(checker, f.image, f.detection) for f in probes] if checker else []
 
-    def run(pair: Pair) -> None:
-        decision.enrolled = torch.tensor(vectors[pair.path_a])[None]
-        x = (crops[pair.path_b].astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
-        for name in attacks:
-            for eps in eps_255:
-                adversarial = _attack(name, classifier, eps / 255.0, targeted=not pair.same).generate(
-                    x, np.array([0]))
-                crop = np.clip(np.round(adversarial[0].transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)
-                versions = {"none": crop, **{k: f(crop) for k, f in PURIFICATIONS.items()}}
-                embedded = recognizer.embed_aligned(list(versions.values()))
-                accepted = embedded @ vectors[pair.path_a] >= threshold
-                entry = counts.setdefault((name, eps), {})
-                kind = "dodging" if pair.same else "impersonation"
-                for purification, flag in zip(versions, accepted):
-                    entry.setdefault(f"{kind}_{purification}", []).append(bool(flag) != pair.same)
+    configs = [(name, eps) for name in attacks for eps in (eye_eps_255 if name == "eyes" else eps_255)]
+    outcomes: dict[tuple[str, float], dict[str, list[bool]]] = {c: {} for c in configs}
+    batches = list(_batches(targets, {p: found[p][0].shape for p in found}, batch_size))
 
-    for _ in progress_map((run(p) for p in targets), len(targets), "attacking (pairs)", enabled=progress):
+    def attack_all() -> Iterator[None]:
+        for batch in batches:
+            photos = [faces[p.path_b].image for p in batch]
+            detections = [faces[p.path_b].detection for p in batch]
+            enrolled_paths = [p.path_a for p in batch]
+            same = batch[0].same
+            kind = "dodging" if same else "impersonation"
+            for name, eps in configs:
+                adversarial = attacker.attack(photos, detections, np.stack([white.enrolled[p] for p in enrolled_paths]),
+                                              name, eps, same, steps)
+                entry = outcomes[(name, eps)]
+                for purification in ("none", *PURIFICATIONS):
+                    purified = adversarial if purification == "none" else [PURIFICATIONS[purification](a)
+                                                                            for a in adversarial]
+                    flips = white.accepted(purified, detections, enrolled_paths) != same
+                    entry.setdefault(f"{kind}_{purification}", []).extend(map(bool, flips))
+                for scorer_name, scorer in scorers.items():
+                    right = [clean_right[scorer_name][p] for p in batch]
+                    flips = scorer.accepted(adversarial, detections, enrolled_paths) != same
+                    entry.setdefault(f"transfer {scorer_name} {kind}", []).extend(
+                        bool(f) for f, r in zip(flips, right) if r)
+                if checker is not None:
+                    for a, d in zip(adversarial, detections):
+                        for check, flag in _flags(checker, a, d).items():
+                            entry.setdefault(f"flagged {check}", []).append(flag)  # type: ignore[arg-type]
+                yield None
+
+    for _ in track(attack_all(), len(batches) * len(configs), "attacking (batches x attacks)", progress,
+                   unit="attacks"):
         pass
-    result: dict[str, Any] = {"pairs": len(usable), "threshold": threshold,
-                              "dodging_pairs": sum(p.same for p in targets),
-                              "impersonation_pairs": sum(not p.same for p in targets), "attacks": {}}
-    for (name, eps), entry in counts.items():
-        result["attacks"][f"{name} eps={eps:g}"] = {  # eps in 1/255
-            key: float(np.mean(flags)) for key, flags in sorted(entry.items())}
+    return _summary(usable, targets, threshold, fmr, steps, scorers, clean_right, clean_flags, outcomes)
+
+
+def _rate(flags: Sequence[bool | None]) -> dict[str, Any]:
+    known = [f for f in flags if f is not None]
+    entry = wilson(sum(known), len(known))
+    if len(known) < len(flags):
+        entry["unavailable"] = len(flags) - len(known)
+    return entry
+
+
+def _summary(usable: Sequence[Pair], targets: Sequence[Pair], threshold: float, fmr: float, steps: int,
+             scorers: dict[str, Any],
+             clean_right: dict[str, dict[Pair, bool]], clean_flags: list[dict[str, bool | None]],
+             outcomes: dict[tuple[str, float], dict[str, list[bool]]]) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "pairs": len(usable), "fmr": fmr, "threshold": threshold, "pgd_steps": steps,
+        "dodging_pairs": sum(p.same for p in targets), "impersonation_pairs": sum(not p.same for p in targets),
+        "transfer": {name: {"threshold": s.threshold,
+                            "dodging_pairs": sum(r for p, r in clean_right[name].items() if p.same),
+                            "impersonation_pairs": sum(r for p, r in clean_right[name].items() if not p.same)}
+                     for name, s in scorers.items()},
+        "clean_flagged": {check: _rate([f[check] for f in clean_flags]) for check in CHECKS} if clean_flags else {},
+        "attacks": {}}
+    for (name, eps), entry in outcomes.items():
+        result["attacks"][f"{name} eps={eps:g}"] = {key: _rate(flags) for key, flags in sorted(entry.items())}
     return result

@@ -156,29 +156,40 @@ def robustness_report(robustness: Mapping[str, Any], configuration: Mapping[str,
 
 
 ADVERSARIAL_NOTES = [
-    "white-box FGSM / PGD (L-inf, eps in 1/255, 10 steps of eps/4) with adversarial-robustness-toolbox on the aligned 112x112 "
-    "crop of the probe; the recognizer's ONNX graph converted to PyTorch with onnx2torch (same weights)",
+    "white-box FGSM / PGD (L-inf, eps in 1/255, PGD --steps steps of eps/4, default 10) with adversarial-robustness-toolbox on the "
+    "probe photo through the recognizer's own alignment warp; the recognizer's ONNX graph converted to PyTorch "
+    "with onnx2torch (same weights); ART's mask keeps every pixel the alignment does not read unchanged",
+    "eyes: the same PGD with the mask restricted to a band over both eyes (2 x 0.6 eye distances, from the 5 "
+    "landmarks; the adversarial-makeup / eyeglasses threat); eps=255 = unbounded inside the band",
     "success: the decision at the FMR threshold flips (dodging: a genuine pair rejected; impersonation: an impostor "
-    "pair accepted), measured with the deployed recognizer on the adversarial crop rounded to 8 bits; only pairs "
-    "the clean system decides right are attacked",
-    "purification: jpeg75 = JPEG quality 75, blur1 = Gaussian blur sigma 1 px, applied to the adversarial crop",
+    "pair accepted), measured on the attacked photo rounded to 8 bits, re-aligned from the clean detection; only "
+    "pairs the clean system decides right are attacked; rates with Wilson 95% intervals",
+    "purification: jpeg75 = JPEG quality 75, blur1 = Gaussian blur sigma 1 px, applied to the whole attacked photo",
+    "transfer: the attacked photos re-scored by other recognizers (black-box), each with its own alignment and its "
+    "own shipped threshold at the FMR, over the pairs it decides right when clean",
+    "flagged: fraction of photos the quality (low), liveness (spoof) and forgery (fake) checks flag, clean vs "
+    "attacked; 'unavailable' counts photos a check could not score (liveness needs colour)",
 ]
 
 
 def adversarial_figures(adversarial: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
-    """Per recognizer: success rate over eps, one curve per attack, goal and purification."""
+    """Per recognizer and attack: white-box and transfer success over eps, one curve per goal and scorer."""
     figures = {}
     for label, result in adversarial.items():
-        curves: dict[str, tuple[list[float], list[float]]] = {}
+        by_attack: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
         for name, rates in result["attacks"].items():
             attack, _, eps = name.partition(" eps=")
-            for key, rate in rates.items():
-                x, y = curves.setdefault(f"{attack} {key}", ([], []))
+            curves = by_attack.setdefault(attack, {})
+            for key, entry in rates.items():
+                if key.startswith("flagged") or entry["rate"] is None:
+                    continue
+                x, y = curves.setdefault(key, ([], []))
                 x.append(float(eps))
-                y.append(rate)
-        name = f"Attack success rate ({label})"
-        figures[name] = plot_curves(curves, out_dir / f"adversarial_{_safe(label)}.png", name,
-                                    "eps (x 1/255, L-inf)", "success rate (decision flipped)")
+                y.append(entry["rate"])
+        for attack, curves in by_attack.items():
+            name = f"{attack} success rate ({label})"
+            figures[name] = plot_curves(curves, out_dir / f"adversarial_{_safe(attack)}_{_safe(label)}.png", name,
+                                        "eps (x 1/255, L-inf)", "success rate (decision flipped)")
     return figures
 
 

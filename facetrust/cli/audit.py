@@ -134,15 +134,21 @@ def adversarial(
     pairs: Path = typer.Option(..., "--pairs", help="The View-2 pairs.txt."),
     fold: Optional[list[int]] = typer.Option(None, "--fold", help="Use only these View-2 folds, 1-10 (repeatable)."),
     per_class: int = typer.Option(10, "--per-class", help="Attack the first N same and N different pairs."),
-    attack: Optional[list[str]] = typer.Option(None, "--attack", help="fgsm or pgd (repeatable; default: both)."),
-    eps: Optional[list[float]] = typer.Option(None, "--eps", help="L-inf budget in 1/255 (repeatable; default: 1 2 4 8)."),
+    attack: Optional[list[str]] = typer.Option(None, "--attack", help="fgsm, pgd or eyes (PGD inside an eye band) (repeatable; default: all)."),
+    eps: Optional[list[float]] = typer.Option(None, "--eps", help="fgsm/pgd L-inf budget in 1/255 (repeatable; default: 1 2 4 8)."),
+    eye_eps: Optional[list[float]] = typer.Option(None, "--eye-eps", help="eyes L-inf budget in 1/255, 255 = unbounded in the band (repeatable; default: 16 32 255)."),
+    transfer: Optional[list[str]] = typer.Option(None, "--transfer", help="Black-box recognizer to re-score the attacked photos with (repeatable; default: edgeface-xs dlib-resnet reid-0095)."),
+    no_transfer: bool = typer.Option(False, "--no-transfer", help="Skip the transfer recognizers."),
+    no_checks: bool = typer.Option(False, "--no-checks", help="Skip the quality / liveness / forgery checks."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Photos attacked together (one ART batch)."),
+    steps: int = typer.Option(10, "--steps", min=1, help="PGD / eyes iterations (each eps/4)."),
     fmr: float = FmrOpt, preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
     recognizer: Optional[str] = RecognizerOpt,
     report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
 ) -> None:
-    """White-box FGSM/PGD dodging and impersonation success at the FMR threshold, and what purification recovers."""
+    """White-box FGSM/PGD/eye-band dodging and impersonation at the FMR threshold: purification, transfer, checks."""
     from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
-    from facetrust.audit.adversarial import DIFFERENTIABLE, audit_adversarial
+    from facetrust.audit.adversarial import DIFFERENTIABLE, TRANSFER, audit_adversarial, check_attacks
     from facetrust.audit.report import adversarial_figures, adversarial_report, write_audit_report
     from facetrust.audit.robustness import first_per_class, fold_subset
     from facetrust.errors import ConfigError
@@ -156,18 +162,21 @@ def adversarial(
         if recognizer not in DIFFERENTIABLE:
             raise ConfigError(f"recognizer {recognizer!r} is not differentiable here: white-box attacks need one of "
                               f"{', '.join(DIFFERENTIABLE)}")
+        check_attacks(attack or ())
         pair_list = read_lfw_pairs(pairs, root)
         pair_list = first_per_class(fold_subset(pair_list, fold) if fold else pair_list, per_class)
         models = _models(detector, recognizer, None, LFW_FALLBACK_BOX)
         analyzer = FaceAnalyzer(AnalyzerConfig(detector=detector, recognizer=recognizer, fallback_box=LFW_FALLBACK_BOX))
-        audited = {models[0].label: audit_adversarial(pair_list, analyzer, analyzer.threshold(fmr),
-                                                      tuple(attack or ("fgsm", "pgd")), tuple(eps or (1, 2, 4, 8)))}
+        audited = {models[0].label: audit_adversarial(
+            pair_list, analyzer, fmr, tuple(attack or ("fgsm", "pgd", "eyes")), tuple(eps or (1, 2, 4, 8)),
+            tuple(eye_eps or (16, 32, 255)), () if no_transfer else tuple(transfer or TRANSFER), not no_checks,
+            batch_size, steps)}
         dataset = {"root": str(root), "pairs_file": str(pairs), "folds": fold or "all", "pairs_per_class": per_class,
                    "fmr": fmr}
         result = adversarial_report(audited, describe_models(models), dataset)
-        names = list(audited[models[0].label]["attacks"])
+        audit = audited[models[0].label]
         rows = [("attacked genuine pairs", "dodging_pairs"), ("attacked impostor pairs", "impersonation_pairs")]
-        rows += [(f"{name}: {key}", f"attacks/{name}/{key}") for name in names
-                 for key in ("dodging_none", "dodging_jpeg75", "impersonation_none", "impersonation_jpeg75")]
+        rows += [(f"{name}: {key}", f"attacks/{name}/{key}/rate") for name, keys in audit["attacks"].items()
+                 for key in keys if key.startswith(("dodging_none", "impersonation_none", "transfer"))]
         _print(result, rows, as_json, report,
                lambda folder: write_audit_report(result, adversarial_figures(audited, folder), folder))

@@ -1,28 +1,95 @@
-"""White-box attacks (ART) on MobileFaceNet, measured with the deployed ONNX recognizer, on real LFW pairs."""
+"""White-box attacks (ART) on MobileFaceNet photos, measured with the deployed ONNX recognizer, transferred to
+another recognizer and shown to the quality / liveness / forgery checks, on real LFW pairs."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
-from facetrust.audit.adversarial import audit_adversarial, torch_recognizer
-from facetrust.audit.robustness import first_per_class, fold_subset
+from facetrust.audit.adversarial import (CHECKS, PhotoAttacker, audit_adversarial, eye_mask, face_mask,
+                                         alignment_matrix, sampling_grid, torch_recognizer, wilson)
+from facetrust.audit.robustness import detect_faces, first_per_class, fold_subset
 from facetrust.errors import ConfigError
 from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
 
 
-def test_fgsm_dodges_and_impersonates_at_8_over_255(shared):
-    pairs = first_per_class(fold_subset(read_lfw_pairs(shared / "data" / "lfw_pairs.txt", shared / "data" / "lfw"),
-                                        [1]), 1)
-    analyzer = FaceAnalyzer(AnalyzerConfig(detector="yunet", recognizer="mobilefacenet", fallback_box=LFW_FALLBACK_BOX))
-    result = audit_adversarial(pairs, analyzer, analyzer.threshold(1e-3), ("fgsm",), (1, 8), progress=False)
+@pytest.fixture(scope="module")
+def analyzer():
+    return FaceAnalyzer(AnalyzerConfig(detector="yunet", recognizer="mobilefacenet", fallback_box=LFW_FALLBACK_BOX))
+
+
+@pytest.fixture(scope="module")
+def one_pair_each(shared):
+    return first_per_class(fold_subset(read_lfw_pairs(shared / "data" / "lfw_pairs.txt", shared / "data" / "lfw"),
+                                       [1]), 1)
+
+
+def test_the_torch_pipeline_sees_what_the_deployed_recognizer_sees(analyzer, one_pair_each):
+    import torch
+
+    path = one_pair_each[0].path_b
+    face = detect_faces([path], analyzer, progress=False)[path]
+    matrix = alignment_matrix(face.detection.landmarks)
+    grid = torch.tensor(sampling_grid(matrix, face.image.shape)[None])
+    photo = torch.tensor(face.image.astype(np.float32).transpose(2, 0, 1)[None] / 255.0)
+    crop = torch.nn.functional.grid_sample(photo, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    with torch.no_grad():
+        mine = torch_recognizer(analyzer.recognizer)(crop)[0].numpy()
+    deployed = analyzer.recognizer.embed_aligned([analyzer.recognizer.align(face.image, face.detection)])[0]
+    assert float(mine @ deployed) > 0.99
+    # Every pixel the warp reads lies in the face mask; the mask is a minority of a 250x250 LFW photo.
+    assert 0.05 < face_mask(matrix, face.image.shape).mean() < 0.6
+
+
+def test_the_eye_attack_changes_only_the_eye_band(analyzer, one_pair_each):
+    impostor = one_pair_each[1]
+    faces = detect_faces([impostor.path_a, impostor.path_b], analyzer, progress=False)
+    probe, enrolled = faces[impostor.path_b], faces[impostor.path_a]
+    target = analyzer.recognizer.embed_aligned([analyzer.recognizer.align(enrolled.image, enrolled.detection)])
+    attacker = PhotoAttacker(analyzer.recognizer, analyzer.threshold(1e-3))
+    adversarial = attacker.attack([probe.image], [probe.detection], target, "eyes", 255, same=False,
+                                 steps=3)[0]
+    band = eye_mask(probe.detection.landmarks, probe.image.shape)
+    changed = np.any(adversarial != probe.image, axis=2)
+    assert changed.any() and not changed[~band].any()
+    assert 0.01 < band.mean() < 0.15  # a band over the eyes, not the face
+
+
+def test_dodging_and_impersonation_with_transfer_and_checks(analyzer, one_pair_each):
+    result = audit_adversarial(one_pair_each, analyzer, 1e-3, ("fgsm", "eyes"), (8,), (255,), transfer=("edgeface-xs",),
+                               steps=3, progress=False)
     assert result["dodging_pairs"] == 1 and result["impersonation_pairs"] == 1  # both decided right when clean
-    weak, strong = result["attacks"]["fgsm eps=1"], result["attacks"]["fgsm eps=8"]
-    assert set(strong) == {f"{goal}_{p}" for goal in ("dodging", "impersonation") for p in ("none", "jpeg75", "blur1")}
-    assert strong["dodging_none"] == 1.0 and strong["impersonation_none"] == 1.0
-    assert weak["dodging_none"] <= strong["dodging_none"]
+    assert result["transfer"]["edgeface-xs"]["threshold"] == FaceAnalyzer(recognizer="edgeface-xs").threshold(1e-3)
+    fgsm = result["attacks"]["fgsm eps=8"]
+    assert fgsm["dodging_none"]["rate"] == 1.0 and fgsm["impersonation_none"]["rate"] == 1.0
+    for name in ("fgsm eps=8", "eyes eps=255"):
+        entry = result["attacks"][name]
+        for goal in ("dodging", "impersonation"):
+            transferred = entry[f"transfer edgeface-xs {goal}"]
+            assert transferred["trials"] == result["transfer"]["edgeface-xs"][f"{goal}_pairs"]
+            for purification in ("none", "jpeg75", "blur1"):
+                assert entry[f"{goal}_{purification}"]["trials"] == 1
+        for check in CHECKS:  # one attacked photo per goal, each scored or counted as unavailable
+            flagged = entry[f"flagged {check}"]
+            assert flagged["trials"] + flagged.get("unavailable", 0) == 2
+    for check in CHECKS:
+        clean = result["clean_flagged"][check]
+        assert clean["trials"] + clean.get("unavailable", 0) == 2
 
 
-def test_a_non_differentiable_recognizer_is_refused(shared):
+def test_wilson_interval():
+    assert wilson(0, 0)["rate"] is None
+    entry = wilson(10, 20)
+    assert entry["rate"] == 0.5 and entry["ci95"] == [0.2993, 0.7007]  # the textbook value for 10 of 20
+    assert wilson(25, 25)["ci95"][1] == 1.0 and wilson(25, 25)["ci95"][0] < 1.0
+
+
+def test_a_non_differentiable_recognizer_is_refused():
     analyzer = FaceAnalyzer(recognizer="dlib-resnet")
     with pytest.raises(ConfigError, match="not differentiable"):
         torch_recognizer(analyzer.recognizer)
+
+
+def test_an_unknown_attack_is_refused(analyzer, one_pair_each):
+    with pytest.raises(ConfigError, match="unknown attack 'cw'"):
+        audit_adversarial(one_pair_each, analyzer, 1e-3, ("cw",), progress=False)

@@ -53,3 +53,22 @@ def test_adversarial_on_dlib_fails_with_one_line(shared):
                "-r", "dlib-resnet")
     assert out.returncode != 0
     assert len(out.stderr.strip().splitlines()) == 1 and "not differentiable" in out.stderr
+
+
+def test_adversarial_unknown_attack_fails_with_one_line(shared):
+    out = _cli("adversarial", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               "-r", "mobilefacenet", "--attack", "cw")
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1 and "unknown attack 'cw'" in out.stderr
+
+
+def test_adversarial_report(shared, tmp_path):
+    out = _cli("adversarial", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               "--fold", "1", "--per-class", "1", "-d", "yunet", "-r", "mobilefacenet", "--attack", "fgsm", "--eps", "8",
+               "--transfer", "edgeface-xs", "--no-checks", "--report", str(tmp_path / "report"), "--json")
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads(out.stdout)["metrics"]["yunet+mobilefacenet"]
+    assert metrics["attacks"]["fgsm eps=8"]["dodging_none"]["trials"] == 1
+    assert "clean_flagged" in metrics and not metrics["clean_flagged"]  # checks skipped, said so by an empty entry
+    assert (tmp_path / "report" / "adversarial_fgsm_yunet_mobilefacenet.png").stat().st_size > 0
+    assert "transfer edgeface-xs dodging" in (tmp_path / "report" / "report.md").read_text()

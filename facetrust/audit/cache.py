@@ -1,4 +1,5 @@
-"""On-disk cache of the robustness audits: clean detections and perturbed-probe embeddings, so an
+"""On-disk cache of the robustness audits: clean detections, perturbed-probe embeddings and the liveness
+and forgery checks' decisions on perturbed images, so an
 interrupted audit resumes where it stopped and a rerun (another subset, another report) costs only the
 matching.
 
@@ -31,6 +32,14 @@ CREATE TABLE IF NOT EXISTS perturbed_embeddings (
     content_sha256 TEXT NOT NULL,
     vector BLOB NOT NULL,           -- float32
     PRIMARY KEY (model_key, condition, content_sha256)
+);
+CREATE TABLE IF NOT EXISTS check_results (
+    check_key TEXT NOT NULL,
+    condition TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    status TEXT NOT NULL,           -- the check's decision, or "unavailable"
+    score REAL,                     -- NULL when the check gave none
+    PRIMARY KEY (check_key, condition, content_sha256)
 )
 """
 
@@ -90,3 +99,18 @@ class RobustnessCache(SqliteCache):
             self._db.executemany("INSERT OR REPLACE INTO perturbed_embeddings VALUES (?, ?, ?, ?)",
                                  [(key, condition, digest, np.asarray(v, dtype=np.float32).tobytes())
                                   for digest, v in items.items()])
+
+    def get_check_results(self, key: str, condition: str, hashes: Iterable[str]) -> dict[str, tuple[str, float | None]]:
+        found: dict[str, tuple[str, float | None]] = {}
+        for chunk in _chunks(list(dict.fromkeys(hashes))):
+            rows = self._db.execute(f"SELECT content_sha256, status, score FROM check_results WHERE check_key = ? "
+                                    f"AND condition = ? AND content_sha256 IN ({','.join('?' * len(chunk))})",
+                                    [key, condition, *chunk])
+            found.update((digest, (status, score)) for digest, status, score in rows)
+        return found
+
+    def put_check_results(self, key: str, condition: str, items: dict[str, tuple[str, float | None]]) -> None:
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO check_results VALUES (?, ?, ?, ?, ?)",
+                                 [(key, condition, digest, status, None if score is None else float(score))
+                                  for digest, (status, score) in items.items()])

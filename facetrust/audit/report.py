@@ -147,6 +147,7 @@ def robustness_report(robustness: Mapping[str, Any], configuration: Mapping[str,
     for label, result in robustness.items():
         entry: dict[str, Any] = {k: result[k] for k in ("pairs", "left_out", "probes", "threshold")}
         entry["clean"] = result["clean"]
+        entry["timing"] = result["timing"]  # where the time went: detection, perturbation, alignment, embedding
         for kind, levels in result["perturbations"].items():
             entry[kind] = {f"{level['severity']:g}": {k: v for k, v in level.items() if k != "severity"}
                            for level in levels}

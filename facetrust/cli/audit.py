@@ -92,9 +92,11 @@ def robustness(
     fmr: float = FmrOpt, preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
     recognizer: Optional[str] = RecognizerOpt,
     compare: Optional[list[str]] = CompareOpt, report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Audit cache of detections and perturbed embeddings (default ~/.cache/facetrust/robustness.sqlite): a rerun or an interrupted run resumes from it."),
 ) -> None:
     """Accuracy and TAR at the FMR threshold under 10 perturbations at 5 severities each."""
     from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
+    from facetrust.audit.cache import RobustnessCache
     from facetrust.audit.report import robustness_figures, robustness_report, write_audit_report
     from facetrust.audit.robustness import audit_robustness, first_per_class, fold_subset
     from facetrust.errors import ConfigError
@@ -114,10 +116,11 @@ def robustness(
             pair_list = first_per_class(pair_list, per_class)
         models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX, preset)
         audited = {}
-        for model in models:
-            analyzer = FaceAnalyzer(AnalyzerConfig(detector=model.detector, recognizer=model.recognizer,
-                                                   fallback_box=LFW_FALLBACK_BOX))
-            audited[model.label] = audit_robustness(pair_list, analyzer, analyzer.threshold(fmr), grid)
+        with RobustnessCache(cache) as store:
+            for model in models:
+                analyzer = FaceAnalyzer(AnalyzerConfig(detector=model.detector, recognizer=model.recognizer,
+                                                       fallback_box=LFW_FALLBACK_BOX))
+                audited[model.label] = audit_robustness(pair_list, analyzer, analyzer.threshold(fmr), grid, cache=store)
         dataset = {"root": str(root), "pairs_file": str(pairs), "folds": fold or "all", "pairs_per_class": per_class or "all",
                    "fmr": fmr}
         result = robustness_report(audited, describe_models(models), dataset)

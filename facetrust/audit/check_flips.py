@@ -13,7 +13,9 @@ from the detection's 5 landmarks. Per condition, against each image's clean deci
 * ``mean_abs_score_change``: mean |score perturbed - score clean| where both have a score.
 
 Results are cached per (check configuration, condition, image content) in the audits' cache
-(:class:`~facetrust.audit.cache.RobustnessCache`), so an interrupted audit resumes.
+(:class:`~facetrust.audit.cache.RobustnessCache`), so an interrupted audit resumes. The audit runs condition
+by condition and keeps the decoded images in memory meanwhile: it is meant for check-sized sets (tens to a
+few thousand images), not for millions.
 """
 from __future__ import annotations
 

@@ -147,12 +147,50 @@ def robustness_report(robustness: Mapping[str, Any], configuration: Mapping[str,
     for label, result in robustness.items():
         entry: dict[str, Any] = {k: result[k] for k in ("pairs", "left_out", "probes", "threshold")}
         entry["clean"] = result["clean"]
+        entry["timing"] = result["timing"]  # where the time went: detection, perturbation, alignment, embedding
         for kind, levels in result["perturbations"].items():
             entry[kind] = {f"{level['severity']:g}": {k: v for k, v in level.items() if k != "severity"}
                            for level in levels}
         metrics[label] = entry
     return {"protocol": "audit: robustness", "dataset": dict(dataset), "configuration": dict(configuration),
             "metrics": metrics, "notes": list(ROBUSTNESS_NOTES)}
+
+
+CHECK_FLIP_NOTES = [
+    "each image is checked clean and under every perturbation; the face is detected once on the clean image "
+    "(the check's own detector, largest face) and that detection is reused for the perturbed copies",
+    "flip_rate: share of the images decided clean (live/spoof, real/fake) that are decided the other way when "
+    "perturbed; to_unavailable_rate: share of them the check declines when perturbed (not fooled, but no "
+    "decision); transitions list every change of status",
+    "severities are listed mildest first; their units are in facetrust/perturb.py (SEVERITY_GRID)",
+]
+
+
+def check_flip_figures(audits: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
+    """Per check: flip rate and declined rate over severity levels 1-5 (0 = clean), one curve per perturbation."""
+    figures = {}
+    for check, result in audits.items():
+        for metric, caption in (("flip_rate", "decisions flipped"), ("to_unavailable_rate", "decisions declined")):
+            curves = {kind: (list(range(len(levels) + 1)), [0.0] + [lv[metric] or 0.0 for lv in levels])
+                      for kind, levels in result["perturbations"].items()}
+            name = f"{check}: {caption} under perturbations"
+            figures[name] = plot_curves(curves, out_dir / f"check_{metric}_{_safe(check)}.png", name,
+                                        "severity level (0 = clean)", f"share of the clean decisions ({caption})")
+    return figures
+
+
+def check_flip_report(audits: Mapping[str, Any], configuration: Mapping[str, Any],
+                      dataset: Mapping[str, Any]) -> dict[str, Any]:
+    metrics = {}
+    for check, result in audits.items():
+        entry: dict[str, Any] = {k: result[k] for k in ("images", "no_face", "unreadable", "duplicates")}
+        entry["clean"] = result["clean"]
+        for kind, levels in result["perturbations"].items():
+            entry[kind] = {f"{level['severity']:g}": {k: v for k, v in level.items() if k != "severity"}
+                           for level in levels}
+        metrics[check] = entry
+    return {"protocol": "audit: check robustness", "dataset": dict(dataset), "configuration": dict(configuration),
+            "metrics": metrics, "notes": list(CHECK_FLIP_NOTES)}
 
 
 ADVERSARIAL_NOTES = [

@@ -8,7 +8,7 @@ import typer
 
 from facetrust.cli.common import PresetOpt, print_json, user_errors
 from facetrust.cli.evaluate import CacheOpt, CompareOpt, DetectorOpt, JsonOpt, RecognizerOpt, WorkersOpt, _models, _workers
-from facetrust.defaults import DEFAULT_FMR
+from facetrust.defaults import DEFAULT_FMR, DEFAULT_FORGERY_DETECTOR, DEFAULT_LIVENESS_MODEL
 
 app = typer.Typer(help="Audit recognizers: fairness across people and groups, robustness to perturbations.",
                   no_args_is_help=True)
@@ -92,9 +92,11 @@ def robustness(
     fmr: float = FmrOpt, preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
     recognizer: Optional[str] = RecognizerOpt,
     compare: Optional[list[str]] = CompareOpt, report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Audit cache of detections and perturbed embeddings (default ~/.cache/facetrust/robustness.sqlite): a rerun or an interrupted run resumes from it."),
 ) -> None:
     """Accuracy and TAR at the FMR threshold under 10 perturbations at 5 severities each."""
     from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
+    from facetrust.audit.cache import RobustnessCache
     from facetrust.audit.report import robustness_figures, robustness_report, write_audit_report
     from facetrust.audit.robustness import audit_robustness, first_per_class, fold_subset
     from facetrust.errors import ConfigError
@@ -114,10 +116,11 @@ def robustness(
             pair_list = first_per_class(pair_list, per_class)
         models = _models(detector, recognizer, compare, LFW_FALLBACK_BOX, preset)
         audited = {}
-        for model in models:
-            analyzer = FaceAnalyzer(AnalyzerConfig(detector=model.detector, recognizer=model.recognizer,
-                                                   fallback_box=LFW_FALLBACK_BOX))
-            audited[model.label] = audit_robustness(pair_list, analyzer, analyzer.threshold(fmr), grid)
+        with RobustnessCache(cache) as store:
+            for model in models:
+                analyzer = FaceAnalyzer(AnalyzerConfig(detector=model.detector, recognizer=model.recognizer,
+                                                       fallback_box=LFW_FALLBACK_BOX))
+                audited[model.label] = audit_robustness(pair_list, analyzer, analyzer.threshold(fmr), grid, cache=store)
         dataset = {"root": str(root), "pairs_file": str(pairs), "folds": fold or "all", "pairs_per_class": per_class or "all",
                    "fmr": fmr}
         result = robustness_report(audited, describe_models(models), dataset)
@@ -126,6 +129,56 @@ def robustness(
                  for value in values]
         _print(result, rows, as_json, report,
                lambda folder: write_audit_report(result, robustness_figures(audited, folder), folder))
+
+
+@app.command("check-robustness")
+def check_robustness(
+    inputs: list[str] = typer.Argument(..., help="Images or folders (liveness: camera frames with the scene around "
+                                                 "the face; forgery: colour face photos or crops, real and fake)."),
+    check: Optional[list[str]] = typer.Option(None, "--check", help="liveness or forgery (repeatable; default: both)."),
+    perturbation: Optional[list[str]] = typer.Option(None, "--perturbation", help="Perturbation to run (repeatable; default: all of facetrust.perturb.SEVERITY_GRID)."),
+    liveness_model: str = typer.Option(DEFAULT_LIVENESS_MODEL, "--liveness-model", help="Liveness model (registry name)."),
+    forgery_detector: str = typer.Option(DEFAULT_FORGERY_DETECTOR, "--forgery-detector", help="Forgery detector (registry name)."),
+    crop_fallback: bool = typer.Option(False, "--crop-fallback", help="Forgery: take the whole image as the face where none is detected (face-crop datasets)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Audit cache file (default ~/.cache/facetrust/robustness.sqlite)."),
+    report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Share of liveness / forgery decisions that flip under 10 perturbations at 5 severities each."""
+    from facetrust.audit.cache import RobustnessCache
+    from facetrust.audit.check_flips import DECISIONS, audit_check_flips, forgery_under_test, liveness_under_test
+    from facetrust.audit.report import check_flip_figures, check_flip_report, write_audit_report
+    from facetrust.errors import ConfigError
+    from facetrust.io import expand_inputs
+    from facetrust.perturb import SEVERITY_GRID
+
+    with user_errors():
+        checks = list(dict.fromkeys(check or DECISIONS))
+        for what, asked, known in (("check", checks, DECISIONS), ("perturbation", perturbation or (), SEVERITY_GRID)):
+            unknown = sorted(set(asked) - set(known))
+            if unknown:
+                raise ConfigError(f"unknown {what} {', '.join(unknown)}; known: {', '.join(known)}")
+        grid = {k: v for k, v in SEVERITY_GRID.items() if not perturbation or k in perturbation}
+        paths = expand_inputs(inputs)
+        audited = {}
+        with RobustnessCache(cache) as store:
+            for name in checks:
+                if name == "liveness":
+                    from facetrust.liveness.checker import LivenessChecker
+
+                    under_test = liveness_under_test(LivenessChecker(model=liveness_model))
+                else:
+                    from facetrust.forensics.checker import ForgeryChecker
+
+                    under_test = forgery_under_test(ForgeryChecker(detector=forgery_detector, crop_fallback=crop_fallback))
+                audited[name] = audit_check_flips(paths, under_test, grid, cache=store)
+        configuration = {"liveness_model": liveness_model, "forgery_detector": forgery_detector,
+                         "crop_fallback": crop_fallback}
+        result = check_flip_report(audited, configuration, {"inputs": list(inputs), "images": len(paths)})
+        rows = [("images with a face", "images"), ("no face", "no_face")]
+        rows += [(f"{kind} {value:g}: {caption}", f"{kind}/{value:g}/{key}") for kind, values in grid.items()
+                 for value in values for caption, key in (("flipped", "flip_rate"), ("declined", "to_unavailable_rate"))]
+        _print(result, rows, as_json, report,
+               lambda folder: write_audit_report(result, check_flip_figures(audited, folder), folder))
 
 
 @app.command()

@@ -34,7 +34,7 @@ def test_unknown_files_fail_with_one_line(labels_subset, shared, tmp_path):
 def test_robustness_report(shared, tmp_path):
     out = _cli("robustness", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
                "--fold", "1", "--per-class", "5", "--perturbation", "jpeg", "-d", "yunet", "-r", "mobilefacenet",
-               "--report", str(tmp_path / "report"), "--json")
+               "--cache", str(tmp_path / "robustness.sqlite"), "--report", str(tmp_path / "report"), "--json")
     assert out.returncode == 0, out.stderr
     metrics = json.loads(out.stdout)["metrics"]["yunet+mobilefacenet"]
     assert metrics["pairs"] == 10 and list(metrics["jpeg"]) == ["50", "30", "20", "10", "5"]
@@ -72,3 +72,19 @@ def test_adversarial_report(shared, tmp_path):
     assert "clean_flagged" in metrics and not metrics["clean_flagged"]  # checks skipped, said so by an empty entry
     assert (tmp_path / "report" / "adversarial_fgsm_yunet_mobilefacenet.png").stat().st_size > 0
     assert "transfer edgeface-xs dodging" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_check_robustness_report(shared, tmp_path):
+    out = _cli("check-robustness", str(shared / "data" / "spoof" / "silent_face"), "--check", "liveness",
+               "--perturbation", "sunglasses", "--cache", str(tmp_path / "robustness.sqlite"),
+               "--report", str(tmp_path / "report"), "--json")
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads(out.stdout)["metrics"]["liveness"]
+    assert metrics["images"] == 3 and list(metrics["sunglasses"]) == ["0.3", "0.45", "0.6", "0.75", "0.9"]
+    assert (tmp_path / "report" / "check_flip_rate_liveness.png").stat().st_size > 0
+
+
+def test_unknown_check_fails_with_one_line(shared):
+    out = _cli("check-robustness", str(shared / "data" / "spoof" / "silent_face"), "--check", "age")
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1 and "unknown check age" in out.stderr

@@ -66,3 +66,18 @@ def test_fold_subset_rejects_unknown_folds(shared):
     every = read_lfw_pairs(shared / "data" / "lfw_pairs.txt", shared / "data" / "lfw")
     with pytest.raises(ConfigError, match="no pairs in folds"):
         fold_subset(every, [11])
+
+
+def test_a_resumed_robustness_audit_comes_from_the_cache(pairs, tmp_path):
+    from facetrust.audit.cache import RobustnessCache
+
+    analyzer = FaceAnalyzer(AnalyzerConfig(detector="yunet", recognizer="mobilefacenet", fallback_box=LFW_FALLBACK_BOX))
+    subset, grid = first_per_class(pairs, 3), {"jpeg": (5,)}
+    with RobustnessCache(tmp_path / "robustness.sqlite") as cache:
+        first = audit_robustness(subset, analyzer, 0.35, grid, progress=False, cache=cache)
+        again = audit_robustness(subset, analyzer, 0.35, grid, progress=False, cache=cache)
+    probes, enrolled = first["probes"], len({p.path_a for p in subset})
+    assert first["timing"]["crops_embedded"] == first["timing"]["crops"] == enrolled + 2 * probes
+    assert again["timing"]["crops_embedded"] == 0 and again["timing"]["crops_from_cache"] == first["timing"]["crops"]
+    assert {k: v for k, v in again.items() if k != "timing"} == {k: v for k, v in first.items() if k != "timing"}
+    assert set(first["timing"]["stages_s"]) >= {"detection", "perturbation", "alignment", "embedding"}

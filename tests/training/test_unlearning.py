@@ -72,6 +72,26 @@ def test_forgetting_turns_one_identity_away_and_keeps_the_others(trained: Path, 
     assert not state["model"]["classifier.weight"][row].any()  # the class centre is erased
 
 
+def test_push_to_another_identity_makes_the_person_identified_as_someone_else(trained: Path, aligned_cache: Path,
+                                                                               tmp_path: Path) -> None:
+    # Random relabelling: each forgotten image is pulled to a retained person's template, drawn per image.
+    result = forget_identities(trained, [FORGOTTEN], tmp_path / "forgot", progress=False,
+                               options=ForgetOptions(steps=25, batch_size=8, push_to="other"))
+    before, names = _embeddings(trained, aligned_cache)
+    after, _ = _embeddings(result.checkpoint, aligned_cache)
+    people = sorted(set(names))
+    templates = np.stack([before[names == n].mean(0) / np.linalg.norm(before[names == n].mean(0)) for n in people])
+    gone = names == FORGOTTEN
+    nearest = np.array(people)[np.argmax(after @ templates.T, axis=1)]
+    assert (np.array(people)[np.argmax(before[gone] @ templates.T, axis=1)] == FORGOTTEN).all()
+    assert (nearest[gone] != FORGOTTEN).all()  # now closest to somebody else's template
+    assert (nearest[~gone] == names[~gone]).all() and np.einsum("ij,ij->i", before[~gone], after[~gone]).min() > 0.9
+    with pytest.raises(TrainingConfigError, match="push_to"):
+        ForgetOptions(push_to="elsewhere")
+    with pytest.raises(TrainingConfigError, match="pair_margin"):
+        ForgetOptions(pair_margin=-1.5)
+
+
 def test_merged_weights_equal_the_model_with_adapters(trained: Path, aligned_cache: Path, tmp_path: Path) -> None:
     from peft import LoraConfig, inject_adapter_in_model
 

@@ -175,6 +175,19 @@ def lfw_verification(vectors: dict, pairs: list, crop: dict, without: frozenset[
     return rows
 
 
+# Options that were added or tried later (docs/training.md, runs E-J), at the value that means "not used":
+# a record written without them, or with them at that value, is the same forgetting.
+NEUTRAL = {"pair_margin": None, "push_to": "none", "push_weight": 1.0, "retain_batch": 0}
+
+
+def _same_request(saved: dict, request: dict) -> bool:
+    options = {**NEUTRAL, **saved["options"]}
+    dropped = [key for key in options if key not in request["options"]]
+    if any(key not in NEUTRAL or options.pop(key) != NEUTRAL[key] for key in dropped):
+        return False
+    return {**saved, "options": options} == request
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -190,9 +203,6 @@ def main() -> None:
     parser.add_argument("--margin", type=float, default=ForgetOptions.margin)
     parser.add_argument("--last-layers", type=int, default=ForgetOptions.last_layers)
     parser.add_argument("--pair-margin", type=float, default=ForgetOptions.pair_margin)
-    parser.add_argument("--push-to", default=ForgetOptions.push_to, choices=["none", "other", "random"])
-    parser.add_argument("--push-weight", type=float, default=ForgetOptions.push_weight)
-    parser.add_argument("--retain-batch", type=int, default=ForgetOptions.retain_batch)
     parser.add_argument("--probes", default="all", choices=["all", "validation", "test"],
                         help="rank-1 on all probes or on one of two halves (validation: for choosing options)")
     parser.add_argument("--forgot", default="forgot", help="output folder of the forgetting, under --work")
@@ -244,15 +254,12 @@ def main() -> None:
     retained = [n for n in names if n not in forgotten]
     options = ForgetOptions(steps=args.steps, lr=args.lr, batch_size=args.batch_size,
                             identities_per_batch=args.identities_per_batch, retain_weight=args.retain_weight,
-                            margin=args.margin, last_layers=args.last_layers, pair_margin=args.pair_margin,
-                            push_to=args.push_to, push_weight=args.push_weight, retain_batch=args.retain_batch)
+                            margin=args.margin, last_layers=args.last_layers, pair_margin=args.pair_margin)
     load_before = os.getloadavg()[0]
     record = args.work / args.forgot / "result.json"
     request = {"checkpoint": str(checkpoint), "forgotten": forgotten, "options": options.__dict__}
-    # Records written before an option existed ran with its neutral value.
-    neutral = {"pair_margin": None, "push_to": "none", "push_weight": 1.0, "retain_batch": 0}
     saved = json.loads(record.read_text()) if record.is_file() else None
-    if saved and {**saved["request"], "options": {**neutral, **saved["request"]["options"]}} == request:
+    if saved and _same_request(saved["request"], request):
         load_before = saved["load_before"]
         result = ForgetResult(**{**saved["result"], "checkpoint": Path(saved["result"]["checkpoint"]),
                                  "adapter": Path(saved["result"]["adapter"])})

@@ -9,8 +9,8 @@ inspection.
 Losses per step (the backbone frozen, batch norm in inference mode):
 
 * forget: ``relu(cos(e, t_y) - margin)`` towards each image's identity template ``t_y`` (the mean
-  of the original model's embeddings of that identity), plus the same hinge on every pair of
-  images of one forgotten identity in the batch (the forgotten half of a batch comes from a few
+  of the original model's embeddings of that identity), plus the hinge ``relu(cos - pair_margin)``
+  on every pair of images of one forgotten identity in the batch (the forgotten half of a batch comes from a few
   identities with several images each), so that re-enrolling them with the new model does not
   recreate a consistent template;
 * retain: ``1 - cos(e, e_original)`` on images of the other identities (distillation);
@@ -37,7 +37,6 @@ from facetrust.training.config import TrainConfig
 from facetrust.training.errors import CheckpointError, DatasetError, TrainingConfigError
 
 ADAPTER = "adapter.pt"
-PUSH_TARGETS = ("none", "other", "random")
 
 
 @dataclass(frozen=True)
@@ -48,29 +47,22 @@ class ForgetOptions:
     lr: float = 5e-3                # AdamW on the adapters only, cosine decay to 0 over the steps
     batch_size: int = 48            # per step: half forgotten identities' images, half others'
     identities_per_batch: int = 4   # the forgotten half comes from this many forgotten identities (pairs of one person)
-    margin: float = 0.0             # forget hinge: cosine to the template pushed below this
+    margin: float = -0.2            # forget hinge: cosine to the template pushed below this
     pair_margin: float | None = None  # hinge on pairs of one forgotten identity's images (None: ``margin``)
-    push_to: str = "none"           # also pull each forgotten image to a fixed target: "other" (a retained
-                                    # identity's template, drawn per image) or "random" (a random direction)
-    push_weight: float = 1.0
-    retain_batch: int = 0           # retained images per step (0: the other half of ``batch_size``)
     retain_weight: float = 5.0
     group_sparsity: float = 1e-4    # lambda of the group-lasso penalty over adapted layers
     last_layers: int = 8            # adapt only the last N dense layers of the backbone (0: all)
     seed: int = 2048
 
     def __post_init__(self) -> None:
-        if self.push_to not in PUSH_TARGETS:
-            raise TrainingConfigError(f"forget push_to must be one of {', '.join(PUSH_TARGETS)}, got {self.push_to!r}")
         for name in ("rank", "steps", "batch_size", "identities_per_batch"):
             if getattr(self, name) < (2 if name == "batch_size" else 1):
                 raise TrainingConfigError(f"forget {name} must be a positive integer, got {getattr(self, name)}")
         pair_margin = self.margin if self.pair_margin is None else self.pair_margin
         if not (self.lr > 0 and self.alpha > 0 and self.retain_weight >= 0 and self.group_sparsity >= 0
-                and -1.0 <= self.margin < 1.0 and -1.0 <= pair_margin < 1.0 and self.last_layers >= 0
-                and self.push_weight >= 0 and self.retain_batch >= 0):
+                and -1.0 <= self.margin < 1.0 and -1.0 <= pair_margin < 1.0 and self.last_layers >= 0):
             raise TrainingConfigError("forget options out of range: lr, alpha > 0; retain_weight, group_sparsity, "
-                                      "last_layers, push_weight, retain_batch >= 0; -1 <= margin, pair_margin < 1")
+                                      "last_layers >= 0; -1 <= margin, pair_margin < 1")
 
 
 @dataclass
@@ -251,20 +243,7 @@ def forget_identities(checkpoint: Path, identities: Sequence[str], output: Path,
     by_identity = {name: np.flatnonzero(names == name) for name in wanted}
 
     rng = np.random.default_rng(options.seed)
-    # A fixed target per forgotten image (random relabelling, or a random direction): one person's
-    # images are sent to unrelated places, so they no longer agree with each other.
-    push = torch.zeros_like(originals)
-    forget_index = np.flatnonzero(forget_mask)
-    if options.push_to == "other":
-        others = sorted(set(names[retain_index]))
-        drawn = rng.choice(others, size=len(forget_index))
-        for name in set(drawn):
-            push[forget_index[drawn == name]] = F.normalize(originals[names == name].mean(0), dim=0)
-    elif options.push_to == "random":
-        generator = torch.Generator().manual_seed(options.seed)
-        push[forget_index] = F.normalize(torch.randn(len(forget_index), originals.shape[1], generator=generator))
     pair_margin = options.margin if options.pair_margin is None else options.pair_margin
-    retain_size = options.retain_batch or options.batch_size - options.batch_size // 2
     half = options.batch_size // 2
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, options.steps)
     losses: list[dict[str, float]] = []
@@ -275,7 +254,7 @@ def forget_identities(checkpoint: Path, identities: Sequence[str], output: Path,
         share = max(2, half // len(chosen))
         f_batch = np.concatenate([rng.choice(by_identity[n], size=min(share, len(by_identity[n])), replace=False)
                                   for n in chosen])
-        r_batch = rng.choice(retain_index, size=min(retain_size, len(retain_index)), replace=False)
+        r_batch = rng.choice(retain_index, size=min(options.batch_size - half, len(retain_index)), replace=False)
         f_names = names[f_batch]
         e_forget = embed(f_batch)
         to_template = (e_forget * torch.stack([templates[n] for n in f_names])).sum(1)
@@ -283,8 +262,6 @@ def forget_identities(checkpoint: Path, identities: Sequence[str], output: Path,
         same = torch.from_numpy(f_names[:, None] == f_names[None, :]) & ~torch.eye(len(f_batch), dtype=torch.bool)
         if same.any():
             forget = forget + F.relu((e_forget @ e_forget.T)[same] - pair_margin).mean()
-        if options.push_to != "none":
-            forget = forget + options.push_weight * (1.0 - (e_forget * push[f_batch]).sum(1)).mean()
         retain = (1.0 - (embed(r_batch) * originals[r_batch]).sum(1)).mean()
         sparsity = sum(torch.sqrt(sum((p * p).sum() for p in group) + 1e-12) for group in groups)
         loss = forget + options.retain_weight * retain + options.group_sparsity * sparsity

@@ -10,7 +10,8 @@
    people (templates = mean embedding of the first half of each person's evaluation images,
    probes = the rest), separately for forgotten and retained people, with the gallery re-enrolled
    by the same model as the probes ("re-enrolled") and with the old gallery ("old gallery"); and
-   LFW View 2 verification (10-fold) on all 6,000 pairs.
+   LFW View 2 verification (10-fold) on all 6,000 pairs. Options are chosen with ``--probes validation
+   --lfw-folds 3`` (half of the probes, 3 folds) and measured once with ``--probes test`` and all folds.
 
     python bench/train_forget.py                       # ~20-30 min on 2 cores
     python bench/train_forget.py --epochs 1 --steps 50 # quick look
@@ -87,7 +88,7 @@ def prepare_before(checkpoint: Path, paths: list[Path], first: str, work: Path,
 
     stat = checkpoint.stat()
     key = f"{checkpoint.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{first}|{len(paths)}"
-    vectors_file, fed_file = work / f"before_{first}.npz", work / f"before_{first}_fed.npy"
+    vectors_file, fed_file = work / f"before_{first}_{len(paths)}.npz", work / f"before_{first}_{len(paths)}_fed.npy"
     if vectors_file.is_file() and fed_file.is_file() and str(np.load(vectors_file)["key"]) == key:
         return vectors_file, fed_file
     model = load_model(checkpoint)
@@ -132,17 +133,20 @@ def embed_before_after(checkpoint: Path, forgot: Path, first: str, paths: list[P
     return dict(zip(paths, before)), dict(zip(paths, after))
 
 
-def rank1(probe: dict, gallery: dict, people, names: list[str]) -> dict[str, float]:  # noqa: ANN001
+def rank1(probe: dict, gallery: dict, people, names: list[str], split: str = "all") -> dict[str, float]:  # noqa: ANN001
     """Rank-1 over all ``people`` for probes of ``names`` (fraction correct); ``probe`` and ``gallery``:
-    the embeddings of the probe and of the gallery model."""
+    the embeddings of the probe and of the gallery model. ``split``: all probes, or every other one
+    ("validation": the 1st, 3rd, ... probe of each person, for choosing options; "test": the others)."""
     templates, probes, labels = [], [], []
     for index, (name, (_, evaluation)) in enumerate(people.items()):
         half = max(1, len(evaluation) // 2)
         mean = np.mean([gallery[p] for p in evaluation[:half]], axis=0)
         templates.append(mean / np.linalg.norm(mean))
         if name in names:
-            probes += evaluation[half:]
-            labels += [index] * (len(evaluation) - half)
+            chosen = evaluation[half:]
+            chosen = chosen[0::2] if split == "validation" else chosen[1::2] if split == "test" else chosen
+            probes += chosen
+            labels += [index] * len(chosen)
     nearest = np.argmax(np.stack([probe[p] for p in probes]) @ np.stack(templates).T, axis=1)
     return {"rank1": float(np.mean(nearest == np.array(labels))), "probes": len(labels)}
 
@@ -172,6 +176,19 @@ def lfw_verification(vectors: dict, pairs: list, crop: dict, without: frozenset[
     return rows
 
 
+# Options that were added or tried later (docs/training.md, runs E-J), at the value that means "not used":
+# a record written without them, or with them at that value, is the same forgetting.
+NEUTRAL = {"pair_margin": None, "push_to": "none", "push_weight": 1.0, "retain_batch": 0}
+
+
+def _same_request(saved: dict, request: dict) -> bool:
+    options = {**NEUTRAL, **saved["options"]}
+    dropped = [key for key in options if key not in request["options"]]
+    if any(key not in NEUTRAL or options.pop(key) != NEUTRAL[key] for key in dropped):
+        return False
+    return {**saved, "options": options} == request
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -186,18 +203,25 @@ def main() -> None:
     parser.add_argument("--retain-weight", type=float, default=ForgetOptions.retain_weight)
     parser.add_argument("--margin", type=float, default=ForgetOptions.margin)
     parser.add_argument("--last-layers", type=int, default=ForgetOptions.last_layers)
+    parser.add_argument("--pair-margin", type=float, default=ForgetOptions.pair_margin)
+    parser.add_argument("--probes", default="all", choices=["all", "validation", "test"],
+                        help="rank-1 on all probes or on one of two halves (validation: for choosing options)")
     parser.add_argument("--forgot", default="forgot", help="output folder of the forgetting, under --work")
     parser.add_argument("--lfw-folds", type=int, default=10, help="LFW View 2 on its first N folds only "
                         "(600 pairs each; fewer when CPU time is short)")
+    parser.add_argument("--validation-folds", type=int, default=3, help="LFW folds used to choose options: "
+                        "with more --lfw-folds, the pairs of the later folds are also reported on their own")
     parser.add_argument("--prepare-before", action="store_true", help="only embed the evaluation images with the "
                         "model before forgetting (and keep its early layers' output for --last-layers): can run "
                         "while another process forgets")
     parser.add_argument("--forget-only", action="store_true", help="stop after forgetting (a later run with the "
                         "same options reuses it and only measures)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="torch threads (1 is faster on a machine shared by many jobs)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "train_forget.md")
     args = parser.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
 
     lfw_aligned = args.work / "lfw_aligned"
     run_started = started = time.perf_counter()
@@ -233,12 +257,12 @@ def main() -> None:
     retained = [n for n in names if n not in forgotten]
     options = ForgetOptions(steps=args.steps, lr=args.lr, batch_size=args.batch_size,
                             identities_per_batch=args.identities_per_batch, retain_weight=args.retain_weight,
-                            margin=args.margin, last_layers=args.last_layers)
+                            margin=args.margin, last_layers=args.last_layers, pair_margin=args.pair_margin)
     load_before = os.getloadavg()[0]
     record = args.work / args.forgot / "result.json"
     request = {"checkpoint": str(checkpoint), "forgotten": forgotten, "options": options.__dict__}
-    if record.is_file() and json.loads(record.read_text())["request"] == request:
-        saved = json.loads(record.read_text())
+    saved = json.loads(record.read_text()) if record.is_file() else None
+    if saved and _same_request(saved["request"], request):
         load_before = saved["load_before"]
         result = ForgetResult(**{**saved["result"], "checkpoint": Path(saved["result"]["checkpoint"]),
                                  "adapter": Path(saved["result"]["adapter"])})
@@ -258,12 +282,19 @@ def main() -> None:
     rows = []
     for label, probe, gallery in (("before", before, before), ("after, re-enrolled", after, after),
                                   ("after, old gallery", after, before)):
-        rows.append((label, rank1(probe, gallery, people, forgotten), rank1(probe, gallery, people, retained)))
+        rows.append((label, rank1(probe, gallery, people, forgotten, args.probes),
+                     rank1(probe, gallery, people, retained, args.probes)))
     gone = frozenset(forgotten)
     verification = []
+    unseen = [p for p in pairs if p.fold >= args.validation_folds]
     for label, vectors in (("before", before), ("after", after)):
         every, kept = lfw_verification(vectors, pairs, crop, gone)
         verification += [(f"{label}, all pairs", *every), (f"{label}, pairs without a forgotten person", *kept)]
+        if args.lfw_folds > args.validation_folds:
+            every, kept = lfw_verification(vectors, unseen, crop, gone)
+            folds = f"folds {args.validation_folds + 1}-{args.lfw_folds}"
+            verification += [(f"{label}, {folds}, all pairs", *every),
+                             (f"{label}, {folds}, pairs without a forgotten person", *kept)]
     total_s = time.perf_counter() - run_started
 
     lines = [
@@ -279,6 +310,8 @@ def main() -> None:
         f"Forgetting: {result.steps} steps in {result.seconds:.0f} s; adapters {result.adapter_parameters:,} parameters "
         f"({result.adapter_bytes / 1024:.0f} KiB), {result.active_layers}/{result.adapted_layers} layers active; "
         "merged into the weights.",
+        "",
+        f"Rank-1 probes: {args.probes}.",
         "",
         "| model | forgotten rank-1 | forgotten probes | retained rank-1 | retained probes |",
         "|---|---|---|---|---|",

@@ -9,8 +9,8 @@ inspection.
 Losses per step (the backbone frozen, batch norm in inference mode):
 
 * forget: ``relu(cos(e, t_y) - margin)`` towards each image's identity template ``t_y`` (the mean
-  of the original model's embeddings of that identity), plus the same hinge on every pair of
-  images of one forgotten identity in the batch (the forgotten half of a batch comes from a few
+  of the original model's embeddings of that identity), plus the hinge ``relu(cos - pair_margin)``
+  on every pair of images of one forgotten identity in the batch (the forgotten half of a batch comes from a few
   identities with several images each), so that re-enrolling them with the new model does not
   recreate a consistent template;
 * retain: ``1 - cos(e, e_original)`` on images of the other identities (distillation);
@@ -47,7 +47,8 @@ class ForgetOptions:
     lr: float = 5e-3                # AdamW on the adapters only, cosine decay to 0 over the steps
     batch_size: int = 48            # per step: half forgotten identities' images, half others'
     identities_per_batch: int = 4   # the forgotten half comes from this many forgotten identities (pairs of one person)
-    margin: float = 0.0             # forget hinge: cosine to the template pushed below this
+    margin: float = -0.2            # forget hinge: cosine to the template pushed below this
+    pair_margin: float | None = None  # hinge on pairs of one forgotten identity's images (None: ``margin``)
     retain_weight: float = 5.0
     group_sparsity: float = 1e-4    # lambda of the group-lasso penalty over adapted layers
     last_layers: int = 8            # adapt only the last N dense layers of the backbone (0: all)
@@ -57,10 +58,11 @@ class ForgetOptions:
         for name in ("rank", "steps", "batch_size", "identities_per_batch"):
             if getattr(self, name) < (2 if name == "batch_size" else 1):
                 raise TrainingConfigError(f"forget {name} must be a positive integer, got {getattr(self, name)}")
+        pair_margin = self.margin if self.pair_margin is None else self.pair_margin
         if not (self.lr > 0 and self.alpha > 0 and self.retain_weight >= 0 and self.group_sparsity >= 0
-                and -1.0 <= self.margin < 1.0 and self.last_layers >= 0):
-            raise TrainingConfigError("forget options out of range: lr, alpha > 0; retain_weight, "
-                                      "group_sparsity, last_layers >= 0; -1 <= margin < 1")
+                and -1.0 <= self.margin < 1.0 and -1.0 <= pair_margin < 1.0 and self.last_layers >= 0):
+            raise TrainingConfigError("forget options out of range: lr, alpha > 0; retain_weight, group_sparsity, "
+                                      "last_layers >= 0; -1 <= margin, pair_margin < 1")
 
 
 @dataclass
@@ -241,6 +243,7 @@ def forget_identities(checkpoint: Path, identities: Sequence[str], output: Path,
     by_identity = {name: np.flatnonzero(names == name) for name in wanted}
 
     rng = np.random.default_rng(options.seed)
+    pair_margin = options.margin if options.pair_margin is None else options.pair_margin
     half = options.batch_size // 2
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, options.steps)
     losses: list[dict[str, float]] = []
@@ -258,7 +261,7 @@ def forget_identities(checkpoint: Path, identities: Sequence[str], output: Path,
         forget = F.relu(to_template - options.margin).mean()
         same = torch.from_numpy(f_names[:, None] == f_names[None, :]) & ~torch.eye(len(f_batch), dtype=torch.bool)
         if same.any():
-            forget = forget + F.relu((e_forget @ e_forget.T)[same] - options.margin).mean()
+            forget = forget + F.relu((e_forget @ e_forget.T)[same] - pair_margin).mean()
         retain = (1.0 - (embed(r_batch) * originals[r_batch]).sum(1)).mean()
         sparsity = sum(torch.sqrt(sum((p * p).sum() for p in group) + 1e-12) for group in groups)
         loss = forget + options.retain_weight * retain + options.group_sparsity * sparsity

@@ -55,7 +55,7 @@ def test_forgetting_turns_one_identity_away_and_keeps_the_others(trained: Path, 
     after, _ = _embeddings(result.checkpoint, aligned_cache)
     gone = names == FORGOTTEN
     template = before[gone].mean(0) / np.linalg.norm(before[gone].mean(0))
-    # Before: the person's images sit close to their template; after: not (the hinge is at cosine 0).
+    # Before: the person's images sit close to their template; after: not (the hinge is at cosine -0.2).
     assert (before[gone] @ template).mean() > 0.6
     assert (after[gone] @ template).mean() < 0.2
     # Re-enrolled with the new model, the person's images no longer agree with each other either.
@@ -70,6 +70,21 @@ def test_forgetting_turns_one_identity_away_and_keeps_the_others(trained: Path, 
     assert state["forgotten"] == [FORGOTTEN] and "optimizer" not in state
     row = state["identities"].index(FORGOTTEN)
     assert not state["model"]["classifier.weight"][row].any()  # the class centre is erased
+
+
+def test_a_negative_pair_margin_spreads_the_persons_images_further(trained: Path, aligned_cache: Path,
+                                                                 tmp_path: Path) -> None:
+    # The pair hinge pushes the cosine between two images of the forgotten person below pair_margin.
+    spread = {}
+    for pair_margin in (0.0, -0.2):
+        result = forget_identities(trained, [FORGOTTEN], tmp_path / f"forgot{pair_margin}", progress=False,
+                                   options=ForgetOptions(steps=25, batch_size=8, margin=0.0, pair_margin=pair_margin))
+        after, names = _embeddings(result.checkpoint, aligned_cache)
+        gone = names == FORGOTTEN
+        spread[pair_margin] = (after[gone] @ after[gone].T)[~np.eye(gone.sum(), dtype=bool)].mean()
+    assert spread[-0.2] < spread[0.0]
+    with pytest.raises(TrainingConfigError, match="pair_margin"):
+        ForgetOptions(pair_margin=-1.5)
 
 
 def test_merged_weights_equal_the_model_with_adapters(trained: Path, aligned_cache: Path, tmp_path: Path) -> None:
@@ -155,5 +170,5 @@ def test_cli_defaults_are_the_library_defaults() -> None:
 
     defaults = ForgetOptions()
     for name in ("steps", "rank", "lr", "batch_size", "identities_per_batch", "retain_weight", "last_layers",
-                 "group_sparsity"):
+                 "group_sparsity", "margin", "pair_margin"):
         assert getattr(_FORGET, name) == getattr(defaults, name), name

@@ -128,6 +128,9 @@ class FrozenFeatures:
         chunks = [todo[i:i + batch] for i in range(0, len(todo), batch)]
         with torch.no_grad():
             for chunk in track(chunks, len(chunks), "frozen layers", progress, unit="batches"):
+                chunk = [i for i in chunk if not files[i].is_file()]  # another process may have stored them
+                if not chunk:
+                    continue
                 images = crops(chunk)
                 fed = torch.stack([self.prefix.run(images)[0], self.prefix.run(images.flip(3))[0]], 1)
                 for i, features in zip(chunk, fed.numpy()):

@@ -218,7 +218,7 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
     if config.resume:
         state = load_checkpoint(Path(config.output) / CHECKPOINT, config, dataset.identities)
         model.load_state_dict(state["model"])
-    tail = _TrainableTail(model, config, dataset, rank, world, progress and rank == 0) \
+    tail = _TrainableTail(model, config, dataset, rank, world, progress if rank == 0 else False) \
         if config.trainable_last_layers else None
     features = tail.features if tail is not None else None
     params = [p for p in model.parameters() if p.requires_grad]

@@ -283,6 +283,7 @@ def main() -> None:
     parser.add_argument("--trainable-last-layers", type=int, default=6)
     parser.add_argument("--prepare", action="store_true", help="only store the frozen layers' outputs of every "
                         "LFW image, last name first (to run beside a training process)")
+    parser.add_argument("--prepare-shuffled", action="store_true", help="with --prepare: in a random order")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     # One thread: on the shared 2-core machine under load, two threads wait on each other (measured:
@@ -300,6 +301,8 @@ def main() -> None:
     if args.prepare:
         model, prefix = tail_model(None, first)
         paths = sorted(ALIGNED.glob("*/*.png"), reverse=True)
+        if args.prepare_shuffled:  # a second preparing process: meets the others rarely
+            paths = [paths[i] for i in np.random.default_rng(0).permutation(len(paths))]
         FrozenFeatures(prefix, args.work / "frozen").load(paths, crops_of(paths, model), every("frozen layers", 0.02))
         return
     if args.validate:

@@ -240,7 +240,7 @@ def _ratio(value: float | None) -> str:
 
 def table(all_results: list[dict]) -> list[str]:
     lines = ["| split | model | accuracy | TAR@FAR=1e-3 | Gini@FMR 1e-3 | worst decile / median @1e-3 | "
-             "Gini@FMR 1e-2 | worst decile / median @1e-2 | train s | load avg |", "|---" * 10 + "|"]
+             "Gini@FMR 1e-2 | worst decile / median @1e-2 | training s | load average before |", "|---" * 10 + "|"]
     by_model: dict[str, list[dict]] = {}
     for split in all_results:
         for label, e in split["models"].items():
@@ -248,7 +248,8 @@ def table(all_results: list[dict]) -> list[str]:
             lines.append(f"| {split['split']} | {label} | {100 * e['accuracy']:.2f}% | {100 * e['tar_at_far_1e-3']:.2f}% "
                          f"| {e['fmr_0.001']['gini']:.3f} | {_ratio(e['fmr_0.001']['worst_decile_to_median'])} "
                          f"| {e['fmr_0.01']['gini']:.3f} | {_ratio(e['fmr_0.01']['worst_decile_to_median'])} "
-                         f"| {e.get('train_seconds', 0):.0f} | {e.get('load_before', os.getloadavg()[0]):.1f} |")
+                         + (f"| {e['train_seconds']:.0f} | {e['load_before']:.1f} |" if "train_seconds" in e
+                            else "| - | - |"))
     lines += ["", f"Mean +- std over {len(all_results)} split(s):", "",
               "| model | accuracy | TAR@FAR=1e-3 | Gini@FMR 1e-3 | worst decile / median @1e-3 | Gini@FMR 1e-2 | "
               "worst decile / median @1e-2 |", "|---" * 7 + "|"]

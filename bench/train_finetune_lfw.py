@@ -267,6 +267,24 @@ def table(all_results: list[dict]) -> list[str]:
                      f"| {stat([e['fmr_0.001']['worst_decile_to_median'] for e in entries])} "
                      f"| {stat([e['fmr_0.01']['gini'] for e in entries], digits=3)} "
                      f"| {stat([e['fmr_0.01']['worst_decile_to_median'] for e in entries])} |")
+    # Paired by split: the folds differ more from each other than the models do.
+    lines += ["", "Paired differences (mean +- std over splits of the per-split difference):", "",
+              "| difference | accuracy (points) | TAR@FAR=1e-3 (points) | Gini@FMR 1e-3 | Gini@FMR 1e-2 |",
+              "|---|---|---|---|---|"]
+    labels = list(by_model)
+    pairs = [(label, labels[0]) for label in labels[1:]]
+    pairs += [(labels[i], labels[j]) for i in range(1, len(labels)) for j in range(1, i)]
+    for new, old in pairs:
+        if len(by_model[new]) != len(by_model[old]):
+            continue
+
+        def delta(get, scale: float = 1.0, digits: int = 2) -> str:  # noqa: ANN001
+            values = [scale * (get(a) - get(b)) for a, b in zip(by_model[new], by_model[old])]
+            return f"{np.mean(values):+.{digits}f} +- {np.std(values):.{digits}f}"
+        lines.append(f"| {new} - {old} | {delta(lambda e: e['accuracy'], 100)} "
+                     f"| {delta(lambda e: e['tar_at_far_1e-3'], 100)} "
+                     f"| {delta(lambda e: e['fmr_0.001']['gini'], digits=3)} "
+                     f"| {delta(lambda e: e['fmr_0.01']['gini'], digits=3)} |")
     return lines
 
 

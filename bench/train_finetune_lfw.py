@@ -185,7 +185,8 @@ def run_split(args: argparse.Namespace, split: tuple[int, int], people: dict[int
     test_names = [p.parent.name for p in test_paths]
     paths = sorted(set(test_paths) | {crop(q) for p in test_pairs + fit_pairs for q in (p.path_a, p.path_b)})
     log(f"split {name}: training on {n_people} people, {n_images} images; evaluating on fold {test_fold} "
-        f"({len(people[test_fold])} people, {len(test_paths)} images for TAR and FPR), threshold from fold {threshold_fold}")
+        f"({len(people[test_fold])} people, {len(test_paths)} images for TAR and FPR), "
+        f"threshold from fold {threshold_fold}")
     results: dict[str, dict] = {"split": name, "train_people": n_people, "train_images": n_images, "models": {}}
     runs: list[tuple[str, Path | None, dict]] = [("before (zoo)", None, {})]
     for lr, epochs in grid:
@@ -229,7 +230,8 @@ def run_split(args: argparse.Namespace, split: tuple[int, int], people: dict[int
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(entry, indent=1))
         results["models"][label] = entry
-        log(f"{name} {label}: accuracy {100 * entry['accuracy']:.2f}%, TAR@FAR1e-3 {100 * entry['tar_at_far_1e-3']:.2f}%, "
+        log(f"{name} {label}: accuracy {100 * entry['accuracy']:.2f}%, "
+            f"TAR@FAR1e-3 {100 * entry['tar_at_far_1e-3']:.2f}%, "
             f"Gini@1e-3 {entry['fmr_0.001']['gini']:.3f}")
     return results
 
@@ -245,7 +247,8 @@ def table(all_results: list[dict]) -> list[str]:
     for split in all_results:
         for label, e in split["models"].items():
             by_model.setdefault(label, []).append(e)
-            lines.append(f"| {split['split']} | {label} | {100 * e['accuracy']:.2f}% | {100 * e['tar_at_far_1e-3']:.2f}% "
+            lines.append(f"| {split['split']} | {label} | {100 * e['accuracy']:.2f}% "
+                         f"| {100 * e['tar_at_far_1e-3']:.2f}% "
                          f"| {e['fmr_0.001']['gini']:.3f} | {_ratio(e['fmr_0.001']['worst_decile_to_median'])} "
                          f"| {e['fmr_0.01']['gini']:.3f} | {_ratio(e['fmr_0.01']['worst_decile_to_median'])} "
                          + (f"| {e['train_seconds']:.0f} | {e['load_before']:.1f} |" if "train_seconds" in e
@@ -345,9 +348,11 @@ def main() -> None:
              f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
              f"{torch.get_num_threads()} threads; this invocation {time.perf_counter() - started:.0f} s, "
              f"load average at the end {os.getloadavg()[0]:.1f}.",
-             f"Trainable: the last {args.trainable_last_layers} dense layers (from `{first}`), batch {args.batch_size}, "
+             f"Trainable: the last {args.trainable_last_layers} dense layers (from `{first}`), "
+             f"batch {args.batch_size}, "
              f"SGD momentum 0.9, weight decay 5e-4, polynomial decay; CIFP weight 1.0, threshold 0.3.", "",
-             *[f"* split {r['split']}: trained on {r['train_people']} people, {r['train_images']} images" for r in results],
+             *[f"* split {r['split']}: trained on {r['train_people']} people, {r['train_images']} images"
+               for r in results],
              "", *table(results)]
     text = "\n".join(lines) + "\n"
     print(text)

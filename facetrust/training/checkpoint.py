@@ -36,8 +36,9 @@ def load_checkpoint(path: Path, config: TrainConfig, identities: list[str]) -> d
     if not isinstance(state, dict) or "config" not in state:
         raise CheckpointError(f"{path} is not a facetrust training checkpoint")
     saved = state["config"]
-    different = [f"{key} ({saved.get(key)!r} in the checkpoint, {getattr(config, key)!r} now)"
-                 for key in MODEL_KEYS if saved.get(key) != getattr(config, key)]
+    defaults = TrainConfig()  # a checkpoint from before a key existed had its default
+    different = [f"{key} ({saved.get(key, getattr(defaults, key))!r} in the checkpoint, {getattr(config, key)!r} now)"
+                 for key in MODEL_KEYS if saved.get(key, getattr(defaults, key)) != getattr(config, key)]
     if different:
         raise CheckpointError(f"checkpoint {path} does not match the config: {'; '.join(different)}")
     if state["identities"] != identities:

@@ -31,6 +31,10 @@ class TrainConfig:
     network: str = "mobilefacenet"          # mobilefacenet, iresnet18, iresnet50 or timm:<model name>
     pretrained: str = ""                    # "" (random init), "zoo" (the network's shipped weights) or a .pt file
     embedding_size: int = 128
+    # Fine-tune only the last N dense layers (and what follows them); 0 = the whole network. The
+    # frozen layers' outputs are computed once per image (and its mirror image) and kept in frozen_cache.
+    trainable_last_layers: int = 0
+    frozen_cache: str = ""                  # "" = <output>/frozen
     # Margin head (see facetrust.training.heads) and the CIFP add-on (0 = off)
     head: str = "arcface"
     scale: float = 64.0
@@ -66,7 +70,8 @@ class TrainConfig:
 
 
 # Keys that change what the model or the training state is: a checkpoint must agree on them to resume.
-MODEL_KEYS = ("network", "embedding_size", "head", "sample_rate", "optimizer", "batch_size", "gradient_acc", "seed")
+MODEL_KEYS = ("network", "embedding_size", "head", "sample_rate", "optimizer", "batch_size", "gradient_acc", "seed",
+              "trainable_last_layers")
 
 
 def _field_types() -> dict[str, type]:
@@ -167,6 +172,7 @@ def validate(config: TrainConfig) -> None:
         (config.optimizer in ("sgd", "adamw"), f"optimizer must be sgd or adamw, got {config.optimizer!r}"),
         (config.min_images_per_identity >= 1, "min_images_per_identity must be >= 1"),
         (config.save_every >= 1, "save_every must be >= 1"),
+        (config.trainable_last_layers >= 0, "trainable_last_layers must be >= 0 (0 = the whole network)"),
     ]
     for ok, message in checks:
         if not ok:

@@ -24,6 +24,7 @@ from facetrust.training.checkpoint import load_checkpoint, save_checkpoint
 from facetrust.training.config import TrainConfig
 from facetrust.training.data import DataReport, FaceDataset, build_aligned_cache, load_dataset
 from facetrust.training.errors import CheckpointError, DatasetError, TrainingConfigError
+from facetrust.training.frozen_prefix import FrozenFeatures, FrozenPrefix, freeze_all_but_last
 from facetrust.training.heads import create_head
 from facetrust.training.partial_fc import PartialFC
 
@@ -43,8 +44,11 @@ class RecognitionModel(nn.Module):
         """Embeddings of (N, 3, 112, 112) float RGB crops in 0-255."""
         return self.backbone((crops - self.mean) / self.std)
 
-    def forward(self, crops: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return self.classifier(self.embed(crops), labels, generator)
+    def forward(self, crops: torch.Tensor, labels: torch.Tensor, generator: torch.Generator,
+                frozen_features: bool = False) -> torch.Tensor:
+        """The loss; with ``frozen_features``, ``crops`` is what the first trainable block receives
+        (the frozen prefix skipped, see ``facetrust.training.frozen_prefix``)."""
+        return self.classifier(self.backbone(crops) if frozen_features else self.embed(crops), labels, generator)
 
 
 @dataclass
@@ -123,11 +127,70 @@ def _generator(seed: int, *parts: int) -> torch.Generator:
     return torch.Generator().manual_seed(value)
 
 
-def _micro_batch(dataset: FaceDataset, indices: np.ndarray, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _micro_batch(dataset: FaceDataset, indices: np.ndarray, generator: torch.Generator,
+                 features: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(crops, labels), or with ``features`` (the frozen prefix's outputs, as is and mirrored) the
+    stored outputs of the same crops with the same flips."""
+    labels = torch.from_numpy(dataset.labels[indices])
+    if features is not None:
+        flip = torch.rand(len(indices), generator=generator) < 0.5
+        return features[torch.from_numpy(indices), flip.long()], labels
     crops = torch.from_numpy(dataset.load(indices)).permute(0, 3, 1, 2).float()
     flip = torch.rand(len(indices), generator=generator) < 0.5  # horizontal-flip augmentation
     crops[flip] = crops[flip].flip(3)
-    return crops, torch.from_numpy(dataset.labels[indices])
+    return crops, labels
+
+
+class _TrainableTail:
+    """``trainable_last_layers``: the layers before the N-th last dense layer are frozen (inference
+    mode); their outputs for every image, as is and mirrored, are computed once (kept under
+    ``frozen_cache``) and the backbone then runs from the first trainable block. The shortcut is
+    checked against the whole network on the first images; if they differ (a backbone that does not
+    chain its children in order), the whole network runs with the same layers frozen."""
+
+    def __init__(self, model: RecognitionModel, config: TrainConfig, dataset: FaceDataset, rank: int, world: int,
+                 progress: Progress) -> None:
+        first, self.frozen = freeze_all_but_last(model.backbone, config.trainable_last_layers)
+        self.prefix: FrozenPrefix | None = FrozenPrefix(model.backbone, first)
+        folder = Path(config.frozen_cache) if config.frozen_cache else Path(config.output) / "frozen"
+        store = FrozenFeatures(self.prefix, folder)
+
+        def crops(indices: list[int]) -> torch.Tensor:
+            return (torch.from_numpy(dataset.load(np.asarray(indices))).permute(0, 3, 1, 2).float()
+                    - model.mean) / model.std
+
+        model.eval()
+        if rank == 0:
+            store.load(dataset.paths, crops, progress)
+        _barrier(world)
+        self.features: torch.Tensor | None = store.load(dataset.paths, crops, False)
+        sample = list(range(min(8, len(dataset))))
+        with torch.no_grad():
+            whole = model.backbone(crops(sample))
+            self.prefix.engage()
+            shortcut = model.backbone(self.features[sample, 0])
+        if not torch.allclose(shortcut, whole, atol=1e-4, rtol=1e-4):
+            self.prefix.release()
+            self.prefix, self.features = None, None
+
+    def train(self, model: nn.Module) -> None:
+        model.train()
+        for module in self.frozen:
+            module.eval()
+
+    def state_dict(self, model: nn.Module) -> dict[str, Any]:
+        """The whole model's state (the skipped modules put back for it)."""
+        if self.prefix is None:
+            return model.state_dict()
+        self.prefix.release()
+        try:
+            return model.state_dict()
+        finally:
+            self.prefix.engage()
+
+    def close(self) -> None:
+        if self.prefix is not None:
+            self.prefix.release()
 
 
 def build_model(config: TrainConfig, num_classes: int) -> RecognitionModel:
@@ -152,6 +215,12 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
     total = config.max_steps or config.epochs * steps_per_epoch
     torch.manual_seed(config.seed)
     model = build_model(config, len(dataset.identities))
+    if config.resume:
+        state = load_checkpoint(Path(config.output) / CHECKPOINT, config, dataset.identities)
+        model.load_state_dict(state["model"])
+    tail = _TrainableTail(model, config, dataset, rank, world, progress if rank == 0 else False) \
+        if config.trainable_last_layers else None
+    features = tail.features if tail is not None else None
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
         optimizer: torch.optim.Optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
@@ -163,8 +232,6 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
     checkpoint_path = output / CHECKPOINT
     start = 0
     if config.resume:
-        state = load_checkpoint(checkpoint_path, config, dataset.identities)
-        model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start = state["step"]
@@ -176,13 +243,17 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
     def save(step: int) -> None:
         if rank == 0:
             save_checkpoint({"config": config.to_dict(), "step": step, "identities": dataset.identities,
-                             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "model": tail.state_dict(model) if tail is not None else model.state_dict(),
+                             "optimizer": optimizer.state_dict(),
                              "scheduler": scheduler.state_dict()}, checkpoint_path)
         _barrier(world)
 
     losses: list[float] = []
     end = total if stop_after is None else min(total, start + stop_after)
-    model.train()
+    if tail is not None:
+        tail.train(model)
+    else:
+        model.train()
     step = start
     try:
         for step in track(range(start, end), end - start, "training", progress and rank == 0, unit="steps"):
@@ -195,10 +266,10 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
                 generator = _generator(config.seed, epoch, step, micro)
                 torch.manual_seed(int(torch.randint(2**31, (1,), generator=generator)))  # dropout etc.
                 crops, labels = _micro_batch(dataset, chunk[micro * config.batch_size:(micro + 1) * config.batch_size],
-                                             generator)
+                                             generator, features)
                 sync = k == config.gradient_acc - 1 or world == 1
                 with (nullcontext() if sync else trained.no_sync()):
-                    loss = trained(crops, labels, generator) / config.gradient_acc
+                    loss = trained(crops, labels, generator, features is not None) / config.gradient_acc
                     loss.backward()
                 step_loss += loss.item()
             optimizer.step()
@@ -217,6 +288,8 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
         save(start + len(losses))  # keep the finished steps; resume continues from here
         raise
     save(step)
+    if tail is not None:
+        tail.close()
     if writer is not None:
         writer.close()
     if world > 1:

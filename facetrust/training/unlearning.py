@@ -35,6 +35,8 @@ from facetrust.progress import Progress, track
 from facetrust.training.checkpoint import save_checkpoint
 from facetrust.training.config import TrainConfig
 from facetrust.training.errors import CheckpointError, DatasetError, TrainingConfigError
+from facetrust.training.frozen_prefix import FrozenPrefix as _FrozenPrefix
+from facetrust.training.frozen_prefix import dense_layers as _adapted_modules
 
 ADAPTER = "adapter.pt"
 
@@ -77,60 +79,6 @@ class ForgetResult:
     steps: int
     seconds: float
     losses: list[dict[str, float]] = field(default_factory=list)  # per step: forget, retain, sparsity
-
-
-class _FrozenPrefix:
-    """With adapters on the last layers only, everything before the first adapted block is frozen,
-    so what that block receives per image is fixed: computed once, then fed in directly, which skips
-    the (costliest, high-resolution) early layers at every step. This needs a backbone that chains
-    its children in registration order; the shortcut is compared with the full network and dropped
-    when they differ."""
-
-    def __init__(self, backbone: nn.Module, first_adapted: str) -> None:
-        self.backbone = backbone
-        path = first_adapted.split(".")
-        # The split: the shallowest ancestor of the first adapted layer that is an element of an nn.Sequential.
-        depth = next((d for d in range(1, len(path)) if isinstance(self._module(path[:d - 1]), nn.Sequential)),
-                     len(path))
-        self.split = self._module(path[:depth])
-        self.skipped: list[tuple[nn.Module, str]] = []  # (parent, name) of every module before the split
-        for level in range(depth):
-            parent = self._module(path[:level])
-            for name, _ in parent.named_children():
-                if name == path[level]:
-                    break
-                self.skipped.append((parent, name))
-        self.saved: list[tuple[nn.Module, str, nn.Module]] = []
-
-    def _module(self, path: list[str]) -> nn.Module:
-        return self.backbone.get_submodule(".".join(path)) if path else self.backbone
-
-    def run(self, normalised: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(what the split block receives, the backbone's output) for a normalised batch."""
-        seen: list[torch.Tensor] = []
-        hook = self.split.register_forward_pre_hook(lambda _, args: seen.append(args[0].detach()))
-        try:
-            output = self.backbone(normalised)
-        finally:
-            hook.remove()
-        return seen[0], output
-
-    def engage(self) -> None:
-        """The skipped modules become identities: the backbone then takes the split block's input."""
-        self.saved = [(parent, name, getattr(parent, name)) for parent, name in self.skipped]
-        for parent, name in self.skipped:
-            setattr(parent, name, nn.Identity())
-
-    def release(self) -> None:
-        for parent, name, module in self.saved:
-            setattr(parent, name, module)
-        self.saved = []
-
-
-def _adapted_modules(backbone: nn.Module) -> list[str]:
-    """Dense convolutions and linear layers (depthwise convolutions have too few weights to adapt)."""
-    return [name for name, module in backbone.named_modules()
-            if (isinstance(module, nn.Conv2d) and module.groups == 1) or isinstance(module, nn.Linear)]
 
 
 def _adapter_groups(backbone: nn.Module) -> list[list[nn.Parameter]]:

@@ -6,6 +6,7 @@ memory and batch throughput of each index kind, through the public ``Gallery`` A
     python bench/bench_gallery.py --recognizer dlib-resnet         # 128-d rows
     python bench/bench_gallery.py --kinds pq,ivfpq --ivfpq-nprobe 256,default,512 --refine 64,default
     python bench/bench_gallery.py --kinds hnsw --ef-search 32,64,128 --hnsw-m 32 --ef-construction 64
+    python bench/bench_gallery.py --kinds ivfpq --protection slerp   # protected templates (docs/privacy.md)
 
 With every option left out, each kind runs with the gallery's defaults (``default`` in a list).
 
@@ -33,6 +34,12 @@ queries in batches of 256, with 1 and with 2 FAISS threads. Build s = ``reindex(
 add, write the index file). Memory MB = resident-set growth of opening the gallery and
 running one search in a fresh process that has imported FAISS; index MB = the index file.
 The ``numpy`` row is the float32 matrix in RAM: ``X @ q`` and ``argmax``.
+
+**Protected** (``--protection slerp|biohash``): the gallery is created with ``protection=`` under a
+fresh key (the recognizer's calibrated parameters), the same rows and queries go in as embeddings
+and are protected at the gallery's boundary; exact search, recall@1 and the numpy row are computed
+on the protected rows and queries (recall@1 = agreement with exact *protected* search); rank-1 is
+still the mate's identity.
 
 The table goes to stdout and to ``bench/results/bench_gallery_<recognizer>_<N>_<kinds>.md`` (+ ``.json``);
 the load average is printed at the start, per row and at the end (the machine is shared).
@@ -349,6 +356,8 @@ def main() -> None:
     parser.add_argument("--ef-search", default="16,32,64,128", help="HNSW search candidate lists, one row each")
     parser.add_argument("--cache", type=Path, default=None,
                         help="folder of bench/gallery_ivf_curve.py --cache: the same rows and exact answers, reused")
+    parser.add_argument("--protection", choices=("slerp", "biohash"), default=None,
+                        help="store protected templates (a fresh key; exact search in the protected domain)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the galleries go (default: a temp dir); a given one keeps the enrolled gallery "
                              "of each size for the next run")
@@ -370,7 +379,28 @@ def main() -> None:
         synthetic, exact_of_largest = cached["matrix"][PLANTED:], cached["exact"]
     else:
         synthetic, exact_of_largest = distractors(max(sizes) - PLANTED, lfw), None
-    header = [f"# Gallery search benchmark: {args.recognizer} ({lfw.shape[1]}-d)", "",
+    protect = None
+    if args.protection:  # the key reaches every Gallery.open (and the memory probe) through the environment
+        from facetrust.privacy import KEY_ENV, ProtectionKey, create_protector, load_key, save_key
+        from facetrust.privacy.gallery import calibrated_params
+
+        # Kept next to a --workdir's galleries, so a kept protected gallery opens again.
+        key_file = args.workdir / f"{args.protection}.key" if args.workdir else None
+        if key_file is not None and key_file.exists():
+            key = load_key(key_file)
+        else:
+            key = ProtectionKey.generate()
+            if key_file is not None:
+                save_key(key, key_file)
+        os.environ[KEY_ENV] = key.hex()
+        protector = create_protector(args.protection, key, lfw.shape[1], recognizer=args.recognizer,
+                                     **calibrated_params(args.recognizer, args.protection))
+        protect = lambda rows: np.concatenate([protector.protect(rows[i:i + 100_000])  # noqa: E731
+                                               for i in range(0, len(rows), 100_000)])
+        exact_of_largest = None  # the cached exact answers are those of the unprotected rows
+        print(f"protected: {protector.spec()}", flush=True)
+    protected = f", protected by {args.protection} (key {protector.key.fingerprint})" if protect else ""
+    header = [f"# Gallery search benchmark: {args.recognizer} ({lfw.shape[1]}-d){protected}", "",
               f"- {platform.processor() or platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}, "
               f"faiss {faiss.__version__}; load average at start {' / '.join(f'{v:.2f}' for v in os.getloadavg())}",
               f"- {len(templates)} planted LFW identities, {len(mated)} mated and {len(nonmated)} non-mated real "
@@ -383,17 +413,20 @@ def main() -> None:
     try:
         for size in sizes:
             matrix = np.concatenate([templates, synthetic[:size - PLANTED]])
+            stored, probes = (matrix, (mated, nonmated)) if protect is None else (
+                protect(matrix), (protect(mated), protect(nonmated)))
             exact = (exact_of_largest if exact_of_largest is not None and size == max(sizes)
-                     else exact_top1(matrix, np.concatenate([mated, nonmated])))
-            path = workdir / f"bench_{size}_{args.recognizer}.gallery"
+                     else exact_top1(stored, np.concatenate(probes)))
+            path = workdir / f"bench_{size}_{args.recognizer}{'_' + args.protection if protect else ''}.gallery"
             if path.exists():  # a --workdir kept from an earlier run: the same rows (fixed seed)
                 print(f"N={size:,}: reusing {path}", flush=True)
             else:
-                with Gallery.create(path, args.recognizer) as gallery:
+                with Gallery.create(path, args.recognizer, protection=args.protection) as gallery:
                     begun = time.perf_counter()
                     gallery.enroll_many((EnrollRecord(f"t{i}", matrix[i]) for i in range(size)), batch_size=10_000)
                     print(f"N={size:,}: enrolled in {time.perf_counter() - begun:.0f} s", flush=True)
-            rows.append(bench_numpy(size, matrix, mated, nonmated, exact))
+            rows.append(bench_numpy(size, stored, *probes, exact))
+            del stored
             print(rows[-1].line(), flush=True)
             built = []
             try:
@@ -412,7 +445,7 @@ def main() -> None:
     table = "\n".join(header) + "\n\n" + HEADER + "\n" + "\n".join(r.line() for r in rows) + "\n"
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"bench_gallery_{args.recognizer}_{max(sizes)}_{'-'.join(kinds)}"
+    out = RESULTS / f"bench_gallery_{args.recognizer}_{max(sizes)}_{'-'.join(kinds)}{'_' + args.protection if protect else ''}"
     out.with_suffix(".md").write_text(table)
     out.with_suffix(".json").write_text(json.dumps({"header": header, "rows": [asdict(r) for r in rows]}, indent=1))
 

@@ -78,7 +78,9 @@ class ModelIdentity:
         return int(self.protection["dim"]) if self.protection else self.dim
 
     def __str__(self) -> str:
-        return f"{self.name} (sha256 {self.sha256[:12]}…, {self.dim}-d)"
+        protected = "" if self.protection is None else (
+            f", protected: {self.protection.get('scheme')} key {self.protection.get('key_fingerprint')}")
+        return f"{self.name} (sha256 {self.sha256[:12]}…, {self.dim}-d{protected})"
 
 
 def model_identity(recognizer: str) -> ModelIdentity:

@@ -20,6 +20,7 @@ import numpy as np
 from facetrust.defaults import DEFAULT_RECOGNIZER
 from facetrust.errors import (
     ConfigError, EmbeddingError, FacetrustError, FaceNotFoundError, GalleryError, LowQualityError, ModelMismatchError,
+    WrongKeyError,
 )
 from facetrust.gallery.base import (
     DamagedTemplateWarning, EnrollRecord, Fusion, GalleryBackend, Identity, IndexConfig, IntegrityReport,
@@ -144,7 +145,8 @@ class Gallery:
             model, protector = protected_model(model, protection, key, protection_options)
             key = protector.key
         name = backend or backend_for(location)
-        if encrypt or encryption_key is not None:
+        # An explicit encryption= (e.g. "sqlcipher") asks for encryption even when the key comes from the environment.
+        if encrypt or encryption_key is not None or options.get("encryption") is not None:
             from facetrust.privacy.encryption import load_encryption_key
 
             _check_encryptable(name)
@@ -159,6 +161,10 @@ class Gallery:
             store = kind.open(location, False, index, **options)
             if store.model != model:
                 store.close()
+                theirs, mine = store.model.protection or {}, model.protection or {}
+                if theirs and mine and theirs.get("key_fingerprint") != mine.get("key_fingerprint"):
+                    raise WrongKeyError(f"{location} exists and is protected with key {theirs.get('key_fingerprint')}, "
+                                        f"but the key given has fingerprint {mine.get('key_fingerprint')}") from None
                 raise ModelMismatchError(f"{location} exists and holds {store.model}, not {model}") from None
         return cls._over(store, analyzer, quality_policy, quality_method, key)
 

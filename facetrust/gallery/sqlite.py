@@ -177,9 +177,13 @@ class SQLiteGallery:
 
     @classmethod
     def open(cls, location: str | os.PathLike[str], readonly: bool = False, index: IndexConfig | None = None,
-             encryption_key: KeySource = None) -> "SQLiteGallery":
+             encryption_key: KeySource = None, encryption: str | None = None) -> "SQLiteGallery":
         """``encryption_key``: the key of an encrypted gallery (a key, a key file; None:
-        ``$FACETRUST_ENCRYPTION_KEY`` or ``$FACETRUST_ENCRYPTION_KEY_FILE``); refused for a plain one."""
+        ``$FACETRUST_ENCRYPTION_KEY`` or ``$FACETRUST_ENCRYPTION_KEY_FILE``); refused for a plain one.
+        ``encryption`` (None: whatever the file has) is what the caller expects, checked against the file:
+        a gallery encrypted otherwise is a :class:`ConfigError`, not silently a weaker one."""
+        if encryption is not None and encryption not in ENCRYPTIONS:
+            raise ConfigError(f"encryption must be one of {', '.join(ENCRYPTIONS)}, got {encryption!r}")
         path = Path(location)
         if not path.is_file():
             raise GalleryError(f"no gallery at {path}")
@@ -246,6 +250,11 @@ class SQLiteGallery:
         if "face" not in columns and not readonly:  # a gallery from before template records had faces
             conn.execute("ALTER TABLE templates ADD COLUMN face TEXT")
             columns.add("face")
+        has = "sqlcipher" if page_key is not None else "aes-gcm" if cipher is not None else None
+        if encryption is not None and encryption != has:
+            conn.close()
+            raise ConfigError(f"{path} is {'not encrypted' if has is None else f'encrypted with {has}'}, "
+                              f"not encryption={encryption!r}")
         gallery = cls(path, conn, meta, readonly, index or stored, cipher)
         gallery._page_key = page_key
         gallery._face_column = "face" if "face" in columns else "NULL"

@@ -22,7 +22,7 @@ def create_protector(scheme: str, key: ProtectionKey, dim: int, **params: Any) -
 
 def protector_from_spec(spec: dict[str, Any], key: ProtectionKey) -> TemplateProtector:
     """Recreate a protector from :meth:`TemplateProtector.spec`; refuses a key with another fingerprint."""
-    key.check(spec.get("key_fingerprint"), "these templates")
+    key.check(spec.get("key_fingerprint"), "the gallery or export")
     return create_protector(spec["scheme"], key, int(spec["dim"]), **spec.get("params", {}))
 
 

@@ -237,7 +237,8 @@ def _phase(progress: Progress, offset: int, total: int | None) -> Progress:
 
 def evaluate_video_anonymization(original: Path, anonymised: Mapping[str, Path], analyzer: "FaceAnalyzer",
                                  checkers: Mapping[str, "FaceAnalyzer"], fmr: float = 1e-3,
-                                 min_iou: float = 0.3, every: int = 1) -> dict[str, Any]:
+                                 min_iou: float = 0.3, every: int = 1,
+                                 embeddings: dict[tuple[str, str], list[np.ndarray]] | None = None) -> dict[str, Any]:
     """What anonymisation achieved on one video, per output (``{label: path}``, e.g. one per method)
     and per checking detector (``{name: analyzer}``; use the anonymiser's own and at least one other).
 
@@ -246,16 +247,30 @@ def evaluate_video_anonymization(original: Path, anonymised: Mapping[str, Path],
     overlaps (IoU >= ``min_iou``) a face it found in the original — a face that stayed visible (the miss
     rate: such frames over the frames with a face); and re-identification: each face it found in the
     original, embedded by ``analyzer``'s recognizer at its landmarks in the original and in the output
-    (the attacker knows where the face was), matching at the ``fmr`` threshold. ``every``: check every
-    n-th frame only (all frames are decoded, to keep the streams in step)."""
+    (the attacker knows where the face was), matching at the ``fmr`` threshold.
+
+    Why the impostor control: the original and anonymised crops of one face share every pixel
+    outside the covered region (hair, shoulders, background), and a threshold calibrated on
+    portraits may not hold on dark, small video crops; so the same statistic is counted for each
+    anonymised face against the originals of the *other* faces of its frame (other people, same
+    scene, light and encoding; faces overlapping it by IoU >= ``min_iou`` excluded). Re-identification
+    means more matches to one's own original than to others' (``impostor_rate``, and the AUC of the
+    mated against those impostor scores: 0.5 = no more than the scene gives); ``original_impostors``
+    counts the same for the unanonymised faces (the threshold's false-match rate on this video).
+    ``embeddings``: a dict filled with the embeddings per (output label or ``"original"``, checker), for
+    comparisons across videos. ``every``: check every n-th frame only (all frames are decoded, to
+    keep the streams in step)."""
     from facetrust.io.video import read_frames
 
     threshold = analyzer.threshold(fmr)
     recognizer = analyzer.recognizer
     streams = {label: read_frames(p, every_seconds=0) for label, p in anonymised.items()}
     counts = {(label, name): {"frames_with_face_found": 0, "frames_with_face_visible": 0,
-                              "faces_compared": 0, "faces_reidentified": 0}
+                              "faces_compared": 0, "faces_reidentified": 0, "impostors_compared": 0,
+                              "impostors_matched": 0}
               for label in anonymised for name in checkers}
+    scores: dict[tuple[str, str], tuple[list[float], list[float]]] = {key: ([], []) for key in counts}
+    original_impostors = {name: {"compared": 0, "matched": 0} for name in checkers}
     with_face = dict.fromkeys(checkers, 0)
     frames = 0
     for frame in read_frames(original, every_seconds=0):
@@ -270,6 +285,13 @@ def evaluate_video_anonymization(original: Path, anonymised: Mapping[str, Path],
             with_face[name] += bool(faces)
             aligned = [d for d in faces if d.landmarks is not None]
             originals = recognizer.embed_aligned([recognizer.align(frame.image, d) for d in aligned]) if aligned else []
+            others = np.array([[j != k and iou(a.box, b.box) < min_iou for k, b in enumerate(aligned)]
+                               for j, a in enumerate(aligned)], dtype=bool).reshape(len(aligned), len(aligned))
+            if aligned:
+                original_impostors[name]["compared"] += int(others.sum())
+                original_impostors[name]["matched"] += int(np.sum((originals @ originals.T)[others] >= threshold))
+                if embeddings is not None:
+                    embeddings.setdefault(("original", name), []).append(np.asarray(originals))
             for label, out in outputs.items():
                 entry = counts[label, name]
                 found = checker.detect_rgb(out.image)  # type: ignore[union-attr]
@@ -277,17 +299,41 @@ def evaluate_video_anonymization(original: Path, anonymised: Mapping[str, Path],
                 entry["frames_with_face_visible"] += any(iou(f.box, d.box) >= min_iou for f in found for d in faces)
                 if aligned:
                     hidden = recognizer.embed_aligned([recognizer.align(out.image, d) for d in aligned])  # type: ignore[union-attr]
+                    mated, impostor = np.sum(originals * hidden, axis=1), (hidden @ originals.T)[others]
                     entry["faces_compared"] += len(aligned)
-                    entry["faces_reidentified"] += int(np.sum(np.sum(np.asarray(originals) * hidden, axis=1) >= threshold))
+                    entry["faces_reidentified"] += int(np.sum(mated >= threshold))
+                    entry["impostors_compared"] += len(impostor)
+                    entry["impostors_matched"] += int(np.sum(impostor >= threshold))
+                    scores[label, name][0].extend(mated.tolist())
+                    scores[label, name][1].extend(impostor.tolist())
+                    if embeddings is not None:
+                        embeddings.setdefault((label, name), []).append(np.asarray(hidden))
     for label, stream in streams.items():
         if next(stream, None) is not None:
             raise VideoError(f"{anonymised[label]} has more frames than {original}")
     result: dict[str, Any] = {"video": str(original), "frames": frames, "every": every, "fmr": fmr, "threshold": threshold,
                               "frames_with_face_original": with_face, "outputs": {}}
+    for name, entry in original_impostors.items():
+        entry["rate"] = entry["matched"] / entry["compared"] if entry["compared"] else None
+    result["original_impostors"] = original_impostors
     for (label, name), entry in counts.items():
         entry["miss_rate"] = entry["frames_with_face_visible"] / with_face[name] if with_face[name] else None
         entry["reidentification_rate"] = (entry["faces_reidentified"] / entry["faces_compared"]
                                           if entry["faces_compared"] else None)
+        entry["impostor_rate"] = (entry["impostors_matched"] / entry["impostors_compared"]
+                                  if entry["impostors_compared"] else None)
+        entry["mated_vs_impostor_auc"] = score_auc(*scores[label, name])
         result["outputs"].setdefault(label, {})[name] = entry
     return result
+
+
+def score_auc(mated: Sequence[float], impostor: Sequence[float]) -> float | None:
+    """P(a mated score > an impostor score), ties counted half (Mann-Whitney); None without both kinds."""
+    if not len(mated) or not len(impostor):
+        return None
+    ordered = np.sort(np.asarray(impostor, dtype=float))
+    mated_array = np.asarray(mated, dtype=float)
+    below = np.searchsorted(ordered, mated_array, side="left")
+    equal = np.searchsorted(ordered, mated_array, side="right") - below
+    return float((below + 0.5 * equal).sum() / (len(mated_array) * len(ordered)))
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from facetrust.cli.main import app
 from facetrust.errors import ConfigError, VideoError
 from facetrust.privacy.anonymize_video import (anonymize_video, evaluate_video_anonymization, plan_cover,
-                                               video_info)
+                                               score_auc, video_info)
 
 FRAMES = 36
 
@@ -67,6 +67,21 @@ def test_anonymised_video_keeps_rate_size_and_frames_and_no_face_stays_recognisa
         # leak nothing beyond that.
         assert blurred["faces_reidentified"] <= masked["faces_reidentified"], (name, blurred, masked)
     assert result["outputs"]["blur"]["yunet"]["faces_reidentified"] == 0
+    # The impostor control: each anonymised face against the originals of the other faces of its frame
+    # (RetinaFace finds a second person on frames 22-35), counted over the same pairs for every output.
+    assert result["original_impostors"]["retinaface"]["compared"] > 0
+    for name in checkers:
+        compared = result["original_impostors"][name]["compared"]
+        for label in ("blur", "mask"):
+            entry = result["outputs"][label][name]
+            assert entry["impostors_compared"] == compared, (name, label, entry)
+            assert 0 <= entry["impostors_matched"] <= compared
+            assert entry["mated_vs_impostor_auc"] is None or 0.0 <= entry["mated_vs_impostor_auc"] <= 1.0
+
+
+def test_score_auc_counts_ties_half():
+    assert score_auc([0.9, 0.5], [0.1, 0.5]) == pytest.approx(0.875)
+    assert score_auc([0.2], [0.3, 0.4]) == 0.0 and score_auc([], [0.1]) is None
 
 
 def test_a_face_missed_on_frames_inside_a_track_is_still_covered(clip, analyzer):

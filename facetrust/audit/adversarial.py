@@ -21,6 +21,8 @@ Only MobileFaceNet is differentiable here: its ONNX graph is converted to PyTorc
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -43,6 +45,27 @@ PURIFICATIONS = {"jpeg75": lambda photo: jpeg(photo, 75), "blur1": lambda photo:
 _SCALE = 10.0
 #: PGD iterations (each of eps/4; more steps than 4 let it move back and forth inside the budget).
 PGD_STEPS = 10
+
+
+@dataclass
+class CleanFace:
+    image: np.ndarray
+    detection: Any  # Detection (fallback box where nothing was detected)
+
+
+def detect_faces(paths: Sequence[Path], analyzer: Any, progress: bool = True) -> dict[Path, CleanFace]:
+    """Load each image and pick its centre face (or the analyzer's fallback box); the attacks
+    need the decoded photo itself, so this is not the robustness audit's detection cache."""
+    from facetrust.analyzer import select_face
+    from facetrust.parallel import progress_map
+
+    def one(path: Path) -> tuple[Path, CleanFace | None]:
+        image = analyzer.load(path)
+        found = analyzer.detect_rgb(image)
+        return path, CleanFace(image, found[select_face(found, "center", image.shape)]) if found else None
+
+    faces = dict(progress_map((one(p) for p in paths), len(paths), "detecting (clean)", enabled=progress))
+    return {p: f for p, f in faces.items() if f is not None}
 
 
 def wilson(successes: int, trials: int) -> dict[str, Any]:
@@ -251,7 +274,6 @@ def audit_adversarial(pairs: Sequence[Pair], analyzer: Any, fmr: float, attacks:
     pairs it decides right itself when clean. Rates are :func:`wilson` entries.
     """
     from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
-    from facetrust.audit.robustness import detect_faces
     from facetrust.progress import track
 
     check_attacks(attacks)

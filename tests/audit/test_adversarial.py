@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
-from facetrust.audit.adversarial import (CHECKS, PhotoAttacker, audit_adversarial, eye_mask, face_mask,
+from facetrust.audit.adversarial import (CHECKS, PhotoAttacker, audit_adversarial, detect_faces, eye_mask, face_mask,
                                          alignment_matrix, sampling_grid, torch_recognizer, wilson)
-from facetrust.audit.robustness import detect_faces, first_per_class, fold_subset
+from facetrust.audit.robustness import first_per_class, fold_subset
 from facetrust.errors import ConfigError
 from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
 

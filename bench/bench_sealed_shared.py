@@ -14,17 +14,15 @@ socket) stand for two instances, each with its own connection and in-memory inde
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import load_average  # noqa: E402
+from common import scratch_postgres  # noqa: E402
 from bench_shared_state import timed_ms  # noqa: E402
 
 
@@ -39,15 +37,7 @@ def main() -> None:
     from facetrust.gallery import EnrollRecord, Gallery
     from facetrust.privacy import ProtectionKey
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-        tmp = Path(tempfile.mkdtemp(prefix="facetrust-sealed-shared-"))
-        postgres = pgserver.get_server(tmp, cleanup_mode="stop")
-    try:
-        postgres.psql("CREATE EXTENSION IF NOT EXISTS vector;")
-        url = str(postgres.get_uri())
+    with scratch_postgres("facetrust-sealed-shared-") as url:
         print(f"load average at start: {load_average()}")
         rng = np.random.default_rng(0)
         vectors = rng.normal(size=(args.identities + args.changes, 512)).astype(np.float32)
@@ -100,9 +90,6 @@ def main() -> None:
         print("| step | p50 ms | p99 ms |\n|---|---|---|")
         for name, p50, p99 in rows:
             print(f"| {name} | {p50:.2f} | {p99:.2f} |")
-    finally:
-        postgres.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

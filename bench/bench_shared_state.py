@@ -15,17 +15,15 @@ real PostgreSQL (pgserver, local socket):
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import load_average  # noqa: E402
+from common import scratch_postgres  # noqa: E402
 
 
 def timed_ms(call, repeat: int) -> tuple[float, float]:
@@ -51,15 +49,7 @@ def main() -> None:
     from facetrust.server.keys import PostgresKeyStore
     from facetrust.server.ratelimit import SharedRateLimiter
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-        tmp = Path(tempfile.mkdtemp(prefix="facetrust-shared-state-"))
-        postgres = pgserver.get_server(tmp, cleanup_mode="stop")
-    try:
-        postgres.psql("CREATE EXTENSION IF NOT EXISTS vector;")
-        url = str(postgres.get_uri())
+    with scratch_postgres("facetrust-shared-state-") as url:
         print(f"load average at start: {load_average()}")
         database = SharedDatabase(url, "bench")
         keys = PostgresKeyStore(database)
@@ -101,9 +91,6 @@ def main() -> None:
         print("| step | p50 ms | p99 ms |\n|---|---|---|")
         for name, p50, p99 in rows:
             print(f"| {name} | {p50:.2f} | {p99:.2f} |")
-    finally:
-        postgres.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

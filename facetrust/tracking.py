@@ -125,3 +125,31 @@ def subject_track(tracks: Sequence[ScoredTrack]) -> Any:
     """The track seen in the most frames (ties: larger faces): the one decision for a video.
     Not simply the largest face: a false detection can be larger than the person. None if no track."""
     return max(tracks, key=lambda t: (len(t.frames), t.mean_area), default=None)
+
+
+class SubjectVideoResult:
+    """The video-level answer of a per-track check, read off its subject track. Mixed into
+    dataclasses that have ``tracks`` and ``frames_sampled``."""
+
+    tracks: Sequence[ScoredTrack]
+    frames_sampled: int
+
+    @property
+    def subject(self) -> Any:
+        return subject_track(self.tracks)
+
+    @property
+    def status(self) -> str:
+        return "unavailable" if self.subject is None else self.subject.status
+
+    @property
+    def score(self) -> float | None:
+        return None if self.subject is None else self.subject.score
+
+    @property
+    def reason(self) -> str | None:
+        if self.subject is None:
+            return f"no face in any of the {self.frames_sampled} sampled frames"
+        if self.subject.score is None:
+            return "; ".join(self.subject.unavailable_reasons)
+        return None

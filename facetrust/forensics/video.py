@@ -26,7 +26,7 @@ import numpy as np
 from facetrust.forensics.localisation import Segment, suspicious_segments
 from facetrust.forensics.temporal import Drift, identity_drift
 from facetrust.progress import Progress, track
-from facetrust.tracking import FaceTracker, ScoredTrack, TrackFrame, subject_track
+from facetrust.tracking import FaceTracker, ScoredTrack, SubjectVideoResult, TrackFrame
 from facetrust.types import Detection
 
 
@@ -59,32 +59,12 @@ class ForgeryTrack(ScoredTrack):
 
 
 @dataclass
-class VideoForgery:
+class VideoForgery(SubjectVideoResult):
     path: str
     frames_sampled: int
     tracks: list[ForgeryTrack]
     model: str
     threshold: float
-
-    @property
-    def subject(self) -> ForgeryTrack | None:
-        return subject_track(self.tracks)
-
-    @property
-    def status(self) -> str:
-        return "unavailable" if self.subject is None else self.subject.status
-
-    @property
-    def score(self) -> float | None:
-        return None if self.subject is None else self.subject.score
-
-    @property
-    def reason(self) -> str | None:
-        if self.subject is None:
-            return f"no face in any of the {self.frames_sampled} sampled frames"
-        if self.subject.score is None:
-            return "; ".join(self.subject.unavailable_reasons)
-        return None
 
     def to_dict(self, include_frames: bool = True) -> dict[str, Any]:
         subject = self.subject

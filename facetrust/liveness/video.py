@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from facetrust.io.video import VideoFrame
 from facetrust.progress import Progress, track
-from facetrust.tracking import FaceTracker, ScoredTrack, TrackFrame, subject_track
+from facetrust.tracking import FaceTracker, ScoredTrack, SubjectVideoResult, TrackFrame
 
 @dataclass
 class LivenessTrack(ScoredTrack):
@@ -31,7 +31,7 @@ class LivenessTrack(ScoredTrack):
 
 
 @dataclass
-class VideoLiveness:
+class VideoLiveness(SubjectVideoResult):
     path: str
     frames_sampled: int
     tracks: list[LivenessTrack]
@@ -40,28 +40,8 @@ class VideoLiveness:
     cues: Any = None
 
     @property
-    def subject(self) -> LivenessTrack | None:
-        return subject_track(self.tracks)
-
-    @property
-    def status(self) -> str:
-        return "unavailable" if self.subject is None else self.subject.status
-
-    @property
     def is_live(self) -> bool | None:
         return None if self.subject is None else self.subject.is_live
-
-    @property
-    def score(self) -> float | None:
-        return None if self.subject is None else self.subject.score
-
-    @property
-    def reason(self) -> str | None:
-        if self.subject is None:
-            return f"no face in any of the {self.frames_sampled} sampled frames"
-        if self.subject.score is None:
-            return "; ".join(self.subject.unavailable_reasons)
-        return None
 
     def to_dict(self) -> dict[str, Any]:
         subject = self.subject

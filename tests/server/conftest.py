@@ -18,8 +18,10 @@ def server(shared: Path, tmp_path_factory: pytest.TempPathFactory):
     config = home / "server.toml"
     # The file is found as $FACETRUST_HOME/server.toml: the default location.
     # Many tests send bad keys on purpose from one address: the failed-key limit is tested in test_limits.py.
+    # The whole session shares this server's one key, faster than the default 600 requests a minute on a
+    # fast machine: its rate limit is off here; the limiter is tested in test_faults/test_limits/test_scaleout.
     config.write_text('[server]\nworkers = 2\nmax_pixels = 30000000\ncompreface_gallery = "compreface"\n'
-                      'auth_failures_per_minute = 1000\n'
+                      'auth_failures_per_minute = 1000\nrate_limit_per_minute = 0\n'
                       'checks = ["server_check_plugin:InterocularDistance", "attributes"]\n'
                       f'reports_dir = "{home / "reports"}"\n', encoding="utf-8")
     # The check is imported by the inference workers from this folder.

@@ -54,6 +54,13 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 ERASURE_WAIT_S = 2.0
 #: Seconds one connection attempt may take (an unreachable host must not hang a request).
 CONNECT_TIMEOUT_S = 5
+#: A connection whose packets stop arriving (a partition: dropped, not refused) is declared dead
+#: by the kernel instead of after TCP's ~15-minute retransmission limit: sent data unacknowledged
+#: for 10 s, or an idle wait whose keepalive probes go unanswered for 10 + 3 x 5 s. A long query
+#: is not cut short: the database host's kernel acknowledges and answers probes while it runs.
+#: libpq ignores these on Unix sockets; the same keys given in the URL win.
+TCP_LIVENESS = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+                "tcp_user_timeout": 10_000}
 #: SQLSTATE classes a retry cannot fix: bad credentials (28…) and a database that does not exist.
 _PERMANENT_SQLSTATES = ("28", "3D000")
 _ROTATE_CHUNK = 5_000  # templates re-encrypted per batch in a key rotation
@@ -78,14 +85,20 @@ def connect(url: str, retry_for_s: float = 0.0) -> Any:
     seconds, then raises :class:`DatabaseUnavailableError`; bad credentials fail at once."""
     try:
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
     except ImportError:
         raise ConfigError("the postgres backend needs psycopg: pip install 'facetrust[postgres]'") from None
+    try:
+        given = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise GalleryError(f"cannot connect to {_redact(url)}: {' '.join(str(exc).split())}") from None
+    liveness = {key: value for key, value in TCP_LIVENESS.items() if key not in given}
     deadline = time.monotonic() + retry_for_s
     delay, attempts = 0.1, 0
     while True:
         attempts += 1
         try:
-            return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+            return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **liveness)
         except psycopg.OperationalError as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             if (exc.sqlstate or "").startswith(_PERMANENT_SQLSTATES):

@@ -2,6 +2,7 @@
 loopback port, its FACETRUST_HOME holding an API key made by the KeyStore."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -74,9 +75,10 @@ def start_server(home: Path, args: list[str] = (), env: dict[str, str] | None = 
     return wait_ready(launch_server(home, args, env, key))
 
 
-def launch_server(home: Path, args: list[str] = (), env: dict[str, str] | None = None, key: str | None = None
-                  ) -> Server:
-    """Start ``facetrust serve`` without waiting for it (see :func:`wait_ready`)."""
+def launch_server(home: Path, args: list[str] = (), env: dict[str, str] | None = None, key: str | None = None,
+                  host: str = "127.0.0.1", prefix: list[str] = ()) -> Server:
+    """Start ``facetrust serve`` without waiting for it (see :func:`wait_ready`), listening on ``host``;
+    ``prefix`` runs it elsewhere (``ip netns exec NS``: on another host, tests/server/hostkit.py)."""
     from facetrust.server.keys import KeyStore
 
     home.mkdir(parents=True, exist_ok=True)
@@ -85,12 +87,12 @@ def launch_server(home: Path, args: list[str] = (), env: dict[str, str] | None =
     port = free_port()
     log = home / "server.log"
     environment = {**os.environ, "FACETRUST_HOME": str(home), **(env or {})}
-    command = [sys.executable, "-m", "facetrust.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
+    command = [*prefix, sys.executable, "-m", "facetrust.cli.main", "serve", "--host", host, "--port", str(port),
                "--log-level", "warning", *args]
     with open(log, "wb") as stream:
         process = subprocess.Popen(command, env=environment, stdout=stream, stderr=subprocess.STDOUT,
                                    cwd=ROOT)
-    return Server(f"http://127.0.0.1:{port}", port, home, key, process, log)
+    return Server(f"http://{host}:{port}", port, home, key, process, log)
 
 
 def wait_ready(server: Server) -> Server:
@@ -129,3 +131,29 @@ def wait_for_key(server, secret: str) -> None:
     deadline = time.monotonic() + 5  # the server re-reads the key file within a second
     while server.get("/v1/galleries", key=secret).status_code == 401 and time.monotonic() < deadline:
         time.sleep(0.2)
+
+
+# -- several instances over one PostgreSQL database (database_url) --------------------------------
+def database_env(url: str, schema: str, **settings: str) -> dict[str, str]:
+    return {"FACETRUST_SERVER_DATABASE_URL": url, "FACETRUST_SERVER_DATABASE_SCHEMA": schema,
+            "FACETRUST_SERVER_WORKERS": "1", **{f"FACETRUST_SERVER_{k.upper()}": v for k, v in settings.items()}}
+
+
+def shared_key(env: dict[str, str], home: Path, *args: str) -> str:
+    """A key made by `facetrust keys create` with an instance's configuration (its database)."""
+    done = subprocess.run([sys.executable, "-m", "facetrust.cli.main", "keys", "create", "--json", *args],
+                          env={**os.environ, "FACETRUST_HOME": str(home), **env}, capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["key"]
+
+
+def enrol(server: Server, gallery: str, identity: str, *paths: Path):
+    return server.post(f"/v1/galleries/{gallery}/identities", data={"id": identity},
+                       files=[("images", (p.name, p.read_bytes())) for p in paths])
+
+
+def search(server: Server, gallery: str, path: Path) -> dict:
+    answer = server.post(f"/v1/galleries/{gallery}/search", files=upload(path))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["results"][0]

@@ -16,7 +16,10 @@ from typing import Iterator
 import numpy as np
 import pytest
 from pgkit import new_pgdata, start_postgres
-from serverkit import EXAMPLES, ROOT, Server, assert_error, free_port, launch_server, upload, wait_ready
+from serverkit import (
+    EXAMPLES, ROOT, Server, assert_error, database_env, enrol, free_port, launch_server, search, shared_key, upload,
+    wait_ready,
+)
 
 from facetrust.gallery import Gallery
 from facetrust.privacy import ProtectionKey, save_key
@@ -49,20 +52,6 @@ def postgres(shared: Path) -> Iterator[Postgres]:
     shutil.rmtree(running.pgdata, ignore_errors=True)
 
 
-def database_env(url: str, schema: str, **settings: str) -> dict[str, str]:
-    return {"FACETRUST_SERVER_DATABASE_URL": url, "FACETRUST_SERVER_DATABASE_SCHEMA": schema,
-            "FACETRUST_SERVER_WORKERS": "1", **{f"FACETRUST_SERVER_{k.upper()}": v for k, v in settings.items()}}
-
-
-def shared_key(env: dict[str, str], home: Path, *args: str) -> str:
-    """A key made by `facetrust keys create` with an instance's configuration (its database)."""
-    done = subprocess.run([sys.executable, "-m", "facetrust.cli.main", "keys", "create", "--json", *args],
-                          env={**os.environ, "FACETRUST_HOME": str(home), **env}, capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)["key"]
-
-
 def start_instances(tmp: Path, env: dict[str, str]) -> list[Server]:
     """Two instances over one database, started together; their key is made through the first one's config."""
     key = shared_key(env, tmp / "a", "--name", "tests")
@@ -86,17 +75,6 @@ def pair(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     yield servers
     for server in servers:
         server.stop()
-
-
-def enrol(server: Server, gallery: str, identity: str, *paths: Path):
-    return server.post(f"/v1/galleries/{gallery}/identities", data={"id": identity},
-                       files=[("images", (p.name, p.read_bytes())) for p in paths])
-
-
-def search(server: Server, gallery: str, path: Path) -> dict:
-    answer = server.post(f"/v1/galleries/{gallery}/search", files=upload(path))
-    assert answer.status_code == 200, answer.text
-    return answer.json()["results"][0]
 
 
 def test_enrolment_and_erasure_on_one_instance_are_seen_at_once_by_the_other(pair):

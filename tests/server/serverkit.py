@@ -148,6 +148,23 @@ def shared_key(env: dict[str, str], home: Path, *args: str) -> str:
     return json.loads(done.stdout)["key"]
 
 
+def start_instances(tmp: Path, env: dict[str, str], where: dict[str, dict] | None = None) -> list[Server]:
+    """Instances "a" and "b" over one database, started together, each with ``env`` as ``.env``; their key is
+    made with that config from the tests' own process. ``where``: per instance, more arguments of
+    :func:`launch_server` (``host``, ``prefix``: to run it on another host)."""
+    key = shared_key(env, tmp / "admin", "--name", "tests")
+    launched = [launch_server(tmp / name, env=env, key=key, **(where or {}).get(name, {})) for name in "ab"]
+    try:
+        servers = [wait_ready(server) for server in launched]
+    except BaseException:
+        for server in launched:
+            server.stop()
+        raise
+    for server in servers:
+        server.env = env  # type: ignore[attr-defined]
+    return servers
+
+
 def enrol(server: Server, gallery: str, identity: str, *paths: Path):
     return server.post(f"/v1/galleries/{gallery}/identities", data={"id": identity},
                        files=[("images", (p.name, p.read_bytes())) for p in paths])

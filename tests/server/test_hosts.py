@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 from hostkit import Hosts, RemotePostgres, make_hosts
 from serverkit import (
-    EXAMPLES, Server, assert_error, database_env, enrol, launch_server, search, shared_key, upload, wait_ready,
+    EXAMPLES, Server, assert_error, database_env, enrol, search, shared_key, start_instances, upload,
 )
 
 KNN = EXAMPLES / "knn_examples"
@@ -34,19 +34,9 @@ def database(hosts: Hosts) -> Iterator[RemotePostgres]:
 @pytest.fixture(scope="module")
 def instances(hosts: Hosts, database: RemotePostgres, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[list[Server]]:
-    tmp = tmp_path_factory.mktemp("hosts")
     env = database_env(database.url, "hosts", database_connect_timeout_s="10")
-    key = shared_key(env, tmp / "admin", "--name", "tests")  # made from a third machine: this process's
-    launched = [launch_server(tmp / name, env=env, key=key, host=hosts.addresses[name], prefix=hosts.prefix(name))
-                for name in "ab"]
-    try:
-        servers = [wait_ready(server) for server in launched]
-    except BaseException:
-        for server in launched:
-            server.stop()
-        raise
-    for server in servers:
-        server.env = env  # type: ignore[attr-defined]
+    servers = start_instances(tmp_path_factory.mktemp("hosts"), env,
+                              {name: {"host": hosts.addresses[name], "prefix": hosts.prefix(name)} for name in "ab"})
     yield servers
     for server in servers:
         server.stop()

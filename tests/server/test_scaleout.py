@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from pgkit import new_pgdata, start_postgres
 from serverkit import (
-    EXAMPLES, ROOT, Server, assert_error, database_env, enrol, free_port, launch_server, search, shared_key, upload,
-    wait_ready,
+    EXAMPLES, ROOT, Server, assert_error, database_env, enrol, free_port, launch_server, search, shared_key,
+    start_instances, upload, wait_ready,
 )
 
 from facetrust.gallery import Gallery
@@ -52,26 +52,12 @@ def postgres(shared: Path) -> Iterator[Postgres]:
     shutil.rmtree(running.pgdata, ignore_errors=True)
 
 
-def start_instances(tmp: Path, env: dict[str, str]) -> list[Server]:
-    """Two instances over one database, started together; their key is made through the first one's config."""
-    key = shared_key(env, tmp / "a", "--name", "tests")
-    launched = [launch_server(tmp / name, env=env, key=key) for name in "ab"]
-    try:
-        return [wait_ready(server) for server in launched]
-    except BaseException:
-        for server in launched:
-            server.stop()
-        raise
-
-
 @pytest.fixture(scope="module")
 def pair(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
     """Two instances over one database; one reports folder for both (as a shared mount would be)."""
     reports = tmp_path_factory.mktemp("shared-reports")
     env = database_env(postgres.url, f"pair{next(_schemas)}", reports_dir=str(reports))
     servers = start_instances(tmp_path_factory.mktemp("pair"), env)
-    for server in servers:
-        server.env = env  # type: ignore[attr-defined]
     yield servers
     for server in servers:
         server.stop()
@@ -110,8 +96,6 @@ def encrypted_pair(postgres: Postgres, tmp_path_factory: pytest.TempPathFactory)
     env = database_env(postgres.url, f"sealed{next(_schemas)}", encrypt_galleries="1",
                        encryption_key_file=str(key_file))
     servers = start_instances(tmp, env)
-    for server in servers:
-        server.env = env  # type: ignore[attr-defined]
     yield servers
     for server in servers:
         server.stop()

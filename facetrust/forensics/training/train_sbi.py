@@ -365,9 +365,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init", type=Path, help="start from these weights: a checkpoint (.pt; with --seconds 0: "
                         "export it) or an exported model (.onnx: fine-tune it, batch norm frozen)")
     parser.add_argument("--balance-groups", action="store_true",
-                        help="draw UTKFace faces equally per race, then per age band (facetrust.forensics.training.sampling)")
+                        help="draw UTKFace faces equally per race, then per age band (training/sampling.py)")
     parser.add_argument("--aligned112", type=int, default=0, metavar="N",
-                        help="add the aligned-112 form of up to N UTKFace train files per race (needs --balance-groups)")
+                        help="add the aligned-112 form of up to N UTKFace train files per race (with --balance-groups)")
     parser.add_argument("--aligned112-share", type=float, default=0.4,
                         help="share of each group's draws taken from its aligned-112 crops")
     args = parser.parse_args(argv)

@@ -4,6 +4,7 @@
     python -m facetrust.forensics.training.train_sbi --seconds 3600 --lfw-images 6000 --luminance \\
         --utkface --clip-share 0.25 --colour-augment 0.5 --threads 2 \\
         --out runs/sbi-rgbfreq-96.onnx      # the second-pass run (docs/forensics.md)
+    # the follow-up adds --balance-groups --aligned112 500 and starts from the shipped model (--init)
 
 Only real faces are used (:mod:`facetrust.forensics.training.data`); every batch holds
 each sampled real crop and a self-blended copy of it (:func:`facetrust.forensics.synthesis.self_blend`),
@@ -11,6 +12,9 @@ so the only difference the network can learn is the blending. Both halves get th
 kind of random flips, image borders (:func:`image_border`), JPEG, re-scaling, colour changes and noise.
 ``--clip-share`` of the pairs come from consecutive video frames blended as a clip
 (:func:`facetrust.forensics.synthesis.blend_clip`, one perturbation per clip or one per frame).
+``--balance-groups`` draws the UTKFace faces equally per race and age band, and ``--aligned112 N``
+adds their aligned 112x112 form as the false-alarm evaluation makes it
+(:mod:`facetrust.forensics.training.sampling`).
 Training stops after ``--seconds`` of wall time or Ctrl-C (cosine learning-rate decay over the budget), and
 the final weights are exported — no checkpoint is picked on any evaluation data. The loss of every step is
 appended to ``<out>.loss.csv``; the weights are saved to ``<out>.ckpt.pt`` every ``--checkpoint-every``

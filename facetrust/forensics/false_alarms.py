@@ -288,6 +288,24 @@ def false_alarms_at_threshold(root: Any, model: str, threshold: float, cache: Sc
             "target": target_check(rates)}
 
 
+def calibrate_model(root: Any, model: str, cache: ScoreCache, sbi_model_file: str | None = None,
+                    per_race: int | None = None, device: str = "cpu", progress: Progress = False) -> dict[str, Any]:
+    """The operating threshold of one model from the ``calibration`` split alone: per crop form the
+    :func:`calibrated_threshold` of the faces it decided (faces it declines, e.g. gray ones for a
+    colour-only detector, are left out and counted), and the larger of the two."""
+    from facetrust.forensics.colour_faces import read_utkface
+
+    checkers, versions = build_checkers([model], sbi_model_file, device)
+    rows = score_colour_faces(read_utkface(root, "calibration", per_race), checkers, versions, cache, progress)
+    per_form, decided = {}, {}
+    for form in CROP_FORMS:
+        scores = [r[model] for r in rows if r["form"] == form and r[model] is not None]
+        per_form[form], decided[form] = calibrated_threshold(scores), len(scores)
+    return {"model": model, "version": versions[model], "per_race": per_race, "faces": len(rows) // len(CROP_FORMS),
+            "decided": decided, "calibration_fpr": CALIBRATION_FPR, "per_form": per_form,
+            "operating": max(per_form.values())}
+
+
 def group_table(result: Mapping[str, Any]) -> str:
     """Markdown of :func:`false_alarms_at_threshold`' result: one row per group (overall, then each
     gender, race and age group), one column per crop form with FPR [95% CI] (alarms/faces)."""

@@ -51,6 +51,10 @@ class FaceSet:
         with np.load(path) as data:
             return cls(data["crops"], data["landmarks"], data["sources"], data["colour"])
 
+    def __add__(self, other: "FaceSet") -> "FaceSet":
+        return FaceSet(np.concatenate([self.crops, other.crops]), np.concatenate([self.landmarks, other.landmarks]),
+                       np.concatenate([self.sources, other.sources]), np.concatenate([self.colour, other.colour]))
+
 
 def training_files(shared: Path, lfw_images: int, seed: int, utkface: bool = False) -> list[Path]:
     """The real-face files used for training, in a fixed order."""
@@ -96,6 +100,41 @@ def build_face_set(files: list[Path], size: int, margin: float, min_face_side: f
                 points.append(np.asarray(landmarks, np.float64) @ image_to_crop[:, :2].T + image_to_crop[:, 2])
                 sources.append(name)
                 colour.append(not is_gray(crop))
+    return FaceSet(np.stack(crops), np.asarray(points, np.float32), np.asarray(sources), np.asarray(colour))
+
+
+def build_aligned112_set(files: list[Path], size: int, margin: float) -> FaceSet:
+    """The aligned-112 form of each image's largest face, cropped as the checker crops a stored crop.
+
+    The exact path the false-alarm evaluation takes (:func:`facetrust.forensics.false_alarms.crop_form`):
+    YuNet landmarks on the image, ArcFace alignment to 112x112 (black where the template reaches past
+    the image), then the face re-detected on the 112 crop (whole image + dlib landmarks where YuNet finds
+    none, as ``--crops`` does) and cut with :func:`facetrust.forensics.crop.aligned_crop` (reflection
+    where the crop reaches past the 112 pixels). Sources end in ``#aligned112``; images without a
+    detected face are skipped.
+    """
+    from rich.progress import track
+
+    from facetrust.analyzer import FaceAnalyzer
+    from facetrust.forensics.crop import aligned_crop
+    from facetrust.forensics.false_alarms import crop_form
+    from facetrust.forensics.faces import detect_faces
+    from facetrust.forensics.training.sampling import ALIGNED112_SUFFIX
+    from facetrust.io.image import load_image
+
+    analyzer = FaceAnalyzer(detector="yunet")
+    crops, points, sources, colour = [], [], [], []
+    for path in track(files, description="aligned-112 training crops"):
+        stored, _ = crop_form(load_image(path), "aligned112", analyzer)
+        if stored is None:
+            continue
+        landmarks = detect_faces(analyzer, stored, crop_fallback=True)[0].landmarks
+        crop, crop_to_image = aligned_crop(stored, landmarks, size, margin)
+        image_to_crop = _invert(crop_to_image)
+        crops.append(crop)
+        points.append(np.asarray(landmarks, np.float64) @ image_to_crop[:, :2].T + image_to_crop[:, 2])
+        sources.append(f"{path}{ALIGNED112_SUFFIX}")
+        colour.append(not is_gray(crop))
     return FaceSet(np.stack(crops), np.asarray(points, np.float32), np.asarray(sources), np.asarray(colour))
 
 

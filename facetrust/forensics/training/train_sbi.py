@@ -4,6 +4,7 @@
     python -m facetrust.forensics.training.train_sbi --seconds 3600 --lfw-images 6000 --luminance \\
         --utkface --clip-share 0.25 --colour-augment 0.5 --threads 2 \\
         --out runs/sbi-rgbfreq-96.onnx      # the second-pass run (docs/forensics.md)
+    # the follow-up adds --balance-groups --aligned112 500 and starts from the shipped model (--init)
 
 Only real faces are used (:mod:`facetrust.forensics.training.data`); every batch holds
 each sampled real crop and a self-blended copy of it (:func:`facetrust.forensics.synthesis.self_blend`),
@@ -11,6 +12,9 @@ so the only difference the network can learn is the blending. Both halves get th
 kind of random flips, image borders (:func:`image_border`), JPEG, re-scaling, colour changes and noise.
 ``--clip-share`` of the pairs come from consecutive video frames blended as a clip
 (:func:`facetrust.forensics.synthesis.blend_clip`, one perturbation per clip or one per frame).
+``--balance-groups`` draws the UTKFace faces equally per race and age band, and ``--aligned112 N``
+adds their aligned 112x112 form as the false-alarm evaluation makes it
+(:mod:`facetrust.forensics.training.sampling`).
 Training stops after ``--seconds`` of wall time or Ctrl-C (cosine learning-rate decay over the budget), and
 the final weights are exported — no checkpoint is picked on any evaluation data. The loss of every step is
 appended to ``<out>.loss.csv``; the weights are saved to ``<out>.ckpt.pt`` every ``--checkpoint-every``
@@ -34,8 +38,9 @@ import numpy as np
 
 from facetrust.forensics.sbi_inputs import CROP_MARGIN, HEATMAP_SIZE, INPUT_SIZE, model_inputs
 from facetrust.forensics.synthesis import blend_clip, self_blend
-from facetrust.forensics.training.data import (FaceSet, build_face_set, file_names_sha256, file_rule, files_digest,
-                                               files_per_folder, training_files)
+from facetrust.forensics.training.data import (FaceSet, build_aligned112_set, build_face_set, file_names_sha256,
+                                               file_rule, files_digest, files_per_folder, training_files)
+from facetrust.forensics.training.sampling import is_aligned112, sampling_weights, utkface_groups
 
 MIN_FACE_SIDE = 32
 VALIDATION_SHARE = 0.15
@@ -175,7 +180,9 @@ def evaluate(net: object, faces: FaceSet, indices: np.ndarray, seed: int) -> dic
 def train(faces: FaceSet, train_idx: np.ndarray, seconds: float, batch_pairs: int, lr: float, seed: int,
           luminance: bool = False, clip_share: float = 0.0, colour_probability: float = 0.0,
           log_path: Path | None = None, checkpoint_path: Path | None = None, checkpoint_every: float = 300.0,
-          init: Path | None = None) -> tuple:
+          init: Path | None = None, weights: np.ndarray | None = None) -> tuple:
+    """Train for ``seconds``; ``weights`` (one per face of ``faces``, :func:`sampling_weights`) say how
+    often each face is drawn (default: half colour, half gray, each uniform)."""
     import torch
     from rich.progress import Progress
 
@@ -200,10 +207,9 @@ def train(faces: FaceSet, train_idx: np.ndarray, seconds: float, batch_pairs: in
         log.write("step,seconds,lr,loss,loss_score,loss_mask\n")
     last_checkpoint = time.monotonic()
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    colour = faces.colour[train_idx]
     # half the pairs from colour faces: the evaluation data is colour, the pool mostly gray LFW
-    weights = np.where(colour, 0.5 / max(colour.sum(), 1), 0.5 / max((~colour).sum(), 1))
-    weights /= weights.sum()
+    weights = sampling_weights(faces.colour[train_idx]) if weights is None else \
+        weights[train_idx] / weights[train_idx].sum()
     start, steps, losses = time.monotonic(), 0, []
     interrupted = False
     try:
@@ -318,6 +324,25 @@ def export(net: object, path: Path) -> float:
     return float(max(np.abs(g - w).max() for g, w in zip(got, want)))
 
 
+def aligned112_files(shared: Path, per_race: int) -> list[Path]:
+    """Up to ``per_race`` UTKFace ``train`` files per race (lowest name hash first), for aligned-112 crops."""
+    from facetrust.forensics.colour_faces import read_utkface
+
+    return [face.path for face in read_utkface(shared / "data" / "utkface", "train", per_race)] if per_race else []
+
+
+def cached_aligned112_set(files: list[Path]) -> FaceSet:
+    """:func:`build_aligned112_set` of ``files``, cached by their content digest."""
+    from facetrust.zoo.store import cache_dir
+
+    cached = cache_dir().parent / "forensics" / f"sbi_aligned112_{files_digest(files)[:16]}_{INPUT_SIZE}.npz"
+    if cached.is_file():
+        return FaceSet.load(cached)
+    faces = build_aligned112_set(files, INPUT_SIZE, CROP_MARGIN)
+    faces.save(cached)
+    return faces
+
+
 def main(argv: list[str] | None = None) -> None:
     import torch
 
@@ -343,7 +368,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint-every", type=float, default=300.0, help="seconds between weight checkpoints")
     parser.add_argument("--init", type=Path, help="start from these weights: a checkpoint (.pt; with --seconds 0: "
                         "export it) or an exported model (.onnx: fine-tune it, batch norm frozen)")
+    parser.add_argument("--balance-groups", action="store_true",
+                        help="draw UTKFace faces equally per race, then per age band (training/sampling.py)")
+    parser.add_argument("--aligned112", type=int, default=0, metavar="N",
+                        help="add the aligned-112 form of up to N UTKFace train files per race (with --balance-groups)")
+    parser.add_argument("--aligned112-share", type=float, default=0.4,
+                        help="share of each group's draws taken from its aligned-112 crops")
     args = parser.parse_args(argv)
+    if args.aligned112 and not (args.utkface and args.balance_groups):
+        parser.error("--aligned112 needs --utkface and --balance-groups")
     torch.set_num_threads(args.threads)
 
     files = training_files(args.shared, args.lfw_images, args.seed, args.utkface)
@@ -354,11 +387,22 @@ def main(argv: list[str] | None = None) -> None:
     else:
         faces = build_face_set(files, INPUT_SIZE, CROP_MARGIN, MIN_FACE_SIDE)
         faces.save(cached)
+    base_faces = faces
+    aligned_files = aligned112_files(args.shared, args.aligned112)
+    if aligned_files:
+        faces = faces + cached_aligned112_set(aligned_files)
     train_idx, val_idx = split_by_source(faces, args.seed)
+    weights = None
+    if args.balance_groups:
+        weights = np.zeros(len(faces.crops))  # balanced over the training faces; held-out ones are never drawn
+        weights[train_idx] = sampling_weights(
+            faces.colour[train_idx], utkface_groups(faces.sources[train_idx], args.shared / "data" / "utkface"),
+            is_aligned112(faces.sources[train_idx]), args.aligned112_share)
     net, stats = train(faces, train_idx, args.seconds, args.batch_pairs, args.lr, args.seed, args.luminance,
                        args.clip_share, args.colour_augment, args.out.with_suffix(".loss.csv"),
-                       args.out.with_suffix(".ckpt.pt"), args.checkpoint_every, args.init)
-    validation = evaluate(net, faces, val_idx, args.seed + 1)
+                       args.out.with_suffix(".ckpt.pt"), args.checkpoint_every, args.init, weights)
+    # the proxy validation keeps the original faces' held-out split (comparable with earlier models)
+    validation = evaluate(net, base_faces, split_by_source(base_faces, args.seed)[1], args.seed + 1)
     max_diff = export(net, args.out)
     recipe = {
         "model": args.out.name, "sha256": sha256_of(args.out), "bytes": args.out.stat().st_size,
@@ -369,12 +413,19 @@ def main(argv: list[str] | None = None) -> None:
                  "file_names_sha256": file_names_sha256(args.shared, files), "files_sha256_digest": digest,
                  "faces": int(len(faces.crops)), "colour_faces": int(faces.colour.sum()),
                  "train_faces": int(len(train_idx)), "validation_faces": int(len(val_idx)),
-                 "lfw_images": args.lfw_images},
+                 "lfw_images": args.lfw_images,
+                 "aligned112": {"files_per_race": args.aligned112, "files": len(aligned_files),
+                                "faces": int(len(faces.crops) - len(base_faces.crops)),
+                                "file_names_sha256": file_names_sha256(args.shared, aligned_files),
+                                "share_of_each_group": args.aligned112_share} if aligned_files else None},
         "settings": {"seconds": args.seconds, "batch_pairs": args.batch_pairs, "lr": args.lr, "seed": args.seed,
                      "optimizer": "AdamW(weight_decay=1e-4), cosine decay over the time budget",
                      "loss": "BCE(score) + BCE(24x24 blending mask)", "torch_threads": args.threads,
                      "init": None if args.init is None else f"{args.init.name} (sha256 {sha256_of(args.init)})",
                      "clip_share": args.clip_share, "colour_augment": args.colour_augment,
+                     "sampling": ("UTKFace draws balanced per race, then per age band "
+                                  "(facetrust.forensics.training.sampling)" if args.balance_groups
+                                  else "half colour, half gray, each uniform"),
                      "augmentation": (f"flip 0.5, image border {BORDER_PROBABILITY} (all sides "
                                       f"{STORED_CROP_CUT} x{STORED_CROP_SHARE}), rescale {RESCALE_PROBABILITY} "
                                       f"x{RESCALE_RANGE[0]}-{RESCALE_RANGE[1]}, JPEG {JPEG_QUALITY[0]}-"

@@ -55,9 +55,9 @@ def test_the_eye_attack_changes_only_the_eye_band(analyzer, one_pair_each):
     assert 0.01 < band.mean() < 0.15  # a band over the eyes, not the face
 
 
-def test_dodging_and_impersonation_with_transfer_and_checks(analyzer, one_pair_each):
+def test_dodging_and_impersonation_with_transfer_and_checks(analyzer, one_pair_each, tmp_path):
     result = audit_adversarial(one_pair_each, analyzer, 1e-3, ("fgsm", "eyes"), (8,), (255,), transfer=("edgeface-xs",),
-                               steps=3, progress=False)
+                               steps=3, cache=tmp_path / "cache", progress=False)
     assert result["dodging_pairs"] == 1 and result["impersonation_pairs"] == 1  # both decided right when clean
     assert result["transfer"]["edgeface-xs"]["threshold"] == FaceAnalyzer(recognizer="edgeface-xs").threshold(1e-3)
     fgsm = result["attacks"]["fgsm eps=8"]
@@ -75,6 +75,17 @@ def test_dodging_and_impersonation_with_transfer_and_checks(analyzer, one_pair_e
     for check in CHECKS:
         clean = result["clean_flagged"][check]
         assert clean["trials"] + clean.get("unavailable", 0) == 2
+        for name in ("fgsm eps=8", "eyes eps=255"):  # per photo, clean vs attacked score of each check
+            shift = result["check_scores"][name][check]
+            assert shift["photos"] == 2 and shift["decision_changed"]["trials"] <= shift["photos"]
+    assert result["check_scores"]["fgsm eps=8"]["quality"]["scored_both"] == 2  # quality scores grey photos
+    assert result["timing"]["probes_attacked"] == 4 and result["timing"]["probes_from_cache"] == 0
+
+    # A rerun re-reads every attacked batch and its measurements from the cache: the same numbers, no attack.
+    again = audit_adversarial(one_pair_each, analyzer, 1e-3, ("fgsm", "eyes"), (8,), (255,), transfer=("edgeface-xs",),
+                              steps=3, cache=tmp_path / "cache", progress=False)
+    assert again["timing"]["probes_attacked"] == 0 and again["timing"]["probes_from_cache"] == 4
+    assert {k: v for k, v in again.items() if k != "timing"} == {k: v for k, v in result.items() if k != "timing"}
 
 
 def test_wilson_interval():
@@ -91,5 +102,5 @@ def test_a_non_differentiable_recognizer_is_refused():
 
 
 def test_an_unknown_attack_is_refused(analyzer, one_pair_each):
-    with pytest.raises(ConfigError, match="unknown attack 'cw'"):
+    with pytest.raises(ConfigError, match="unknown attack 'cw'; known: fgsm, pgd, eyes, detector"):
         audit_adversarial(one_pair_each, analyzer, 1e-3, ("cw",), progress=False)

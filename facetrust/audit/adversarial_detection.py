@@ -12,6 +12,7 @@ overlaps the clean face box with IoU >= 0.5; again after purification, and with 
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -146,6 +147,8 @@ def audit_detection_attack(paths: Sequence[Path], analyzer: Any, eps_255: Sequen
         groups.setdefault(faces[path].image.shape, []).append(path)
     batches = [group[i:i + batch_size] for group in groups.values() for i in range(0, len(group), batch_size)]
     outcomes: dict[float, dict[str, list[bool]]] = {eps: {} for eps in eps_255}
+    # Photos attacked now / read from the cache, and the wall and CPU seconds spent attacking.
+    timing = {"photos_attacked": 0, "photos_from_cache": 0, "attack_wall_s": 0.0, "attack_cpu_s": 0.0}
 
     def attack_all() -> Any:
         for eps in eps_255:
@@ -153,9 +156,15 @@ def audit_detection_attack(paths: Sequence[Path], analyzer: Any, eps_255: Sequen
                 key = cache.key(detector.name, detector.model, eps, steps, [str(p) for p in batch]) if cache else None
                 adversarial = cache.photos(key) if cache else None
                 if adversarial is None:
+                    wall, cpu = time.perf_counter(), time.process_time()
                     adversarial = attacker.attack([faces[p].image for p in batch], eps, steps)
+                    timing["attack_wall_s"] += time.perf_counter() - wall
+                    timing["attack_cpu_s"] += time.process_time() - cpu
+                    timing["photos_attacked"] += len(batch)
                     if cache:
                         cache.save_photos(key, adversarial)
+                else:
+                    timing["photos_from_cache"] += len(batch)
                 entry = outcomes[eps]
                 for path, photo in zip(batch, adversarial):
                     box = faces[path].detection.box
@@ -173,5 +182,6 @@ def audit_detection_attack(paths: Sequence[Path], analyzer: Any, eps_255: Sequen
     return {"detector": detector.name, "score_threshold": float(detector.score_threshold), "pgd_steps": steps,
             "photos": len(set(paths)), "attacked": len(targets),
             "transfer": {name: {"found_clean": sum(found.values())} for name, found in clean_found.items()},
+            "timing": {k: round(v, 1) if isinstance(v, float) else v for k, v in timing.items()},
             "attacks": {f"detector eps={eps:g}": {key: wilson(sum(v), len(v)) for key, v in sorted(entry.items())}
                         for eps, entry in outcomes.items()}}

@@ -99,6 +99,15 @@ def test_adversarial_with_two_pair_lists_fails_with_one_line(shared):
     assert len(out.stderr.strip().splitlines()) == 1 and "either --pairs" in out.stderr
 
 
+def test_adversarial_pair_list_errors_are_one_line(shared):
+    lfw = ("--root", str(shared / "data" / "lfw"), "-r", "mobilefacenet")
+    for args, message in (((), "either --pairs"),
+                          (("--pairs-csv", str(COLOUR_PAIRS), "--fold", "1"), "--fold applies to --pairs")):
+        out = _cli("adversarial", *lfw, *args)
+        assert out.returncode != 0
+        assert len(out.stderr.strip().splitlines()) == 1 and message in out.stderr
+
+
 def test_check_robustness_report(shared, tmp_path):
     out = _cli("check-robustness", str(shared / "data" / "spoof" / "silent_face"), "--check", "liveness",
                "--perturbation", "sunglasses", "--cache", str(tmp_path / "robustness.sqlite"),

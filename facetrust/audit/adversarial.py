@@ -13,14 +13,24 @@ Success is measured on that photo rounded to 8 bits: with the deployed (ONNX) re
 from the clean detection, after purification (JPEG 75, a 1-px blur) of the whole photo, and (black-box
 transfer) with other recognizers, each with its own alignment and its own shipped threshold at the audit
 FMR. The quality, liveness and forgery checks are run on the clean and on the attacked photos: how many
-they flag says whether they notice the attack. Rates carry Wilson 95% intervals.
+they flag says whether they notice the attack, and how far each check's score moves per photo. Rates carry
+Wilson 95% intervals.
+
+With a ``cache`` folder every attacked batch (the uint8 photos) and its measurements are kept on disk, one
+file per attack, eps and batch: an interrupted run resumes where it stopped, and a rerun with the same pairs
+only re-reads them. Attacks run in the order given (all batches of the first attack first).
 
 Only MobileFaceNet is differentiable here: its ONNX graph is converted to PyTorch with onnx2torch
 (the same weights the recognizer runs). Other recognizers (dlib-resnet) are a ConfigError.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -32,9 +42,11 @@ from facetrust.evaluation.lfw import Pair
 from facetrust.perturb import blur, jpeg, sunglasses
 
 DIFFERENTIABLE = ("mobilefacenet",)
-ATTACKS = ("fgsm", "pgd", "eyes")
-#: Black-box recognizers the photos are re-scored with by default (SFace is not in the model zoo).
-TRANSFER = ("edgeface-xs", "dlib-resnet", "reid-0095")
+#: fgsm, pgd and eyes attack the recognizer; detector attacks the face detector (adversarial_detection.py).
+ATTACKS = ("fgsm", "pgd", "eyes", "detector")
+#: Black-box recognizers the photos are re-scored with by default (SFace is not in the model zoo;
+#: reid-0095 needs openvino).
+TRANSFER = ("edgeface-xs", "edgeface-xxs", "w600k-mbf", "dlib-resnet", "reid-0095")
 #: Checks run on the clean and attacked photos, and the statuses that count as "flagged".
 CHECKS = {"quality": ("low",), "liveness": ("spoof",), "forgery": ("fake",)}
 #: Height of the eye band in eye distances (2 eye distances wide): the perturbation module's
@@ -178,7 +190,7 @@ def _decision(embedder: Any, threshold: float) -> Any:
     return Decision()
 
 
-def _attack(name: str, classifier: Any, eps: float, targeted: bool, batch: int, steps: int) -> Any:
+def art_attack(name: str, classifier: Any, eps: float, targeted: bool, batch: int, steps: int) -> Any:
     from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
 
     if name == "fgsm":
@@ -213,7 +225,7 @@ class PhotoAttacker:
         classifier = PyTorchClassifier(self.decision, loss=torch.nn.CrossEntropyLoss(), input_shape=x.shape[1:],
                                        nb_classes=2, clip_values=(0.0, 1.0))
         mask = np.repeat(region[:, None], 3, axis=1).astype(np.float32)
-        attack = _attack("pgd" if name == "eyes" else name, classifier, min(eps_255, 255) / 255.0,
+        attack = art_attack("pgd" if name == "eyes" else name, classifier, min(eps_255, 255) / 255.0,
                          targeted=not same, batch=len(photos), steps=steps)
         generated = attack.generate(x, np.zeros(len(photos), dtype=int), mask=mask)
         rounded = np.clip(np.round(generated.transpose(0, 2, 3, 1) * 255), 0, 255).astype(np.uint8)
@@ -236,18 +248,21 @@ class _Scorer:
         return np.einsum("ij,ij->i", vectors, np.stack([self.enrolled[p] for p in enrolled])) >= self.threshold
 
 
-def _flags(checker: Any, photo: np.ndarray, detection: Any) -> dict[str, bool | None]:
-    """Per check: flagged (True/False), or None when the check had no answer (e.g. liveness on grey photos)."""
+def _flags(checker: Any, photo: np.ndarray, detection: Any) -> dict[str, tuple[bool | None, float | None]]:
+    """Per check: (flagged, score), each None when the check had no answer (e.g. liveness on grey photos)."""
     from facetrust.types import Face
 
     face = Face(box=detection.box, score=detection.score, landmarks=detection.landmarks)
     checker.run_checks(photo, [face])
-    out: dict[str, bool | None] = {}
+    out: dict[str, tuple[bool | None, float | None]] = {}
     for name, flagged in CHECKS.items():
-        status = face.extras.get(name, {}).get("status")
-        if name == "quality" and "acceptable" in face.extras.get(name, {}):
-            status = "acceptable" if face.extras[name]["acceptable"] else "low"
-        out[name] = None if status in (None, "unavailable") else status in flagged
+        result = face.extras.get(name, {})
+        status = result.get("status")
+        if name == "quality" and "acceptable" in result:
+            status = "acceptable" if result["acceptable"] else "low"
+        unavailable = status in (None, "unavailable")
+        out[name] = (None if unavailable else status in flagged,
+                     None if unavailable or result.get("score") is None else float(result["score"]))
     return out
 
 
@@ -261,21 +276,67 @@ def _batches(pairs: Sequence[Pair], shapes: dict[Any, tuple[int, ...]], size: in
             yield group[start:start + size]
 
 
+class _Cache:
+    """One folder of attacked batches (``.npz``, the uint8 photos) and their measurements (``.json``), keyed by
+    everything they depend on; None folder = no caching. Writes are atomic (temporary file, then rename)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def key(*parts: Any) -> str:
+        return hashlib.sha1(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+    def _write(self, path: Path, write: Any) -> None:
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                write(stream)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def photos(self, key: str) -> list[np.ndarray] | None:
+        if self.folder is None or not (self.folder / f"{key}.npz").is_file():
+            return None
+        with np.load(self.folder / f"{key}.npz") as stored:
+            return list(stored["photos"])
+
+    def save_photos(self, key: str, photos: Sequence[np.ndarray]) -> None:
+        if self.folder is not None:
+            self._write(self.folder / f"{key}.npz", lambda stream: np.savez_compressed(stream, photos=np.stack(photos)))
+
+    def measures(self, key: str) -> dict[str, list[Any]] | None:
+        path = None if self.folder is None else self.folder / f"{key}.json"
+        return json.loads(path.read_text()) if path is not None and path.is_file() else None
+
+    def save_measures(self, key: str, measures: dict[str, list[Any]]) -> None:
+        if self.folder is not None:
+            self._write(self.folder / f"{key}.json", lambda stream: stream.write(json.dumps(measures).encode()))
+
+
 def audit_adversarial(pairs: Sequence[Pair], analyzer: Any, fmr: float, attacks: Sequence[str] = ATTACKS,
                       eps_255: Sequence[float] = (1, 2, 4, 8), eye_eps_255: Sequence[float] = (16, 32, 255),
                       transfer: Sequence[str] = TRANSFER, checks: bool = True, batch_size: int = 16,
-                      steps: int = PGD_STEPS, progress: bool = True) -> dict[str, Any]:
+                      steps: int = PGD_STEPS, cache: Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Dodging (genuine pairs) and impersonation (impostor pairs) success per attack and eps, white-box,
     after purification and transferred to ``transfer`` recognizers; and how often the checks flag the
-    clean and the attacked photos.
+    clean and the attacked photos, and how far their scores move.
 
-    ``eps_255`` applies to fgsm and pgd, ``eye_eps_255`` to eyes (255 = unbounded inside the eye band).
+    ``eps_255`` applies to fgsm, pgd and detector, ``eye_eps_255`` to eyes (255 = unbounded inside the eye band);
+    ``detector`` (PGD against the face detector on the whole photo, :mod:`adversarial_detection`) attacks the
+    probe photos of the pairs and adds ``detector eps=…`` entries and a ``detection`` summary.
     Only pairs the clean system decides right are attacked; a transfer recognizer's rates count only the
-    pairs it decides right itself when clean. Rates are :func:`wilson` entries.
+    pairs it decides right itself when clean. Rates are :func:`wilson` entries. ``cache``: a folder that
+    keeps every attacked batch and its measurements (resumable runs; see the module docstring).
     """
     from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
     from facetrust.progress import track
 
+    started, cpu_started = time.perf_counter(), time.process_time()
     check_attacks(attacks)
     recognizer = analyzer.recognizer
     threshold = analyzer.threshold(fmr)
@@ -298,43 +359,88 @@ def audit_adversarial(pairs: Sequence[Pair], analyzer: Any, fmr: float, attacks:
     probes = [faces[p.path_b] for p in targets]
     clean_right = {name: {p: bool(s.accepted([f.image], [f.detection], [p.path_a])[0]) == p.same
                           for p, f in zip(targets, probes)} for name, s in scorers.items()}
-    clean_flags = [_flags(checker, f.image, f.detection) for f in probes] if checker else []
+    clean_checks = {p: _flags(checker, f.image, f.detection) for p, f in zip(targets, probes)} if checker else {}
 
-    configs = [(name, eps) for name in attacks for eps in (eye_eps_255 if name == "eyes" else eps_255)]
-    outcomes: dict[tuple[str, float], dict[str, list[bool]]] = {c: {} for c in configs}
+    configs = [(name, eps) for name in attacks if name != "detector"
+               for eps in (eye_eps_255 if name == "eyes" else eps_255)]
+    outcomes: dict[tuple[str, float], dict[str, list[Any]]] = {c: {} for c in configs}
     batches = list(_batches(targets, {p: found[p][0].shape for p in found}, batch_size))
+    store = _Cache(cache)
+    counts = {"attacked": 0, "from_cache": 0}
+    attack_seconds = [0.0, 0.0]  # wall, CPU spent generating attacks (not read from the cache)
+
+    def measure(batch: list[Pair], adversarial: list[np.ndarray]) -> dict[str, list[Any]]:
+        detections = [faces[p.path_b].detection for p in batch]
+        enrolled_paths = [p.path_a for p in batch]
+        same = batch[0].same
+        kind = "dodging" if same else "impersonation"
+        measures: dict[str, list[Any]] = {}
+        for purification in ("none", *PURIFICATIONS):
+            purified = adversarial if purification == "none" else [PURIFICATIONS[purification](a) for a in adversarial]
+            flips = white.accepted(purified, detections, enrolled_paths) != same
+            measures[f"{kind}_{purification}"] = [bool(f) for f in flips]
+        for scorer_name, scorer in scorers.items():
+            right = [clean_right[scorer_name][p] for p in batch]
+            flips = scorer.accepted(adversarial, detections, enrolled_paths) != same
+            measures[f"transfer {scorer_name} {kind}"] = [bool(f) for f, r in zip(flips, right) if r]
+        if checker is not None:
+            for pair, photo, detection in zip(batch, adversarial, detections):
+                for check, (flag, score) in _flags(checker, photo, detection).items():
+                    clean_flag, clean_score = clean_checks[pair][check]
+                    measures.setdefault(f"flagged {check}", []).append(flag)
+                    # Per photo: clean and attacked (flag, score), to see whether a check's score moves.
+                    measures.setdefault(f"check {check}", []).append([clean_flag, clean_score, flag, score])
+        return measures
 
     def attack_all() -> Iterator[None]:
-        for batch in batches:
-            photos = [faces[p.path_b].image for p in batch]
-            detections = [faces[p.path_b].detection for p in batch]
-            enrolled_paths = [p.path_a for p in batch]
-            same = batch[0].same
-            kind = "dodging" if same else "impersonation"
-            for name, eps in configs:
-                adversarial = attacker.attack(photos, detections, np.stack([white.enrolled[p] for p in enrolled_paths]),
-                                              name, eps, same, steps)
+        for name, eps in configs:
+            for batch in batches:
+                photos = [faces[p.path_b].image for p in batch]
+                detections = [faces[p.path_b].detection for p in batch]
+                same = batch[0].same
+                photo_key = _Cache.key(recognizer.name, threshold, name, eps, steps if name != "fgsm" else None,
+                                       [(str(p.path_a), str(p.path_b), p.same) for p in batch])
+                measures_key = _Cache.key(photo_key, sorted(transfer), checks, {n: s.threshold for n, s in scorers.items()})
+                measures = store.measures(measures_key)
+                if measures is None:
+                    adversarial = store.photos(photo_key)
+                    if adversarial is None:
+                        wall, cpu = time.perf_counter(), time.process_time()
+                        target = np.stack([white.enrolled[p.path_a] for p in batch])
+                        adversarial = attacker.attack(photos, detections, target, name, eps, same, steps)
+                        attack_seconds[0] += time.perf_counter() - wall
+                        attack_seconds[1] += time.process_time() - cpu
+                        store.save_photos(photo_key, adversarial)
+                        counts["attacked"] += len(batch)
+                    else:
+                        counts["from_cache"] += len(batch)
+                    measures = measure(batch, adversarial)
+                    store.save_measures(measures_key, measures)
+                else:
+                    counts["from_cache"] += len(batch)
                 entry = outcomes[(name, eps)]
-                for purification in ("none", *PURIFICATIONS):
-                    purified = adversarial if purification == "none" else [PURIFICATIONS[purification](a)
-                                                                            for a in adversarial]
-                    flips = white.accepted(purified, detections, enrolled_paths) != same
-                    entry.setdefault(f"{kind}_{purification}", []).extend(map(bool, flips))
-                for scorer_name, scorer in scorers.items():
-                    right = [clean_right[scorer_name][p] for p in batch]
-                    flips = scorer.accepted(adversarial, detections, enrolled_paths) != same
-                    entry.setdefault(f"transfer {scorer_name} {kind}", []).extend(
-                        bool(f) for f, r in zip(flips, right) if r)
-                if checker is not None:
-                    for a, d in zip(adversarial, detections):
-                        for check, flag in _flags(checker, a, d).items():
-                            entry.setdefault(f"flagged {check}", []).append(flag)  # type: ignore[arg-type]
+                for key, values in measures.items():
+                    entry.setdefault(key, []).extend(values)
                 yield None
 
-    for _ in track(attack_all(), len(batches) * len(configs), "attacking (batches x attacks)", progress,
-                   unit="attacks"):
+    for _ in track(attack_all(), len(batches) * len(configs), "attacking (attacks x batches)", progress,
+                   unit="batches"):
         pass
-    return _summary(usable, targets, threshold, fmr, steps, scorers, clean_right, clean_flags, outcomes)
+    result = _summary(usable, targets, threshold, fmr, steps, scorers, clean_right, list(clean_checks.values()),
+                      outcomes)
+    if "detector" in attacks:
+        from facetrust.audit.adversarial_detection import audit_detection_attack
+
+        detection = audit_detection_attack([p.path_b for p in usable], analyzer, eps_255, steps,
+                                           batch_size=batch_size, faces=faces, cache=store if cache else None,
+                                           progress=progress)
+        result["attacks"].update(detection.pop("attacks"))
+        result["detection"] = detection
+    result["timing"] = {"wall_s": round(time.perf_counter() - started, 1),
+                        "cpu_s": round(time.process_time() - cpu_started, 1),
+                        "attack_wall_s": round(attack_seconds[0], 1), "attack_cpu_s": round(attack_seconds[1], 1),
+                        "probes_attacked": counts["attacked"], "probes_from_cache": counts["from_cache"]}
+    return result
 
 
 def _rate(flags: Sequence[bool | None]) -> dict[str, Any]:
@@ -345,10 +451,25 @@ def _rate(flags: Sequence[bool | None]) -> dict[str, Any]:
     return entry
 
 
+def _score_shift(rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """Per-photo (clean flag, clean score, attacked flag, attacked score) -> how the check reacted: mean scores
+    over the photos scored both times, the mean and largest absolute change, and how often the decision changed."""
+    both = [(c, a) for _, c, _, a in rows if c is not None and a is not None]
+    decided = [(c, a) for c, _, a, _ in rows if c is not None and a is not None]
+    shifts = [a - c for c, a in both]
+    return {"photos": len(rows), "scored_both": len(both),
+            "clean_mean": round(float(np.mean([c for c, _ in both])), 4) if both else None,
+            "attacked_mean": round(float(np.mean([a for _, a in both])), 4) if both else None,
+            "mean_shift": round(float(np.mean(shifts)), 4) if both else None,
+            "max_abs_shift": round(float(np.max(np.abs(shifts))), 4) if both else None,
+            "decision_changed": wilson(sum(c != a for c, a in decided), len(decided)),
+            "newly_flagged": sum((not c) and a for c, a in decided), "unflagged": sum(c and (not a) for c, a in decided)}
+
+
 def _summary(usable: Sequence[Pair], targets: Sequence[Pair], threshold: float, fmr: float, steps: int,
-             scorers: dict[str, Any],
-             clean_right: dict[str, dict[Pair, bool]], clean_flags: list[dict[str, bool | None]],
-             outcomes: dict[tuple[str, float], dict[str, list[bool]]]) -> dict[str, Any]:
+             scorers: dict[str, Any], clean_right: dict[str, dict[Pair, bool]],
+             clean_checks: list[dict[str, tuple[bool | None, float | None]]],
+             outcomes: dict[tuple[str, float], dict[str, list[Any]]]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "pairs": len(usable), "fmr": fmr, "threshold": threshold, "pgd_steps": steps,
         "dodging_pairs": sum(p.same for p in targets), "impersonation_pairs": sum(not p.same for p in targets),
@@ -356,8 +477,14 @@ def _summary(usable: Sequence[Pair], targets: Sequence[Pair], threshold: float, 
                             "dodging_pairs": sum(r for p, r in clean_right[name].items() if p.same),
                             "impersonation_pairs": sum(r for p, r in clean_right[name].items() if not p.same)}
                      for name, s in scorers.items()},
-        "clean_flagged": {check: _rate([f[check] for f in clean_flags]) for check in CHECKS} if clean_flags else {},
-        "attacks": {}}
+        "clean_flagged": {check: _rate([f[check][0] for f in clean_checks]) for check in CHECKS} if clean_checks else {},
+        "attacks": {}, "check_scores": {}}
     for (name, eps), entry in outcomes.items():
-        result["attacks"][f"{name} eps={eps:g}"] = {key: _rate(flags) for key, flags in sorted(entry.items())}
+        label = f"{name} eps={eps:g}"
+        result["attacks"][label] = {key: _rate(flags) for key, flags in sorted(entry.items())
+                                    if not key.startswith("check ")}
+        scores = {key.removeprefix("check "): _score_shift(rows) for key, rows in sorted(entry.items())
+                  if key.startswith("check ")}
+        if scores:
+            result["check_scores"][label] = scores
     return result

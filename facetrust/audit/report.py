@@ -206,7 +206,12 @@ ADVERSARIAL_NOTES = [
     "transfer: the attacked photos re-scored by other recognizers (black-box), each with its own alignment and its "
     "own shipped threshold at the FMR, over the pairs it decides right when clean",
     "flagged: fraction of photos the quality (low), liveness (spoof) and forgery (fake) checks flag, clean vs "
-    "attacked; 'unavailable' counts photos a check could not score (liveness needs colour)",
+    "attacked; 'unavailable' counts photos a check could not score (liveness needs colour); check_scores: per "
+    "attack, each check's mean score on the clean and the attacked photo, the mean and largest change, and how "
+    "often its decision changed",
+    "detector: PGD (L-inf, --steps steps of eps/4) on the whole photo against the detector's largest face score "
+    "(ONNX graph converted with onnx2torch); dodged = the deployed detector finds no face overlapping the clean "
+    "box (IoU >= 0.5), again after purification, and with the other detector (transfer)",
 ]
 
 

@@ -183,29 +183,33 @@ def check_robustness(
 
 @app.command()
 def adversarial(
-    root: Path = typer.Option(..., "--root", help="LFW image folder (one folder per person)."),
-    pairs: Path = typer.Option(..., "--pairs", help="The View-2 pairs.txt."),
+    root: Path = typer.Option(..., "--root", help="Image folder: LFW (one folder per person), or the folder --pairs-csv paths are relative to."),
+    pairs: Optional[Path] = typer.Option(None, "--pairs", help="The View-2 pairs.txt."),
+    pairs_csv: Optional[Path] = typer.Option(None, "--pairs-csv", help="Instead of --pairs: a CSV path_a,path_b,same (paths relative to --root), e.g. colour photos."),
     fold: Optional[list[int]] = typer.Option(None, "--fold", help="Use only these View-2 folds, 1-10 (repeatable)."),
     per_class: int = typer.Option(10, "--per-class", help="Attack the first N same and N different pairs."),
-    attack: Optional[list[str]] = typer.Option(None, "--attack", help="fgsm, pgd or eyes (PGD inside an eye band) (repeatable; default: all)."),
-    eps: Optional[list[float]] = typer.Option(None, "--eps", help="fgsm/pgd L-inf budget in 1/255 (repeatable; default: 1 2 4 8)."),
+    attack: Optional[list[str]] = typer.Option(None, "--attack", help="fgsm, pgd, eyes (PGD inside an eye band) or detector (PGD against the face detector) (repeatable, run in this order; default: all)."),
+    eps: Optional[list[float]] = typer.Option(None, "--eps", help="fgsm/pgd/detector L-inf budget in 1/255 (repeatable; default: 1 2 4 8)."),
     eye_eps: Optional[list[float]] = typer.Option(None, "--eye-eps", help="eyes L-inf budget in 1/255, 255 = unbounded in the band (repeatable; default: 16 32 255)."),
-    transfer: Optional[list[str]] = typer.Option(None, "--transfer", help="Black-box recognizer to re-score the attacked photos with (repeatable; default: edgeface-xs dlib-resnet reid-0095)."),
+    transfer: Optional[list[str]] = typer.Option(None, "--transfer", help="Black-box recognizer to re-score the attacked photos with (repeatable; default: edgeface-xs edgeface-xxs w600k-mbf dlib-resnet reid-0095)."),
     no_transfer: bool = typer.Option(False, "--no-transfer", help="Skip the transfer recognizers."),
     no_checks: bool = typer.Option(False, "--no-checks", help="Skip the quality / liveness / forgery checks."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Photos attacked together (one ART batch)."),
-    steps: int = typer.Option(10, "--steps", min=1, help="PGD / eyes iterations (each eps/4)."),
+    steps: int = typer.Option(10, "--steps", min=1, help="PGD / eyes / detector iterations (each eps/4)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Folder keeping every attacked batch and its measurements: an interrupted run resumes, a rerun re-reads."),
     fmr: float = FmrOpt, preset: Optional[str] = PresetOpt, detector: Optional[str] = DetectorOpt,
     recognizer: Optional[str] = RecognizerOpt,
     report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
 ) -> None:
-    """White-box FGSM/PGD/eye-band dodging and impersonation at the FMR threshold: purification, transfer, checks."""
+    """White-box FGSM/PGD/eye-band dodging and impersonation at the FMR threshold: purification, transfer, checks;
+    and PGD against the face detector."""
     from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
-    from facetrust.audit.adversarial import DIFFERENTIABLE, TRANSFER, audit_adversarial, check_attacks
+    from facetrust.audit.adversarial import ATTACKS, DIFFERENTIABLE, TRANSFER, audit_adversarial, check_attacks
     from facetrust.audit.report import adversarial_figures, adversarial_report, write_audit_report
     from facetrust.audit.robustness import first_per_class, fold_subset
     from facetrust.errors import ConfigError
     from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
+    from facetrust.evaluation.pairs import read_pairs_csv
     from facetrust.evaluation.provenance import describe_models
 
     from facetrust.presets import resolve
@@ -216,20 +220,28 @@ def adversarial(
             raise ConfigError(f"recognizer {recognizer!r} is not differentiable here: white-box attacks need one of "
                               f"{', '.join(DIFFERENTIABLE)}")
         check_attacks(attack or ())
-        pair_list = read_lfw_pairs(pairs, root)
-        pair_list = first_per_class(fold_subset(pair_list, fold) if fold else pair_list, per_class)
+        if (pairs is None) == (pairs_csv is None):
+            raise ConfigError("give either --pairs (LFW pairs.txt) or --pairs-csv (path_a,path_b,same)")
+        if pairs_csv is not None:
+            if fold:
+                raise ConfigError("--fold applies to --pairs (LFW View 2), not to --pairs-csv")
+            pair_list = read_pairs_csv(pairs_csv, root)[0]
+        else:
+            pair_list = read_lfw_pairs(pairs, root)
+            pair_list = fold_subset(pair_list, fold) if fold else pair_list
+        pair_list = first_per_class(pair_list, per_class)
         models = _models(detector, recognizer, None, LFW_FALLBACK_BOX)
         analyzer = FaceAnalyzer(AnalyzerConfig(detector=detector, recognizer=recognizer, fallback_box=LFW_FALLBACK_BOX))
         audited = {models[0].label: audit_adversarial(
-            pair_list, analyzer, fmr, tuple(attack or ("fgsm", "pgd", "eyes")), tuple(eps or (1, 2, 4, 8)),
+            pair_list, analyzer, fmr, tuple(attack or ATTACKS), tuple(eps or (1, 2, 4, 8)),
             tuple(eye_eps or (16, 32, 255)), () if no_transfer else tuple(transfer or TRANSFER), not no_checks,
-            batch_size, steps)}
-        dataset = {"root": str(root), "pairs_file": str(pairs), "folds": fold or "all", "pairs_per_class": per_class,
-                   "fmr": fmr}
+            batch_size, steps, cache)}
+        dataset = {"root": str(root), "pairs_file": str(pairs if pairs is not None else pairs_csv),
+                   "folds": fold or "all", "pairs_per_class": per_class, "fmr": fmr}
         result = adversarial_report(audited, describe_models(models), dataset)
         audit = audited[models[0].label]
         rows = [("attacked genuine pairs", "dodging_pairs"), ("attacked impostor pairs", "impersonation_pairs")]
         rows += [(f"{name}: {key}", f"attacks/{name}/{key}/rate") for name, keys in audit["attacks"].items()
-                 for key in keys if key.startswith(("dodging_none", "impersonation_none", "transfer"))]
+                 for key in keys if key.startswith(("dodging_none", "impersonation_none", "transfer", "dodged_none"))]
         _print(result, rows, as_json, report,
                lambda folder: write_audit_report(result, adversarial_figures(audited, folder), folder))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
-from facetrust.audit.adversarial import (CHECKS, PhotoAttacker, audit_adversarial, detect_faces, eye_mask, face_mask,
-                                         alignment_matrix, sampling_grid, torch_recognizer, wilson)
+from facetrust.audit.adversarial import (CHECKS, PhotoAttacker, _score_shift, audit_adversarial, detect_faces, eye_mask,
+                                         face_mask, alignment_matrix, sampling_grid, torch_recognizer, wilson)
 from facetrust.audit.robustness import first_per_class, fold_subset
 from facetrust.errors import ConfigError
 from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
@@ -55,9 +55,9 @@ def test_the_eye_attack_changes_only_the_eye_band(analyzer, one_pair_each):
     assert 0.01 < band.mean() < 0.15  # a band over the eyes, not the face
 
 
-def test_dodging_and_impersonation_with_transfer_and_checks(analyzer, one_pair_each):
+def test_dodging_and_impersonation_with_transfer_and_checks(analyzer, one_pair_each, tmp_path):
     result = audit_adversarial(one_pair_each, analyzer, 1e-3, ("fgsm", "eyes"), (8,), (255,), transfer=("edgeface-xs",),
-                               steps=3, progress=False)
+                               steps=3, cache=tmp_path / "cache", progress=False)
     assert result["dodging_pairs"] == 1 and result["impersonation_pairs"] == 1  # both decided right when clean
     assert result["transfer"]["edgeface-xs"]["threshold"] == FaceAnalyzer(recognizer="edgeface-xs").threshold(1e-3)
     fgsm = result["attacks"]["fgsm eps=8"]
@@ -75,6 +75,65 @@ def test_dodging_and_impersonation_with_transfer_and_checks(analyzer, one_pair_e
     for check in CHECKS:
         clean = result["clean_flagged"][check]
         assert clean["trials"] + clean.get("unavailable", 0) == 2
+        for name in ("fgsm eps=8", "eyes eps=255"):  # per photo, clean vs attacked score of each check
+            shift = result["check_scores"][name][check]
+            assert shift["photos"] == 2 and shift["decision_changed"]["trials"] <= shift["photos"]
+    assert result["check_scores"]["fgsm eps=8"]["quality"]["scored_both"] == 2  # quality scores grey photos
+    assert result["timing"]["probes_attacked"] == 4 and result["timing"]["probes_from_cache"] == 0
+
+    # A rerun re-reads every attacked batch and its measurements from the cache: the same numbers, no attack.
+    again = audit_adversarial(one_pair_each, analyzer, 1e-3, ("fgsm", "eyes"), (8,), (255,), transfer=("edgeface-xs",),
+                              steps=3, cache=tmp_path / "cache", progress=False)
+    assert again["timing"]["probes_attacked"] == 0 and again["timing"]["probes_from_cache"] == 4
+    assert {k: v for k, v in again.items() if k != "timing"} == {k: v for k, v in result.items() if k != "timing"}
+
+
+def test_an_interrupted_grid_resumes_from_the_cache(analyzer, one_pair_each, tmp_path):
+    cache = tmp_path / "cache"
+    first = audit_adversarial(one_pair_each, analyzer, 1e-3, ("fgsm",), (8,), transfer=(), checks=False, cache=cache,
+                              progress=False)
+    # The grid grows (or a run stopped after FGSM is restarted): FGSM comes from the cache, only PGD is attacked.
+    grown = audit_adversarial(one_pair_each, analyzer, 1e-3, ("fgsm", "pgd"), (8,), transfer=(), checks=False,
+                              steps=2, cache=cache, progress=False)
+    assert grown["timing"]["probes_from_cache"] == 2 and grown["timing"]["probes_attacked"] == 2
+    assert grown["attacks"]["fgsm eps=8"] == first["attacks"]["fgsm eps=8"]
+    # Stopped after the attacked photos were saved but before they were measured: measured again, not re-attacked.
+    for measures in cache.glob("*.json"):
+        measures.unlink()
+    again = audit_adversarial(one_pair_each, analyzer, 1e-3, ("fgsm", "pgd"), (8,), transfer=(), checks=False,
+                              steps=2, cache=cache, progress=False)
+    assert again["timing"]["probes_attacked"] == 0 and again["timing"]["probes_from_cache"] == 4
+    assert again["attacks"] == grown["attacks"]
+    # A different step count is a different attack: not read from the PGD entries of 2 steps.
+    other = audit_adversarial(one_pair_each, analyzer, 1e-3, ("pgd",), (8,), transfer=(), checks=False, steps=1,
+                              cache=cache, progress=False)
+    assert other["timing"]["probes_attacked"] == 2
+
+
+def test_the_detector_attack_runs_inside_the_audit_and_is_cached(analyzer, one_pair_each, tmp_path):
+    result = audit_adversarial(one_pair_each, analyzer, 1e-3, ("detector",), (2,), transfer=(), checks=False, steps=1,
+                               cache=tmp_path / "cache", progress=False)
+    detection = result["detection"]
+    assert detection["detector"] == "yunet" and detection["attacked"] == 2  # both probes' faces found when clean
+    entry = result["attacks"]["detector eps=2"]
+    assert entry["dodged_none"]["trials"] == 2 and entry["dodged_jpeg75"]["trials"] == 2
+    assert detection["timing"]["photos_attacked"] == 2
+    again = audit_adversarial(one_pair_each, analyzer, 1e-3, ("detector",), (2,), transfer=(), checks=False, steps=1,
+                              cache=tmp_path / "cache", progress=False)
+    assert again["detection"]["timing"]["photos_attacked"] == 0 and again["detection"]["timing"]["photos_from_cache"] == 2
+    assert again["attacks"] == result["attacks"]
+
+
+def test_check_score_shift_summary():
+    # (clean flag, clean score, attacked flag, attacked score) per photo; None = the check gave no answer.
+    rows = [[False, 0.9, False, 0.7], [False, 0.8, True, 0.2], [None, None, True, 0.1], [True, 0.3, False, 0.5]]
+    shift = _score_shift(rows)
+    assert shift["photos"] == 4 and shift["scored_both"] == 3
+    assert shift["clean_mean"] == round((0.9 + 0.8 + 0.3) / 3, 4)
+    assert shift["mean_shift"] == round((-0.2 - 0.6 + 0.2) / 3, 4) and shift["max_abs_shift"] == 0.6
+    assert shift["decision_changed"]["successes"] == 2 and shift["decision_changed"]["trials"] == 3
+    assert shift["newly_flagged"] == 1 and shift["unflagged"] == 1
+    assert _score_shift([[None, None, None, None]])["mean_shift"] is None
 
 
 def test_wilson_interval():
@@ -91,5 +150,5 @@ def test_a_non_differentiable_recognizer_is_refused():
 
 
 def test_an_unknown_attack_is_refused(analyzer, one_pair_each):
-    with pytest.raises(ConfigError, match="unknown attack 'cw'"):
+    with pytest.raises(ConfigError, match="unknown attack 'cw'; known: fgsm, pgd, eyes, detector"):
         audit_adversarial(one_pair_each, analyzer, 1e-3, ("cw",), progress=False)

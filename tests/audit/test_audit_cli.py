@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -72,6 +73,39 @@ def test_adversarial_report(shared, tmp_path):
     assert "clean_flagged" in metrics and not metrics["clean_flagged"]  # checks skipped, said so by an empty entry
     assert (tmp_path / "report" / "adversarial_fgsm_yunet_mobilefacenet.png").stat().st_size > 0
     assert "transfer edgeface-xs dodging" in (tmp_path / "report" / "report.md").read_text()
+
+
+COLOUR_PAIRS = Path(__file__).parent / "data" / "colour_pairs.csv"
+
+
+def test_adversarial_on_colour_pairs_lets_liveness_score_the_clean_photos(shared, tmp_path):
+    out = _cli("adversarial", "--root", str(shared / "data" / "faces"), "--pairs-csv", str(COLOUR_PAIRS),
+               "--per-class", "1", "-d", "yunet", "-r", "mobilefacenet", "--attack", "fgsm", "--eps", "1",
+               "--no-transfer", "--cache", str(tmp_path / "cache"), "--json")
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads(out.stdout)["metrics"]["yunet+mobilefacenet"]
+    attacked = metrics["dodging_pairs"] + metrics["impersonation_pairs"]
+    assert attacked >= 1
+    # Colour photos: unlike grey LFW-a, liveness scores every clean and attacked probe.
+    assert metrics["clean_flagged"]["liveness"]["trials"] == attacked
+    assert metrics["check_scores"]["fgsm eps=1"]["liveness"]["scored_both"] == attacked
+    assert any(path.suffix == ".npz" for path in (tmp_path / "cache").iterdir())
+
+
+def test_adversarial_with_two_pair_lists_fails_with_one_line(shared):
+    out = _cli("adversarial", "--root", str(shared / "data" / "faces"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               "--pairs-csv", str(COLOUR_PAIRS), "-r", "mobilefacenet")
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1 and "either --pairs" in out.stderr
+
+
+def test_adversarial_pair_list_errors_are_one_line(shared):
+    lfw = ("--root", str(shared / "data" / "lfw"), "-r", "mobilefacenet")
+    for args, message in (((), "either --pairs"),
+                          (("--pairs-csv", str(COLOUR_PAIRS), "--fold", "1"), "--fold applies to --pairs")):
+        out = _cli("adversarial", *lfw, *args)
+        assert out.returncode != 0
+        assert len(out.stderr.strip().splitlines()) == 1 and message in out.stderr
 
 
 def test_check_robustness_report(shared, tmp_path):

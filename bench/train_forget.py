@@ -224,7 +224,7 @@ def main() -> None:
                         "while another process forgets")
     parser.add_argument("--untuned", action="store_true", help="only measure rank-1 with the zoo model before "
                         "fine-tuning, which never trained on these images (what retraining without the forgotten "
-                        "people could give at best), re-enrolled")
+                        "people could give at best), re-enrolled, on every probe split")
     parser.add_argument("--forget-only", action="store_true", help="stop after forgetting (a later run with the "
                         "same options reuses it and only measures)")
     parser.add_argument("--seed", type=int, default=0)
@@ -253,10 +253,11 @@ def main() -> None:
     if args.untuned:  # needs no fine-tuned model: can run while it trains
         zoo = build_model(config, len(people)).eval()
         vectors = embed(zoo, sorted({p for _, evaluation in people.values() for p in evaluation}))
-        for label, group in (("forgotten", forgotten), ("retained", retained)):
-            found = rank1(vectors, vectors, people, group, args.probes)
-            print(f"zoo model before fine-tuning, {label} people, re-enrolled: rank-1 {100 * found['rank1']:.2f}% "
-                  f"of {found['probes']} {args.probes} probes; load average {os.getloadavg()[0]:.2f}")
+        for split in ("validation", "test", "all"):  # one embedding pass for every split
+            for label, group in (("forgotten", forgotten), ("retained", retained)):
+                found = rank1(vectors, vectors, people, group, split)
+                print(f"zoo model before fine-tuning, {label} people, re-enrolled: rank-1 {100 * found['rank1']:.2f}% "
+                      f"of {found['probes']} {split} probes; load average {os.getloadavg()[0]:.2f}")
         return
     checkpoint = args.work / "trained" / "checkpoint.pt"
     started = time.perf_counter()

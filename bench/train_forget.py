@@ -12,6 +12,10 @@
    by the same model as the probes ("re-enrolled") and with the old gallery ("old gallery"); and
    LFW View 2 verification (10-fold) on all 6,000 pairs. Options are chosen with ``--probes validation
    --lfw-folds 3`` (half of the probes, 3 folds) and measured once with ``--probes test`` and all folds.
+   The model before forgetting embeds every evaluation image and every LFW pair image once (kept in
+   ``--work``, whatever ``--lfw-folds`` is scored).
+6. ``--untuned``: rank-1 of the zoo model before fine-tuning, which never trained on these people,
+   re-enrolled: about what retraining without the forgotten people could give them at best.
 
     python bench/train_forget.py                       # ~20-30 min on 2 cores
     python bench/train_forget.py --epochs 1 --steps 50 # quick look
@@ -165,7 +169,7 @@ def lfw_verification(vectors: dict, pairs: list, crop: dict, without: frozenset[
                      ) -> list[tuple[float, float, int, int]]:
     """10-fold LFW View 2 accuracy (mean, std), images without a face and pairs scored: on all pairs,
     then on the pairs with nobody from ``without``. ``vectors``: embeddings by crop path."""
-    missing = sum(c not in vectors for c in crop.values())
+    missing = len({crop[path] for p in pairs for path in (p.path_a, p.path_b)} - vectors.keys())
     rows = []
     for subset in (pairs, [p for p in pairs if p.path_a.parent.name not in without
                            and p.path_b.parent.name not in without]):
@@ -178,7 +182,7 @@ def lfw_verification(vectors: dict, pairs: list, crop: dict, without: frozenset[
 
 # Options that were added or tried later (docs/training.md, runs E-J), at the value that means "not used":
 # a record written without them, or with them at that value, is the same forgetting.
-NEUTRAL = {"pair_margin": None, "push_to": "none", "push_weight": 1.0, "retain_batch": 0}
+NEUTRAL = {"pair_margin": None, "push_to": "none", "push_weight": 1.0, "retain_batch": 0, "mirror_forgotten": False}
 
 
 def _same_request(saved: dict, request: dict) -> bool:
@@ -195,6 +199,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/facetrust_forget"))
     parser.add_argument("--min-images", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--trainable-last-layers", type=int, default=0, help="fine-tune only the last N dense "
+                        "layers (0: the whole network); their input is computed once, which saves most of the time")
     parser.add_argument("--forget", type=int, default=10, help="how many identities to forget")
     parser.add_argument("--steps", type=int, default=ForgetOptions.steps, help="forgetting steps")
     parser.add_argument("--lr", type=float, default=ForgetOptions.lr)
@@ -204,6 +210,10 @@ def main() -> None:
     parser.add_argument("--margin", type=float, default=ForgetOptions.margin)
     parser.add_argument("--last-layers", type=int, default=ForgetOptions.last_layers)
     parser.add_argument("--pair-margin", type=float, default=ForgetOptions.pair_margin)
+    parser.add_argument("--rank", type=int, default=ForgetOptions.rank, help="LoRA rank")
+    parser.add_argument("--alpha", type=float, default=ForgetOptions.alpha, help="LoRA scaling numerator")
+    parser.add_argument("--group-sparsity", type=float, default=ForgetOptions.group_sparsity)
+    parser.add_argument("--mirror-forgotten", action="store_true", help="add mirrored copies of the forgotten images")
     parser.add_argument("--probes", default="all", choices=["all", "validation", "test"],
                         help="rank-1 on all probes or on one of two halves (validation: for choosing options)")
     parser.add_argument("--forgot", default="forgot", help="output folder of the forgetting, under --work")
@@ -214,6 +224,9 @@ def main() -> None:
     parser.add_argument("--prepare-before", action="store_true", help="only embed the evaluation images with the "
                         "model before forgetting (and keep its early layers' output for --last-layers): can run "
                         "while another process forgets")
+    parser.add_argument("--untuned", action="store_true", help="only measure rank-1 with the zoo model before "
+                        "fine-tuning, which never trained on these images (what retraining without the forgotten "
+                        "people could give at best), re-enrolled, on every probe split")
     parser.add_argument("--forget-only", action="store_true", help="stop after forgetting (a later run with the "
                         "same options reuses it and only measures)")
     parser.add_argument("--seed", type=int, default=0)
@@ -234,14 +247,32 @@ def main() -> None:
           f"aligned LFW in {align_s:.0f} s ({sum(v != 'ok' for v in index.values())} without a face)")
 
     config = load_config("finetune_mobilefacenet", [f"data={tree}", "aligned=true", f"output={args.work / 'trained'}",
-                                                    f"epochs={args.epochs}", "min_images_per_identity=2"])
+                                                    f"epochs={args.epochs}", "min_images_per_identity=2",
+                                                    f"trainable_last_layers={args.trainable_last_layers}",
+                                                    f"frozen_cache={args.work / 'frozen'}"])
+    rng = np.random.default_rng(args.seed)
+    names = list(people)
+    forgotten = sorted(rng.choice(names, size=args.forget, replace=False).tolist())
+    retained = [n for n in names if n not in forgotten]
+    if args.untuned:  # needs no fine-tuned model: can run while it trains
+        zoo = build_model(config, len(people)).eval()
+        vectors = embed(zoo, sorted({p for _, evaluation in people.values() for p in evaluation}))
+        for split in ("validation", "test", "all"):  # one embedding pass for every split
+            for label, group in (("forgotten", forgotten), ("retained", retained)):
+                found = rank1(vectors, vectors, people, group, split)
+                print(f"zoo model before fine-tuning, {label} people, re-enrolled: rank-1 {100 * found['rank1']:.2f}% "
+                      f"of {found['probes']} {split} probes; load average {os.getloadavg()[0]:.2f}")
+        return
     checkpoint = args.work / "trained" / "checkpoint.pt"
     started = time.perf_counter()
     if not checkpoint.is_file():
         train_recognizer(config)
     train_s = time.perf_counter() - started
 
-    pairs, crop = lfw_crops(lfw_aligned, args.shared, args.lfw_folds)
+    # The crops of all 10 folds are embedded whatever --lfw-folds is, so that one "before" cache serves
+    # the validation runs (3 folds) and the final measurement (10); only the first --lfw-folds are scored.
+    every_pair, crop = lfw_crops(lfw_aligned, args.shared, 10)
+    pairs = [p for p in every_pair if p.fold < args.lfw_folds]
     paths = sorted({p for _, evaluation in people.values() for p in evaluation}
                    | {c for c in crop.values() if c.is_file()})
     if args.prepare_before:
@@ -251,13 +282,11 @@ def main() -> None:
         prepare_before(checkpoint, paths, adapted[-args.last_layers if args.last_layers else 0], args.work)
         return
 
-    rng = np.random.default_rng(args.seed)
-    names = list(people)
-    forgotten = sorted(rng.choice(names, size=args.forget, replace=False).tolist())
-    retained = [n for n in names if n not in forgotten]
     options = ForgetOptions(steps=args.steps, lr=args.lr, batch_size=args.batch_size,
                             identities_per_batch=args.identities_per_batch, retain_weight=args.retain_weight,
-                            margin=args.margin, last_layers=args.last_layers, pair_margin=args.pair_margin)
+                            margin=args.margin, last_layers=args.last_layers, pair_margin=args.pair_margin,
+                            rank=args.rank, alpha=args.alpha, group_sparsity=args.group_sparsity,
+                            mirror_forgotten=args.mirror_forgotten)
     load_before = os.getloadavg()[0]
     record = args.work / args.forgot / "result.json"
     request = {"checkpoint": str(checkpoint), "forgotten": forgotten, "options": options.__dict__}
@@ -302,7 +331,8 @@ def main() -> None:
         "",
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
         f"load average at the end {os.getloadavg()[0]:.2f}; the whole run {total_s:.0f} s.",
-        f"Model: zoo MobileFaceNet fine-tuned ({args.epochs} epochs, `finetune_mobilefacenet`) on the training half of "
+        f"Model: zoo MobileFaceNet fine-tuned ({args.epochs} epochs, `finetune_mobilefacenet`, trainable last layers "
+        f"{args.trainable_last_layers or 'all'}) on the training half of "
         f"{len(people)} LFW people with >= {args.min_images} images ({train_images} images; {train_s:.0f} s this run, "
         "0 if reused). Forgotten: "
         f"{len(forgotten)} people drawn with seed {args.seed}: {', '.join(forgotten)}.",

@@ -17,7 +17,7 @@ class _FORGET:
 
     steps, rank, lr, batch_size, identities_per_batch = 200, 8, 5e-3, 48, 4
     retain_weight, last_layers, group_sparsity = 5.0, 8, 1e-4
-    margin, pair_margin = -0.2, None
+    margin, pair_margin, mirror_forgotten = -0.2, None, False
 
 
 @app.command()
@@ -105,6 +105,7 @@ def forget(
     group_sparsity: float = typer.Option(_FORGET.group_sparsity, help="Weight of the group-sparsity penalty."),
     margin: float = typer.Option(_FORGET.margin, help="Push forgotten images' cosine to their template below this."),
     pair_margin: Optional[float] = typer.Option(_FORGET.pair_margin, help="Push the cosine between two images of one forgotten person below this (default: --margin)."),
+    mirror_forgotten: bool = typer.Option(_FORGET.mirror_forgotten, "--mirror-forgotten", help="Also train on mirrored copies of the forgotten people's images."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Make a trained model forget identities (LoRA adapters, group-sparse, merged into the weights)."""
@@ -116,7 +117,7 @@ def forget(
                                                  identities_per_batch=identities_per_batch,
                                                  retain_weight=retain_weight, last_layers=last_layers,
                                                  group_sparsity=group_sparsity, margin=margin,
-                                                 pair_margin=pair_margin))
+                                                 pair_margin=pair_margin, mirror_forgotten=mirror_forgotten))
         record = {"checkpoint": str(result.checkpoint), "adapter": str(result.adapter),
                   "forgotten": result.forgotten, "steps": result.steps, "seconds": round(result.seconds, 1),
                   "adapter_parameters": result.adapter_parameters, "adapter_bytes": result.adapter_bytes,

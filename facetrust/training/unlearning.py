@@ -13,6 +13,8 @@ Losses per step (the backbone frozen, batch norm in inference mode):
   on every pair of images of one forgotten identity in the batch (the forgotten half of a batch comes from a few
   identities with several images each), so that re-enrolling them with the new model does not
   recreate a consistent template;
+  With ``mirror_forgotten``, mirrored copies of the forgotten images join them as more images of
+  each person (more views for the same two hinges);
 * retain: ``1 - cos(e, e_original)`` on images of the other identities (distillation);
 * group sparsity: ``lambda * sum_layers ||(A, B)||_2``.
 
@@ -54,6 +56,7 @@ class ForgetOptions:
     retain_weight: float = 5.0
     group_sparsity: float = 1e-4    # lambda of the group-lasso penalty over adapted layers
     last_layers: int = 8            # adapt only the last N dense layers of the backbone (0: all)
+    mirror_forgotten: bool = False  # add mirrored copies of the forgotten images (more views of each person)
     seed: int = 2048
 
     def __post_init__(self) -> None:
@@ -184,10 +187,26 @@ def forget_identities(checkpoint: Path, identities: Sequence[str], output: Path,
                 prefix.release()  # not a plain chain of its children: no shortcut
                 prefix = None
 
-    def embed(indices: np.ndarray) -> torch.Tensor:
-        return F.normalize(model.backbone(crops(indices) if prefix is None else fed[indices]))
-
     templates = {name: F.normalize(originals[names == name].mean(0), dim=0) for name in wanted}
+    source, mirrored = np.arange(len(names)), np.zeros(len(names), dtype=bool)
+    if options.mirror_forgotten:  # mirrored copies of the forgotten images, appended as more images of each person
+        extra = np.flatnonzero(forget_mask)
+        if prefix is not None:  # their early layers' output, computed once like the others'
+            prefix.release()
+            with torch.no_grad():
+                fed = torch.cat([fed, *(prefix.run(crops(chunk).flip(-1))[0]
+                                        for chunk in np.array_split(extra, max(1, len(extra) // 64)))])
+            prefix.engage()
+        source, mirrored = np.concatenate([source, extra]), np.concatenate([mirrored, np.ones(len(extra), dtype=bool)])
+        names = np.concatenate([names, names[extra]])
+
+    def embed(indices: np.ndarray) -> torch.Tensor:
+        if prefix is not None:
+            return F.normalize(model.backbone(fed[indices]))
+        batch = crops(source[indices])
+        flip = torch.from_numpy(mirrored[indices])
+        return F.normalize(model.backbone(torch.where(flip[:, None, None, None], batch.flip(-1), batch)))
+
     by_identity = {name: np.flatnonzero(names == name) for name in wanted}
 
     rng = np.random.default_rng(options.seed)

@@ -87,6 +87,27 @@ def test_a_negative_pair_margin_spreads_the_persons_images_further(trained: Path
         ForgetOptions(pair_margin=-1.5)
 
 
+@pytest.mark.parametrize("last_layers", [8, 0])
+def test_mirrored_copies_of_the_forgotten_images_are_forgotten_too(trained: Path, aligned_cache: Path,
+                                                                   tmp_path: Path, last_layers: int) -> None:
+    # With mirror_forgotten the mirrored images join the forgotten person's; both code paths (the frozen
+    # early layers computed once, or the whole network each step) must flip the same images.
+    result = forget_identities(trained, [FORGOTTEN], tmp_path / "forgot", progress=False,
+                               options=ForgetOptions(steps=25, batch_size=8, last_layers=last_layers,
+                                                     mirror_forgotten=True))
+    dataset = load_dataset(aligned_cache, 2)
+    names = np.array(dataset.identities)[dataset.labels]
+    crops = torch.from_numpy(dataset.load(np.arange(len(dataset)))).permute(0, 3, 1, 2).float()
+    with torch.no_grad():
+        before = torch.nn.functional.normalize(_model(trained).embed(crops)).numpy()
+        mirrored = torch.nn.functional.normalize(_model(result.checkpoint).embed(crops.flip(-1))).numpy()
+        after = torch.nn.functional.normalize(_model(result.checkpoint).embed(crops)).numpy()
+    gone = names == FORGOTTEN
+    template = before[gone].mean(0) / np.linalg.norm(before[gone].mean(0))
+    assert (after[gone] @ template).mean() < 0.2 and (mirrored[gone] @ template).mean() < 0.2
+    assert np.einsum("ij,ij->i", before[~gone], after[~gone]).min() > 0.9
+
+
 def test_merged_weights_equal_the_model_with_adapters(trained: Path, aligned_cache: Path, tmp_path: Path) -> None:
     from peft import LoraConfig, inject_adapter_in_model
 
@@ -170,5 +191,5 @@ def test_cli_defaults_are_the_library_defaults() -> None:
 
     defaults = ForgetOptions()
     for name in ("steps", "rank", "lr", "batch_size", "identities_per_batch", "retain_weight", "last_layers",
-                 "group_sparsity", "margin", "pair_margin"):
+                 "group_sparsity", "margin", "pair_margin", "mirror_forgotten"):
         assert getattr(_FORGET, name) == getattr(defaults, name), name

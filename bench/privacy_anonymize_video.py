@@ -12,7 +12,7 @@ re-identification is what the context around the region alone gives.
 
 Every video is anonymised whole; the checks run on every EVERY-th frame (default 3). The
 1080p DFDC clips (one face, found by YuNet on every frame) get blur, mask and the two-detector
-blur only, to fit the shared machine.
+blur only, to fit the shared machine, unless VARIANTS names the variants (then every video gets them).
 
 Impostor controls (why: the mated statistic compares two crops of one place in one frame, which
 share everything outside the covered region): per video, each anonymised face against the
@@ -89,9 +89,9 @@ def main(out_json: Path | None, every: int, only_variants: list[str] | None, onl
             variants = [(m, m, {}) for m in METHODS] + [
                 ("blur-no-tracks", "blur", {"fill_seconds": 0.0, "hold_seconds": 0.0}),
                 ("blur-yunet+retinaface", "blur", {"extra_detectors": [checkers["retinaface"]]})]
-            if "hamilton" not in video.name:
+            if "hamilton" not in video.name and only_variants is None:
                 variants = [v for v in variants if v[0] in ("blur", "mask", "blur-yunet+retinaface")]
-            if only_variants is not None:
+            if only_variants is not None:  # named variants run on every video named
                 variants = [v for v in variants if v[0] in only_variants]
             for label, method, extra in variants:
                 target = Path(folder) / f"{video.stem}-{label}.mp4"

@@ -8,7 +8,7 @@ from facetrust.evaluation.embedder import EvalModel
 from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
 from facetrust.privacy.evaluation import (
     BUDGET_ACCURACY, BUDGET_ACCURACY_WORST_KEY, BUDGET_TAR, BUDGET_TAR_WORST_KEY, GRIDS, choose_params, eval_key,
-    load_pair_data, selection_key,
+    load_pair_data, selection_key, within,
 )
 
 PEOPLE = ["Colin_Powell", "George_W_Bush", "Gerhard_Schroeder", "Tony_Blair", "Donald_Rumsfeld", "Ariel_Sharon"]
@@ -46,3 +46,13 @@ def test_the_rule_takes_the_strongest_setting_whose_every_key_is_within_budget(s
                 tried["tar_drop_worst"] is not None and tried["tar_drop_worst"] > BUDGET_TAR_WORST_KEY), tried
     # The rule's keys are not the test folds' keys.
     assert {selection_key(k).fingerprint for k in range(20)}.isdisjoint({eval_key(k).fingerprint for k in range(20)})
+
+
+def test_a_drop_of_exactly_the_budget_is_within_it():
+    """15 of 1,500 mated pairs lost is a 1-point TAR drop: within the worst-key budget of 1 point, although the
+    float difference of the two TARs is 0.010000000000000009; one more pair lost is not."""
+    plain = 1486 / 1500
+    assert plain - 1471 / 1500 > BUDGET_TAR_WORST_KEY  # the float rounding the rule must not trip on
+    assert within(plain - 1471 / 1500, BUDGET_TAR_WORST_KEY)
+    assert not within(plain - 1470 / 1500, BUDGET_TAR_WORST_KEY)
+    assert within(0.0, BUDGET_ACCURACY) and not within(BUDGET_ACCURACY + 1 / 3000, BUDGET_ACCURACY)

@@ -21,7 +21,10 @@ faces of one half comes from impostor pairs whose faces all lie in the other hal
 calibrated on and evaluated. The impostor-pair counts are printed: below about 1,000 pairs, FMR 1e-3 is
 not measurable (the quantile is the top score or beyond) and the row says so.
 
-    python bench/privacy_video_threshold.py OUT_JSON [CHECKERS]
+    python bench/privacy_video_threshold.py OUT_JSON [CHECKERS] [MORE_OUT_JSON ...]
+
+MORE_OUT_JSON: other runs of the bench to merge in (their variants are judged against the same impostor
+pairs; the report goes next to OUT_JSON). CHECKERS may be "" for all.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -40,13 +44,23 @@ MIN_IOU = 0.3
 MIN_PAIRS = int(round(1 / FMR))
 
 
-def load(npz: Path) -> dict[str, dict[str, dict[str, np.ndarray]]]:
-    """{video: {checker: {"faces": (n, 5), "original": (n, d), <output label>: (n, d)}}}."""
+def load(*npzs: Path) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """{video: {checker: {"faces": (n, 5), "original": (n, d), <output label>: (n, d)}}}, merged over runs
+    (e.g. a later run of more variants on one video): a video in two runs must have the same faces and
+    original embeddings in both (the same detections, in the same order), else its labels could not be
+    paired with the faces."""
     out: dict = defaultdict(lambda: defaultdict(dict))
-    with np.load(npz) as data:
-        for name in data.files:
-            video, label, checker = name.split("|")
-            out[video][checker]["faces" if label == "faces" else label] = data[name]
+    for npz in npzs:
+        with np.load(npz) as data:
+            for name in data.files:
+                video, label, checker = name.split("|")
+                key = "faces" if label == "faces" else label
+                known = out[video][checker].get(key)
+                if key in ("faces", "original") and known is not None:
+                    if known.shape != data[name].shape or not np.allclose(known, data[name], atol=1e-5):
+                        raise SystemExit(f"{npz}: {video} {checker} {key} differ from an earlier file's; cannot merge")
+                    continue
+                out[video][checker][key] = data[name]
     return out
 
 
@@ -130,8 +144,8 @@ def evaluate(videos: dict, checker: str) -> dict:
     return result
 
 
-def main(out_json: Path, checkers: list[str] | None) -> None:
-    videos = load(out_json.with_suffix(".npz"))
+def main(out_json: Path, checkers: list[str] | None, more: Sequence[Path] = ()) -> None:
+    videos = load(out_json.with_suffix(".npz"), *(m.with_suffix(".npz") for m in more))
     names = sorted({c for v in videos.values() for c in v})
     report = {"fmr": FMR, "videos": sorted(videos), "checkers": {}}
     for checker in names:
@@ -152,4 +166,5 @@ def main(out_json: Path, checkers: list[str] | None) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2].split(",") if len(sys.argv) > 2 else None)
+    main(Path(sys.argv[1]), sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] else None,
+         [Path(p) for p in sys.argv[3:]])

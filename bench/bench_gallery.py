@@ -7,6 +7,7 @@ memory and batch throughput of each index kind, through the public ``Gallery`` A
     python bench/bench_gallery.py --kinds pq,ivfpq --ivfpq-nprobe 256,default,512 --refine 64,default
     python bench/bench_gallery.py --kinds hnsw --ef-search 32,64,128 --hnsw-m 32 --ef-construction 64
     python bench/bench_gallery.py --kinds ivfpq --protection slerp   # protected templates (docs/privacy.md)
+    python bench/bench_gallery.py --kinds ivfpq --protection none,slerp   # side by side, queries interleaved
 
 With every option left out, each kind runs with the gallery's defaults (``default`` in a list).
 
@@ -39,7 +40,11 @@ The ``numpy`` row is the float32 matrix in RAM: ``X @ q`` and ``argmax``.
 fresh key (the recognizer's calibrated parameters), the same rows and queries go in as embeddings
 and are protected at the gallery's boundary; exact search, recall@1 and the numpy row are computed
 on the protected rows and queries (recall@1 = agreement with exact *protected* search); rank-1 is
-still the mate's identity.
+still the mate's identity. A top-1 whose score equals exact search's best score counts as agreeing
+(biohash scores take only bits + 1 values, so exact search has ties, which an index may break
+otherwise). A comma-separated list (``none,slerp``: ``none`` = unprotected) builds one gallery per
+entry from the same rows, under one key, and sends each query through all of them in turn, so the
+machine's load weighs on protected and unprotected rows alike (the side-by-side comparison).
 
 The table goes to stdout and to ``bench/results/bench_gallery_<recognizer>_<N>_<kinds>.md`` (+ ``.json``);
 the load average is printed at the start, per row and at the end (the machine is shared).
@@ -230,6 +235,23 @@ def interleaved_top1(galleries: list, queries: np.ndarray) -> tuple[list[np.ndar
 
 
 @dataclass
+class Truth:
+    """Exact search over one gallery's stored rows (protected or not): the top-1 of every query (mated
+    first, then non-mated), with the stored rows and (protected) queries to score an index's answer."""
+
+    exact: np.ndarray
+    stored: np.ndarray
+    probes: np.ndarray
+
+    def agrees(self, found: np.ndarray, offset: int) -> np.ndarray:
+        """Whether each found top-1 is exact search's, or scores the same (a tie)."""
+        queries = self.probes[offset:offset + len(found)]
+        exact = self.exact[offset:offset + len(found)]
+        best = np.einsum("ij,ij->i", self.stored[exact], queries)
+        return (found == exact) | (np.einsum("ij,ij->i", self.stored[found], queries) >= best - 1e-6)
+
+
+@dataclass
 class Built:
     """One kind's index, built on its own copy of the gallery."""
 
@@ -239,6 +261,8 @@ class Built:
     build_s: float
     memory_mb: float
     index_mb: float
+    label: str = ""
+    truth: Truth | None = None
 
 
 def build_kind(source: Path, kind: str, sweep: list[tuple[str, dict]], probe: np.ndarray) -> Built:
@@ -258,8 +282,9 @@ def build_kind(source: Path, kind: str, sweep: list[tuple[str, dict]], probe: np
                  Path(f"{path}.index").stat().st_size / 2**20)
 
 
-def measure_all(size: int, built: list[Built], mated: np.ndarray, nonmated: np.ndarray, exact: np.ndarray) -> list[Row]:
-    """Every setting of every built kind, single queries interleaved; then batch throughput of each."""
+def measure_all(size: int, built: list[Built], mated: np.ndarray, nonmated: np.ndarray) -> list[Row]:
+    """Every setting of every built kind (of every gallery), single queries interleaved; then batch
+    throughput of each. Queries are embeddings: a protected gallery protects them at its boundary."""
     from facetrust.gallery import Gallery, IndexConfig
 
     slots = [(b, setting, config) for b in built for setting, config in b.sweep]
@@ -288,9 +313,9 @@ def measure_all(size: int, built: list[Built], mated: np.ndarray, nonmated: np.n
             both = np.concatenate([mated[:m], nonmated[:m]])
             qps1, qps2 = batch_qps(gallery, both, 1), batch_qps(gallery, both, 2)
             first = setting == b.sweep[0][0]  # build time and memory belong to the index, shown once
-            rows.append(Row(size, b.kind, setting, b.build_s if first else None, b.memory_mb if first else None,
+            rows.append(Row(size, b.label or b.kind, setting, b.build_s if first else None, b.memory_mb if first else None,
                             b.index_mb if first else None, *percentiles(times),
-                            float((found_mated == exact[:m]).mean()), float((found_non == exact[n:n + m]).mean()),
+                            float(b.truth.agrees(found_mated, 0).mean()), float(b.truth.agrees(found_non, n).mean()),
                             float((found_mated == np.arange(m)).mean()), qps1, qps2, load1()))
             print(rows[-1].line(), flush=True)
         return rows
@@ -299,7 +324,8 @@ def measure_all(size: int, built: list[Built], mated: np.ndarray, nonmated: np.n
             gallery.close()
 
 
-def bench_numpy(size: int, matrix: np.ndarray, mated: np.ndarray, nonmated: np.ndarray, exact: np.ndarray) -> Row:
+def bench_numpy(size: int, matrix: np.ndarray, mated: np.ndarray, nonmated: np.ndarray, exact: np.ndarray,
+                label: str = "numpy") -> Row:
     times, found = [], []
     for query in mated[:200]:
         started = time.perf_counter()
@@ -310,7 +336,7 @@ def bench_numpy(size: int, matrix: np.ndarray, mated: np.ndarray, nonmated: np.n
     exact_top1(matrix, batch)
     qps = len(batch) / (time.perf_counter() - started)
     n = len(found)
-    return Row(size, "numpy", f"X @ q, {n} mated queries", None, matrix.nbytes / 2**20, None, *percentiles(times),
+    return Row(size, label, f"X @ q, {n} mated queries", None, matrix.nbytes / 2**20, None, *percentiles(times),
                float((np.array(found) == exact[:n]).mean()), float("nan"),
                float((np.array(found) == np.arange(n)).mean()), float("nan"), qps, load1())
 
@@ -356,8 +382,9 @@ def main() -> None:
     parser.add_argument("--ef-search", default="16,32,64,128", help="HNSW search candidate lists, one row each")
     parser.add_argument("--cache", type=Path, default=None,
                         help="folder of bench/gallery_ivf_curve.py --cache: the same rows and exact answers, reused")
-    parser.add_argument("--protection", choices=("slerp", "biohash"), default=None,
-                        help="store protected templates (a fresh key; exact search in the protected domain)")
+    parser.add_argument("--protection", default=None,
+                        help="store protected templates: slerp or biohash (a fresh key; exact search in the protected "
+                             "domain); a comma-separated list (none = unprotected) benchmarks each side by side")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the galleries go (default: a temp dir); a given one keeps the enrolled gallery "
                              "of each size for the next run")
@@ -379,27 +406,39 @@ def main() -> None:
         synthetic, exact_of_largest = cached["matrix"][PLANTED:], cached["exact"]
     else:
         synthetic, exact_of_largest = distractors(max(sizes) - PLANTED, lfw), None
-    protect = None
-    if args.protection:  # the key reaches every Gallery.open (and the memory probe) through the environment
+    protections = args.protection.split(",") if args.protection else ["none"]
+    unknown = sorted(set(protections) - {"none", "slerp", "biohash"})
+    if unknown:
+        parser.error(f"--protection: unknown {', '.join(unknown)} (none, slerp, biohash)")
+    protectors = {}
+    if protections != ["none"]:  # one key; it reaches every Gallery.open (and the memory probe) through the environment
         from facetrust.privacy import KEY_ENV, ProtectionKey, create_protector, load_key, save_key
         from facetrust.privacy.gallery import calibrated_params
 
         # Kept next to a --workdir's galleries, so a kept protected gallery opens again.
-        key_file = args.workdir / f"{args.protection}.key" if args.workdir else None
+        key_file = args.workdir / "protection.key" if args.workdir else None
         if key_file is not None and key_file.exists():
             key = load_key(key_file)
         else:
             key = ProtectionKey.generate()
             if key_file is not None:
+                args.workdir.mkdir(parents=True, exist_ok=True)
                 save_key(key, key_file)
         os.environ[KEY_ENV] = key.hex()
-        protector = create_protector(args.protection, key, lfw.shape[1], recognizer=args.recognizer,
-                                     **calibrated_params(args.recognizer, args.protection))
-        protect = lambda rows: np.concatenate([protector.protect(rows[i:i + 100_000])  # noqa: E731
-                                               for i in range(0, len(rows), 100_000)])
-        exact_of_largest = None  # the cached exact answers are those of the unprotected rows
-        print(f"protected: {protector.spec()}", flush=True)
-    protected = f", protected by {args.protection} (key {protector.key.fingerprint})" if protect else ""
+        for name in protections:
+            if name != "none":
+                protectors[name] = create_protector(name, key, lfw.shape[1], recognizer=args.recognizer,
+                                                    **calibrated_params(args.recognizer, name))
+                print(f"protected: {protectors[name].spec()}", flush=True)
+
+    def protect(name: str, rows: np.ndarray) -> np.ndarray:
+        if name == "none":
+            return rows
+        return np.concatenate([protectors[name].protect(rows[i:i + 100_000]) for i in range(0, len(rows), 100_000)])
+
+    side_by_side = len(protections) > 1
+    protected = (f", {' vs '.join(p if p != 'none' else 'unprotected' for p in protections)}"
+                 f" (key {next(iter(protectors.values())).key.fingerprint})" if protectors else "")
     header = [f"# Gallery search benchmark: {args.recognizer} ({lfw.shape[1]}-d){protected}", "",
               f"- {platform.processor() or platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}, "
               f"faiss {faiss.__version__}; load average at start {' / '.join(f'{v:.2f}' for v in os.getloadavg())}",
@@ -413,26 +452,35 @@ def main() -> None:
     try:
         for size in sizes:
             matrix = np.concatenate([templates, synthetic[:size - PLANTED]])
-            stored, probes = (matrix, (mated, nonmated)) if protect is None else (
-                protect(matrix), (protect(mated), protect(nonmated)))
-            exact = (exact_of_largest if exact_of_largest is not None and size == max(sizes)
-                     else exact_top1(stored, np.concatenate(probes)))
-            path = workdir / f"bench_{size}_{args.recognizer}{'_' + args.protection if protect else ''}.gallery"
-            if path.exists():  # a --workdir kept from an earlier run: the same rows (fixed seed)
-                print(f"N={size:,}: reusing {path}", flush=True)
-            else:
-                with Gallery.create(path, args.recognizer, protection=args.protection) as gallery:
-                    begun = time.perf_counter()
-                    gallery.enroll_many((EnrollRecord(f"t{i}", matrix[i]) for i in range(size)), batch_size=10_000)
-                    print(f"N={size:,}: enrolled in {time.perf_counter() - begun:.0f} s", flush=True)
-            rows.append(bench_numpy(size, stored, *probes, exact))
-            del stored
-            print(rows[-1].line(), flush=True)
             built = []
             try:
-                for kind in kinds:
-                    built.append(build_kind(path, kind, plan[kind], mated[0]))
-                rows += measure_all(size, built, mated, nonmated, exact)
+                for name in protections:
+
+                    def label(kind: str, name: str = name) -> str:
+                        return f"{kind} ({name if name != 'none' else 'unprotected'})" if side_by_side else kind
+
+                    stored = protect(name, matrix)
+                    probes = protect(name, np.concatenate([mated, nonmated]))
+                    exact = (exact_of_largest if name == "none" and exact_of_largest is not None and size == max(sizes)
+                             else exact_top1(stored, probes))
+                    truth = Truth(exact, stored, probes)
+                    suffix = "" if name == "none" else "_" + name
+                    path = workdir / f"bench_{size}_{args.recognizer}{suffix}.gallery"
+                    if path.exists():  # a --workdir kept from an earlier run: the same rows (fixed seed)
+                        print(f"N={size:,}: reusing {path}", flush=True)
+                    else:
+                        with Gallery.create(path, args.recognizer, protection=None if name == "none" else name) as gallery:
+                            begun = time.perf_counter()
+                            gallery.enroll_many((EnrollRecord(f"t{i}", matrix[i]) for i in range(size)), batch_size=10_000)
+                            print(f"N={size:,}: enrolled {label('gallery')} in {time.perf_counter() - begun:.0f} s",
+                                  flush=True)
+                    rows.append(bench_numpy(size, stored, probes[:len(mated)], probes[len(mated):], exact,
+                                            label("numpy")))
+                    print(rows[-1].line(), flush=True)
+                    for kind in kinds:
+                        built.append(build_kind(path, kind, plan[kind], mated[0]))
+                        built[-1].label, built[-1].truth = label(kind), truth
+                rows += measure_all(size, built, mated, nonmated)
             finally:
                 for b in built:
                     for leftover in workdir.glob(f"{b.path.name}*"):
@@ -445,7 +493,7 @@ def main() -> None:
     table = "\n".join(header) + "\n\n" + HEADER + "\n" + "\n".join(r.line() for r in rows) + "\n"
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"bench_gallery_{args.recognizer}_{max(sizes)}_{'-'.join(kinds)}{'_' + args.protection if protect else ''}"
+    out = RESULTS / f"bench_gallery_{args.recognizer}_{max(sizes)}_{'-'.join(kinds)}{'_' + '-'.join(protections) if protectors else ''}"
     out.with_suffix(".md").write_text(table)
     out.with_suffix(".json").write_text(json.dumps({"header": header, "rows": [asdict(r) for r in rows]}, indent=1))
 

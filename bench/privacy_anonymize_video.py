@@ -12,7 +12,7 @@ re-identification is what the context around the region alone gives.
 
 Every video is anonymised whole; the checks run on every EVERY-th frame (default 3). The
 1080p DFDC clips (one face, found by YuNet on every frame) get blur, mask and the two-detector
-blur only, to fit the shared machine.
+blur only, to fit the shared machine, unless VARIANTS names the variants (then every video gets them).
 
 Impostor controls (why: the mated statistic compares two crops of one place in one frame, which
 share everything outside the covered region): per video, each anonymised face against the
@@ -22,6 +22,10 @@ scenes), and the originals of one video against those of the others (the LFW thr
 false-match rate on these crops). They go to the JSON under "across_videos".
 
     python bench/privacy_anonymize_video.py [OUT_JSON] [EVERY] [VARIANTS] [VIDEO_NAMES]
+
+With OUT_JSON, every face's embeddings (original and each output, per checker) and its frame and
+box go to OUT_JSON with the suffix .npz, for bench/privacy_video_threshold.py (a threshold calibrated
+on the videos' own impostor pairs).
 
 VARIANTS, VIDEO_NAMES: comma-separated subsets (e.g. ``blur,mask`` and
 ``short_hamilton_clip.mp4,abofeumbvv.mp4``); default all.
@@ -77,6 +81,7 @@ def main(out_json: Path | None, every: int, only_variants: list[str] | None, onl
     checkers = {name: FaceAnalyzer(detector=name) for name in CHECKERS}
     results: list = []
     embedded: dict[str, dict[tuple[str, str], np.ndarray]] = {}
+    faces: dict[str, dict[str, np.ndarray]] = {}
     summary: dict = {"videos": results}
     with tempfile.TemporaryDirectory() as folder:
         for video in videos:
@@ -84,9 +89,9 @@ def main(out_json: Path | None, every: int, only_variants: list[str] | None, onl
             variants = [(m, m, {}) for m in METHODS] + [
                 ("blur-no-tracks", "blur", {"fill_seconds": 0.0, "hold_seconds": 0.0}),
                 ("blur-yunet+retinaface", "blur", {"extra_detectors": [checkers["retinaface"]]})]
-            if "hamilton" not in video.name:
+            if "hamilton" not in video.name and only_variants is None:
                 variants = [v for v in variants if v[0] in ("blur", "mask", "blur-yunet+retinaface")]
-            if only_variants is not None:
+            if only_variants is not None:  # named variants run on every video named
                 variants = [v for v in variants if v[0] in only_variants]
             for label, method, extra in variants:
                 target = Path(folder) / f"{video.stem}-{label}.mp4"
@@ -98,15 +103,21 @@ def main(out_json: Path | None, every: int, only_variants: list[str] | None, onl
                 outputs[label] = target
                 print(video.name, label, runs[label], flush=True)
             collected: dict = {}
-            result = evaluate_video_anonymization(video, outputs, analyzer, checkers, every=every, embeddings=collected)
+            seen: dict = {}
+            result = evaluate_video_anonymization(video, outputs, analyzer, checkers, every=every, embeddings=collected,
+                                                  faces_seen=seen)
             result["anonymization"] = runs
             print(json.dumps(result, indent=1), flush=True)
             results.append(result)
             embedded[video.name] = {key: np.concatenate(parts) for key, parts in collected.items()}
+            faces[video.name] = {name: np.concatenate(parts) for name, parts in seen.items()}
             summary["across_videos"] = across_videos(embedded, result["threshold"])
             print("across videos:", json.dumps(summary["across_videos"]), flush=True)
             if out_json:  # after each video, so a long run keeps what it measured
                 out_json.write_text(json.dumps(summary, indent=1))
+                arrays = {f"{v}|{label}|{checker}": e for v, own in embedded.items() for (label, checker), e in own.items()}
+                arrays |= {f"{v}|faces|{checker}": f for v, own in faces.items() for checker, f in own.items()}
+                np.savez(out_json.with_suffix(".npz"), **arrays)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 1. facetrust/privacy/centres.json: each recognizer's mean embedding (public statistics the
    schemes centre on);
-2. the parameters chosen by the fixed rule (facetrust.privacy.evaluation.choose_params),
-   printed: copy them into the schemes' defaults;
+2. the parameters chosen by the fixed rule (facetrust.privacy.evaluation.choose_params), printed with
+   every setting the rule tried (mean and worst-key drops on folds 1-5; also in
+   bench/results/privacy_selection_<recognizer>_<scheme>.json);
 3. facetrust/privacy/calibration.json: protected-score thresholds at FMR 1e-2 / 1e-3 / 1e-4
    for those parameters (a protected gallery's default thresholds).
 
@@ -20,7 +21,7 @@ import sys
 
 import numpy as np
 
-from common import LFW_PAIRS, LFW_ROOT, ROOT
+from common import LFW_PAIRS, LFW_ROOT, RESULTS, ROOT
 from facetrust.evaluation.cache import EmbeddingCache, content_hash
 from facetrust.evaluation.embedder import EvalModel
 from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, Pair, read_lfw_pairs
@@ -65,8 +66,13 @@ def main(step: str, only: str | None = None) -> None:
                 continue
             calibration[recognizer] = {}
             for scheme in ("slerp", "biohash"):
+                trace: list[dict] = []
                 params = create_protector(scheme, eval_key(0), data.vectors.shape[1],
-                                          **choose_params(scheme, data)).params()
+                                          **choose_params(scheme, data, trace=trace)).params()
+                for tried in trace:
+                    print(" ", recognizer, scheme, json.dumps(tried), flush=True)
+                RESULTS.mkdir(parents=True, exist_ok=True)
+                (RESULTS / f"privacy_selection_{recognizer}_{scheme}.json").write_text(json.dumps(trace, indent=1) + "\n")
                 thresholds = calibrate_thresholds(data, scheme, params, FMRS)
                 calibration[recognizer][scheme] = {"params": params, "thresholds": thresholds,
                                                    "source": "LFW View-2 folds 1-5, 5 keys"}

@@ -4,7 +4,7 @@ Same as `facetrust eval protection --root ... --pairs ... --compare yunet:mobile
 bench/results/privacy`, except that a configuration whose cache is incomplete is evaluated on the
 pairs whose two images are cached (printed), instead of embedding the rest.
 
-    python bench/privacy_eval.py [RECOGNIZER]
+    python bench/privacy_eval.py [RECOGNIZER] [SCHEMES]     # e.g. edgeface-xs slerp (default: all)
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, read_lfw_pairs
 from facetrust.privacy.report import evaluate_protection
 
 
-def main(only: str | None = None) -> None:
+def main(only: str | None = None, schemes: tuple[str, ...] = ("slerp", "biohash")) -> None:
     pairs = read_lfw_pairs(LFW_PAIRS, LFW_ROOT)
     report = RESULTS / "privacy"
     path = report / "protection.json"
@@ -30,13 +30,16 @@ def main(only: str | None = None) -> None:
                 continue
             model = EvalModel(detector, recognizer, fallback_box=LFW_FALLBACK_BOX)
             subset = cached_pairs(pairs, model, cache)
-            result = evaluate_protection(subset, [model], cache, report=report / recognizer, progress=False)
+            result = evaluate_protection(subset, [model], cache, schemes, report=report / recognizer, progress=False)
             combined["protocol"] = result["protocol"]
-            combined["configurations"].update(result["configurations"])
+            for label, entry in result["configurations"].items():  # schemes not rerun keep their numbers
+                kept = combined["configurations"].get(label, {}).get("schemes", {})
+                combined["configurations"][label] = {**entry, "schemes": {**kept, **entry["schemes"]}}
             combined["configurations"][model.label]["pairs_of_view2"] = f"{len(subset)} of {len(pairs)}"
             print(json.dumps(result["configurations"], indent=1), flush=True)
     path.write_text(json.dumps(combined, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else None)
+    main(sys.argv[1] if len(sys.argv) > 1 else None,
+         tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else ("slerp", "biohash"))

@@ -68,7 +68,7 @@ def protection(
     recognizer: Optional[str] = typer.Option(None, "--recognizer", "-r", help="Recognizer of the main configuration (default: the preset's)."),
     compare: Optional[list[str]] = typer.Option(None, "--compare", help="Extra configuration DETECTOR:RECOGNIZER (repeatable)."),
     scheme: Optional[list[str]] = typer.Option(None, "--scheme", help="Protection scheme (repeatable; default all)."),
-    keys: int = typer.Option(5, "--keys", help="Keys (and key pairs) each figure is averaged over."),
+    keys: int = typer.Option(20, "--keys", help="Test keys each verification figure is averaged over (worst key reported too)."),
     workers: int = typer.Option(0, "--workers", "-w", help="Worker processes for embedding (0 = one per core)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Folder for protection.json and the plot."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Embedding cache file (default ~/.cache/facetrust/embeddings.sqlite)."),

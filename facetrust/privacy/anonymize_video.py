@@ -238,7 +238,8 @@ def _phase(progress: Progress, offset: int, total: int | None) -> Progress:
 def evaluate_video_anonymization(original: Path, anonymised: Mapping[str, Path], analyzer: "FaceAnalyzer",
                                  checkers: Mapping[str, "FaceAnalyzer"], fmr: float = 1e-3,
                                  min_iou: float = 0.3, every: int = 1,
-                                 embeddings: dict[tuple[str, str], list[np.ndarray]] | None = None) -> dict[str, Any]:
+                                 embeddings: dict[tuple[str, str], list[np.ndarray]] | None = None,
+                                 faces_seen: dict[str, list[np.ndarray]] | None = None) -> dict[str, Any]:
     """What anonymisation achieved on one video, per output (``{label: path}``, e.g. one per method)
     and per checking detector (``{name: analyzer}``; use the anonymiser's own and at least one other).
 
@@ -258,7 +259,9 @@ def evaluate_video_anonymization(original: Path, anonymised: Mapping[str, Path],
     mated against those impostor scores: 0.5 = no more than the scene gives); ``original_impostors``
     counts the same for the unanonymised faces (the threshold's false-match rate on this video).
     ``embeddings``: a dict filled with the embeddings per (output label or ``"original"``, checker), for
-    comparisons across videos. ``every``: check every n-th frame only (all frames are decoded, to
+    comparisons across videos; ``faces_seen``: filled per checker with one row (frame index, box x1, y1,
+    x2, y2) per face, in the order of the embeddings (to pair faces by frame, e.g. to calibrate a threshold
+    on the video's own impostor pairs). ``every``: check every n-th frame only (all frames are decoded, to
     keep the streams in step)."""
     from facetrust.io.video import read_frames
 
@@ -292,6 +295,8 @@ def evaluate_video_anonymization(original: Path, anonymised: Mapping[str, Path],
                 original_impostors[name]["matched"] += int(np.sum((originals @ originals.T)[others] >= threshold))
                 if embeddings is not None:
                     embeddings.setdefault(("original", name), []).append(np.asarray(originals))
+                if faces_seen is not None:
+                    faces_seen.setdefault(name, []).append(np.array([(frame.index, *d.box) for d in aligned], float))
             for label, out in outputs.items():
                 entry = counts[label, name]
                 found = checker.detect_rgb(out.image)  # type: ignore[union-attr]

@@ -9,21 +9,24 @@ from facetrust.evaluation.cache import EmbeddingCache
 from facetrust.evaluation.embedder import EvalModel
 from facetrust.evaluation.lfw import Pair
 from facetrust.privacy.evaluation import (
-    BUDGET_ACCURACY, BUDGET_TAR, GRIDS, TEST_FOLDS, TUNING_FOLDS, SchemeResult, evaluate_scheme, load_pair_data,
-    plain_metrics,
+    BUDGET_ACCURACY, BUDGET_ACCURACY_WORST_KEY, BUDGET_TAR, BUDGET_TAR_WORST_KEY, CROSS_KEY_PAIRS, GRIDS,
+    SELECTION_KEYS, TEST_FOLDS, TUNING_FOLDS, SchemeResult, evaluate_scheme, load_pair_data, plain_metrics,
 )
 
 
 def evaluate_protection(pairs: Sequence[Pair], models: Sequence[EvalModel], cache: EmbeddingCache,
-                        schemes: Sequence[str] = ("slerp", "biohash"), keys: int = 5, workers: int = 1,
+                        schemes: Sequence[str] = ("slerp", "biohash"), keys: int = 20, workers: int = 1,
                         report: Path | None = None, ablation: bool = True,
                         progress: bool = True) -> dict[str, Any]:
     """Unprotected vs protected verification, unlinkability, irreversibility, renewability and cost,
     for every configuration x scheme; plots and ``protection.json`` go to ``report`` when given."""
     out: dict[str, Any] = {
         "protocol": {"tuning_folds": [f + 1 for f in TUNING_FOLDS], "test_folds": [f + 1 for f in TEST_FOLDS],
-                     "selection_budget": {"accuracy_drop": BUDGET_ACCURACY, "tar_drop": BUDGET_TAR},
-                     "grids": GRIDS, "keys": keys},
+                     "selection_budget": {"accuracy_drop": BUDGET_ACCURACY, "tar_drop": BUDGET_TAR,
+                                          "accuracy_drop_worst_key": BUDGET_ACCURACY_WORST_KEY,
+                                          "tar_drop_worst_key": BUDGET_TAR_WORST_KEY},
+                     "selection_keys": SELECTION_KEYS, "grids": GRIDS, "keys": keys,
+                     "cross_key_pairs": CROSS_KEY_PAIRS},
         "configurations": {},
     }
     panels: list[tuple[str, SchemeResult]] = []

@@ -56,9 +56,18 @@ def test_anonymised_video_keeps_rate_size_and_frames_and_no_face_stays_recognisa
 
     anonymize_video(clip, tmp_path / "mask.mp4", analyzer, "mask", extra_detectors=[retinaface])
     checkers = {"yunet": analyzer, "retinaface": retinaface}
+    embeddings: dict = {}
+    seen: dict = {}
     result = evaluate_video_anonymization(clip, {"blur": tmp_path / "out.mp4", "mask": tmp_path / "mask.mp4"},
-                                          analyzer, checkers)
+                                          analyzer, checkers, embeddings=embeddings, faces_seen=seen)
     assert result["frames"] == FRAMES
+    for name in checkers:  # one (frame, box) row per face, in the order of every output's embeddings
+        faces = np.concatenate(seen[name])
+        assert faces.shape == (result["outputs"]["blur"][name]["faces_compared"], 5)
+        for label in ("original", "blur", "mask"):
+            assert len(np.concatenate(embeddings[label, name])) == len(faces)
+        assert np.all(np.diff(faces[:, 0]) >= 0) and faces[:, 0].max() < FRAMES
+        assert np.all(faces[:, 3] > faces[:, 1]) and np.all(faces[:, 4] > faces[:, 2])
     for name in checkers:
         blurred, masked = result["outputs"]["blur"][name], result["outputs"]["mask"][name]
         assert blurred["faces_compared"] > 0 and blurred["frames_with_face_visible"] == 0, (name, blurred)

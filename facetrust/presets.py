@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from facetrust.defaults import DEFAULT_PRESET
+from facetrust.defaults import DEFAULT_CHECK_DETECTOR, DEFAULT_PRESET
 from facetrust.errors import ConfigError
 
 
@@ -26,11 +26,16 @@ class Preset:
     purpose: str
     detector_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     recognizer_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: Detector whose faces the liveness and forgery checks read (AnalyzerConfig.check_detector);
+    #: None: the preset's detector.
+    check_detector: str | None = None
 
     @property
     def models(self) -> tuple[str, ...]:
-        """Zoo names of every model the preset loads (detector, landmarks, recognizer members)."""
-        return tuple(dict.fromkeys(_detector_models(self.detector) + _recognizer_models(self.recognizer)))
+        """Zoo names of every model the preset may load (detector, landmarks, recognizer members, then
+        the check detector, which loads with a liveness or forgery check)."""
+        checks = _detector_models(self.check_detector) if self.check_detector else ()
+        return tuple(dict.fromkeys(_detector_models(self.detector) + _recognizer_models(self.recognizer) + checks))
 
     @property
     def commercial_use(self) -> bool:
@@ -41,7 +46,7 @@ class Preset:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "detector": self.detector, "recognizer": self.recognizer,
-                "purpose": self.purpose, "commercial_use": self.commercial_use, "models": list(self.models),
+                "check_detector": self.check_detector, "purpose": self.purpose, "commercial_use": self.commercial_use, "models": list(self.models),
                 "default": self.name == DEFAULT_PRESET}
 
 
@@ -53,7 +58,12 @@ ACCURATE_NC_RECOGNIZER = "fusion:edgeface-xs+reid-0095+w600k-mbf"
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("fast", "yunet", "edgeface-xxs", "the most images per second; EdgeFace-XXS, 512-d"),
-    Preset("balanced", "yunet", "edgeface-xs", "the default: fast and strong, both models ship in the package"),
+    # RetinaFace's alignment meets the identification target; liveness and forgery keep reading YuNet's
+    # faces, on which their thresholds were measured (forgery's DFDC video AUC fell on RetinaFace's boxes:
+    # the rule and the numbers are in docs/detection.md).
+    Preset("balanced", "retinaface", "edgeface-xs",
+           "the default: fast and strong (RetinaFace alignment), its models ship in the package",
+           check_detector=DEFAULT_CHECK_DETECTOR),
     Preset("accurate", "yunet", ACCURATE_RECOGNIZER,
            "the best commercial-use clean accuracy: score fusion (zoo files; reid-0095 needs the openvino extra)"),
     Preset("accurate-nc", "yunet", ACCURATE_NC_RECOGNIZER,

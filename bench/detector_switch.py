@@ -7,6 +7,8 @@ on the data its shipped numbers came from (the rule, fixed before the run: docs/
     nice python bench/detector_switch.py boxes      # geometry: ~300 LFW images + the colour photos
     nice python bench/detector_switch.py quality    # explainable quality, EDC on LFW genuine pairs, EdgeFace-XS
     nice python bench/detector_switch.py galleries  # then: YuNet-enrolled templates searched with RetinaFace probes
+    nice python bench/detector_switch.py calibration  # shipped thresholds on RetinaFace alignment (needs the study's
+                                                      # features --detector retinaface --images all --recognizers edgeface-xs)
     nice python bench/detector_switch.py forgery    # sbi false alarms, UTKFace evaluation split, shipped threshold
     nice python bench/detector_switch.py dfdc       # sbi frame / video AUC on the DFDC samples
     python bench/liveness_eval.py                   # liveness: has a minifasnet + retinaface row
@@ -234,6 +236,40 @@ def galleries(args: argparse.Namespace) -> None:
     save("galleries", result)
 
 
+def calibration(args: argparse.Namespace) -> None:
+    """The shipped EdgeFace-XS thresholds (calibrated on YuNet alignment) on RetinaFace alignment:
+    all 13,233 LFW images, every cross-identity pair, from the features that
+    ``bench/recognition_study.py features --detector retinaface --images all --recognizers edgeface-xs``
+    keeps in its store: the FMR and FNMR they give, and the thresholds recomputed there."""
+    from facetrust.recognition.calibration import calibrate_scores, load_calibration, pair_scores
+
+    data = np.load(Path(args.store) / f"features_retinaface_all_{RECOGNIZER}.npz")
+    if not data["found"].all():
+        raise SystemExit("images without a face in the study's features")
+    vectors = (data["plain"] / np.linalg.norm(data["plain"], axis=1, keepdims=True)).astype(np.float32)
+    _, labels = np.unique([p.split("/")[0] for p in data["paths"]], return_inverse=True)
+    impostor, genuine = pair_scores(vectors, labels)
+    recomputed = calibrate_scores(impostor, genuine)
+    shipped = load_calibration(RECOGNIZER)
+    ordered = np.sort(impostor)
+    rows = []
+    print(f"{len(impostor):,} impostor / {len(genuine):,} genuine pairs on RetinaFace alignment; impostor mean "
+          f"{recomputed['impostor_mean']:.4f} std {recomputed['impostor_std']:.4f} (shipped, {shipped.detector}: "
+          f"{shipped.impostor_mean:.4f} / {shipped.impostor_std:.4f})")
+    print("| FMR | shipped threshold | FMR there on RetinaFace | FNMR there (on YuNet) | recomputed threshold |")
+    print("|---|---|---|---|---|")
+    for fmr, threshold, fnmr in zip(shipped.fmr, shipped.threshold, shipped.fnmr):
+        achieved = float(1 - np.searchsorted(ordered, threshold, side="left") / len(ordered))
+        own = recomputed["threshold"][recomputed["fmr"].index(fmr)]
+        rows.append({"fmr": fmr, "shipped_threshold": threshold, "fmr_on_retinaface": achieved,
+                     "fnmr_on_retinaface": float(np.mean(genuine < threshold)), "fnmr_shipped": fnmr,
+                     "recomputed_threshold": own})
+        print(f"| {fmr:g} | {threshold:.4f} | {achieved:.3g} | {rows[-1]['fnmr_on_retinaface']:.4f} ({fnmr:.4f}) "
+              f"| {own:.4f} |")
+    save("calibration", {"impostor_pairs": int(len(impostor)), "genuine_pairs": int(len(genuine)),
+                         "recomputed": recomputed, "rows": rows})
+
+
 # ---------------------------------------------------------------- forgery
 
 def forgery(args: argparse.Namespace) -> None:
@@ -325,11 +361,14 @@ def main() -> None:
     box.add_argument("--lfw-step", type=int, default=44, help="every Nth LFW image (44: 301 images)")
     sub.add_parser("quality")
     sub.add_parser("galleries", help="after quality: YuNet-enrolled galleries searched with RetinaFace probes")
+    cal = sub.add_parser("calibration", help="the shipped thresholds on RetinaFace alignment, all of LFW")
+    cal.add_argument("--store", default=str(Path.home() / ".cache" / "facetrust" / "study"),
+                     help="bench/recognition_study.py's feature store")
     fake = sub.add_parser("forgery")
     fake.add_argument("--per-race", type=int, default=None, help="at most N faces per race (default: all 1,902)")
     sub.add_parser("dfdc")
     args = parser.parse_args()
-    {"boxes": boxes, "quality": quality, "galleries": galleries, "forgery": forgery, "dfdc": dfdc}[args.command](args)
+    {"boxes": boxes, "quality": quality, "galleries": galleries, "calibration": calibration, "forgery": forgery, "dfdc": dfdc}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -56,8 +56,8 @@ class AnalyzerConfig:
     #: Face detector whose boxes and landmarks the checks measured on it (liveness, forgery:
     #: ``reads_check_detector``) read instead of the analyzer's, one extra detection per image,
     #: matched to the analyzer's faces by IoU (:meth:`FaceAnalyzer.run_checks`). None: every
-    #: check reads the analyzer's faces. Comes from the preset together with its detector
-    #: (``balanced``: RetinaFace aligns, the checks read YuNet's faces; docs/detection.md).
+    #: check reads the analyzer's faces. Comes from the preset together with its detector (the
+    #: fallback of the rule in docs/detection.md; no shipped preset sets one today).
     check_detector: str | None = None
 
     def __post_init__(self) -> None:

@@ -39,10 +39,7 @@ def test_default_preset_is_the_one_home_of_the_defaults() -> None:
     assert default.name == defaults.DEFAULT_PRESET == "balanced"
     assert (default.detector, default.recognizer) == (defaults.DEFAULT_DETECTOR, defaults.DEFAULT_RECOGNIZER)
     assert (AnalyzerConfig().preset, AnalyzerConfig().detector, AnalyzerConfig().recognizer) == (
-        "balanced", "retinaface", "edgeface-xs")
-    # liveness and forgery read YuNet's faces under the default (docs/detection.md); its models ship too
-    assert default.check_detector == AnalyzerConfig().check_detector == defaults.DEFAULT_CHECK_DETECTOR
-    assert default.to_dict()["check_detector"] == "yunet" and "yunet" in default.models
+        "balanced", "yunet", "edgeface-xs")
 
 
 def test_presets_name_registered_calibrated_components() -> None:

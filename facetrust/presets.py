@@ -46,8 +46,8 @@ class Preset:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "detector": self.detector, "recognizer": self.recognizer,
-                "check_detector": self.check_detector, "purpose": self.purpose, "commercial_use": self.commercial_use, "models": list(self.models),
-                "default": self.name == DEFAULT_PRESET}
+                "check_detector": self.check_detector, "purpose": self.purpose,
+                "commercial_use": self.commercial_use, "models": list(self.models), "default": self.name == DEFAULT_PRESET}
 
 
 #: The most accurate licence-clean fusion; its membership follows the LFW fusion measurements
@@ -58,9 +58,6 @@ ACCURATE_NC_RECOGNIZER = "fusion:edgeface-xs+reid-0095+w600k-mbf"
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("fast", "yunet", "edgeface-xxs", "the most images per second; EdgeFace-XXS, 512-d"),
-    # RetinaFace alignment would meet the identification target, and the rule of docs/detection.md held
-    # with its fallback (check_detector=DEFAULT_CHECK_DETECTOR), but it finds false faces on test photos
-    # that break enrolment and 1:N there: not switched (docs/detection.md).
     Preset("balanced", "yunet", "edgeface-xs", "the default: fast and strong, both models ship in the package"),
     Preset("accurate", "yunet", ACCURATE_RECOGNIZER,
            "the best commercial-use clean accuracy: score fusion (zoo files; reid-0095 needs the openvino extra)"),

@@ -13,8 +13,8 @@ attack detection rates.
     python bench/liveness_eval.py                        # accuracy table + report folder
     python bench/liveness_eval.py --speed 200            # + ms per face vs PyTorch (needs torch)
 
-Configurations: the default ``minifasnet`` (both networks fused) with YuNet and
-with dlib-HOG face boxes, and each network alone (YuNet boxes). Per
+Configurations: the default ``minifasnet`` (both networks fused) with YuNet,
+RetinaFace and dlib-HOG face boxes, and each network alone (YuNet boxes). Per
 configuration the full ISO/IEC 30107-3 report (report.json/.md/.html, DET plot,
 presentations.csv) goes to ``bench/results/liveness/<configuration>/``, and the
 table to stdout and ``bench/results/liveness.md``.
@@ -46,8 +46,8 @@ import numpy as np  # noqa: E402
 from facetrust.liveness import LivenessChecker  # noqa: E402
 from facetrust.liveness.evaluation import Presentation, evaluate, read_labels, write_pad_report  # noqa: E402
 
-CONFIGURATIONS = (("minifasnet", "yunet"), ("minifasnet", "dlib-hog"), ("minifasnet-v2", "yunet"),
-                  ("minifasnet-v1se", "yunet"))
+CONFIGURATIONS = (("minifasnet", "yunet"), ("minifasnet", "retinaface"), ("minifasnet", "dlib-hog"),
+                  ("minifasnet-v2", "yunet"), ("minifasnet-v1se", "yunet"))
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 

@@ -20,6 +20,9 @@ BEST_PAIR = "best-pair"
 VERIFY_SELECTIONS = ("largest", "best", "center", BEST_PAIR)
 #: Smallest and largest side of an aligned crop, in pixels.
 CROP_SIZE_RANGE = (16, 4096)
+#: Overlap at which a face of ``check_detector`` is the same face as the analyzer's (RetinaFace's
+#: and YuNet's boxes of one face overlap with IoU 0.86 at the 10th percentile on LFW, docs/detection.md).
+CHECK_FACE_IOU = 0.5
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,12 @@ class AnalyzerConfig:
     check_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Named detector + recognizer pair (``facetrust.presets.PRESETS``); None = the default preset.
     preset: str | None = None
+    #: Face detector whose boxes and landmarks the checks measured on it (liveness, forgery:
+    #: ``reads_check_detector``) read instead of the analyzer's, one extra detection per image,
+    #: matched to the analyzer's faces by IoU (:meth:`FaceAnalyzer.run_checks`). None: every
+    #: check reads the analyzer's faces. Comes from the preset together with its detector (the
+    #: fallback of the rule in docs/detection.md; no shipped preset sets one today).
+    check_detector: str | None = None
 
     def __post_init__(self) -> None:
         from facetrust.presets import get_preset
@@ -59,6 +68,8 @@ class AnalyzerConfig:
         if self.detector is None:
             object.__setattr__(self, "detector", preset.detector)
             object.__setattr__(self, "detector_options", {**preset.detector_options, **self.detector_options})
+            if self.check_detector is None:
+                object.__setattr__(self, "check_detector", preset.check_detector)
         if self.recognizer is None:
             object.__setattr__(self, "recognizer", preset.recognizer)
             object.__setattr__(self, "recognizer_options", {**preset.recognizer_options, **self.recognizer_options})
@@ -95,6 +106,8 @@ class FaceAnalyzer:
         self.config = AnalyzerConfig(**overrides) if config is None else config
         # Fail fast on unknown names and bad options, before any model loads.
         DETECTORS.check_options(self.config.detector, self.config.detector_options)
+        if self.config.check_detector is not None:
+            DETECTORS.get_class(self.config.check_detector)
         RECOGNIZERS.check_options(self.config.recognizer, self.config.recognizer_options)
         unknown = set(self.config.check_options) - set(self.config.checks)
         if unknown:
@@ -104,6 +117,7 @@ class FaceAnalyzer:
         self._detector: Any = None
         self._recognizer: Any = None
         self._checks: list[FaceCheck] | None = None
+        self._check_detector: Any = None
 
     @property
     def detector(self) -> Any:
@@ -139,13 +153,59 @@ class FaceAnalyzer:
             preload = getattr(check, "load_models", None)
             if preload is not None:
                 preload()
+        if self._checks_use_own_detector():
+            self._check_detector_instance()
 
     def run_checks(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
-        """Run every configured check on ``faces`` of ``image`` (results in ``face.extras``)."""
+        """Run every configured check on ``faces`` of ``image`` (results in ``face.extras``).
+
+        Checks that declare ``reads_check_detector`` get the same faces as ``config.check_detector``
+        finds them (when that is not the analyzer's detector): their crops and thresholds were
+        measured on that detector's boxes and landmarks."""
         if faces:
+            own: list[Face] | None = None
             for check in self.checks:
-                check(image, faces)
+                if getattr(check, "reads_check_detector", False) and self._checks_use_own_detector():
+                    own = self._check_detector_faces(image, faces) if own is None else own  # once per image
+                    check(image, own)
+                else:
+                    check(image, faces)
         return faces
+
+    def _checks_use_own_detector(self) -> bool:
+        return self.config.check_detector not in (None, self.config.detector)
+
+    def _check_detector_instance(self) -> Any:
+        if self._check_detector is None:
+            from facetrust.detection import DETECTORS
+
+            self._check_detector = _create(DETECTORS, self.config.check_detector, {}, self.config.device)
+        return self._check_detector
+
+    def _check_detector_faces(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
+        """``faces`` with the box, score and landmarks of the check detector's face that overlaps
+        each most (IoU >= ``CHECK_FACE_IOU``, one to one); a face it did not find keeps the
+        analyzer's. Each shares its ``extras`` dict with the analyzer's face, so the checks'
+        results land on the faces the caller holds."""
+        from facetrust.detection.landmarks import add_landmarks
+        from facetrust.tracking import iou
+
+        detector = self._check_detector_instance()
+        found = detector.detect(image)
+        if not detector.provides_landmarks:
+            found = [add_landmarks(image, d) for d in found]
+        overlaps = sorted(((iou(f.box, d.box), i, j) for i, f in enumerate(faces) for j, d in enumerate(found)),
+                          reverse=True)
+        match: dict[int, Detection] = {}
+        taken: set[int] = set()
+        for overlap, i, j in overlaps:
+            if overlap < CHECK_FACE_IOU:
+                break
+            if i not in match and j not in taken:
+                match[i] = found[j]
+                taken.add(j)
+        return [Face(match[i].box, match[i].score, match[i].landmarks, extras=face.extras) if i in match else
+                Face(face.box, face.score, face.landmarks, extras=face.extras) for i, face in enumerate(faces)]
 
     def load(self, source: ImageSource) -> np.ndarray:
         return load_image(source, self.config.max_pixels)

@@ -9,7 +9,8 @@ from __future__ import annotations
 #: Preset (facetrust.presets) of the analyzer, galleries and server: YuNet + EdgeFace-XS, both in the package.
 DEFAULT_PRESET = "balanced"
 #: Face detector of the analyzer, galleries, quality and evaluation (registry name): the default preset's
-#: (a test keeps them equal).
+#: (a test keeps them equal). Not RetinaFace (yet): it met the pre-registered rule with its fallback, but finds
+#: false faces on 3 of the 44 colour test photos that break enrolment and 1:N there (docs/detection.md).
 DEFAULT_DETECTOR = "yunet"
 #: Recognizer of embeddings, verification and galleries (registry name): the default preset's.
 DEFAULT_RECOGNIZER = "edgeface-xs"
@@ -19,6 +20,7 @@ DEFAULT_FMR = 1e-3
 DEFAULT_QUALITY_METHOD = "learned"
 #: Face detector of liveness and forgery checks run on their own: their crops and
 #: thresholds were measured on YuNet's boxes and landmarks (docs/liveness.md, docs/forensics.md).
+#: Checks run by the analyzer read the analyzer's faces, or ``AnalyzerConfig.check_detector``'s.
 DEFAULT_CHECK_DETECTOR = "yunet"
 #: Liveness model (registry name).
 DEFAULT_LIVENESS_MODEL = "minifasnet"

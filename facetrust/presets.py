@@ -26,11 +26,16 @@ class Preset:
     purpose: str
     detector_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     recognizer_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: Detector whose faces the liveness and forgery checks read (AnalyzerConfig.check_detector);
+    #: None: the preset's detector.
+    check_detector: str | None = None
 
     @property
     def models(self) -> tuple[str, ...]:
-        """Zoo names of every model the preset loads (detector, landmarks, recognizer members)."""
-        return tuple(dict.fromkeys(_detector_models(self.detector) + _recognizer_models(self.recognizer)))
+        """Zoo names of every model the preset may load (detector, landmarks, recognizer members, then
+        the check detector, which loads with a liveness or forgery check)."""
+        checks = _detector_models(self.check_detector) if self.check_detector else ()
+        return tuple(dict.fromkeys(_detector_models(self.detector) + _recognizer_models(self.recognizer) + checks))
 
     @property
     def commercial_use(self) -> bool:
@@ -41,8 +46,8 @@ class Preset:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "detector": self.detector, "recognizer": self.recognizer,
-                "purpose": self.purpose, "commercial_use": self.commercial_use, "models": list(self.models),
-                "default": self.name == DEFAULT_PRESET}
+                "check_detector": self.check_detector, "purpose": self.purpose,
+                "commercial_use": self.commercial_use, "models": list(self.models), "default": self.name == DEFAULT_PRESET}
 
 
 #: The most accurate licence-clean fusion; its membership follows the LFW fusion measurements

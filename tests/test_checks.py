@@ -123,3 +123,25 @@ def test_cli_analyze_with_checks(shared):
     assert table.exit_code == 0 and "liveness live" in table.output
     bad = runner.invoke(app, ["analyze", str(spoof / "image_T1.jpg"), "--check-opt", "liveness.model=x"])
     assert bad.exit_code == 1 and "not enabled" in bad.output
+
+
+def test_check_detector_gives_liveness_and_forgery_yunet_faces_and_keeps_retinaface_boxes(shared, checked):
+    """An analyzer that aligns with RetinaFace but gives liveness and forgery (measured on YuNet's
+    faces) YuNet's faces of the same people (``check_detector``, the fallback of the rule in
+    docs/detection.md): their scores equal a YuNet analyzer's, the boxes are RetinaFace's."""
+    from facetrust.defaults import DEFAULT_CHECK_DETECTOR
+
+    both = FaceAnalyzer(detector="retinaface", check_detector=DEFAULT_CHECK_DETECTOR, checks=ALL_CHECKS)
+    own_boxes = FaceAnalyzer(detector="retinaface", checks=("forgery",))
+    photo = shared / "data" / "faces" / "ageitgey_face_recognition" / "examples" / "knn_examples" / "test" / \
+        "obama_and_biden.jpg"
+    faces, yunet_faces = both.analyze(photo), checked.analyze(photo)
+    assert len(faces) == len(yunet_faces) == 3
+    assert [f.box for f in faces] == [f.box for f in own_boxes.analyze(photo, embed=False)]
+    for face, yunet_face in zip(faces, yunet_faces):
+        for name in ("liveness", "forgery"):
+            assert face.extras[name]["score"] == yunet_face.extras[name]["score"]
+    # quality reads the analyzer's own faces (RetinaFace's landmarks)
+    assert [f.extras["quality"]["components"] for f in faces] != [f.extras["quality"]["components"] for f in yunet_faces]
+    # no preset sets one today: every check reads the analyzer's faces
+    assert FaceAnalyzer().config.check_detector is None

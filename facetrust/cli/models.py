@@ -67,7 +67,9 @@ def _print_presets() -> None:
         data = preset.to_dict()
         name = f"{preset.name} (default)" if data["default"] else preset.name
         clean = "yes" if data["commercial_use"] else "[yellow]NO (non-commercial model)[/yellow]"
-        table.add_row(name, preset.detector, preset.recognizer, clean, preset.purpose)
+        # liveness / forgery read another detector's faces under this preset (docs/detection.md)
+        detector = f"{preset.detector} (checks: {preset.check_detector})" if preset.check_detector else preset.detector
+        table.add_row(name, detector, preset.recognizer, clean, preset.purpose)
     Console().print(table)
 
 

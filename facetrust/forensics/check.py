@@ -14,6 +14,9 @@ from facetrust.types import Face
 
 class ForgeryCheck:
     name = "forgery"
+    #: Crops and threshold were measured on YuNet's faces: under a preset with a ``check_detector``
+    #: the analyzer passes that detector's faces (FaceAnalyzer.run_checks).
+    reads_check_detector = True
     #: ``model`` names the forgery model as for liveness (``detector`` is always the face
     #: detector elsewhere); ``detector`` is its deprecated old spelling.
     OPTIONS: ClassVar[dict[str, Option]] = {"model": Option(str), "threshold": Option(float, 0.0, 1.0, optional=True),

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from facetrust.defaults import DEFAULT_CHECK_DETECTOR
 from facetrust.forensics.cache import ScoreCache
 from facetrust.forensics.colour_faces import ColourFace, Split
 from facetrust.progress import Progress, track
@@ -149,10 +150,11 @@ def _group_order(name: str) -> tuple[int, str]:
     return (int(head), name) if head.isdigit() else (-1, name)
 
 
-def build_checkers(models: Sequence[str], sbi_model_file: str | None = None,
-                   device: str = "cpu") -> tuple[dict[str, Any], dict[str, str]]:
-    """Checkers (sharing one face analyzer, ``crop_fallback=True``) and their cache versions; with
-    ``sbi_model_file``, ``sbi`` runs that file (a candidate) instead of the packaged model."""
+def build_checkers(models: Sequence[str], sbi_model_file: str | None = None, device: str = "cpu",
+                   face_detector: str = DEFAULT_CHECK_DETECTOR) -> tuple[dict[str, Any], dict[str, str]]:
+    """Checkers (sharing one face analyzer with ``face_detector``, ``crop_fallback=True``) and their
+    cache versions; with ``sbi_model_file``, ``sbi`` runs that file (a candidate) instead of the
+    packaged model. Another face detector gives other crops, so it is part of the version."""
     from facetrust.forensics.cache import detector_version
     from facetrust.forensics.checker import ForgeryChecker
     from facetrust.zoo.store import sha256_of
@@ -160,12 +162,14 @@ def build_checkers(models: Sequence[str], sbi_model_file: str | None = None,
     checkers: dict[str, Any] = {}
     versions: dict[str, str] = {}
     analyzer = None
+    faces = "" if face_detector == DEFAULT_CHECK_DETECTOR else f"|faces={face_detector}"
     for name in models:
         options = {"model_file": sbi_model_file} if name == "sbi" and sbi_model_file else {}
-        checker = ForgeryChecker(name, analyzer=analyzer, device=device, crop_fallback=True, detector_options=options)
+        checker = ForgeryChecker(name, analyzer=analyzer, face_detector=face_detector, device=device,
+                                 crop_fallback=True, detector_options=options)
         analyzer = checker.analyzer
         checkers[name] = checker
-        versions[name] = f"sbi@{sha256_of(Path(sbi_model_file))[:16]}" if options else detector_version(name)
+        versions[name] = (f"sbi@{sha256_of(Path(sbi_model_file))[:16]}" if options else detector_version(name)) + faces
     return checkers, versions
 
 
@@ -273,18 +277,20 @@ def shipped_threshold(model: str) -> float:
 def false_alarms_at_threshold(root: Any, model: str, threshold: float, cache: ScoreCache,
                               sbi_model_file: str | None = None, split: Split = "evaluation",
                               per_race: int | None = None, device: str = "cpu",
-                              progress: Progress = False) -> dict[str, Any]:
+                              progress: Progress = False, face_detector: str = DEFAULT_CHECK_DETECTOR,
+                              ) -> dict[str, Any]:
     """False alarms of one model at a fixed ``threshold`` (e.g. the shipped one) on a whole split:
     per crop form, :func:`false_alarm_rates` per gender, race and age group, and the target check
-    (:func:`target_check`; age groups are reported, not part of it). No threshold is fitted."""
+    (:func:`target_check`; age groups are reported, not part of it). No threshold is fitted.
+    ``face_detector`` finds (and, for aligned crops, aligns) the faces."""
     from facetrust.forensics.colour_faces import read_utkface
 
-    checkers, versions = build_checkers([model], sbi_model_file, device)
+    checkers, versions = build_checkers([model], sbi_model_file, device, face_detector)
     rows = score_colour_faces(read_utkface(root, split, per_race), checkers, versions, cache, progress)
     rates = {form: false_alarm_rates([r for r in rows if r["form"] == form], model, threshold,
                                      GROUP_COLUMNS + (AGE_COLUMN,)) for form in CROP_FORMS}
-    return {"model": model, "version": versions[model], "split": split, "per_race": per_race,
-            "threshold": threshold, "faces": len(rows) // len(CROP_FORMS), "false_alarms": rates,
+    return {"model": model, "version": versions[model], "face_detector": face_detector, "split": split,
+            "per_race": per_race, "threshold": threshold, "faces": len(rows) // len(CROP_FORMS), "false_alarms": rates,
             "target": target_check(rates)}
 
 

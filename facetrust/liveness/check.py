@@ -15,6 +15,9 @@ from facetrust.types import Face
 
 class LivenessCheck:
     name = "liveness"
+    #: Crops and threshold were measured on YuNet's faces: under a preset with a ``check_detector``
+    #: the analyzer passes that detector's faces (FaceAnalyzer.run_checks).
+    reads_check_detector = True
 
     OPTIONS: ClassVar[dict[str, Option]] = {"model": Option(str), "threshold": Option(float, 0.0, 1.0, optional=True),
                                             "calibration": Option(os.PathLike, optional=True)}

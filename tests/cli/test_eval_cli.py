@@ -10,6 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from facetrust.cli.main import app
+from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 
 runner = CliRunner()
 TRAIN = "faces/ageitgey_face_recognition/examples/knn_examples/train"
@@ -33,7 +34,7 @@ def pairs_csv(shared: Path, tmp_path_factory) -> Path:
 
 
 #: The configuration `facetrust eval` measures when given no detector, recognizer or preset.
-DEFAULT = "yunet+edgeface-xs"
+DEFAULT = f"{DEFAULT_DETECTOR}+{DEFAULT_RECOGNIZER}"
 
 
 def test_eval_pairs_json_and_report(pairs_csv: Path, tmp_path: Path):

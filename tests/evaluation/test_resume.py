@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from facetrust.defaults import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER
 from facetrust.evaluation.lfw import read_lfw_pairs
 
 
@@ -45,6 +46,6 @@ def test_interrupted_evaluation_resumes(shared: Path, tmp_path: Path):
 
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    metrics = json.loads(done.stdout)["metrics"]["yunet+edgeface-xs"]
+    metrics = json.loads(done.stdout)["metrics"][f"{DEFAULT_DETECTOR}+{DEFAULT_RECOGNIZER}"]
     assert metrics["images"] == images
     assert metrics["images_embedded"] == images - committed

@@ -76,6 +76,26 @@ def test_real_colour_faces_scored_in_both_crop_forms_with_group_rates(utkface, t
     assert rates["overall"]["false_alarms"] == flagged
 
 
+def test_another_face_detector_is_its_own_cache_version(utkface, tmp_path: Path) -> None:
+    """Faces found (and aligned) by RetinaFace are other crops than YuNet's: scored under their own
+    cache key, so the two never read each other's scores."""
+    from facetrust.forensics.cache import ScoreCache
+    from facetrust.forensics.colour_faces import read_utkface
+    from facetrust.forensics.false_alarms import build_checkers, score_colour_faces
+
+    faces = read_utkface(utkface, "evaluation", per_race=1)
+    default, default_versions = build_checkers(["sbi"])
+    retina, retina_versions = build_checkers(["sbi"], face_detector="retinaface")
+    assert retina["sbi"].analyzer.config.detector == "retinaface"
+    assert retina_versions["sbi"] == default_versions["sbi"] + "|faces=retinaface"
+    with ScoreCache(tmp_path / "scores.sqlite") as cache:
+        yunet_rows = score_colour_faces(faces, default, default_versions, cache)
+        retina_rows = score_colour_faces(faces, retina, retina_versions, cache)
+    assert len(retina_rows) == len(yunet_rows) == 10
+    assert all(0.0 <= r["sbi"] <= 1.0 for r in retina_rows)
+    assert [r["sbi"] for r in retina_rows] != [r["sbi"] for r in yunet_rows]
+
+
 def test_age_groups_use_the_attribute_bins() -> None:
     from facetrust.forensics.false_alarms import age_group
 

@@ -11,6 +11,7 @@ import sys
 import pytest
 from serverkit import EXAMPLES, ROOT
 
+from facetrust.defaults import DEFAULT_DETECTOR
 from facetrust.gallery import Gallery
 
 PHOTO = EXAMPLES / "knn_examples" / "train" / "obama" / "obama.jpg"
@@ -50,7 +51,7 @@ def test_the_same_photo_gives_the_same_template_record_everywhere(server, tmp_pa
     assert [str(t["id"]) for t in compreface["templates"]] == [example.json()["image_id"]]
 
     assert library["quality"] is not None and library["quality_method"] and library["source"] == PHOTO.name
-    assert library["detector"] == "yunet" and len(library["box"]) == 4
+    assert library["detector"] == DEFAULT_DETECTOR and len(library["box"]) == 4
     for surface, found in (("cli", command_line), ("rest", record(rest.json()["templates"][0])),
                            ("compreface", record(compreface["templates"][0]))):
         assert found["quality"] == pytest.approx(library["quality"], abs=1e-4), surface

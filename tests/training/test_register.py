@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 pytest.importorskip("torch")
 
 from facetrust.cli.main import app  # noqa: E402
+from facetrust.defaults import DEFAULT_DETECTOR  # noqa: E402
 from facetrust.training.config import load_config  # noqa: E402
 from facetrust.training.trainer import train_recognizer  # noqa: E402
 from facetrust.zoo.store import sha256_of  # noqa: E402
@@ -109,7 +110,7 @@ def test_verify_gallery_and_eval_use_the_registered_recognizer(registered: dict,
                      "--recognizer", NAME, "--folds", "2", "--max-pairs", "40", "--workers", "1", "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     metrics = json.loads(evaluated.stdout)["metrics"]
-    assert list(metrics) == [f"yunet+{NAME}"]
+    assert list(metrics) == [f"{DEFAULT_DETECTOR}+{NAME}"]
 
 
 def test_damaged_or_missing_model_file_is_one_error_line(registered: dict, shared: Path) -> None:

@@ -112,7 +112,7 @@ def raw_features(name: str, crops: np.ndarray) -> np.ndarray:
 
 def load_crops(store: Path, detector: str, images: str) -> tuple[list[Path], np.ndarray, np.ndarray]:
     """Crops of ``images`` ("pairs" or "all"), made once; the pair images' are taken
-    from the crops of all images when those exist."""
+    from the crops of all images when those exist, and the other way round."""
     paths = image_list(images)
     for source in dict.fromkeys((images, "all")):
         crop_file = store / f"crops_{detector}_{source}.npz"
@@ -121,7 +121,17 @@ def load_crops(store: Path, detector: str, images: str) -> tuple[list[Path], np.
             index = {p: i for i, p in enumerate(saved["paths"])}
             rows = np.array([index[relative(p)] for p in paths])
             return paths, saved["crops"][rows], saved["found"][rows]
-    crops, found = make_crops(detector, paths)
+    crops = np.zeros((len(paths), 112, 112, 3), dtype=np.uint8)
+    found = np.zeros(len(paths), dtype=bool)
+    todo = np.ones(len(paths), dtype=bool)
+    pair_file = store / f"crops_{detector}_pairs.npz"
+    if images == "all" and pair_file.exists():  # detect only the images that are in no pair
+        saved = np.load(pair_file)
+        index = {relative(p): i for i, p in enumerate(paths)}
+        rows = np.array([index[p] for p in saved["paths"]])
+        crops[rows], found[rows], todo[rows] = saved["crops"], saved["found"], False
+    rest = np.flatnonzero(todo)
+    crops[rest], found[rest] = make_crops(detector, [paths[i] for i in rest])
     np.savez(store / f"crops_{detector}_{images}.npz", crops=crops, found=found,
              paths=np.array([relative(p) for p in paths]))
     return paths, crops, found

@@ -13,11 +13,19 @@ Arrays are kept in ``~/.cache/facetrust/study`` (``--store``), never committed.
     nice python bench/recognition_study.py fill-cache      # then bench_lfw_accuracy.py, calibrate_thresholds.py
     nice python bench/recognition_study.py analyse --dlib --max-members 4 --out bench/results/recognition_study.md
     nice python bench/recognition_study.py identify --detectors yunet retinaface   # after `features --images all`
+    nice python bench/recognition_study.py shipped --detectors yunet retinaface \
+        --recognizers edgeface-xs fusion:edgeface-xs+reid-0095 fusion:edgeface-xs+reid-0095+w600k-mbf
+    nice python bench/recognition_study.py calibrations --detector retinaface \
+        --recognizers edgeface-xs reid-0095 w600k-mbf fusion:edgeface-xs+reid-0095   # after `features --images all`
 
 ``analyse`` scores all 6,000 View-2 pairs for each configuration and reports
 the 10-fold accuracy with the threshold chosen on the 9 other folds. Anything
 a fusion rule learns (score means and stds, logistic-regression weights) is
-fitted on the 9 training folds of each split only.
+fitted on the 9 training folds of each split only. ``shipped`` scores registered
+recognizers exactly as the library does (each member's default flip, a fusion's
+shipped weights: nothing is fitted). ``calibrations`` recomputes the shipped
+thresholds on another detector's alignment and measures what the shipped ones
+give there, next to the spread between two halves of LFW's identities.
 """
 from __future__ import annotations
 
@@ -104,7 +112,7 @@ def raw_features(name: str, crops: np.ndarray) -> np.ndarray:
 
 def load_crops(store: Path, detector: str, images: str) -> tuple[list[Path], np.ndarray, np.ndarray]:
     """Crops of ``images`` ("pairs" or "all"), made once; the pair images' are taken
-    from the crops of all images when those exist."""
+    from the crops of all images when those exist, and the other way round."""
     paths = image_list(images)
     for source in dict.fromkeys((images, "all")):
         crop_file = store / f"crops_{detector}_{source}.npz"
@@ -113,7 +121,17 @@ def load_crops(store: Path, detector: str, images: str) -> tuple[list[Path], np.
             index = {p: i for i, p in enumerate(saved["paths"])}
             rows = np.array([index[relative(p)] for p in paths])
             return paths, saved["crops"][rows], saved["found"][rows]
-    crops, found = make_crops(detector, paths)
+    crops = np.zeros((len(paths), 112, 112, 3), dtype=np.uint8)
+    found = np.zeros(len(paths), dtype=bool)
+    todo = np.ones(len(paths), dtype=bool)
+    pair_file = store / f"crops_{detector}_pairs.npz"
+    if images == "all" and pair_file.exists():  # detect only the images that are in no pair
+        saved = np.load(pair_file)
+        index = {relative(p): i for i, p in enumerate(paths)}
+        rows = np.array([index[p] for p in saved["paths"]])
+        crops[rows], found[rows], todo[rows] = saved["crops"], saved["found"], False
+    rest = np.flatnonzero(todo)
+    crops[rest], found[rest] = make_crops(detector, [paths[i] for i in rest])
     np.savez(store / f"crops_{detector}_{images}.npz", crops=crops, found=found,
              paths=np.array([relative(p) for p in paths]))
     return paths, crops, found
@@ -151,7 +169,10 @@ def cmd_features(args: argparse.Namespace) -> None:
             plain = np.full((len(paths), fresh.shape[1]), np.nan, dtype=np.float32)
             mirrored = plain.copy()
         plain[todo] = fresh
-        mirror = np.array([i for i in todo if flip_default or paths[i] in pair_images], dtype=int)
+        # Mirrored crops: where the recognizer's default flips, and (--mirror pairs, for the flip
+        # study) on every pair image; with --mirror default, only where the default flips.
+        mirror = np.array([i for i in todo if flip_default or (args.mirror == "pairs" and paths[i] in pair_images)],
+                          dtype=int)
         if len(mirror):
             mirrored[mirror] = raw_features(name, np.ascontiguousarray(crops[mirror, :, ::-1]))
         np.savez(out, plain=plain, mirrored=mirrored, found=found, paths=names)
@@ -233,6 +254,8 @@ class Study:
             index = {p: i for i, p in enumerate(data["paths"])}
             a = np.array([index[relative(p.path_a)] for p in self.pairs])
             b = np.array([index[relative(p.path_b)] for p in self.pairs])
+            if not np.isfinite(vectors[np.concatenate([a, b])]).all():
+                raise SystemExit(f"{key}: no mirrored features (made with `features --mirror default`)")
             self._scores[key] = np.einsum("ij,ij->i", vectors[a], vectors[b])
         return self._scores[key]
 
@@ -359,6 +382,107 @@ def cmd_identify(args: argparse.Namespace) -> None:
             print(f"| {detector} | {name} | {' | '.join(cells)} |", flush=True)
 
 
+def shipped_scores(study: Study, detector: str, recognizer: str) -> np.ndarray:
+    """Pair scores of a registered recognizer as the library computes them: each member with
+    its default flip, a fusion as the weighted sum of its members' cosines with its shipped
+    weights (facetrust.recognition.fusion)."""
+    from facetrust.recognition import RECOGNIZERS
+
+    weights = RECOGNIZERS.get_class(recognizer).weights() if recognizer.startswith("fusion:") else {recognizer: 1.0}
+    return sum(w * study.scores(detector, m, _default_flip(m)) for m, w in weights.items())
+
+
+def cmd_shipped(args: argparse.Namespace) -> None:
+    study = Study(Path(args.store))
+    lines = ["| alignment | recognizer (shipped definition) | accuracy % ± std (10-fold) | TAR@FAR=1e-3 % | AUC | "
+             "errors (of 6,000) |", "|---|---|---|---|---|---|"]
+    for detector in args.detectors:
+        for recognizer in args.recognizers:
+            lines.append(describe(f"{detector} | {recognizer}", shipped_scores(study, detector, recognizer),
+                                  study.same, study.folds))
+            print(lines[-1], flush=True)
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
+
+
+def all_vectors(store: Path, detector: str, recognizer: str) -> tuple[np.ndarray, np.ndarray]:
+    """Unit embeddings of all LFW images as the library computes them (a fusion's composed with
+    its shipped weights) and each image's identity."""
+    from facetrust.recognition import RECOGNIZERS
+
+    if recognizer.startswith("fusion:"):
+        parts = [all_vectors(store, detector, m) for m in RECOGNIZERS.get_class(recognizer).members]
+        scales = RECOGNIZERS.get_class(recognizer).scales
+        return np.concatenate([v * np.float32(s) for (v, _), s in zip(parts, scales)], axis=1), parts[0][1]
+    data = np.load(store / f"features_{detector}_all_{recognizer}.npz")
+    if not data["found"].all():
+        raise SystemExit(f"{detector} + {recognizer}: images without a face; not handled by this study")
+    vectors = unit(data["plain"] + data["mirrored"]) if _default_flip(recognizer) else unit(data["plain"])
+    return vectors.astype(np.float32), np.array([p.split("/")[0] for p in data["paths"]])
+
+
+def achieved_fmr(impostor: np.ndarray, thresholds: list[float]) -> list[float]:
+    ordered = np.sort(impostor)
+    return [float(1 - np.searchsorted(ordered, t, side="left") / len(ordered)) if np.isfinite(t) else np.nan
+            for t in thresholds]
+
+
+def cmd_calibrations(args: argparse.Namespace) -> None:
+    """For each recognizer: its shipped calibration against one recomputed on ``--detector``'s
+    alignment (all LFW images, all pairs, bench/calibrate_thresholds.py's rule), the FMR and
+    FNMR the shipped thresholds give on that alignment, and, as the yardstick of what a
+    calibration on LFW can resolve, the FMR that thresholds calibrated on a random half of the
+    identities give on the other half (``--detector``'s alignment, ``--splits`` random halves)."""
+    import json
+
+    from facetrust.recognition import load_calibration
+    from facetrust.recognition.calibration import calibrate_scores, calibration_filename, pair_scores
+
+    store = Path(args.store)
+    for recognizer in args.recognizers:
+        shipped = load_calibration(recognizer)
+        started = time.perf_counter()
+        vectors, labels = all_vectors(store, args.detector, recognizer)
+        _, ids = np.unique(labels, return_inverse=True)
+        impostor, genuine = pair_scores(vectors, ids)
+        record = {"recognizer": recognizer, "detector": args.detector,
+                  "dataset": f"LFW-a, {len(vectors)} images (recognition_study.py calibrations)",
+                  **calibrate_scores(impostor, genuine)}
+        out = store / f"calibration_{args.detector}_{calibration_filename(recognizer)}"
+        out.write_text(json.dumps(record, indent=1) + "\n")
+        fmrs = [f for f in shipped.fmr if f in record["fmr"]]
+        at_shipped = [shipped.threshold[shipped.fmr.index(f)] for f in fmrs]
+        got = achieved_fmr(impostor, at_shipped)
+        fnmr = [float(np.mean(genuine < t)) for t in at_shipped]
+        # The yardstick: calibrate on half of the identities, apply to the other half (same alignment):
+        # how far a threshold read off LFW moves with the people it was read on.
+        people = np.unique(labels)
+        spread: list[list[float]] = []
+        for seed in range(args.splits):
+            half = set(np.random.default_rng(seed).permutation(people)[: len(people) // 2])
+            in_half = np.array([p in half for p in labels])
+            halves = []
+            for rows in (in_half, ~in_half):
+                _, half_ids = np.unique(labels[rows], return_inverse=True)
+                halves.append(pair_scores(vectors[rows], half_ids))
+            fitted = calibrate_scores(*halves[0])
+            thresholds = [fitted["threshold"][fitted["fmr"].index(f)] if f in fitted["fmr"] else np.nan for f in fmrs]
+            spread.append(achieved_fmr(halves[1][0], thresholds))
+        print(f"\n{recognizer}: {args.detector} alignment, {len(impostor):,} impostor / {len(genuine):,} genuine pairs "
+              f"(impostor mean {record['impostor_mean']:.4f} std {record['impostor_std']:.4f}; shipped "
+              f"{shipped.detector}: {shipped.impostor_mean:.4f} / {shipped.impostor_std:.4f}); "
+              f"{time.perf_counter() - started:.0f} s")
+        print(f"| FMR | shipped threshold ({shipped.detector}) | recomputed ({args.detector}) | FMR on {args.detector} "
+              f"at the shipped threshold | FNMR there (shipped: on {shipped.detector}) | FMR across identity halves "
+              f"({args.splits} splits, {args.detector}) |")
+        print("|---|---|---|---|---|---|")
+        for i, f in enumerate(fmrs):
+            across = [s[i] for s in spread if np.isfinite(s[i])]
+            span = f"{min(across):.2g} … {max(across):.2g}" if across else "–"
+            print(f"| {f:g} | {at_shipped[i]:.4f} | {record['threshold'][record['fmr'].index(f)]:.4f} | {got[i]:.3g} | "
+                  f"{fnmr[i]:.4f} ({shipped.fnmr[shipped.fmr.index(f)]:.4f}) | {span} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", default=str(STORE))
@@ -368,6 +492,9 @@ def main() -> None:
                           help="the 7,701 View-2 pair images, or all 13,233 LFW images")
     features.add_argument("--detector", default="yunet")
     features.add_argument("--recognizers", nargs="+", default=list(STUDIED))
+    features.add_argument("--mirror", choices=["pairs", "default"], default="pairs",
+                          help="mirrored crops of every pair image (the flip study), or only where the "
+                               "recognizer's default flips (enough for `shipped`, `fill-cache`, `calibrations`)")
     analyse = sub.add_parser("analyse")
     analyse.add_argument("--rules", nargs="+", default=["sum", "znorm", "impostor-z", "logistic"])
     analyse.add_argument("--out")
@@ -377,13 +504,21 @@ def main() -> None:
     identify = sub.add_parser("identify")
     identify.add_argument("--detectors", nargs="+", default=["yunet", "retinaface", "scrfd"])
     identify.add_argument("--recognizers", nargs="+", default=list(STUDIED))
+    shipped = sub.add_parser("shipped", help="registered recognizers as the library scores them")
+    shipped.add_argument("--detectors", nargs="+", default=["yunet", "retinaface"])
+    shipped.add_argument("--recognizers", nargs="+", required=True)
+    shipped.add_argument("--out")
+    calibrations = sub.add_parser("calibrations", help="shipped thresholds against ones recomputed on another alignment")
+    calibrations.add_argument("--detector", default="retinaface")
+    calibrations.add_argument("--recognizers", nargs="+", required=True)
+    calibrations.add_argument("--splits", type=int, default=3)
     fill = sub.add_parser("fill-cache")
     fill.add_argument("--detector", default="yunet")
     fill.add_argument("--recognizers", nargs="+", default=list(STUDIED))
     fill.add_argument("--check", type=int, default=40, help="images embedded by the library pipeline to compare")
     args = parser.parse_args()
     {"features": cmd_features, "analyse": cmd_analyse, "identify": cmd_identify,
-     "fill-cache": cmd_fill_cache}[args.command](args)
+     "fill-cache": cmd_fill_cache, "shipped": cmd_shipped, "calibrations": cmd_calibrations}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -51,8 +51,7 @@ class Preset:
 
 
 #: The most accurate licence-clean fusion; its membership follows the LFW fusion measurements
-#: (docs/recognition.md), so changing it is this one line. Its preset aligns with RetinaFace's
-#: landmarks: 99.60% on LFW against 99.57% with YuNet's (the issue-15 rule in recognition.md).
+#: (docs/recognition.md), so changing it is this one line.
 ACCURATE_RECOGNIZER = "fusion:edgeface-xs+reid-0095"
 #: The most accurate fusion overall, with a non-commercial member: zoo-only, never a default.
 ACCURATE_NC_RECOGNIZER = "fusion:edgeface-xs+reid-0095+w600k-mbf"
@@ -60,7 +59,7 @@ ACCURATE_NC_RECOGNIZER = "fusion:edgeface-xs+reid-0095+w600k-mbf"
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("fast", "yunet", "edgeface-xxs", "the most images per second; EdgeFace-XXS, 512-d"),
     Preset("balanced", "yunet", "edgeface-xs", "the default: fast and strong, both models ship in the package"),
-    Preset("accurate", "retinaface", ACCURATE_RECOGNIZER,
+    Preset("accurate", "yunet", ACCURATE_RECOGNIZER,
            "the best commercial-use clean accuracy: score fusion (zoo files; reid-0095 needs the openvino extra)"),
     Preset("accurate-nc", "yunet", ACCURATE_NC_RECOGNIZER,
            "the best accuracy, with InsightFace weights: non-commercial research only"),

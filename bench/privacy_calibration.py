@@ -64,7 +64,7 @@ def main(step: str, only: str | None = None) -> None:
                                        "source": "LFW View-2 folds 1-5 (pair images)"}
                 print(recognizer, len(train), "images, |mean| =", float(np.linalg.norm(train.mean(axis=0))))
                 continue
-            calibration[recognizer] = {}
+            previous, calibration[recognizer] = calibration.get(recognizer, {}), {}
             for scheme in ("slerp", "biohash"):
                 trace: list[dict] = []
                 params = create_protector(scheme, eval_key(0), data.vectors.shape[1],
@@ -74,8 +74,14 @@ def main(step: str, only: str | None = None) -> None:
                 RESULTS.mkdir(parents=True, exist_ok=True)
                 (RESULTS / f"privacy_selection_{recognizer}_{scheme}.json").write_text(json.dumps(trace, indent=1) + "\n")
                 thresholds = calibrate_thresholds(data, scheme, params, FMRS)
-                calibration[recognizer][scheme] = {"params": params, "thresholds": thresholds,
-                                                   "source": "LFW View-2 folds 1-5, 5 keys"}
+                entry = {"params": params, "thresholds": thresholds, "source": "LFW View-2 folds 1-5, 5 keys"}
+                before = previous.get(scheme)
+                if before:  # galleries protected with an earlier default keep its thresholds
+                    earlier = [{k: before[k] for k in ("params", "thresholds", "source")}, *before.get("earlier", [])]
+                    earlier = [e for e in earlier if e["params"] != params]
+                    if earlier:
+                        entry["earlier"] = earlier
+                calibration[recognizer][scheme] = entry
                 print(recognizer, scheme, params, thresholds, flush=True)
     if step == "centres":
         (OUT / "centres.json").write_text(json.dumps(centres, indent=1) + "\n")

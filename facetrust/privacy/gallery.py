@@ -88,11 +88,15 @@ def calibrated_params(recognizer: str, scheme: str) -> dict[str, Any]:
 def protected_threshold(spec: dict[str, Any], fmr: float) -> float:
     """Score threshold at ``fmr`` for protected templates, measured on LFW (docs/privacy.md).
 
-    Calibrated for each recognizer's default parameters only; other parameters need an explicit threshold.
+    Calibrated for each recognizer's default parameters (and the earlier defaults, for galleries made with
+    them); other parameters need an explicit threshold.
     """
-    entry = _calibration().get(spec.get("params", {}).get("recognizer") or "", {}).get(spec["scheme"])
+    current = _calibration().get(spec.get("params", {}).get("recognizer") or "", {}).get(spec["scheme"])
     params = {k: v for k, v in spec.get("params", {}).items() if k != "recognizer"}
-    if entry is None or entry["params"] != params:
+    # A gallery protected with an earlier default keeps that default's thresholds.
+    calibrated = [current, *current.get("earlier", [])] if current else []
+    entry = next((c for c in calibrated if c["params"] == params), None)
+    if entry is None:
         raise ConfigError(f"no calibrated threshold for {spec['scheme']} with {params}: pass threshold=")
     thresholds = {float(k): float(v) for k, v in entry["thresholds"].items()}
     if fmr not in thresholds:

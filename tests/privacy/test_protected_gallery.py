@@ -109,3 +109,22 @@ def test_the_default_preset_gallery_can_be_protected(lfw_faces, key_file, tmp_pa
         assert found == [f"person{i}" for i in range(people)]
     raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*.gallery*"))
     assert all(v.astype(np.float32).tobytes()[:64] not in raw for v in faces.vectors)
+
+
+def test_a_gallery_protected_with_an_earlier_default_keeps_its_thresholds(key_file, tmp_path):
+    """The calibrated defaults change when the selection rule is rerun (docs/privacy.md); a gallery made
+    with the earlier ones still has calibrated thresholds, and parameters never calibrated need one given."""
+    from facetrust.privacy.gallery import _calibration
+
+    entry = _calibration()["edgeface-xs"]["slerp"]
+    assert entry["earlier"], "the replaced default stays listed"
+    earlier = entry["earlier"][0]
+    with Gallery.create(tmp_path / "old.gallery", protection="slerp", key=key_file,
+                        protection_options=earlier["params"]) as old:
+        assert old.threshold() == pytest.approx(earlier["thresholds"]["0.001"])
+    with Gallery.create(tmp_path / "new.gallery", protection="slerp", key=key_file) as new:
+        assert new.threshold() == pytest.approx(entry["thresholds"]["0.001"])
+    with Gallery.create(tmp_path / "odd.gallery", protection="slerp", key=key_file,
+                        protection_options={**earlier["params"], "alpha": 0.3}) as odd:
+        with pytest.raises(ConfigError, match="no calibrated threshold"):
+            odd.threshold()

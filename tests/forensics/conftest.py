@@ -21,6 +21,15 @@ def sbi_checker(forgery_analyzer):
 
 
 @pytest.fixture(scope="session")
+def utkface(shared) -> Path:
+    """UTKFace's colour face crops with age, gender and race labels (research use only)."""
+    root = shared / "data" / "utkface"
+    if not (root / "labels.csv").is_file():
+        pytest.skip(f"{root} not found")
+    return root
+
+
+@pytest.fixture(scope="session")
 def deepfake_dir(shared) -> Path:
     return shared / "data" / "deepfake"
 

@@ -4,15 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-
-@pytest.fixture(scope="module")
-def utkface(shared) -> Path:
-    root = shared / "data" / "utkface"
-    if not (root / "labels.csv").is_file():
-        pytest.skip(f"{root} not found")
-    return root
 
 
 def test_split_is_deterministic_disjoint_and_by_name_only(utkface) -> None:

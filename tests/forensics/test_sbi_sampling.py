@@ -1,18 +1,8 @@
 """Group-balanced sampling of the SBI training faces and the aligned-112 training crops."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-
-@pytest.fixture(scope="module")
-def utkface(shared) -> Path:
-    root = shared / "data" / "utkface"
-    if not (root / "labels.csv").is_file():
-        pytest.skip(f"{root} not found")
-    return root
 
 
 def test_default_weights_are_half_colour_half_gray() -> None:

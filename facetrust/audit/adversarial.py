@@ -28,8 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ import numpy as np
 
 from facetrust.errors import ConfigError
 from facetrust.evaluation.lfw import Pair
+from facetrust.io.atomic import atomic_file
 from facetrust.perturb import blur, jpeg, sunglasses
 
 DIFFERENTIABLE = ("mobilefacenet",)
@@ -290,14 +289,8 @@ class _Cache:
         return hashlib.sha1(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
     def _write(self, path: Path, write: Any) -> None:
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                write(stream)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path) as stream:
+            write(stream)
 
     def photos(self, key: str) -> list[np.ndarray] | None:
         if self.folder is None or not (self.folder / f"{key}.npz").is_file():

@@ -20,6 +20,7 @@ import numpy as np
 
 from facetrust.audit.adversarial import PURIFICATIONS, CleanFace, art_attack, detect_faces, wilson
 from facetrust.errors import ConfigError
+from facetrust.tracking import iou
 
 #: Detectors whose ONNX graph converts to PyTorch exactly (checked against onnxruntime by a test).
 CONVERTIBLE = ("yunet", "retinaface")
@@ -75,17 +76,9 @@ def torch_face_score(detector: Any) -> Any:
     return FaceScore()
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def finds_face(detector: Any, photo: np.ndarray, box: Sequence[float]) -> bool:
     """Whether ``detector`` finds a face overlapping ``box`` (IoU >= SAME_FACE_IOU) in ``photo``."""
-    return any(_iou(d.box, box) >= SAME_FACE_IOU for d in detector.detect(photo))
+    return any(iou(d.box, box) >= SAME_FACE_IOU for d in detector.detect(photo))
 
 
 class DetectorAttacker:

@@ -16,7 +16,6 @@ measurable rate of that axis, on a dotted line labelled "FAR = 0" / "FRR = 0".
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -24,6 +23,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from facetrust.errors import ConfigError
+from facetrust.io.atomic import atomic_file
 
 DEFAULT_SIZE: tuple[float, float] = (6.4, 4.8)
 DEFAULT_DPI = 100
@@ -43,14 +43,8 @@ def _save(figure: Any, path: str | os.PathLike[str]) -> Path:
     """Write the figure as PNG atomically; the pixel size is exactly size x dpi."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format="png", dpi=figure.dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as stream:
+        figure.savefig(stream, format="png", dpi=figure.dpi)
     return path
 
 

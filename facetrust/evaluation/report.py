@@ -26,13 +26,14 @@ import html
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import quote
 
 import numpy as np
+
+from facetrust.io.atomic import atomic_file
 
 JSON_NAME, MD_NAME, HTML_NAME = "report.json", "report.md", "report.html"
 _SPECIAL = ("protocol", "configuration", "metrics", "notes")
@@ -100,16 +101,10 @@ def _json_default(value: Any) -> Any:
 
 
 def _write_atomic(path: Path, text: str) -> Path:
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", encoding="utf-8", newline="\n") as stream:
+        stream.write(text)
+        stream.flush()
+        os.fsync(stream.fileno())
     return path
 
 

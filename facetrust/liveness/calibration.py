@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -21,6 +20,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from facetrust.errors import ConfigError
+from facetrust.io.atomic import atomic_file
 from facetrust.liveness.metrics import species, threshold_at_apcer
 
 FORMAT = "facetrust-liveness-calibration/1"
@@ -62,15 +62,9 @@ class LivenessCalibration:
         """Write the JSON atomically (temporary file in the same folder, then rename)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(self.to_dict(), stream, indent=1)
-                stream.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path, "w", encoding="utf-8") as stream:
+            json.dump(self.to_dict(), stream, indent=1)
+            stream.write("\n")
         return path
 
     @classmethod

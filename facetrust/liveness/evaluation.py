@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from facetrust.errors import ConfigError, FacetrustError
+from facetrust.io.atomic import atomic_file
 from facetrust.liveness.metrics import DEFAULT_APCER_TARGETS, det_points, summarize_pad
 
 LIVE_LABELS = {"live": True, "spoof": False}
@@ -193,16 +193,10 @@ def write_pad_report(result: dict[str, Any], scored: Sequence[ScoredPresentation
 
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as stream:
-            writer = csv.DictWriter(stream, columns)
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, columns)
+        writer.writeheader()
+        writer.writerows(rows)
     return path
 
 
@@ -223,14 +217,8 @@ def plot_det(apcer_max: np.ndarray, bpcer: np.ndarray, path: Path, label: str) -
     axes.grid(True, alpha=0.3)
     axes.legend(loc="upper right")
     figure.tight_layout()
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        figure.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as stream:
+        figure.savefig(stream, format="png")
     return path
 
 

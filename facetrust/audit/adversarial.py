@@ -102,6 +102,16 @@ def check_attacks(attacks: Sequence[str]) -> None:
         raise ConfigError(f"unknown attack {', '.join(map(repr, unknown))}; known: {', '.join(ATTACKS)}")
 
 
+def check_budgets(eps_255: Sequence[float], eye_eps_255: Sequence[float], steps: int) -> None:
+    """L-inf budgets are in (0, 255] (1/255 units; 255 = unbounded), steps at least 1: else a ConfigError."""
+    bad = [eps for eps in (*eps_255, *eye_eps_255) if not 0 < eps <= 255]
+    if bad:
+        got = ", ".join(f"{b:g}" for b in bad)
+        raise ConfigError(f"attack budgets are in 1/255 and must lie in (0, 255]; got {got}")
+    if steps < 1:
+        raise ConfigError(f"attack steps must be at least 1, got {steps}")
+
+
 def torch_recognizer(recognizer: Any) -> Any:
     """A PyTorch module x (N, 3, 112, 112) in [0, 1] -> L2-normalised embedding, equal to ``recognizer``."""
     _require_differentiable(recognizer)
@@ -331,6 +341,7 @@ def audit_adversarial(pairs: Sequence[Pair], analyzer: Any, fmr: float, attacks:
 
     started, cpu_started = time.perf_counter(), time.process_time()
     check_attacks(attacks)
+    check_budgets(eps_255, eye_eps_255, steps)
     recognizer = analyzer.recognizer
     threshold = analyzer.threshold(fmr)
     scorers_config = {name: AnalyzerConfig(detector=analyzer.config.detector, recognizer=name) for name in transfer}

@@ -204,7 +204,9 @@ def adversarial(
     """White-box FGSM/PGD/eye-band dodging and impersonation at the FMR threshold: purification, transfer, checks;
     and PGD against the face detector."""
     from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
-    from facetrust.audit.adversarial import ATTACKS, DIFFERENTIABLE, TRANSFER, audit_adversarial, check_attacks
+    from facetrust.audit.adversarial import (
+        ATTACKS, DIFFERENTIABLE, TRANSFER, audit_adversarial, check_attacks, check_budgets,
+    )
     from facetrust.audit.report import adversarial_figures, adversarial_report, write_audit_report
     from facetrust.audit.robustness import first_per_class, fold_subset
     from facetrust.errors import ConfigError
@@ -220,6 +222,7 @@ def adversarial(
             raise ConfigError(f"recognizer {recognizer!r} is not differentiable here: white-box attacks need one of "
                               f"{', '.join(DIFFERENTIABLE)}")
         check_attacks(attack or ())
+        check_budgets(eps or (), eye_eps or (), steps)
         if (pairs is None) == (pairs_csv is None):
             raise ConfigError("give either --pairs (LFW pairs.txt) or --pairs-csv (path_a,path_b,same)")
         if pairs_csv is not None:

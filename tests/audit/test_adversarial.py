@@ -152,3 +152,12 @@ def test_a_non_differentiable_recognizer_is_refused():
 def test_an_unknown_attack_is_refused(analyzer, one_pair_each):
     with pytest.raises(ConfigError, match="unknown attack 'cw'; known: fgsm, pgd, eyes, detector"):
         audit_adversarial(one_pair_each, analyzer, 1e-3, ("cw",), progress=False)
+
+
+def test_attack_budgets_outside_0_255_are_config_errors() -> None:
+    from facetrust.audit.adversarial import check_budgets
+
+    check_budgets((1, 8), (16, 255), 1)
+    for eps, eye_eps, steps in (((0,), (), 10), ((-5,), (), 10), ((), (256,), 10), ((4,), (16,), 0)):
+        with pytest.raises(ConfigError):
+            check_budgets(eps, eye_eps, steps)

@@ -102,7 +102,9 @@ def test_adversarial_with_two_pair_lists_fails_with_one_line(shared):
 def test_adversarial_pair_list_errors_are_one_line(shared):
     lfw = ("--root", str(shared / "data" / "lfw"), "-r", "mobilefacenet")
     for args, message in (((), "either --pairs"),
-                          (("--pairs-csv", str(COLOUR_PAIRS), "--fold", "1"), "--fold applies to --pairs")):
+                          (("--pairs-csv", str(COLOUR_PAIRS), "--fold", "1"), "--fold applies to --pairs"),
+                          (("--pairs-csv", str(COLOUR_PAIRS), "--eps", "-5"), "must lie in (0, 255]; got -5"),
+                          (("--pairs-csv", str(COLOUR_PAIRS), "--eye-eps", "300"), "got 300")):
         out = _cli("adversarial", *lfw, *args)
         assert out.returncode != 0
         assert len(out.stderr.strip().splitlines()) == 1 and message in out.stderr

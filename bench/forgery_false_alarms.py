@@ -5,6 +5,7 @@
     python bench/forgery_false_alarms.py --shipped --split calibration          # the same on the calibration split
     python bench/forgery_false_alarms.py --calibrate --sbi-model NEW.onnx       # a candidate's threshold
     python bench/forgery_false_alarms.py --shipped --sbi-model NEW.onnx --threshold T   # ... then evaluated
+    python bench/forgery_false_alarms.py --calibrate --sbi-model A.onnx --sbi-model B.onnx  # an ensemble of A and B
 
 Thresholds come from the UTKFace calibration split (at most 3% of its real faces flagged, per crop
 form; the larger of the two), false alarms are counted on the evaluation split, both race-balanced
@@ -40,7 +41,9 @@ PER_RACE = {"calibration": 100, "evaluation": 150}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sbi-model", help="a trained SBI ONNX file to score as sbi (default: the packaged one)")
+    parser.add_argument("--sbi-model", action="append",
+                        help="a trained SBI ONNX file to score as sbi (default: the packaged one); repeated: the "
+                             "score ensemble (mean P(fake)) of those files")
     parser.add_argument("--cache", type=Path, default=None, help="score cache (default: the forgery score cache)")
     parser.add_argument("--json", type=Path, help="also write the full result here")
     parser.add_argument("--model", action="append", help="forgery model (repeatable; default: sbi and mesonet + fusion)")

@@ -2,8 +2,11 @@
 
     python bench/sbi_candidates.py runA/sbi-rgbfreq-96.onnx runB/sbi-rgbfreq-96.onnx [--lfw-images 6000]
     python bench/sbi_candidates.py facetrust/models/forensics/sbi-rgbfreq-96.onnx --utkface   # second pass
+    python bench/sbi_candidates.py A.onnx A.onnx+B.onnx --utkface --dfdc   # A alone, and the ensemble of A and B
 
-For each ONNX model written by ``facetrust.forensics.training.train_sbi``:
+For each ONNX model written by ``facetrust.forensics.training.train_sbi`` (``A+B``: the score
+ensemble of those files, mean P(fake), as ``SBIDetector`` runs several files):
+
 
 * the colour faces of the trainer's held-out validation sources (same files, seed and
   split as training with ``--lfw-images``, ``--seed`` and ``--utkface``): AUC of real vs
@@ -35,12 +38,11 @@ from common import SHARED  # noqa: E402
 from facetrust.evaluation.metrics import auc  # noqa: E402
 from facetrust.forensics import sbi  # noqa: E402
 from facetrust.forensics.checker import ForgeryChecker  # noqa: E402
-from facetrust.forensics.sbi_inputs import INPUT_SIZE, model_inputs  # noqa: E402
+from facetrust.forensics.sbi_inputs import INPUT_SIZE  # noqa: E402
 from facetrust.forensics.synthesis import self_blend  # noqa: E402
 from facetrust.forensics.training.data import FaceSet, files_digest, training_files  # noqa: E402
 from facetrust.forensics.training.train_sbi import split_by_source  # noqa: E402
 from facetrust.io.image import load_image  # noqa: E402
-from facetrust.runtime import onnx_session  # noqa: E402
 from facetrust.zoo.store import cache_dir, sha256_of  # noqa: E402
 
 
@@ -55,16 +57,20 @@ def outside_photos() -> dict[str, np.ndarray]:
     return photos
 
 
-def use_model(path: Path) -> None:
-    """Point the ``sbi`` detector at ``path`` (its sha256 becomes the recorded one)."""
-    sbi.MODEL_SHA256 = sha256_of(path)
-    sbi.SBIDetector.packaged_sha256 = (sbi.MODEL_SHA256,)  # the score cache keys by it
-    sbi.model_path = lambda: path
+def model_files(model: str) -> list[Path]:
+    """``A.onnx+B.onnx`` -> the files of the ensemble (one file: a list of one)."""
+    return [Path(part) for part in model.split("+")]
+
+
+def use_model(files: list[Path]) -> None:
+    """Point the ``sbi`` detector at ``files`` (their sha256 become the recorded ones)."""
+    sbi.SBIDetector.packaged_sha256 = tuple(sha256_of(path) for path in files)  # the score cache keys by them
+    sbi.model_paths = lambda: files
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("models", nargs="+", help="ONNX files; A.onnx+B.onnx: their score ensemble")
     parser.add_argument("--lfw-images", type=int, default=6000, help="as given to train_sbi")
     parser.add_argument("--seed", type=int, default=0, help="as given to train_sbi")
     parser.add_argument("--utkface", action="store_true", help="as given to train_sbi (the second-pass data)")
@@ -77,7 +83,7 @@ def main() -> None:
         colour_table(args)
     if args.dfdc:
         for model in args.models:
-            use_model(model)
+            use_model(model_files(model))
             for name, numbers in dfdc_auc(args.with_mesonet, args.cache).items():
                 print(model, name, numbers)
 
@@ -99,15 +105,15 @@ def colour_table(args: argparse.Namespace) -> None:
     print("| model | P(fake) of " + ", ".join(photos) + f" | flagged at 0.5 / {shipped} | held-out colour faces "
           f"flagged at 0.5 / {shipped} | colour AUC real vs self-blend |\n|---|---|---|---|---|")
     for model in args.models:
-        session = onnx_session(model, "cpu")
+        detector = sbi.SBIDetector(model_file=model_files(model))
         rng = np.random.default_rng(args.seed + 1)
         real = faces.crops[colour]
         fake = np.stack([self_blend(faces.crops[i], faces.landmarks[i], rng).image for i in colour])
-        real_scores = session.run(None, model_inputs(real))[0]
-        fake_scores = session.run(None, model_inputs(fake))[0]
+        real_scores = detector.score_crops(real)[0]
+        fake_scores = detector.score_crops(fake)[0]
         colour_auc = auc(np.concatenate([real_scores, fake_scores]),
                          np.r_[np.zeros(len(real), bool), np.ones(len(fake), bool)])
-        use_model(model)
+        use_model(model_files(model))
         checker = ForgeryChecker("sbi")
         scores = [checker.check_rgb(image)[0].result.score for image in photos.values()]
         print(f"| {model} | {', '.join(f'{v:.2f}' for v in scores)} | {sum(v >= 0.5 for v in scores)} / "

@@ -213,7 +213,7 @@ def forgery_(
 def forgery_false_alarms(
     utkface: Path = typer.Option(..., "--utkface", help="UTKFace folder (labels.csv + images/): real colour faces with gender and race."),
     forgery_model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Forgery model (repeatable; default: sbi and mesonet, plus their fusion)."),
-    sbi_model: Optional[Path] = typer.Option(None, "--sbi-model", help="Score this trained SBI ONNX file as sbi (a candidate)."),
+    sbi_model: Optional[list[Path]] = typer.Option(None, "--sbi-model", help="Score this trained SBI ONNX file as sbi (a candidate); repeated, the mean P(fake) of the files (an ensemble)."),
     per_race_calibration: Optional[int] = typer.Option(None, "--per-race-calibration", help="At most N calibration faces per race."),
     per_race_evaluation: Optional[int] = typer.Option(None, "--per-race-evaluation", help="At most N evaluation faces per race."),
     shipped: bool = typer.Option(False, "--shipped", help="No calibration: the first model at its shipped threshold on the evaluation split, FPR per gender, race and age group."),
@@ -230,11 +230,11 @@ def forgery_false_alarms(
             if shipped:
                 model = (forgery_model or ["sbi"])[0]
                 result = false_alarms_at_threshold(utkface, model, shipped_threshold(model), store,
-                                                   None if sbi_model is None else str(sbi_model),
+                                                   [str(p) for p in sbi_model] if sbi_model else None,
                                                    per_race=per_race_evaluation, device=device, progress=True)
             else:
                 result = evaluate_false_alarms(utkface, list(forgery_model or ("sbi", "mesonet")), store,
-                                               None if sbi_model is None else str(sbi_model), device=device,
+                                               [str(p) for p in sbi_model] if sbi_model else None, device=device,
                                                per_race={"calibration": per_race_calibration,
                                                          "evaluation": per_race_evaluation}, progress=True)
     if as_json:

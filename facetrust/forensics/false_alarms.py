@@ -16,8 +16,7 @@ are chosen on the ``calibration`` split (:func:`calibrated_threshold`) and appli
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -25,6 +24,9 @@ from facetrust.defaults import DEFAULT_CHECK_DETECTOR
 from facetrust.forensics.cache import ScoreCache
 from facetrust.forensics.colour_faces import ColourFace, Split
 from facetrust.progress import Progress, track
+
+if TYPE_CHECKING:
+    from facetrust.forensics.sbi import ModelFiles
 
 CROP_FORMS = ("original", "aligned112")
 #: Calibration target: at most this share of the calibration split's real faces at or above the threshold.
@@ -150,13 +152,15 @@ def _group_order(name: str) -> tuple[int, str]:
     return (int(head), name) if head.isdigit() else (-1, name)
 
 
-def build_checkers(models: Sequence[str], sbi_model_file: str | None = None, device: str = "cpu",
+def build_checkers(models: Sequence[str], sbi_model_file: ModelFiles | None = None, device: str = "cpu",
                    face_detector: str = DEFAULT_CHECK_DETECTOR) -> tuple[dict[str, Any], dict[str, str]]:
     """Checkers (sharing one face analyzer with ``face_detector``, ``crop_fallback=True``) and their
     cache versions; with ``sbi_model_file``, ``sbi`` runs that file (a candidate) instead of the
-    packaged model. Another face detector gives other crops, so it is part of the version."""
+    packaged model — several files, their score ensemble (keyed like the packaged ones would be).
+    Another face detector gives other crops, so it is part of the version."""
     from facetrust.forensics.cache import detector_version
     from facetrust.forensics.checker import ForgeryChecker
+    from facetrust.forensics.sbi import as_model_files
     from facetrust.zoo.store import sha256_of
 
     checkers: dict[str, Any] = {}
@@ -164,16 +168,18 @@ def build_checkers(models: Sequence[str], sbi_model_file: str | None = None, dev
     analyzer = None
     faces = "" if face_detector == DEFAULT_CHECK_DETECTOR else f"|faces={face_detector}"
     for name in models:
-        options = {"model_file": sbi_model_file} if name == "sbi" and sbi_model_file else {}
+        files = as_model_files(sbi_model_file) if name == "sbi" and sbi_model_file else []
+        options = {"model_file": files} if files else {}
         checker = ForgeryChecker(name, analyzer=analyzer, face_detector=face_detector, device=device,
                                  crop_fallback=True, detector_options=options)
         analyzer = checker.analyzer
         checkers[name] = checker
-        versions[name] = (f"sbi@{sha256_of(Path(sbi_model_file))[:16]}" if options else detector_version(name)) + faces
+        versions[name] = ("sbi@" + ",".join(sha256_of(f)[:16] for f in files) if files
+                          else detector_version(name)) + faces
     return checkers, versions
 
 
-def evaluate_false_alarms(root: Any, models: Sequence[str], cache: ScoreCache, sbi_model_file: str | None = None,
+def evaluate_false_alarms(root: Any, models: Sequence[str], cache: ScoreCache, sbi_model_file: ModelFiles | None = None,
                           fusion: Sequence[str] = ("sbi", "mesonet"), device: str = "cpu",
                           per_race: Mapping[str, int | None] | None = None,
                           progress: Progress = False) -> dict[str, Any]:
@@ -275,7 +281,7 @@ def shipped_threshold(model: str) -> float:
 
 
 def false_alarms_at_threshold(root: Any, model: str, threshold: float, cache: ScoreCache,
-                              sbi_model_file: str | None = None, split: Split = "evaluation",
+                              sbi_model_file: ModelFiles | None = None, split: Split = "evaluation",
                               per_race: int | None = None, device: str = "cpu",
                               progress: Progress = False, face_detector: str = DEFAULT_CHECK_DETECTOR,
                               ) -> dict[str, Any]:
@@ -294,7 +300,7 @@ def false_alarms_at_threshold(root: Any, model: str, threshold: float, cache: Sc
             "target": target_check(rates)}
 
 
-def calibrate_model(root: Any, model: str, cache: ScoreCache, sbi_model_file: str | None = None,
+def calibrate_model(root: Any, model: str, cache: ScoreCache, sbi_model_file: ModelFiles | None = None,
                     per_race: int | None = None, device: str = "cpu", progress: Progress = False) -> dict[str, Any]:
     """The operating threshold of one model from the ``calibration`` split alone: per crop form the
     :func:`calibrated_threshold` of the faces it decided (faces it declines, e.g. gray ones for a

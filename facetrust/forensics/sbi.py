@@ -12,6 +12,7 @@ is recorded here and checked before the first load.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence, Union
 
 import numpy as np
 
@@ -22,22 +23,44 @@ from facetrust.runtime import onnx_session
 
 MODEL_NAME = "sbi-rgbfreq-96.onnx"
 MODEL_SHA256 = "732c7b22b0f71bfeeea80d91a561e846eebbd270999bfac6ae6d4c76cdfe888a"
+#: (file name, sha256) of every packaged model ``sbi`` runs; with several, ``sbi`` is their score ensemble.
+PACKAGED_MODELS: tuple[tuple[str, str], ...] = ((MODEL_NAME, MODEL_SHA256),)
+
+#: One ONNX file, or several whose P(fake) are averaged (a score ensemble).
+ModelFiles = Union[str, Path, Sequence[Union[str, Path]]]
 
 
-def model_path() -> Path:
-    """The packaged model, after checking its sha256 against :data:`MODEL_SHA256`."""
+def _packaged(name: str, sha256: str) -> Path:
+    """The packaged model ``name``, after checking its sha256."""
     from importlib import resources
 
     from facetrust.errors import ChecksumMismatchError, ModelNotAvailableError
     from facetrust.zoo.store import sha256_of
 
-    path = Path(str(resources.files("facetrust").joinpath("models", "forensics", MODEL_NAME)))
+    path = Path(str(resources.files("facetrust").joinpath("models", "forensics", name)))
     if not path.is_file():
         raise ModelNotAvailableError(f"{path}: the packaged SBI model is missing (reinstall facetrust)")
     actual = sha256_of(path)
-    if actual != MODEL_SHA256:
-        raise ChecksumMismatchError(f"{path}: sha256 {actual[:16]}… does not match the recorded {MODEL_SHA256[:16]}…")
+    if actual != sha256:
+        raise ChecksumMismatchError(f"{path}: sha256 {actual[:16]}… does not match the recorded {sha256[:16]}…")
     return path
+
+
+def model_path() -> Path:
+    """The first packaged model (:data:`MODEL_NAME`), after checking its sha256 against :data:`MODEL_SHA256`."""
+    return _packaged(MODEL_NAME, MODEL_SHA256)
+
+
+def model_paths() -> list[Path]:
+    """Every packaged model of :data:`PACKAGED_MODELS`, each after checking its sha256."""
+    return [_packaged(name, sha256) for name, sha256 in PACKAGED_MODELS]
+
+
+def as_model_files(model_file: ModelFiles) -> list[Path]:
+    """``model_file`` (one file or a sequence of files) as a list of paths."""
+    if isinstance(model_file, (str, Path)):
+        return [Path(model_file)]
+    return [Path(f) for f in model_file]
 
 
 class SBIDetector:
@@ -49,21 +72,32 @@ class SBIDetector:
     #: colour rate (bench/sbi_gray_false_alarms.py), so a gray face is ``unavailable``.
     needs_colour = True
     zoo_models: tuple[str, ...] = ()
-    packaged_sha256 = (MODEL_SHA256,)
+    packaged_sha256 = tuple(sha256 for _, sha256 in PACKAGED_MODELS)
 
-    def __init__(self, device: str = "cpu", model_file: str | Path | None = None) -> None:
-        """``model_file``: another trained SBI model (e.g. a candidate run) instead of the packaged one;
-        its checksum is the caller's business."""
-        self._session = onnx_session(model_path() if model_file is None else Path(model_file), device)
+    def __init__(self, device: str = "cpu", model_file: ModelFiles | None = None) -> None:
+        """``model_file``: other trained SBI models (e.g. a candidate run) instead of the packaged ones;
+        several files (a sequence) are run as a score ensemble.
+        Their checksums are the caller's business."""
+        files = model_paths() if model_file is None else as_model_files(model_file)
+        if not files:
+            raise ValueError("sbi needs at least one model file")
+        self._sessions = [onnx_session(path, device) for path in files]
         self.device = device
 
     def crop(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return aligned_crop(image, landmarks, INPUT_SIZE, CROP_MARGIN)
 
     def score_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(scores (N,), heat maps (N, 24, 24)) for (N, 96, 96, 3) uint8 RGB crops."""
-        score, heatmap = self._session.run(None, model_inputs(crops))
-        return score.astype(np.float64), heatmap
+        """(scores (N,), heat maps (N, 24, 24)) for (N, 96, 96, 3) uint8 RGB crops. With several models:
+        the mean of their P(fake) and of their heat maps (equal weights, nothing fitted; probabilities,
+        not logits, are averaged, as the ensemble's pre-registered rule says, docs/forensics.md)."""
+        feed = model_inputs(crops)  # one input for every member: same crop, same spectrum
+        outputs = [session.run(None, feed) for session in self._sessions]
+        if len(outputs) == 1:
+            return outputs[0][0].astype(np.float64), outputs[0][1]
+        score = np.mean([out[0].astype(np.float64) for out in outputs], axis=0)
+        heatmap = np.mean([out[1] for out in outputs], axis=0).astype(outputs[0][1].dtype)
+        return score, heatmap
 
     def predict(self, image: np.ndarray, landmarks: np.ndarray) -> ForgeryScores:
         crop, crop_to_image = self.crop(image, landmarks)

@@ -70,3 +70,21 @@ def test_real_colour_photos_outside_training_are_not_flagged(sbi_checker, astron
     for image in (astronaut, load_image(grace_hopper_path)):
         (found,) = sbi_checker.check_rgb(image)
         assert found.result.status == "real", found.result
+
+
+def test_several_model_files_are_a_score_ensemble(astronaut) -> None:
+    # The ensemble averages the members' P(fake) and heat maps (docs/forensics.md, "follow-up 2");
+    # with one real model twice the mean must be that model's own output, for every crop of a batch.
+    from facetrust.forensics.false_alarms import build_checkers
+    from facetrust.forensics.sbi import MODEL_SHA256, SBIDetector, model_path
+
+    crops = np.stack([astronaut[100:196, 160:256], astronaut[20:116, 180:276]])
+    single, pair = SBIDetector(), SBIDetector(model_file=[model_path(), str(model_path())])
+    (one_scores, one_maps), (two_scores, two_maps) = single.score_crops(crops), pair.score_crops(crops)
+    assert two_scores.dtype == np.float64 and two_maps.shape == (2, 24, 24)
+    np.testing.assert_allclose(two_scores, one_scores, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(two_maps, one_maps, rtol=0, atol=1e-7)
+    with pytest.raises(ValueError):
+        SBIDetector(model_file=[])
+    _, versions = build_checkers(["sbi"], [model_path(), model_path()])
+    assert versions["sbi"] == f"sbi@{MODEL_SHA256[:16]},{MODEL_SHA256[:16]}"  # the score cache keys by every file

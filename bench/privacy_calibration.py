@@ -31,10 +31,11 @@ from facetrust.recognition.fusion import PREFIX, parse_members
 from facetrust.privacy.evaluation import TUNING_FOLDS, calibrate_thresholds, choose_params, eval_key, load_pair_data
 
 #: Every recognizer protection is calibrated for: the default (EdgeFace-XS), the earlier ones, and the best of
-#: the zoo (w600k-mbf, non-commercial; the `accurate` preset's fusion). A fusion's embeddings are composed from
-#: its members' cached ones (facetrust.evaluation.embedder).
+#: the zoo (w600k-mbf, non-commercial; the `accurate` and `accurate-nc` presets' fusions). A fusion's embeddings
+#: are composed from its members' cached ones (facetrust.evaluation.embedder).
 CONFIGURATIONS = [("dlib-hog", "dlib-resnet"), ("yunet", "mobilefacenet"), ("yunet", "edgeface-xs"),
-                  ("yunet", "w600k-mbf"), ("yunet", "fusion:edgeface-xs+reid-0095")]
+                  ("yunet", "w600k-mbf"), ("yunet", "fusion:edgeface-xs+reid-0095"),
+                  ("yunet", "fusion:edgeface-xs+reid-0095+w600k-mbf")]
 FMRS = (1e-2, 1e-3, 1e-4)
 OUT = ROOT / "facetrust" / "privacy"
 

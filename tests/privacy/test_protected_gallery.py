@@ -130,11 +130,12 @@ def test_a_gallery_protected_with_an_earlier_default_keeps_its_thresholds(key_fi
             odd.threshold()
 
 
-@pytest.mark.parametrize("recognizer", ["w600k-mbf", "fusion:edgeface-xs+reid-0095"])
+@pytest.mark.parametrize("recognizer", ["w600k-mbf", "fusion:edgeface-xs+reid-0095",
+                                        "fusion:edgeface-xs+reid-0095+w600k-mbf"])
 @pytest.mark.parametrize("scheme", ["slerp", "biohash"])
 def test_the_best_zoo_recognizers_galleries_can_be_protected(recognizer, scheme, lfw_faces, key_file, tmp_path):
-    """The best zoo recognizers (w600k-mbf; the `accurate` preset's fusion, whose fused embedding is one
-    vector like any other) have measured centres, parameters and thresholds (docs/privacy.md): a protected
+    """The best zoo recognizers (w600k-mbf; the `accurate` and `accurate-nc` presets' fusions, whose fused
+    embedding is one vector like any other) have measured centres, parameters and thresholds (docs/privacy.md): a protected
     gallery takes them, identifies each person's unenrolled photo and stores no embedding."""
     import warnings
     from types import SimpleNamespace

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 import numpy as np
 
@@ -26,9 +27,15 @@ from facetrust.evaluation.cache import EmbeddingCache, content_hash
 from facetrust.evaluation.embedder import EvalModel
 from facetrust.evaluation.lfw import LFW_FALLBACK_BOX, Pair, read_lfw_pairs
 from facetrust.privacy import create_protector
+from facetrust.recognition.fusion import PREFIX, parse_members
 from facetrust.privacy.evaluation import TUNING_FOLDS, calibrate_thresholds, choose_params, eval_key, load_pair_data
 
-CONFIGURATIONS = [("dlib-hog", "dlib-resnet"), ("yunet", "mobilefacenet"), ("yunet", "edgeface-xs")]
+#: Every recognizer protection is calibrated for: the default (EdgeFace-XS), the earlier ones, and the best of
+#: the zoo (w600k-mbf, non-commercial; the `accurate` and `accurate-nc` presets' fusions). A fusion's embeddings
+#: are composed from its members' cached ones (facetrust.evaluation.embedder).
+CONFIGURATIONS = [("dlib-hog", "dlib-resnet"), ("yunet", "mobilefacenet"), ("yunet", "edgeface-xs"),
+                  ("yunet", "w600k-mbf"), ("yunet", "fusion:edgeface-xs+reid-0095"),
+                  ("yunet", "fusion:edgeface-xs+reid-0095+w600k-mbf")]
 FMRS = (1e-2, 1e-3, 1e-4)
 OUT = ROOT / "facetrust" / "privacy"
 
@@ -37,7 +44,11 @@ def cached_pairs(pairs: list[Pair], model: EvalModel, cache: EmbeddingCache) -> 
     """The pairs whose two images are both in the cache: all of them once the cache is complete."""
     paths = sorted({p.path_a for p in pairs} | {p.path_b for p in pairs})
     hashes = {p: content_hash(p) for p in paths}
-    found = cache.get_many(model.cache_key(), hashes.values())
+    # A fusion is cached per member: an image counts when every member has it.
+    members = parse_members(model.recognizer) if model.recognizer.startswith(PREFIX) else (model.recognizer,)
+    found = set(hashes.values())
+    for member in members:
+        found &= set(cache.get_many(replace(model, recognizer=member).cache_key(), hashes.values()))
     kept = [p for p in pairs if hashes[p.path_a] in found and hashes[p.path_b] in found]
     print(f"{model.label}: {len(kept)} of {len(pairs)} pairs have both images cached", flush=True)
     return kept

@@ -61,8 +61,8 @@ def rekey(
 def protection(
     root: Path = typer.Option(..., "--root", help="LFW image folder (one folder per person)."),
     pairs: Path = typer.Option(..., "--pairs", help="The View-2 pairs.txt."),
-    # The published protection numbers are dlib-resnet's (docs/privacy.md); calibration.json also covers
-    # mobilefacenet and edgeface-xs.
+    # calibration.json covers dlib-resnet, mobilefacenet, edgeface-xs, w600k-mbf and the accurate /
+    # accurate-nc fusions (docs/privacy.md); the default preset stays dlib for reruns of the earliest numbers.
     preset: str = typer.Option("dlib", "--preset", help="Preset of the main configuration."),
     detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Detector of the main configuration (default: the preset's)."),
     recognizer: Optional[str] = typer.Option(None, "--recognizer", "-r", help="Recognizer of the main configuration (default: the preset's)."),

@@ -128,3 +128,35 @@ def test_a_gallery_protected_with_an_earlier_default_keeps_its_thresholds(key_fi
                         protection_options={**earlier["params"], "alpha": 0.3}) as odd:
         with pytest.raises(ConfigError, match="no calibrated threshold"):
             odd.threshold()
+
+
+@pytest.mark.parametrize("recognizer", ["w600k-mbf", "fusion:edgeface-xs+reid-0095",
+                                        "fusion:edgeface-xs+reid-0095+w600k-mbf"])
+@pytest.mark.parametrize("scheme", ["slerp", "biohash"])
+def test_the_best_zoo_recognizers_galleries_can_be_protected(recognizer, scheme, lfw_faces, key_file, tmp_path):
+    """The best zoo recognizers (w600k-mbf; the `accurate` and `accurate-nc` presets' fusions, whose fused
+    embedding is one vector like any other) have measured centres, parameters and thresholds (docs/privacy.md): a protected
+    gallery takes them, identifies each person's unenrolled photo and stores no embedding."""
+    import warnings
+    from types import SimpleNamespace
+
+    from facetrust import FaceAnalyzer
+    from facetrust.privacy.gallery import _calibration
+    from facetrust.zoo import store
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", store.NonCommercialLicenseWarning)  # w600k-mbf: research only
+        embedded = FaceAnalyzer(detector="yunet", recognizer=recognizer).embed(lfw_faces.paths, select="center")
+    assert embedded.found.all()
+    faces = SimpleNamespace(vectors=embedded.vectors)
+    people = len(lfw_faces.paths) // 3
+    calibrated = _calibration()[recognizer][scheme]
+    with Gallery.create(tmp_path / "g.gallery", recognizer, protection=scheme, key=key_file) as gallery:
+        assert {k: v for k, v in gallery.model.protection["params"].items() if k != "recognizer"} == \
+            calibrated["params"]
+        assert gallery.threshold() == pytest.approx(calibrated["thresholds"]["0.001"])
+        enrol_first_two(gallery, faces)
+        found = [r.matches[0].identity_id for r in gallery.search_embeddings(faces.vectors[2::3], k=1)]
+        assert found == [f"person{i}" for i in range(people)]
+    raw = b"".join(p.read_bytes() for p in tmp_path.rglob("*.gallery*"))
+    assert all(v.astype(np.float32).tobytes()[:64] not in raw for v in faces.vectors)

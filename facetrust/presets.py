@@ -34,8 +34,8 @@ class Preset:
     def models(self) -> tuple[str, ...]:
         """Zoo names of every model the preset may load (detector, landmarks, recognizer members, then
         the check detector, which loads with a liveness or forgery check)."""
-        checks = _detector_models(self.check_detector) if self.check_detector else ()
-        return tuple(dict.fromkeys(_detector_models(self.detector) + _recognizer_models(self.recognizer) + checks))
+        checks = detector_models(self.check_detector) if self.check_detector else ()
+        return tuple(dict.fromkeys(detector_models(self.detector) + _recognizer_models(self.recognizer) + checks))
 
     @property
     def commercial_use(self) -> bool:
@@ -92,7 +92,9 @@ def how_to_use(recognizer: str) -> str:
     return f"--preset {preset.name} (or --recognizer {recognizer})"
 
 
-def _detector_models(detector: str) -> tuple[str, ...]:
+def detector_models(detector: str) -> tuple[str, ...]:
+    """Zoo names of the models a registered detector loads with its default options (with dlib's
+    5-point predictor for one without landmarks)."""
     from facetrust.detection import DETECTORS
 
     cls = DETECTORS.get_class(detector)

@@ -35,8 +35,8 @@ class YuNetRetinaFaceDetector:
     #: RetinaFace's third point, like YuNet's, is the nose tip.
     nose_point = "tip"
     zoo_models = YuNetDetector.zoo_models + RetinaFaceDetector.zoo_models
-    #: Boxes and scores are this detector's, unchanged (what a model reading detector scores
-    #: was fitted on, e.g. the learned quality model: :func:`facetrust.quality.learned.scores_of`).
+    #: The boxes and scores are YuNet's, unchanged, so a model fitted on YuNet's scores (the learned
+    #: quality model) reads them as it was fitted: :func:`facetrust.quality.learned.scores_of`.
     boxes_and_scores_of = "yunet"
     OPTIONS: ClassVar[dict[str, Option]] = {
         **YuNetDetector.OPTIONS,

@@ -17,7 +17,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY facetrust ./facetrust
 RUN pip install --no-cache-dir '.[server,postgres]' \
-    && facetrust models verify yunet edgeface-xs
+    && facetrust models verify yunet retinaface-mnet025-onnx edgeface-xs
 
 RUN useradd --create-home facetrust && mkdir /data && chown facetrust /data
 USER facetrust

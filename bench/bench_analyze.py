@@ -21,7 +21,7 @@ Rows:
   outside the timed region.
 * one row per facetrust pipeline (``--pipelines``: ``NAME=DETECTOR+RECOGNIZER``,
   default ``dlib`` = dlib-hog + dlib-resnet, the face_recognition models;
-  ``balanced`` = yunet + edgeface-xs; ``fast`` = yunet + edgeface-xxs) and
+  ``balanced`` = yunet-retinaface + edgeface-xs; ``fast`` = yunet + edgeface-xxs) and
   worker count W in (``--workers``, 1): ``analyze_paths(paths, config,
   embed=True, workers=W)``. The timed region includes building the analyzer
   and loading its models, and for W > 1 starting the worker pool and each
@@ -91,7 +91,7 @@ FACETRUST_FMR = 1e-3
 STAGES = ("decode", "detect", "landmarks", "align", "embed")
 #: The default rows: the face_recognition-compatible pipeline and the two fast ones
 #: (the presets "dlib", "balanced" and "fast" of issue 15).
-DEFAULT_PIPELINES = ("dlib=dlib-hog+dlib-resnet", "balanced=yunet+edgeface-xs", "fast=yunet+edgeface-xxs")
+DEFAULT_PIPELINES = ("dlib=dlib-hog+dlib-resnet", "balanced=yunet-retinaface+edgeface-xs", "fast=yunet+edgeface-xxs")
 
 
 @dataclass(frozen=True)

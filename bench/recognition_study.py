@@ -17,6 +17,8 @@ Arrays are kept in ``~/.cache/facetrust/study`` (``--store``), never committed.
         --recognizers edgeface-xs fusion:edgeface-xs+reid-0095 fusion:edgeface-xs+reid-0095+w600k-mbf
     nice python bench/recognition_study.py calibrations --detector retinaface \
         --recognizers edgeface-xs reid-0095 w600k-mbf fusion:edgeface-xs+reid-0095   # after `features --images all`
+    nice python bench/recognition_study.py calibrations --detector yunet-retinaface --recognizers edgeface-xs
+        # without study features: the embeddings `facetrust eval identification` cached
 
 ``analyse`` scores all 6,000 View-2 pairs for each configuration and reports
 the 10-fold accuracy with the threshold chosen on the 9 other folds. Anything
@@ -414,11 +416,31 @@ def all_vectors(store: Path, detector: str, recognizer: str) -> tuple[np.ndarray
         parts = [all_vectors(store, detector, m) for m in RECOGNIZERS.get_class(recognizer).members]
         scales = RECOGNIZERS.get_class(recognizer).scales
         return np.concatenate([v * np.float32(s) for (v, _), s in zip(parts, scales)], axis=1), parts[0][1]
-    data = np.load(store / f"features_{detector}_all_{recognizer}.npz")
+    path = store / f"features_{detector}_all_{recognizer}.npz"
+    if not path.exists():
+        return cached_vectors(detector, recognizer)
+    data = np.load(path)
     if not data["found"].all():
         raise SystemExit(f"{detector} + {recognizer}: images without a face; not handled by this study")
     vectors = unit(data["plain"] + data["mirrored"]) if _default_flip(recognizer) else unit(data["plain"])
     return vectors.astype(np.float32), np.array([p.split("/")[0] for p in data["paths"]])
+
+
+def cached_vectors(detector: str, recognizer: str) -> tuple[np.ndarray, np.ndarray]:
+    """Unit embeddings of all LFW images from the evaluation's embedding cache, as
+    ``facetrust eval identification`` stored them (the library pipeline itself), and each
+    image's identity; the images must all be there, each with a detected face."""
+    from facetrust.evaluation.cache import EmbeddingCache, content_hash
+
+    paths = image_list("all")
+    hashes = [content_hash(p) for p in paths]
+    with EmbeddingCache() as cache:
+        found = cache.get_many(EvalModel(detector, recognizer).cache_key(), hashes)
+    if not all(h in found and found[h].detected for h in hashes):
+        raise SystemExit(f"{detector} + {recognizer}: not every LFW image has a detected face in the evaluation "
+                         "cache (run `facetrust eval identification --root <lfw>` first)")
+    vectors = np.stack([found[h].vector for h in hashes]).astype(np.float32)
+    return vectors, np.array([p.parent.name for p in paths])
 
 
 def achieved_fmr(impostor: np.ndarray, thresholds: list[float]) -> list[float]:

@@ -6,12 +6,13 @@ Plain constants: importing this module imports nothing else.
 """
 from __future__ import annotations
 
-#: Preset (facetrust.presets) of the analyzer, galleries and server: YuNet + EdgeFace-XS, both in the package.
+#: Preset (facetrust.presets) of the analyzer, galleries and server: YuNet + RetinaFace landmarks +
+#: EdgeFace-XS, all in the package.
 DEFAULT_PRESET = "balanced"
 #: Face detector of the analyzer, galleries, quality and evaluation (registry name): the default preset's
-#: (a test keeps them equal). Not RetinaFace (yet): it met the pre-registered rule with its fallback, but finds
-#: false faces on 3 of the 44 colour test photos that break enrolment and 1:N there (docs/detection.md).
-DEFAULT_DETECTOR = "yunet"
+#: (a test keeps them equal). YuNet decides the faces, RetinaFace places their landmarks: not RetinaFace
+#: itself, which finds false faces on 3 of the 44 colour test photos (docs/detection.md).
+DEFAULT_DETECTOR = "yunet-retinaface"
 #: Recognizer of embeddings, verification and galleries (registry name): the default preset's.
 DEFAULT_RECOGNIZER = "edgeface-xs"
 #: False-match rate at which verification and gallery decision thresholds are set.

@@ -143,5 +143,13 @@ def test_check_detector_gives_liveness_and_forgery_yunet_faces_and_keeps_retinaf
             assert face.extras[name]["score"] == yunet_face.extras[name]["score"]
     # quality reads the analyzer's own faces (RetinaFace's landmarks)
     assert [f.extras["quality"]["components"] for f in faces] != [f.extras["quality"]["components"] for f in yunet_faces]
-    # no preset sets one today: every check reads the analyzer's faces
-    assert FaceAnalyzer().config.check_detector is None
+    # The default preset sets it (its detector keeps YuNet's boxes but not its landmarks): its checks
+    # give exactly a YuNet analyzer's scores, on the very same boxes; `fast` (on YuNet) needs none.
+    default = FaceAnalyzer(checks=ALL_CHECKS)
+    assert default.config.check_detector == DEFAULT_CHECK_DETECTOR == "yunet"
+    assert FaceAnalyzer(preset="fast").config.check_detector is None
+    default_faces = default.analyze(photo)
+    assert [f.box for f in default_faces] == [f.box for f in yunet_faces]
+    for face, yunet_face in zip(default_faces, yunet_faces):
+        for name in ("liveness", "forgery"):
+            assert face.extras[name]["score"] == yunet_face.extras[name]["score"]

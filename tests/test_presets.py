@@ -39,7 +39,7 @@ def test_default_preset_is_the_one_home_of_the_defaults() -> None:
     assert default.name == defaults.DEFAULT_PRESET == "balanced"
     assert (default.detector, default.recognizer) == (defaults.DEFAULT_DETECTOR, defaults.DEFAULT_RECOGNIZER)
     assert (AnalyzerConfig().preset, AnalyzerConfig().detector, AnalyzerConfig().recognizer) == (
-        "balanced", "yunet", "edgeface-xs")
+        "balanced", "yunet-retinaface", "edgeface-xs")
 
 
 def test_presets_name_registered_calibrated_components() -> None:

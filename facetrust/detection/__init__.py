@@ -9,5 +9,7 @@ DETECTORS.register("yunet", "facetrust.detection.yunet:YuNetDetector", "YuNet ON
 DETECTORS.register("ultraface", "facetrust.detection.ultraface:UltraFaceDetector", "UltraFace RFB-320 ONNX, boxes only (model zoo)")
 DETECTORS.register("scrfd", "facetrust.detection.scrfd:ScrfdDetector", "SCRFD-0.5GF ONNX, box + 5 landmarks (model zoo, NON-COMMERCIAL)")
 DETECTORS.register("retinaface", "facetrust.detection.retinaface:RetinaFaceDetector", "RetinaFace-MobileNet0.25 ONNX, box + 5 landmarks (in the package, MIT)")
+DETECTORS.register("yunet-retinaface", "facetrust.detection.yunet_retinaface:YuNetRetinaFaceDetector",
+                   "YuNet finds the faces, RetinaFace places their 5 landmarks (both in the package)")
 
 __all__ = ["DETECTORS", "Detector"]

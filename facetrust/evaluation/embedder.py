@@ -33,11 +33,14 @@ class EvalModel:
 
     def model_files(self) -> dict[str, str]:
         """sha256 of every model file behind this configuration (for reports and cache keys)."""
+        from facetrust.presets import detector_models
         from facetrust.zoo import get_model
         from facetrust.zoo.manifest import list_models
 
         known = {m.name for m in list_models()}
-        names = [self.detector, self.recognizer, "dlib-shape5"]
+        # The detector's models as its class declares them (a registry name need not be a zoo
+        # name: "retinaface" loads "retinaface-mnet025-onnx"); dlib-shape5 places the fallback's landmarks.
+        names = [*detector_models(self.detector), self.recognizer, "dlib-shape5"]
         return {f.path: f.sha256 for name in names if name in known for f in get_model(name).files}
 
     def cache_key(self) -> str:

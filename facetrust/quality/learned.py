@@ -115,11 +115,23 @@ def feature_names(groups: Sequence[str]) -> list[str]:
     return [name for group in INPUT_GROUPS if group in groups for name in GROUP_FEATURES[group]]
 
 
+def scores_of(detector: str) -> str:
+    """The detector whose boxes and scores ``detector`` reports: its class's declared
+    ``boxes_and_scores_of`` (e.g. ``yunet-retinaface`` reports YuNet's unchanged), else itself."""
+    from facetrust.detection import DETECTORS
+
+    try:
+        return str(getattr(DETECTORS.get_class(detector), "boxes_and_scores_of", None) or detector)
+    except ConfigError:
+        return detector  # not registered here (e.g. a model file's record): only its own name says
+
+
 def model_trained_for_other_detector(extra: dict[str, Any], detector: str) -> str | None:
-    """The detector a model was fitted on when it reads detector scores and ``detector`` is another
-    one (scores have each detector's own scale, so such a model cannot read them), else None."""
+    """The detector a model was fitted on when it reads detector scores and ``detector`` reports
+    another one's (scores have each detector's own scale, so such a model cannot read them), else None."""
     trained_with = extra.get("detector")
-    if "detector_score" in extra.get("inputs", ()) and trained_with not in (None, detector):
+    if "detector_score" in extra.get("inputs", ()) and trained_with is not None and \
+            scores_of(str(trained_with)) != scores_of(detector):
         return str(trained_with)
     return None
 

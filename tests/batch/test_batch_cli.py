@@ -50,7 +50,7 @@ def test_cli_job_writes_partitions_on_the_cluster(cli_job: Path) -> None:
 
 
 def test_another_configuration_is_one_line(cli_job: Path, batch_images: Path) -> None:
-    done = cli("batch", "run", batch_images, "--out", cli_job, "--preset", "fast", "--partition-size", 4)
+    done = cli("batch", "run", batch_images, "--out", cli_job, "--recognizer", "edgeface-xxs", "--partition-size", 4)
     assert done.returncode == 1
     [line] = error_lines(done.stderr)
     assert line.startswith(f"error: {cli_job} holds results of another job (") and "edgeface-xxs" in line

@@ -88,9 +88,9 @@ def test_job_manifest_refuses_another_configuration(batch_images: Path, tmp_path
     prepare_job(tmp_path, balanced)
     recorded = json.loads((tmp_path / JOB_FILE).read_text())
     assert recorded["config"]["recognizer"] == "edgeface-xs" and recorded["recognizer"]["name"] == "edgeface-xs"
-    assert set(recorded["models"]) == {"yunet", "edgeface-xs"} and recorded["facetrust"]
+    assert set(recorded["models"]) == {"yunet", "retinaface-mnet025-onnx", "edgeface-xs"} and recorded["facetrust"]
     prepare_job(tmp_path, job_manifest(AnalyzerConfig(device="cuda"), items, 4, []))  # the device may differ
-    for other, what in ((job_manifest(AnalyzerConfig(preset="fast"), items, 4, []), "recognizer"),
+    for other, what in ((job_manifest(AnalyzerConfig(recognizer="edgeface-xxs"), items, 4, []), "recognizer"),
                         (job_manifest(AnalyzerConfig(checks=("quality",)), items, 4, []), "checks"),
                         (job_manifest(AnalyzerConfig(), items, 5, []), "partition_size"),
                         (job_manifest(AnalyzerConfig(), items[1:], 4, []), "inputs")):

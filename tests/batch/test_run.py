@@ -110,7 +110,7 @@ def test_another_configuration_is_refused_before_any_work(job, manifest: Path) -
     out = job[0]
     files = sorted(p.name for p in out.iterdir())
     with pytest.raises(OutputMismatchError, match="recognizer"):
-        run_batch([str(manifest)], out, AnalyzerConfig(preset="fast"), partition_size=PARTITION_SIZE)
+        run_batch([str(manifest)], out, AnalyzerConfig(recognizer="edgeface-xxs"), partition_size=PARTITION_SIZE)
     with pytest.raises(OutputMismatchError, match="partition_size"):
         run_batch([str(manifest)], out, partition_size=PARTITION_SIZE + 1)
     assert sorted(p.name for p in out.iterdir()) == files and (out / JOB_FILE).is_file()

@@ -82,6 +82,19 @@ def test_learned_model_reads_only_its_own_detectors_scores():
     assert default_method("dlib-resnet", "dlib-hog") == "learned"
 
 
+def test_a_detector_reporting_yunets_scores_reads_a_model_fitted_on_yunet():
+    """yunet-retinaface's boxes and scores are YuNet's (declared on its class), so a model fitted on
+    YuNet's scores applies to it; RetinaFace's own scores are another scale."""
+    from facetrust.quality.learned import model_trained_for_other_detector, scores_of
+
+    fitted_on_yunet = {"inputs": ["components", "detector_score"], "detector": "yunet"}
+    assert scores_of("yunet-retinaface") == "yunet" and scores_of("retinaface") == "retinaface"
+    assert model_trained_for_other_detector(fitted_on_yunet, "yunet-retinaface") is None
+    assert model_trained_for_other_detector(fitted_on_yunet, "retinaface") == "yunet"
+    # A model that does not read detector scores applies to any detector.
+    assert model_trained_for_other_detector({"inputs": ["components"], "detector": "yunet"}, "retinaface") is None
+
+
 def test_methods_needing_a_recognizer_refuse_an_uncalibrated_one():
     for method in ("learned", "stability"):
         with pytest.raises(ConfigError, match="not calibrated"):

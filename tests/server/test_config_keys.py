@@ -129,4 +129,4 @@ def test_serve_reports_a_bad_model_option_in_one_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "facetrust.cli.main", "serve", "--port", "0", "--workers", "1"],
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
-    assert run.stderr.strip() == "error: bad options for detector 'yunet': got an unexpected keyword argument 'bogus'"
+    assert run.stderr.strip() == "error: bad options for detector 'yunet-retinaface': got an unexpected keyword argument 'bogus'"

@@ -23,7 +23,7 @@ def test_health_version_docs_and_ui_are_public(server):
     health = requests.get(server.url + "/health", timeout=10).json()
     assert health["status"] == "ok" and health["workers"] == 2
     version = requests.get(server.url + "/version", timeout=10).json()
-    assert (version["preset"], version["detector"], version["recognizer"]) == ("balanced", "yunet", "edgeface-xs")
+    assert (version["preset"], version["detector"], version["recognizer"]) == ("balanced", "yunet-retinaface", "edgeface-xs")
     assert version["auth"] is True
     schema = requests.get(server.url + "/openapi.json", timeout=10).json()
     for path in ("/v1/detect", "/v1/analyze", "/v1/verify", "/v1/embed", "/v1/galleries/{name}/search",

@@ -351,8 +351,10 @@ def sweeps(args: argparse.Namespace) -> dict[str, list[tuple[str, dict]]]:
         "ivf": [(f"nprobe={p}", {**ivf, "nprobe": p}) for p in map(int, args.nprobe.split(","))],
         "hnsw": [(f"M={args.hnsw_m} efC={args.ef_construction} efS={e}", {**hnsw, "ef_search": e})
                  for e in map(int, args.ef_search.split(","))],
-        "ivfpq": [(f"nprobe={p or 'default'}, refine={r or 'default'}, {args.ivfpq_rescore or 'default'} re-scored",
-                   {"kind": "ivfpq", "nlist": args.ivfpq_nlist, "nprobe": p, "refine": r, "rescore": args.ivfpq_rescore})
+        "ivfpq": [(f"nlist={args.ivfpq_nlist or 'default'}, pq_m={args.pq_m or 'default'}, nprobe={p or 'default'}, "
+                   f"refine={r or 'default'}, {args.ivfpq_rescore or 'default'} re-scored",
+                   {"kind": "ivfpq", "nlist": args.ivfpq_nlist, "pq_m": args.pq_m, "nprobe": p, "refine": r,
+                    "rescore": args.ivfpq_rescore})
                   for p in settings(args.ivfpq_nprobe) for r in settings(args.refine)],
     }
 
@@ -369,7 +371,7 @@ def main() -> None:
     parser.add_argument("--kinds", default="pq,ivfpq", help="index kinds to build at each size "
                         "(flat, pq, hnsw, ivf, ivfpq)")
     parser.add_argument("--queries", type=int, default=PLANTED, help="mated and non-mated queries each (<= 1000)")
-    parser.add_argument("--pq-m", type=int, default=None, help="PQ sub-quantisers (default: the gallery's, dim/4)")
+    parser.add_argument("--pq-m", type=int, default=None, help="PQ sub-quantisers of pq and ivfpq (default: the gallery's)")
     parser.add_argument("--rescore", default="default", help="PQ candidates re-scored exactly, one row each")
     parser.add_argument("--nlist", type=int, default=None, help="IVF lists (default: the gallery's choice by size)")
     parser.add_argument("--nprobe", default="16,32,64,128", help="IVF lists visited, one row each")

@@ -59,6 +59,10 @@ class TrainConfig:
     epochs: int = 20
     max_steps: int = 0                      # 0 = run all epochs; else stop after this many optimiser steps
     seed: int = 2048
+    # Hardware: "cpu" or "cuda" (under torchrun each process takes cuda:LOCAL_RANK). amp: mixed precision,
+    # float16 with a gradient scaler on CUDA, bfloat16 on the CPU.
+    device: str = "cpu"
+    amp: bool = False
     # Output
     output: str = "runs/recognizer"
     save_every: int = 1000                  # optimiser steps between checkpoints (and at the end)
@@ -173,6 +177,7 @@ def validate(config: TrainConfig) -> None:
         (config.min_images_per_identity >= 1, "min_images_per_identity must be >= 1"),
         (config.save_every >= 1, "save_every must be >= 1"),
         (config.trainable_last_layers >= 0, "trainable_last_layers must be >= 0 (0 = the whole network)"),
+        (config.device in ("cpu", "cuda"), f"device must be cpu or cuda, got {config.device!r}"),
     ]
     for ok, message in checks:
         if not ok:

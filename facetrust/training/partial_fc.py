@@ -30,7 +30,8 @@ class PartialFC(nn.Module):
         positives = torch.unique(labels)
         count = max(int(self.sample_rate * self.num_classes), len(positives))
         # Random scores in [0, 1); positives get 2 so that top-k always keeps them.
-        scores = torch.rand(self.num_classes, generator=generator, device=labels.device)
+        # Drawn where the generator lives (the CPU), so that a step samples alike on every device.
+        scores = torch.rand(self.num_classes, generator=generator).to(labels.device)
         scores[positives] = 2.0
         index = torch.topk(scores, count, sorted=False).indices.sort().values
         return index, torch.searchsorted(index, labels)

@@ -72,6 +72,16 @@ def _distributed() -> tuple[int, int]:
     return dist.get_rank(), world
 
 
+def training_device(config: TrainConfig) -> torch.device:
+    """The device of this process: the CPU, or under torchrun the GPU of its local rank;
+    TrainingConfigError when CUDA is asked for and there is none."""
+    if config.device == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise TrainingConfigError("device = cuda, but torch sees no CUDA device (use device = cpu)")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+
+
 def _barrier(world: int) -> None:
     if world > 1:
         torch.distributed.barrier()
@@ -213,6 +223,7 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
         raise DatasetError(f"{len(dataset)} images are fewer than one global batch of {global_batch} "
                            f"(batch_size x gradient_acc x processes)")
     total = config.max_steps or config.epochs * steps_per_epoch
+    device = training_device(config)
     torch.manual_seed(config.seed)
     model = build_model(config, len(dataset.identities))
     if config.resume:
@@ -220,7 +231,8 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
         model.load_state_dict(state["model"])
     tail = _TrainableTail(model, config, dataset, rank, world, progress if rank == 0 else False) \
         if config.trainable_last_layers else None
-    features = tail.features if tail is not None else None
+    features = tail.features if tail is not None else None  # stays on the CPU; batches move
+    model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "sgd":
         optimizer: torch.optim.Optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
@@ -228,16 +240,21 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
     else:
         optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: (1 - step / total) ** 2)
+    # float16 needs its gradients scaled against underflow; bfloat16 (the CPU's) has float32's range.
+    scaler = torch.amp.GradScaler(device.type, enabled=config.amp and device.type == "cuda")
+    precision = torch.float16 if device.type == "cuda" else torch.bfloat16
     output = Path(config.output)
     checkpoint_path = output / CHECKPOINT
     start = 0
     if config.resume:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
         start = state["step"]
     trained: nn.Module = model
     if world > 1:
-        trained = nn.parallel.DistributedDataParallel(model)
+        trained = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     writer = _tensorboard(config, output) if rank == 0 else None
 
     def save(step: int) -> None:
@@ -245,7 +262,8 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
             save_checkpoint({"config": config.to_dict(), "step": step, "identities": dataset.identities,
                              "model": tail.state_dict(model) if tail is not None else model.state_dict(),
                              "optimizer": optimizer.state_dict(),
-                             "scheduler": scheduler.state_dict()}, checkpoint_path)
+                             "scheduler": scheduler.state_dict(),
+                             **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {})}, checkpoint_path)
         _barrier(world)
 
     losses: list[float] = []
@@ -267,12 +285,15 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
                 torch.manual_seed(int(torch.randint(2**31, (1,), generator=generator)))  # dropout etc.
                 crops, labels = _micro_batch(dataset, chunk[micro * config.batch_size:(micro + 1) * config.batch_size],
                                              generator, features)
+                crops, labels = crops.to(device, non_blocking=True), labels.to(device, non_blocking=True)
                 sync = k == config.gradient_acc - 1 or world == 1
                 with (nullcontext() if sync else trained.no_sync()):
-                    loss = trained(crops, labels, generator, features is not None) / config.gradient_acc
-                    loss.backward()
+                    with torch.autocast(device.type, dtype=precision, enabled=config.amp):
+                        loss = trained(crops, labels, generator, features is not None) / config.gradient_acc
+                    scaler.scale(loss).backward()
                 step_loss += loss.item()
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(step_loss)

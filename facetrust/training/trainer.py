@@ -60,15 +60,18 @@ class TrainResult:
     data: DataReport
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size); under torchrun, joins the process group (gloo on CPU, NCCL on GPU)."""
+def _distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world size); under torchrun, joins the process group: NCCL when training on CUDA
+    (after selecting this process's GPU), gloo on the CPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return 0, 1
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return dist.get_rank(), world
 
 
@@ -215,7 +218,8 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
                      on_step: Callable[[int, float], None] | None = None) -> TrainResult:
     """Train per ``config``; resumes from ``<output>/checkpoint.pt`` when ``config.resume``.
     ``stop_after`` ends (with a checkpoint) after that many steps of this call, as an interrupt would."""
-    rank, world = _distributed()
+    device = training_device(config)
+    rank, world = _distributed(device)
     dataset = prepare_data(config, rank, world, progress and rank == 0)
     global_batch = config.batch_size * config.gradient_acc * world
     steps_per_epoch = len(dataset) // global_batch
@@ -223,7 +227,6 @@ def train_recognizer(config: TrainConfig, progress: Progress = True, stop_after:
         raise DatasetError(f"{len(dataset)} images are fewer than one global batch of {global_batch} "
                            f"(batch_size x gradient_acc x processes)")
     total = config.max_steps or config.epochs * steps_per_epoch
-    device = training_device(config)
     torch.manual_seed(config.seed)
     model = build_model(config, len(dataset.identities))
     if config.resume:

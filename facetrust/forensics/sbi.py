@@ -57,10 +57,15 @@ def model_paths() -> list[Path]:
 
 
 def as_model_files(model_file: ModelFiles) -> list[Path]:
-    """``model_file`` (one file or a sequence of files) as a list of paths."""
-    if isinstance(model_file, (str, Path)):
-        return [Path(model_file)]
-    return [Path(f) for f in model_file]
+    """``model_file`` (one file or a sequence of files) as a list of paths, each an existing file
+    (:class:`ModelNotAvailableError` naming the first that is not)."""
+    from facetrust.errors import ModelNotAvailableError
+
+    paths = [Path(model_file)] if isinstance(model_file, (str, Path)) else [Path(f) for f in model_file]
+    for path in paths:
+        if not path.is_file():
+            raise ModelNotAvailableError(f"{path}: no such SBI model file")
+    return paths
 
 
 class SBIDetector:

@@ -88,3 +88,16 @@ def test_several_model_files_are_a_score_ensemble(astronaut) -> None:
         SBIDetector(model_file=[])
     _, versions = build_checkers(["sbi"], [model_path(), model_path()])
     assert versions["sbi"] == f"sbi@{MODEL_SHA256[:16]},{MODEL_SHA256[:16]}"  # the score cache keys by every file
+
+
+def test_a_missing_model_file_is_a_typed_error_before_any_work(tmp_path) -> None:
+    # Was a FileNotFoundError traceback from the score cache's checksum (eval forgery-false-alarms --sbi-model).
+    from facetrust.errors import ModelNotAvailableError
+    from facetrust.forensics.false_alarms import build_checkers
+    from facetrust.forensics.sbi import SBIDetector, model_path
+
+    missing = tmp_path / "missing.onnx"
+    with pytest.raises(ModelNotAvailableError, match="missing.onnx: no such SBI model file"):
+        build_checkers(["sbi"], [model_path(), missing])
+    with pytest.raises(ModelNotAvailableError, match="missing.onnx"):
+        SBIDetector(model_file=missing)

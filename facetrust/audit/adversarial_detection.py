@@ -34,6 +34,13 @@ def _require_convertible(detector: Any) -> None:
                           f"detection attacks need one of {', '.join(CONVERTIBLE)}")
 
 
+def deciding_detector(detector: Any) -> Any:
+    """The detector whose scores decide that a face is there: one that reports another detector's boxes
+    and scores (``boxes_and_scores_of``: ``yunet-retinaface``, whose RetinaFace only places landmarks) is
+    attacked through that one, its ``finder``."""
+    return detector.finder if getattr(detector, "boxes_and_scores_of", None) else detector
+
+
 def torch_face_score(detector: Any) -> Any:
     """A PyTorch module x (N, 3, H, W) RGB in [0, 1] -> (N,) the log of the largest per-candidate face score,
     before NMS, as ``detector`` (YuNet or RetinaFace, at the photo's own resolution) computes it."""
@@ -126,7 +133,7 @@ def audit_detection_attack(paths: Sequence[Path], analyzer: Any, eps_255: Sequen
     from facetrust.detection import DETECTORS as REGISTRY
     from facetrust.progress import track
 
-    detector = analyzer.detector
+    detector = deciding_detector(analyzer.detector)
     attacker = DetectorAttacker(detector)
     faces = faces if faces is not None else detect_faces(list(paths), analyzer, progress)
     # The analyzer's fallback box is not a detection: attack only faces the detector found.

@@ -44,6 +44,14 @@ def test_detector_attack_reports_dodging_purification_and_transfer(probe):
     assert entry["transfer retinaface"]["trials"] == result["transfer"]["retinaface"]["found_clean"]
 
 
+def test_the_default_detector_is_attacked_through_yunet_which_decides_its_faces(probe):
+    # yunet-retinaface reports YuNet's boxes and scores; only its landmarks are RetinaFace's.
+    analyzer = FaceAnalyzer()
+    faces = detect_faces([probe], analyzer, progress=False)
+    result = audit_detection_attack([probe], analyzer, (2,), steps=1, transfer=(), faces=faces, progress=False)
+    assert result["detector"] == "yunet" and result["attacked"] == 1
+
+
 def test_a_detector_without_a_torch_conversion_is_refused():
     with pytest.raises(ConfigError, match="cannot be attacked here"):
         torch_face_score(DETECTORS.create("ultraface"))

@@ -66,7 +66,7 @@ class RefinedIndex:
         # An 8-bit code c of dimension j stands for vmin_j + (c + 0.5) / 255 * vdiff_j (QT_8bit).
         trained = faiss.vector_to_array(self.codes.sq.trained).reshape(2, -1)
         self._vmin, self._step = trained[0], trained[1] / 255.0
-        self._order: np.ndarray | None = None  # rows by template id, when ids were not added in order
+        self._row_of: np.ndarray | None = None  # template id -> row of the 8-bit codes (-1: none)
 
     @classmethod
     def train(cls, sample: np.ndarray, nlist: int, pq_dims: int, pq_m: int | None) -> "RefinedIndex":
@@ -101,7 +101,7 @@ class RefinedIndex:
         projected = self.span.apply(vectors)
         self.lists.add_with_ids(projected, ids)
         self.fine.add_with_ids(projected, ids)
-        self._order = None
+        self._row_of = None
 
     def remove_ids(self, ids: np.ndarray) -> int:
         import faiss
@@ -110,7 +110,7 @@ class RefinedIndex:
         before = np.array([lists.list_size(no) for no in range(self.lists.nlist)])
         removed = int(self.lists.remove_ids(ids))
         self.fine.remove_ids(ids)
-        self._order = None
+        self._row_of = None
         # FAISS moves a list's last code into the freed slot; the slots past the end of the list's
         # last 32-code block keep their old bytes (the removed code's, when it was last): zeroed.
         packer = self.lists.get_CodePacker()
@@ -131,14 +131,14 @@ class RefinedIndex:
 
         size = self.codes.code_size
         codes = faiss.rev_swig_ptr(self.codes.codes.data(), self.codes.ntotal * size).reshape(-1, size)
-        id_map = faiss.rev_swig_ptr(self.fine.id_map.data(), self.fine.id_map.size())
-        if self._order is None:  # the gallery adds templates by increasing id: sorted, no copy
-            self._order = (np.zeros(0, dtype=np.int64) if np.all(id_map[1:] > id_map[:-1])
-                           else np.argsort(id_map, kind="stable"))
-        if len(self._order):
-            rows = self._order[np.searchsorted(id_map, ids, sorter=self._order)]
-        else:
-            rows = np.searchsorted(id_map, ids)
+        if self._row_of is None:
+            # A dense id -> row table: one memory read per candidate, where a binary search over a
+            # million ids misses the cache about 20 times per candidate (0.09-0.26 ms per query).
+            id_map = faiss.rev_swig_ptr(self.fine.id_map.data(), self.fine.id_map.size())
+            # 4 bytes per id up to the largest: 4 MB for a million templates.
+            self._row_of = np.full(int(id_map.max(initial=-1)) + 1, -1, dtype=np.int32)
+            self._row_of[id_map] = np.arange(len(id_map), dtype=np.int32)
+        rows = self._row_of[ids]
         return codes[rows] @ (query * self._step) + float(query @ (self._vmin + 0.5 * self._step))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

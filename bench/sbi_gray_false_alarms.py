@@ -42,8 +42,9 @@ def main() -> None:
     for path in track(sample, len(sample), "sbi on gray LFW-a", True, unit="images"):
         image = checker.analyzer.load(path)
         faces = checker.detect(image)
-        reason = "no face" if not faces else checker.unavailable_reason(faces[0])
-        if reason is not None:
+        unavailable = checker.unavailable_reason(faces[0]) if faces else ("no_face", "no face")
+        if unavailable is not None:
+            reason = unavailable[1]
             reasons[reason] = reasons.get(reason, 0) + 1
         else:
             scores.append(checker.detector.predict(image, faces[0].landmarks).score)

@@ -85,7 +85,8 @@ def mean_decision(results: list[dict[str, Any]], above: str, below: str) -> dict
     out: dict[str, Any] = {"frames": len(results), "unavailable_frames": len(results) - len(scored)}
     if not scored:
         reasons = sorted({r.get("reason", "no score") for r in results})
-        return {"status": "unavailable", "score": None, **out, "reason": "; ".join(reasons)}
+        codes = sorted({r["reason_code"] for r in results if r.get("reason_code")})
+        return {"status": "unavailable", "score": None, **out, "reason": "; ".join(reasons), "reason_codes": codes}
     score = float(np.mean([r["score"] for r in scored]))
     threshold = float(scored[0]["threshold"])
     return {"status": above if score >= threshold else below, "score": round(score, 6), "threshold": threshold,

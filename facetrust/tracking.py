@@ -106,6 +106,11 @@ class ScoredTrack:
         """The distinct reasons why frames of the track got no score."""
         return sorted({f.result.reason for f in self.frames if f.result.reason})
 
+    @property
+    def reason_codes(self) -> list[str]:
+        """The distinct codes (:mod:`facetrust.reasons`) of those reasons."""
+        return sorted({f.result.reason_code for f in self.frames if f.result.reason_code})
+
     def to_dict(self, include_frames: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "track": self.track_id, "status": self.status, f"is_{self.POSITIVE}": None if self.status == "unavailable" else self.status == self.POSITIVE,
@@ -115,6 +120,7 @@ class ScoredTrack:
         }
         if self.unavailable_reasons:
             out["unavailable_reasons"] = self.unavailable_reasons
+            out["reason_codes"] = self.reason_codes
         if include_frames:
             out["per_frame"] = [{"frame": f.frame, "time": round(f.time, 3), "box": [round(v, 1) for v in f.face.box],
                                  **f.result.to_dict()} for f in self.frames]
@@ -153,3 +159,10 @@ class SubjectVideoResult:
         if self.subject.score is None:
             return "; ".join(self.subject.unavailable_reasons)
         return None
+
+    @property
+    def reason_codes(self) -> list[str]:
+        """The codes of :attr:`reason` (:mod:`facetrust.reasons`); empty when decided."""
+        if self.subject is None:
+            return ["no_face"]
+        return self.subject.reason_codes if self.subject.score is None else []

@@ -70,6 +70,7 @@ def test_grayscale_input_gives_unavailable_liveness_not_a_score(shared, checked)
     gray = np.repeat(image.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
     liveness = checked.analyze(gray, embed=False)[0].extras["liveness"]
     assert liveness["status"] == "unavailable" and liveness["score"] is None and "colour" in liveness["reason"]
+    assert liveness["reason_code"] == "grayscale"
 
 
 def test_bad_check_configuration_fails_before_loading():

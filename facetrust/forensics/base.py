@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from facetrust.reasons import ReasonCode
 from facetrust.types import Face, ScoredDecision
 
 ForgeryStatus = Literal["real", "fake", "unavailable"]
@@ -57,8 +58,8 @@ class ForgeryResult(ScoredDecision):
     """The forgery decision for one face.
 
     ``status`` is ``"unavailable"`` when no reliable decision can be made (face too
-    small, no landmarks); then ``score`` is None and ``reason`` says why — never a
-    made-up score. ``region`` is the image-space box (x1, y1, x2, y2) of the heat map's
+    small, no landmarks, gray, a tight crop); then ``score`` is None, ``reason`` says why and
+    ``reason_code`` says it for programs (:mod:`facetrust.reasons`) — never a made-up score. ``region`` is the image-space box (x1, y1, x2, y2) of the heat map's
     suspected region (heat >= 0.5), when the detector localises and found one.
     ``model_scores``: P(fake) per model (each member of a fusion; the detector itself
     otherwise), as liveness reports them; empty when unavailable.
@@ -71,6 +72,7 @@ class ForgeryResult(ScoredDecision):
     crop_size: int = 0
     region: tuple[float, float, float, float] | None = None
     model_scores: dict[str, float] = field(default_factory=dict)
+    reason_code: ReasonCode | None = None
 
     @property
     def is_fake(self) -> bool | None:
@@ -84,6 +86,8 @@ class ForgeryResult(ScoredDecision):
             out["region"] = [round(float(v), 1) for v in self.region]
         if self.reason:
             out["reason"] = self.reason
+        if self.reason_code:
+            out["reason_code"] = self.reason_code
         return out
 
 

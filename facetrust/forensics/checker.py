@@ -21,6 +21,7 @@ from facetrust.defaults import DEFAULT_CHECK_DETECTOR, DEFAULT_FORGERY_DETECTOR,
 from facetrust.errors import ConfigError, FaceNotFoundError
 from facetrust.forensics.base import FaceForgery, ForgeryDetector, ForgeryResult, ForgeryScores
 from facetrust.io.image import ImageSource
+from facetrust.reasons import ReasonCode
 from facetrust.types import Face
 
 #: Decision threshold on P(fake) of detectors that declare no ``default_threshold``: fake when
@@ -140,8 +141,8 @@ class ForgeryChecker:
     def name(self) -> str:
         return getattr(self.detector, "name", self.detector_name) if self._detector else self.detector_name
 
-    def _unavailable(self, reason: str) -> ForgeryResult:
-        return ForgeryResult("unavailable", None, self.threshold, self.name, reason)
+    def _unavailable(self, code: ReasonCode, reason: str) -> ForgeryResult:
+        return ForgeryResult("unavailable", None, self.threshold, self.name, reason, reason_code=code)
 
     def decide(self, scores: ForgeryScores) -> ForgeryResult:
         status = "fake" if scores.score >= self.threshold else "real"
@@ -152,12 +153,13 @@ class ForgeryChecker:
                              scores.crop_to_image, scores.crop_size, region,
                              dict(scores.model_scores) or {self.name: scores.score})
 
-    def unavailable_reason(self, face: Face) -> str | None:
+    def unavailable_reason(self, face: Face) -> tuple[ReasonCode, str] | None:
+        """(code, sentence) when the face cannot be judged before any model runs, else None."""
         if face.landmarks is None:
-            return "no landmarks for this face"
+            return "no_landmarks", "no landmarks for this face"
         side = min(face.box[2] - face.box[0], face.box[3] - face.box[1])
         if side < self.min_face_side:
-            return f"face too small: {side:.0f} px, the minimum is {self.min_face_side:.0f} px"
+            return "face_too_small", f"face too small: {side:.0f} px, the minimum is {self.min_face_side:.0f} px"
         return None
 
     def check_face(self, image: np.ndarray, face: Face) -> ForgeryResult:
@@ -170,15 +172,15 @@ class ForgeryChecker:
 
         reason = self.unavailable_reason(face)
         if reason is not None:
-            return self._unavailable(reason)
+            return self._unavailable(*reason)
         if getattr(self.detector, "needs_colour", False) and is_gray(_face_region(image, face)):
-            return self._unavailable(f"grayscale face: {self.name} was trained or calibrated on colour faces "
+            return self._unavailable("grayscale", f"grayscale face: {self.name} was trained or calibrated on colour faces "
                                      "only; its threshold does not hold for gray faces")
         scores = self.detector.predict(image, face.landmarks)
         if scores.crop_to_image is not None:
             share = crop_inside_share(scores.crop_to_image, scores.crop_size, image.shape)
             if share < MIN_CROP_INSIDE:
-                return self._unavailable(f"the face fills the image: {share:.0%} of the detector's crop is image "
+                return self._unavailable("tight_crop", f"the face fills the image: {share:.0%} of the detector's crop is image "
                                          f"pixels, the minimum is {MIN_CROP_INSIDE:.0%}; give the image with the "
                                          "scene around the face")
         return self.decide(scores)

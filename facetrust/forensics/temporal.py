@@ -29,6 +29,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from facetrust.reasons import ReasonCode
+
 #: Landmark jitter (inter-ocular distances) that counts as much as an impostor-size identity step.
 GEOMETRY_REFERENCE = 0.1
 #: A track needs at least this many embedded samples for a drift score.
@@ -43,6 +45,7 @@ class Drift:
     identity_steps: list[float] = field(default_factory=list)
     geometry_jitter: list[float] = field(default_factory=list)
     reason: str | None = None
+    reason_code: ReasonCode | None = None
 
     @property
     def identity(self) -> float | None:
@@ -60,6 +63,8 @@ class Drift:
         }
         if self.reason:
             out["reason"] = self.reason
+        if self.reason_code:
+            out["reason_code"] = self.reason_code
         return out
 
 
@@ -84,7 +89,8 @@ def identity_drift(embeddings: Sequence[np.ndarray], landmarks: Sequence[np.ndar
     if len(embeddings) != len(landmarks):
         raise ValueError("one embedding and one landmark set per sample are needed")
     if len(embeddings) < MIN_SAMPLES:
-        return Drift(None, reason=f"track has {len(embeddings)} sample(s), at least {MIN_SAMPLES} are needed")
+        return Drift(None, reason=f"track has {len(embeddings)} sample(s), at least {MIN_SAMPLES} are needed",
+                     reason_code="too_few_samples")
     vectors = np.asarray(embeddings, dtype=np.float64)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     steps = (1.0 - np.sum(vectors[1:] * vectors[:-1], axis=1)) / impostor_distance

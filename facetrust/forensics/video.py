@@ -81,6 +81,7 @@ class VideoForgery(SubjectVideoResult):
         }
         if self.reason:
             out["reason"] = self.reason
+            out["reason_codes"] = self.reason_codes
         return out
 
 

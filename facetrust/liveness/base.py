@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from facetrust.reasons import ReasonCode
 from facetrust.types import Face, ScoredDecision
 
 Box = Sequence[float]  # (x1, y1, x2, y2) in pixels
@@ -53,12 +54,14 @@ class LivenessResult(ScoredDecision):
 
     ``status`` is ``"unavailable"`` when no reliable decision can be made (grayscale
     image, face too small, tight face crop, face cut by the image border); then ``score`` is None,
-    ``reason`` says why and ``is_live`` is None (unknown) — never a made-up score.
+    ``reason`` says why, ``reason_code`` says it for programs (:mod:`facetrust.reasons`), and
+    ``is_live`` is None (unknown) — never a made-up score.
     """
 
     status: LivenessStatus
     model_scores: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
+    reason_code: ReasonCode | None = None
 
     @property
     def is_live(self) -> bool | None:
@@ -69,6 +72,8 @@ class LivenessResult(ScoredDecision):
         out["model_scores"] = {name: round(float(v), 6) for name, v in self.model_scores.items()}
         if self.reason:
             out["reason"] = self.reason
+        if self.reason_code:
+            out["reason_code"] = self.reason_code
         return out
 
 

@@ -32,6 +32,7 @@ from facetrust.io.image import ImageSource
 from facetrust.liveness.base import Box, FaceLiveness, LivenessModel, LivenessResult
 from facetrust.liveness.calibration import LivenessCalibration
 from facetrust.liveness.crop import INPUT_SIZE, capped_scale, reference_xywh
+from facetrust.reasons import ReasonCode
 from facetrust.types import Detection, Face
 
 #: Default decision threshold on P(live): live when it is at least as likely as not.
@@ -135,8 +136,8 @@ class LivenessChecker:
     def name(self) -> str:
         return self.model_name if self.calibration is None else f"{self.model_name}+calibration"
 
-    def _unavailable(self, reason: str) -> LivenessResult:
-        return LivenessResult("unavailable", None, self.threshold, self.name, {}, reason)
+    def _unavailable(self, code: ReasonCode, reason: str) -> LivenessResult:
+        return LivenessResult("unavailable", None, self.threshold, self.name, {}, reason, code)
 
     def check_face(self, image: np.ndarray, face: Face | Detection | Box,
                    grayscale: bool | None = None) -> LivenessResult:
@@ -149,27 +150,27 @@ class LivenessChecker:
         if grayscale is None:
             grayscale = is_grayscale(image)
         if grayscale:
-            return self._unavailable("grayscale image: the liveness models need colour")
+            return self._unavailable("grayscale", "grayscale image: the liveness models need colour")
         side = min(box[2] - box[0], box[3] - box[1])
         if side < MIN_FACE_SIDE:
-            return self._unavailable(f"face too small: {side:.0f} px, the minimum is {MIN_FACE_SIDE} px")
+            return self._unavailable("face_too_small", f"face too small: {side:.0f} px, the minimum is {MIN_FACE_SIDE} px")
         context_scales = [s for s in self.model.scales if s > 1]  # cue models read the face box alone
         if context_scales:
             nominal = min(context_scales)
             context = context_scale(box, width, height, nominal)
             if context < MIN_CONTEXT_SCALE:
                 return self._unavailable(
-                    f"tight face crop: the face fills the image, and the model needs the scene around it "
+                    "tight_crop", f"tight face crop: the face fills the image, and the model needs the scene around it "
                     f"({nominal:g}x the face box); this image holds {context:.2f}x — give it the camera frame, "
                     "with the face smaller in it")
         if touches_border(box, width, height):
-            return self._unavailable("face cut by the image border")
+            return self._unavailable("face_at_border", "face cut by the image border")
         scores = self.model.predict(image, box)
         if scores.score is None and self.calibration is None:
             # A cue model without a fitted classifier: show the measured features, decide nothing.
             return LivenessResult("unavailable", None, self.threshold, self.name, scores.model_scores,
                                   f"{self.model_name} is not fitted: it measures features, and a calibration fitted "
-                                  "on labelled live/spoof data turns them into P(live)")
+                                  "on labelled live/spoof data turns them into P(live)", "not_fitted")
         score = scores.score if self.calibration is None else self.calibration.apply(scores.model_scores)
         status = "live" if score >= self.threshold else "spoof"
         return LivenessResult(status, score, self.threshold, self.name, scores.model_scores)

@@ -52,6 +52,7 @@ class VideoLiveness(SubjectVideoResult):
                **({} if self.cues is None else {"cues": self.cues.to_dict()})}
         if self.reason:
             out["reason"] = self.reason
+            out["reason_codes"] = self.reason_codes
         return out
 
 

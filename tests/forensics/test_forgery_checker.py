@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from facetrust.errors import ConfigError, FaceNotFoundError
+from facetrust.types import Face
 
 
 def test_real_photo_gets_a_scored_result_with_a_region_inside_the_image(sbi_checker, faces_dir) -> None:
@@ -36,6 +37,7 @@ def test_face_too_small_is_unavailable_not_guessed(sbi_checker, faces_dir) -> No
     assert results, "the enlarged detection copy still finds the face"
     result = results[0].result
     assert result.status == "unavailable" and result.score is None and "too small" in result.reason
+    assert result.to_dict()["reason_code"] == "face_too_small"
     assert result.is_fake is None and result.to_dict()["score"] is None and result.to_dict()["is_fake"] is None
 
 
@@ -105,7 +107,7 @@ def test_grayscale_face_is_unavailable(forgery_analyzer, astronaut, sbi_checker)
     gray = cv2.cvtColor(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     for name in ("mesonet", "fusion", "sbi"):  # sbi reads luminance, but its threshold is calibrated on colour
         result = ForgeryChecker(name, analyzer=forgery_analyzer).check_rgb(gray)[0].result
-        assert result.status == "unavailable" and "grayscale" in result.reason
+        assert result.status == "unavailable" and "grayscale" in result.reason and result.reason_code == "grayscale"
         data = result.to_dict()
         assert data["is_fake"] is None and data["score"] is None and data["model_scores"] == {}
     assert sbi_checker.check_rgb(astronaut)[0].result.available  # the same face in colour is judged
@@ -119,6 +121,7 @@ def test_crop_tighter_than_the_face_is_unavailable(forgery_analyzer, astronaut) 
     inner = astronaut[y1 + (y2 - y1) // 5:y2 - (y2 - y1) // 10, x1 + (x2 - x1) // 8:x2 - (x2 - x1) // 8]
     result = checker.check_rgb(inner)[0].result
     assert result.status == "unavailable" and "fills the image" in result.reason and result.is_fake is None
+    assert result.reason_code == "tight_crop"
     assert checker.check_rgb(astronaut)[0].result.available
 
 
@@ -136,5 +139,14 @@ def test_track_decision_in_analyze_has_a_null_is_fake_when_unknown(sbi_checker, 
     aggregate = ForgeryCheck(sbi_checker.analyzer, model="sbi").aggregate
     unknown = aggregate([unknown_frame] * 2)
     assert unknown["status"] == "unavailable" and unknown["is_fake"] is None and unknown["score"] is None
+    assert unknown["reason_codes"] == ["face_too_small"]
     decided = aggregate([decided_frame, unknown_frame])
     assert decided["is_fake"] is (decided["status"] == "fake") and decided["unavailable_frames"] == 1
+
+
+def test_a_face_without_landmarks_is_unavailable_with_its_code(sbi_checker, faces_dir) -> None:
+    image = sbi_checker.analyzer.load(faces_dir / "examples" / "obama.jpg")
+    face = sbi_checker.detect(image)[0]
+    bare = Face(face.box, face.score, None)
+    result = sbi_checker.check_face(image, bare)
+    assert result.status == "unavailable" and result.is_fake is None and result.reason_code == "no_landmarks"

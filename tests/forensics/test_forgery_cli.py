@@ -100,7 +100,7 @@ def test_no_face_rule_video_unavailable_exit_0_image_error_exit_1(tmp_path: Path
         [record] = json.loads(alone.stdout)
         unknown = "is_fake" if command == ["forgery"] else "is_live"
         assert record["status"] == "unavailable" and record[unknown] is None and record["score"] is None
-        assert record["reason"] == "no face in any of the 3 sampled frames"
+        assert record["reason"] == "no face in any of the 3 sampled frames" and record["reason_codes"] == ["no_face"]
         both = invoke(*command, video, image, "--every", 0, "--json")
         assert both.exit_code == 1
         assert [r.get("error") for r in json.loads(both.stdout)] == [None, f"no face found in {image}"]

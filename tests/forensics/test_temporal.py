@@ -25,7 +25,7 @@ def test_drift_needs_enough_samples_and_is_zero_for_a_static_face() -> None:
     points = np.array([[30, 40], [60, 40], [45, 55], [35, 70], [55, 70]], np.float64)
     vector = np.ones(128) / np.sqrt(128)
     short = identity_drift([vector] * (MIN_SAMPLES - 1), [points] * (MIN_SAMPLES - 1), 0.4)
-    assert short.score is None and "at least" in short.reason
+    assert short.score is None and "at least" in short.reason and short.to_dict()["reason_code"] == "too_few_samples"
     static = identity_drift([vector] * 5, [points + 3 * i for i in range(5)], 0.4)  # moving, not deforming
     assert static.score == pytest.approx(0.0, abs=1e-9)
 

@@ -73,13 +73,14 @@ def test_grayscale_input_is_unavailable_not_guessed(checker, shared, spoof_dir):
     from_colour = checker.check(gray)[0].result
     for result in (lfw_a, from_colour):
         assert result.status == "unavailable" and result.score is None and result.is_live is None
-        assert "grayscale" in result.reason
+        assert "grayscale" in result.reason and result.reason_code == "grayscale"
+        assert result.to_dict()["reason_code"] == "grayscale"
         assert result.to_dict()["score"] is None and result.to_dict()["is_live"] is None
 
 
 def test_face_cut_by_the_image_border_is_unavailable(checker, shared):
     result = checker.check(shared / "data" / EXAMPLES / "tests" / "test_images" / "obama_partial_face.jpg")[0].result
-    assert result.status == "unavailable" and "border" in result.reason
+    assert result.status == "unavailable" and "border" in result.reason and result.reason_code == "face_at_border"
 
 
 def test_face_below_the_minimum_size_is_unavailable(checker, spoof_dir):
@@ -87,6 +88,7 @@ def test_face_below_the_minimum_size_is_unavailable(checker, spoof_dir):
     assert MIN_FACE_SIDE == 30  # ceil(80 / 2.7): the 2.7x crop is never upsampled
     small = checker.check_face(image, Detection((200.0, 200.0, 229.0, 240.0), 1.0))
     assert small.status == "unavailable" and "too small: 29 px" in small.reason
+    assert small.reason_code == "face_too_small"
     assert checker.check_face(image, Detection((200.0, 200.0, 230.0, 240.0), 1.0)).available
 
 

@@ -37,6 +37,7 @@ def test_moire_features_of_the_spoof_samples(moire, spoof_images):
         result = moire.check_rgb(spoof_images[name])[0].result
         # No fitted calibration: no decision, but the measured features are reported.
         assert result.status == "unavailable" and result.score is None and "not fitted" in result.reason
+        assert result.reason_code == "not_fitted"
         assert result.model_scores["moire_hf_share"] == pytest.approx(hf, abs=2e-3)
         assert result.model_scores["moire_peak_share"] == pytest.approx(peak, abs=2e-3)
 

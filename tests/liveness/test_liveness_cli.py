@@ -92,8 +92,8 @@ def test_unknown_liveness_is_null_in_the_json_tight_crop_and_video_without_a_fac
     image, video = json.loads(result.stdout)
     liveness = image["faces"][0]["liveness"]
     assert liveness["status"] == "unavailable" and liveness["is_live"] is None and liveness["score"] is None
-    assert liveness["reason"].startswith("tight face crop")
+    assert liveness["reason"].startswith("tight face crop") and liveness["reason_code"] == "tight_crop"
     assert video["status"] == "unavailable" and video["is_live"] is None and video["tracks"] == []
-    assert video["reason"] == "no face in any of the 5 sampled frames"
+    assert video["reason"] == "no face in any of the 5 sampled frames" and video["reason_codes"] == ["no_face"]
     table = runner.invoke(app, ["liveness", "check", str(faceless_video), "--every", "0"], env={"COLUMNS": "250"})
     assert table.exit_code == 0 and "no face in any of the 5 sampled frames" in table.stdout

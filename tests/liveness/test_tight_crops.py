@@ -17,6 +17,7 @@ def assert_tight(result) -> None:
     assert re.fullmatch(r"tight face crop: the face fills the image, and the model needs the scene around it "
                         r"\(2\.7x the face box\); this image holds [01]\.\d\dx — give it the camera frame, "
                         r"with the face smaller in it", result.reason), result.reason
+    assert result.reason_code == "tight_crop"
     record = result.to_dict()
     assert record["is_live"] is None and record["score"] is None
 

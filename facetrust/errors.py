@@ -139,4 +139,9 @@ class ProtectedTemplateError(EmbeddingError):
 
 
 class PoseError(FacetrustError):
-    """A face's head pose or dense landmarks cannot be estimated: no landmarks, an empty box, a face too small."""
+    """A face's head pose or dense landmarks cannot be estimated: no landmarks, an empty box, a face too small.
+    ``reason_code`` (:mod:`facetrust.reasons`) is what the pose check reports as ``unavailable``."""
+
+    def __init__(self, message: str, reason_code: str = "no_estimate") -> None:
+        super().__init__(message)
+        self.reason_code = reason_code

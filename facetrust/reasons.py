@@ -1,6 +1,6 @@
 """Why a check could not judge a face: stable, machine-readable codes.
 
-Every ``unavailable`` liveness or forgery result carries ``reason`` (a sentence for people, which
+Every ``unavailable`` liveness, forgery, attribute or head-pose result carries ``reason`` (a sentence for people, which
 may change wording and holds the numbers) and ``reason_code`` (one of these, which does not
 change): a client branches on the code, shows the sentence. Track and video decisions list the
 codes of their frames in ``reason_codes``.
@@ -18,6 +18,7 @@ ReasonCode = Literal[
     "not_fitted",       # a cue model without a fitted calibration: features, no probability
     "too_few_samples",  # a track has too few sampled faces for the measure (identity drift)
     "no_face",          # no face in any sampled frame of a video
+    "no_estimate",      # the model gave no estimate for this face (head pose: an empty box, no convergence)
 ]
 
 #: Every code, for validation and documentation.

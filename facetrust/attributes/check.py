@@ -30,7 +30,8 @@ class AttributesCheck:
         for name in self.estimator.attributes:
             frames = [r[name] for r in results if r.get(name, {}).get("status") == "ok"]
             if not frames:
-                out[name] = {"status": "unavailable", "reason": f"no frame with a {name} result"}
+                codes = sorted({r[name]["reason_code"] for r in results if r.get(name, {}).get("reason_code")})
+                out[name] = {"status": "unavailable", "reason": f"no frame with a {name} result", "reason_codes": codes}
             elif name == "age":
                 out[name] = {"status": "ok", "value": round(float(np.mean([f["value"] for f in frames])), 2),
                              "low": min(f["low"] for f in frames), "high": max(f["high"] for f in frames),

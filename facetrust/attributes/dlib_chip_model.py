@@ -41,8 +41,8 @@ def colour_faces(faces: list[FaceInputs], model: str) -> tuple[list[int], dict[i
     skipped: dict[int, dict] = {}
     for i, face in enumerate(faces):
         if (reason := face.too_small) is not None:
-            skipped[i] = unavailable(reason, model)
+            skipped[i] = unavailable("face_too_small", reason, model)
         elif face.grayscale:
-            skipped[i] = unavailable("grayscale image: this model needs colour and does not guess without it",
-                                     model)
+            skipped[i] = unavailable("grayscale", "grayscale image: this model needs colour and does not guess "
+                                     "without it", model)
     return [i for i in range(len(faces)) if i not in skipped], skipped

@@ -36,7 +36,7 @@ class MiniXceptionExpression:
         self._net = KerasGraph(model_file(self.model))
 
     def estimate(self, faces: list[FaceInputs]) -> list[dict[str, Any]]:
-        results: dict[int, dict[str, Any]] = {i: unavailable(f.too_small, self.model)
+        results: dict[int, dict[str, Any]] = {i: unavailable("face_too_small", f.too_small, self.model)
                                               for i, f in enumerate(faces) if f.too_small}
         usable = [i for i in range(len(faces)) if i not in results]
         if usable:

@@ -40,7 +40,7 @@ class EyeAspectRatio:
 
     def _one(self, face: FaceInputs) -> dict[str, Any]:
         if (reason := face.too_small) is not None:
-            return unavailable(reason, self.model)
+            return unavailable("face_too_small", reason, self.model)
         points = face.landmarks68
         result: dict[str, Any] = {"status": "ok"}
         for name, eye in zip(EYE_NAMES, EYES):

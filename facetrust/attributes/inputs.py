@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from facetrust.reasons import ReasonCode
+
 #: Chip padding the dlib age and gender models were trained with (fraction of the face size).
 CHIP_PADDING = 0.2
 #: A face box narrower than this (pixels) gets ``unavailable`` results: below it gender accuracy
@@ -74,6 +76,6 @@ class FaceInputs:
         return landmarks68(self.image, self.box)
 
 
-def unavailable(reason: str, model: str) -> dict[str, Any]:
-    """The result of a model that cannot judge this face: a reason, never a guess."""
-    return {"status": "unavailable", "reason": reason, "model": model}
+def unavailable(code: ReasonCode, reason: str, model: str) -> dict[str, Any]:
+    """The result of a model that cannot judge this face: a reason (and its code), never a guess."""
+    return {"status": "unavailable", "reason": reason, "reason_code": code, "model": model}

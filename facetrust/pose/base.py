@@ -67,7 +67,8 @@ def check_box(box: tuple[float, float, float, float], min_side: float, model: st
     if not all(np.isfinite([x1, y1, x2, y2])) or x2 <= x1 or y2 <= y1:
         raise PoseError(f"face box {tuple(round(v, 1) for v in (x1, y1, x2, y2))} is empty")
     if min(x2 - x1, y2 - y1) < min_side:
-        raise PoseError(f"face {x2 - x1:.0f}x{y2 - y1:.0f} px is below the {min_side:g} px {model} needs")
+        raise PoseError(f"face {x2 - x1:.0f}x{y2 - y1:.0f} px is below the {min_side:g} px {model} needs",
+                        "face_too_small")
 
 
 def rotation_to_angles(rotation: np.ndarray) -> tuple[float, float, float]:

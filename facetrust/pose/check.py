@@ -39,13 +39,15 @@ class PoseCheck:
             try:
                 face.extras[self.name] = self.estimator.estimate(image, face).to_dict()
             except PoseError as exc:
-                face.extras[self.name] = {"status": "unavailable", "reason": str(exc), "model": self.estimator_name}
+                face.extras[self.name] = {"status": "unavailable", "reason": str(exc), "reason_code": exc.reason_code,
+                                          "model": self.estimator_name}
 
     def aggregate(self, results: list[dict[str, Any]]) -> dict[str, Any]:
         """A face track: the median of each angle over the frames that have one."""
         frames = [r for r in results if r.get("status") == "ok"]
         if not frames:
-            return {"status": "unavailable", "frames": len(results), "reason": "no frame with a head pose"}
+            return {"status": "unavailable", "frames": len(results), "reason": "no frame with a head pose",
+                    "reason_codes": sorted({r["reason_code"] for r in results if r.get("reason_code")})}
         out: dict[str, Any] = {"status": "ok", "frames": len(results), "unavailable_frames": len(results) - len(frames)}
         for angle in ("yaw", "pitch", "roll"):
             out[angle] = round(float(np.median([f[angle] for f in frames])), 2)

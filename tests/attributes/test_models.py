@@ -48,6 +48,7 @@ def test_grayscale_face_is_unavailable_for_colour_models_not_guessed(estimator, 
     (result,) = estimator.estimate(grey, [astronaut_box])
     for name in ("age", "gender"):
         assert result[name]["status"] == "unavailable" and "grayscale" in result[name]["reason"]
+        assert result[name]["reason_code"] == "grayscale"
         assert "value" not in result[name] and "label" not in result[name]
     assert result["eyes"]["status"] == "ok"  # landmarks do not need colour
 
@@ -58,6 +59,7 @@ def test_face_too_small_is_a_typed_result(estimator, astronaut, astronaut_box):
     (result,) = estimator.estimate(astronaut, [tiny])
     for name in DEFAULT_ATTRIBUTES:
         assert result[name]["status"] == "unavailable" and "px" in result[name]["reason"]
+        assert result[name]["reason_code"] == "face_too_small"
     assert estimator.estimate(astronaut, []) == []
 
 

@@ -62,6 +62,7 @@ def test_grayscale_face_is_unavailable_with_a_reason(estimator, adults):
     (result,) = estimator.estimate(grey, [box])
     for name in ("age-omz", "gender-omz"):
         assert result[name]["status"] == "unavailable" and "grayscale" in result[name]["reason"]
+        assert result[name]["reason_code"] == "grayscale"
         assert "value" not in result[name] and "label" not in result[name]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FRONTAL, TURNED, padded, rotated
+from pose_images import FRONTAL, TURNED, padded, rotated
 
 from facetrust.errors import ConfigError, PoseError
 from facetrust.pose import POSE_ESTIMATORS

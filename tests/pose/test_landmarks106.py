@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import FRONTAL, TURNED
+from pose_images import FRONTAL, TURNED
 
 from facetrust.errors import ModelNotAvailableError, PoseError
 from facetrust.pose import LANDMARK_MODELS

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FRONTAL
+from pose_images import FRONTAL
 from typer.testing import CliRunner
 
 from facetrust.analyzer import FaceAnalyzer
@@ -36,6 +36,7 @@ def test_face_too_small_is_unavailable_with_a_reason(shared):
     analyzer.checks[0](image, [face, tiny])
     assert face.extras["pose"]["status"] == "ok"
     assert tiny.extras["pose"]["status"] == "unavailable" and "below" in tiny.extras["pose"]["reason"]
+    assert tiny.extras["pose"]["reason_code"] == "face_too_small"
 
 
 def test_unknown_estimator_is_a_config_error():

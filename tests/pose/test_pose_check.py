@@ -37,6 +37,11 @@ def test_face_too_small_is_unavailable_with_a_reason(shared):
     assert face.extras["pose"]["status"] == "ok"
     assert tiny.extras["pose"]["status"] == "unavailable" and "below" in tiny.extras["pose"]["reason"]
     assert tiny.extras["pose"]["reason_code"] == "face_too_small"
+    empty = Face((60.0, 60.0, 40.0, 90.0), 0.9, face.landmarks)  # x2 < x1
+    analyzer.checks[0](image, [empty])
+    assert empty.extras["pose"]["status"] == "unavailable" and empty.extras["pose"]["reason_code"] == "no_estimate"
+    track = analyzer.checks[0].aggregate([tiny.extras["pose"], empty.extras["pose"]])
+    assert track["status"] == "unavailable" and track["reason_codes"] == ["face_too_small", "no_estimate"]
 
 
 def test_unknown_estimator_is_a_config_error():

@@ -12,7 +12,8 @@ from typing import Literal
 ReasonCode = Literal[
     "grayscale",        # no colour: the model reads colour cues, or was calibrated on colour faces only
     "face_too_small",   # the face box's shorter side is under the check's minimum
-    "tight_crop",       # the face fills the image: the model needs the scene (liveness) or the face's surroundings (forgery)
+    "tight_crop",       # the face fills the image: the model needs the scene (liveness) or the face's
+                        # surroundings (forgery)
     "face_at_border",   # the face box reaches the image border: part of the face is missing
     "no_landmarks",     # the detector gave no landmarks, and every crop is cut from them
     "not_fitted",       # a cue model without a fitted calibration: features, no probability

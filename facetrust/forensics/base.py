@@ -59,8 +59,9 @@ class ForgeryResult(ScoredDecision):
 
     ``status`` is ``"unavailable"`` when no reliable decision can be made (face too
     small, no landmarks, gray, a tight crop); then ``score`` is None, ``reason`` says why and
-    ``reason_code`` says it for programs (:mod:`facetrust.reasons`) — never a made-up score. ``region`` is the image-space box (x1, y1, x2, y2) of the heat map's
-    suspected region (heat >= 0.5), when the detector localises and found one.
+    ``reason_code`` says it for programs (:mod:`facetrust.reasons`) — never a made-up score.
+    ``region`` is the image-space box (x1, y1, x2, y2) of the heat map's suspected region
+    (heat >= 0.5), when the detector localises and found one.
     ``model_scores``: P(fake) per model (each member of a fusion; the detector itself
     otherwise), as liveness reports them; empty when unavailable.
     """

@@ -174,15 +174,15 @@ class ForgeryChecker:
         if reason is not None:
             return self._unavailable(*reason)
         if getattr(self.detector, "needs_colour", False) and is_gray(_face_region(image, face)):
-            return self._unavailable("grayscale", f"grayscale face: {self.name} was trained or calibrated on colour faces "
-                                     "only; its threshold does not hold for gray faces")
+            return self._unavailable("grayscale", f"grayscale face: {self.name} was trained or calibrated on colour "
+                                     "faces only; its threshold does not hold for gray faces")
         scores = self.detector.predict(image, face.landmarks)
         if scores.crop_to_image is not None:
             share = crop_inside_share(scores.crop_to_image, scores.crop_size, image.shape)
             if share < MIN_CROP_INSIDE:
-                return self._unavailable("tight_crop", f"the face fills the image: {share:.0%} of the detector's crop is image "
-                                         f"pixels, the minimum is {MIN_CROP_INSIDE:.0%}; give the image with the "
-                                         "scene around the face")
+                return self._unavailable("tight_crop", f"the face fills the image: {share:.0%} of the detector's "
+                                         f"crop is image pixels, the minimum is {MIN_CROP_INSIDE:.0%}; give the image "
+                                         "with the scene around the face")
         return self.decide(scores)
 
     def detect(self, image: np.ndarray) -> list[Face]:

@@ -153,7 +153,8 @@ class LivenessChecker:
             return self._unavailable("grayscale", "grayscale image: the liveness models need colour")
         side = min(box[2] - box[0], box[3] - box[1])
         if side < MIN_FACE_SIDE:
-            return self._unavailable("face_too_small", f"face too small: {side:.0f} px, the minimum is {MIN_FACE_SIDE} px")
+            return self._unavailable("face_too_small",
+                                     f"face too small: {side:.0f} px, the minimum is {MIN_FACE_SIDE} px")
         context_scales = [s for s in self.model.scales if s > 1]  # cue models read the face box alone
         if context_scales:
             nominal = min(context_scales)

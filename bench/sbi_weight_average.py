@@ -61,6 +61,17 @@ def _check_same_network(models: Sequence["onnx.ModelProto"], paths: Sequence[Pat
                                      + (f": {sorted(missing)[:4]}" if missing else " (order)"))
 
 
+def _load(path: Path) -> "onnx.ModelProto":  # noqa: F821
+    """The ONNX model in ``path``; ValueError naming the file when it is not one (corrupt, truncated)."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        return onnx.load(str(path))
+    except DecodeError:
+        raise ValueError(f"{path}: not an ONNX model (corrupt or truncated)") from None
+
+
 def average(paths: Sequence[Path], weights: Sequence[float]) -> "onnx.ModelProto":  # noqa: F821
     """The first model with every float initializer replaced by the ``weights``-weighted mean over ``paths``."""
     import onnx
@@ -70,7 +81,7 @@ def average(paths: Sequence[Path], weights: Sequence[float]) -> "onnx.ModelProto
         raise ValueError(f"need two or more models and one weight each, got {len(paths)} models, {len(weights)} weights")
     if min(weights) < 0 or abs(sum(weights) - 1.0) > 1e-9:
         raise ValueError(f"weights must be >= 0 and sum to 1, got {list(weights)}")
-    models = [onnx.load(str(path)) for path in paths]
+    models = [_load(path) for path in paths]
     _check_same_network(models, paths)
     out = models[0]
     for index, initializer in enumerate(out.graph.initializer):
@@ -113,8 +124,11 @@ def main() -> None:
     except (GraphMismatchError, ValueError) as error:
         sys.exit(f"error: {error}")
     data = model.SerializeToString()
-    with atomic_file(args.out) as stream:
-        stream.write(data)
+    try:
+        with atomic_file(args.out) as stream:
+            stream.write(data)
+    except OSError as error:
+        sys.exit(f"error: cannot write {args.out}: {error.strerror}")
     print(f"{args.out}: weights {', '.join(f'{w:g}' for w in weights)} of {', '.join(map(str, args.models))}")
     print(f"sha256 {hashlib.sha256(data).hexdigest()}  {len(data)} bytes")
 

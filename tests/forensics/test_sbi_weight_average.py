@@ -72,3 +72,12 @@ def test_refuses_models_that_are_not_the_same_network(packaged_and_shifted, tmp_
         script.average([packaged, tmp_path / "dtype.onnx"], [0.5, 0.5])
     with pytest.raises(ValueError, match="sum to 1"):
         script.average([packaged, packaged], [0.5, 0.6])
+
+
+def test_a_truncated_file_is_named_not_a_protobuf_traceback(packaged_and_shifted, tmp_path) -> None:
+    script = _script()
+    packaged, _ = packaged_and_shifted
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(packaged.read_bytes()[:5000])
+    with pytest.raises(ValueError, match="truncated.onnx: not an ONNX model"):
+        script.average([packaged, truncated], [0.5, 0.5])

@@ -67,18 +67,37 @@ def curve(name: str, index, matrix: np.ndarray, queries: np.ndarray, exact: np.n
               f"p90 {np.percentile(times, 90) * 1000:.2f} ms", flush=True)
 
 
+def positive_ints(text: str) -> list[int]:
+    """``"16,64"`` -> [16, 64]; argparse turns the ValueError into one usage line."""
+    values = [int(v) for v in text.split(",")]
+    if not values or min(values) < 1:
+        raise ValueError(text)
+    return values
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("size", type=int)
     parser.add_argument("specs", help="FAISS factory strings separated by ';'")
-    parser.add_argument("--rescored", default="16,64,256", help="candidates re-scored exactly (comma list)")
-    parser.add_argument("--threads", default="1", help="OpenMP threads per single query (comma list)")
+    parser.add_argument("--rescored", type=positive_ints, default="16,64,256",
+                        help="candidates re-scored exactly (comma list)")
+    parser.add_argument("--threads", type=positive_ints, default="1",
+                        help="OpenMP threads per single query (comma list)")
     parser.add_argument("--shards", type=int, default=0, help="also search S threaded shards (0: no)")
     args = parser.parse_args()
-    rescored = [int(r) for r in args.rescored.split(",")]
+    if args.shards < 0:
+        parser.error("--shards must be 0 or more")
+    for spec in args.specs.split(";"):
+        try:
+            faiss.index_factory(512, spec, faiss.METRIC_INNER_PRODUCT)  # the embeddings are 512-d
+        except RuntimeError:
+            parser.error(f"not a FAISS index factory string: {spec!r}")
+    rescored = args.rescored
     print(f"memory read rate, one core: {read_rate_gb_s():.1f} GB/s", flush=True)
     lfw, labels = load_lfw("edgeface-xs")
     templates, mated, nonmated = queries_of(lfw, labels)
+    if args.size <= len(templates):
+        parser.error(f"size must exceed the {len(templates)} planted LFW templates, got {args.size}")
     mated, nonmated = mated[:300], nonmated[:300]
     matrix = np.concatenate([templates, distractors(args.size - len(templates), lfw)]).astype(np.float32)
     queries = np.concatenate([mated, nonmated])
@@ -92,7 +111,7 @@ def main() -> None:
         index.add(matrix)
         print(f"{spec}: build {time.time() - started:.1f} s, {faiss.serialize_index(index).size / args.size:.1f} "
               "bytes per template", flush=True)
-        for threads in (int(t) for t in args.threads.split(",")):
+        for threads in args.threads:
             faiss.omp_set_num_threads(threads)
             curve(f"{threads} thread(s)", index, matrix, queries, exact, n, rescored)
         if args.shards:

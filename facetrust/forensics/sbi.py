@@ -16,6 +16,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from facetrust.errors import ConfigError
 from facetrust.forensics.base import ForgeryScores
 from facetrust.forensics.crop import aligned_crop
 from facetrust.forensics.sbi_inputs import CROP_MARGIN, INPUT_SIZE, model_inputs
@@ -85,7 +86,7 @@ class SBIDetector:
         Their checksums are the caller's business."""
         files = model_paths() if model_file is None else as_model_files(model_file)
         if not files:
-            raise ValueError("sbi needs at least one model file")
+            raise ConfigError("sbi needs at least one model file, got an empty list")
         self._sessions = [onnx_session(path, device) for path in files]
         self.device = device
 

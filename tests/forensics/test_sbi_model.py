@@ -101,3 +101,7 @@ def test_a_missing_model_file_is_a_typed_error_before_any_work(tmp_path) -> None
         build_checkers(["sbi"], [model_path(), missing])
     with pytest.raises(ModelNotAvailableError, match="missing.onnx"):
         SBIDetector(model_file=missing)
+    from facetrust.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least one model file"):
+        SBIDetector(model_file=[])

@@ -8,6 +8,8 @@ from importlib import resources
 import numpy as np
 import pytest
 
+from facetrust.errors import ConfigError
+
 
 def test_shipped_model_matches_recorded_checksum_and_recipe() -> None:
     from facetrust.forensics.sbi import model_path
@@ -84,7 +86,7 @@ def test_several_model_files_are_a_score_ensemble(astronaut) -> None:
     assert two_scores.dtype == np.float64 and two_maps.shape == (2, 24, 24)
     np.testing.assert_allclose(two_scores, one_scores, rtol=0, atol=1e-7)
     np.testing.assert_allclose(two_maps, one_maps, rtol=0, atol=1e-7)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="at least one model file"):
         SBIDetector(model_file=[])
     _, versions = build_checkers(["sbi"], [model_path(), model_path()])
     assert versions["sbi"] == f"sbi@{MODEL_SHA256[:16]},{MODEL_SHA256[:16]}"  # the score cache keys by every file
@@ -101,7 +103,3 @@ def test_a_missing_model_file_is_a_typed_error_before_any_work(tmp_path) -> None
         build_checkers(["sbi"], [model_path(), missing])
     with pytest.raises(ModelNotAvailableError, match="missing.onnx"):
         SBIDetector(model_file=missing)
-    from facetrust.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="at least one model file"):
-        SBIDetector(model_file=[])

@@ -6,6 +6,7 @@
     python bench/forgery_false_alarms.py --calibrate --sbi-model NEW.onnx       # a candidate's threshold
     python bench/forgery_false_alarms.py --shipped --sbi-model NEW.onnx --threshold T   # ... then evaluated
     python bench/forgery_false_alarms.py --calibrate --sbi-model A.onnx --sbi-model B.onnx  # an ensemble of A and B
+    python bench/forgery_false_alarms.py --calibrate --sbi-views shifted        # sbi averaged over 10 views per crop
 
 Thresholds come from the UTKFace calibration split (at most 3% of its real faces flagged, per crop
 form; the larger of the two), false alarms are counted on the evaluation split, both race-balanced
@@ -35,6 +36,7 @@ from facetrust.forensics.cache import ScoreCache, default_score_cache  # noqa: E
 from facetrust.forensics.false_alarms import (calibrate_model, evaluate_false_alarms,  # noqa: E402
                                               false_alarms_at_threshold, group_table, markdown_tables, meets_target,
                                               shipped_threshold)
+from facetrust.forensics.sbi import VIEWS  # noqa: E402
 
 PER_RACE = {"calibration": 100, "evaluation": 150}
 
@@ -44,6 +46,8 @@ def main() -> None:
     parser.add_argument("--sbi-model", action="append",
                         help="a trained SBI ONNX file to score as sbi (default: the packaged one); repeated: the "
                              "score ensemble (mean P(fake)) of those files")
+    parser.add_argument("--sbi-views", default="one", choices=VIEWS,
+                        help="test-time views sbi averages (SBIDetector(views=...)); default one")
     parser.add_argument("--cache", type=Path, default=None, help="score cache (default: the forgery score cache)")
     parser.add_argument("--json", type=Path, help="also write the full result here")
     parser.add_argument("--model", action="append", help="forgery model (repeatable; default: sbi and mesonet + fusion)")
@@ -61,14 +65,14 @@ def main() -> None:
     if args.calibrate:
         with ScoreCache(args.cache or default_score_cache()) as cache:
             result = calibrate_model(SHARED / "data" / "utkface", (args.model or ["sbi"])[0], cache, args.sbi_model,
-                                     PER_RACE["calibration"], progress=True)
+                                     PER_RACE["calibration"], progress=True, sbi_views=args.sbi_views)
         print(json.dumps(result, indent=1))
         if args.json:
             args.json.write_text(json.dumps(result, indent=1) + "\n")
         return
     with ScoreCache(args.cache or default_score_cache()) as cache:
         result = evaluate_false_alarms(SHARED / "data" / "utkface", args.model or ["sbi", "mesonet"], cache, args.sbi_model,
-                                       per_race=PER_RACE, progress=True)
+                                       per_race=PER_RACE, progress=True, sbi_views=args.sbi_views)
     print(f"faces: {result['faces']}, per race: {result['per_race']}, sbi: {result['versions']['sbi']}\n")
     print(markdown_tables(result))
     print(markdown_tables(result, "at_0.5"))
@@ -83,7 +87,7 @@ def shipped(args: argparse.Namespace) -> None:
     threshold = shipped_threshold(model) if args.threshold is None else args.threshold
     with ScoreCache(args.cache or default_score_cache()) as cache:
         result = false_alarms_at_threshold(SHARED / "data" / "utkface", model, threshold, cache, args.sbi_model,
-                                           split=args.split, progress=True)
+                                           split=args.split, progress=True, sbi_views=args.sbi_views)
     print(f"{model} ({result['version']}) at {threshold}: {result['faces']} faces of the {result['split']} split\n")
     print(group_table(result))
     print("target (overall <= 5%, no gender/race group above 2x overall):", result["target"])

@@ -3,6 +3,7 @@
     python bench/sbi_candidates.py runA/sbi-rgbfreq-96.onnx runB/sbi-rgbfreq-96.onnx [--lfw-images 6000]
     python bench/sbi_candidates.py facetrust/models/forensics/sbi-rgbfreq-96.onnx --utkface   # second pass
     python bench/sbi_candidates.py A.onnx A.onnx+B.onnx --utkface --dfdc   # A alone, and the ensemble of A and B
+    python bench/sbi_candidates.py A.onnx A.onnx@shifted --utkface --dfdc  # A alone, and A averaged over 10 views
 
 For each ONNX model written by ``facetrust.forensics.training.train_sbi`` (``A+B``: the score
 ensemble of those files, mean P(fake), as ``SBIDetector`` runs several files):
@@ -45,6 +46,8 @@ from facetrust.forensics.training.train_sbi import split_by_source  # noqa: E402
 from facetrust.io.image import load_image  # noqa: E402
 from facetrust.zoo.store import cache_dir, sha256_of  # noqa: E402
 
+PACKAGED_DETECTOR = sbi.SBIDetector
+
 
 def outside_photos() -> dict[str, np.ndarray]:
     import matplotlib.cbook
@@ -57,20 +60,42 @@ def outside_photos() -> dict[str, np.ndarray]:
     return photos
 
 
+def model_views(model: str) -> tuple[str, str]:
+    """``A.onnx@shifted`` -> (``A.onnx``, ``shifted``): the test-time views after ``@`` (default ``one``)."""
+    files, _, views = model.partition("@")
+    if views and views not in sbi.VIEWS:
+        sys.exit(f"{model}: unknown views {views!r} after '@' (known: {', '.join(sbi.VIEWS)})")
+    return files, views or "one"
+
+
 def model_files(model: str) -> list[Path]:
-    """``A.onnx+B.onnx`` -> the files of the ensemble (one file: a list of one)."""
-    return [Path(part) for part in model.split("+")]
+    """``A.onnx+B.onnx`` -> the files of the ensemble (one file: a list of one); an ``@views`` suffix is not a file."""
+    return [Path(part) for part in model_views(model)[0].split("+")]
 
 
-def use_model(files: list[Path]) -> None:
-    """Point the ``sbi`` detector at ``files`` (their sha256 become the recorded ones)."""
-    sbi.SBIDetector.packaged_sha256 = tuple(sha256_of(path) for path in files)  # the score cache keys by them
-    sbi.model_paths = lambda: files
+def model_options(model: str) -> dict[str, object]:
+    """``SBIDetector`` options of a model argument: its files and its test-time views."""
+    return {"model_file": model_files(model), "views": model_views(model)[1]}
+
+
+def use_model(model: str) -> None:
+    """Make the registry's ``sbi`` run ``model``'s files and views (their sha256, plus the views,
+    become the recorded version the score cache keys by)."""
+    files, views = model_files(model), model_views(model)[1]
+
+    class Chosen(PACKAGED_DETECTOR):
+        packaged_sha256 = tuple(sha256_of(path) for path in files) + ((f"views={views}",) if views != "one" else ())
+
+        def __init__(self, device: str = "cpu") -> None:
+            super().__init__(device, files, views)
+
+    sbi.SBIDetector = Chosen  # the registry looks the class up by module attribute
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="+", help="ONNX files; A.onnx+B.onnx: their score ensemble")
+    parser.add_argument("models", nargs="+", help="ONNX files; A.onnx+B.onnx: their score ensemble; "
+                        "A.onnx@shifted: A averaged over test-time views (sbi.VIEWS)")
     parser.add_argument("--lfw-images", type=int, default=6000, help="as given to train_sbi")
     parser.add_argument("--seed", type=int, default=0, help="as given to train_sbi")
     parser.add_argument("--utkface", action="store_true", help="as given to train_sbi (the second-pass data)")
@@ -83,7 +108,7 @@ def main() -> None:
         colour_table(args)
     if args.dfdc:
         for model in args.models:
-            use_model(model_files(model))
+            use_model(model)
             for name, numbers in dfdc_auc(args.with_mesonet, args.cache).items():
                 print(model, name, numbers)
 
@@ -101,11 +126,11 @@ def colour_table(args: argparse.Namespace) -> None:
     print(f"{len(colour)} held-out colour validation faces from {len(sources)} files"
           + (f": {', '.join(sources)}" if len(sources) <= 30 else ""))
     photos = outside_photos()
-    shipped = sbi.SBIDetector.default_threshold
+    shipped = PACKAGED_DETECTOR.default_threshold
     print("| model | P(fake) of " + ", ".join(photos) + f" | flagged at 0.5 / {shipped} | held-out colour faces "
           f"flagged at 0.5 / {shipped} | colour AUC real vs self-blend |\n|---|---|---|---|---|")
     for model in args.models:
-        detector = sbi.SBIDetector(model_file=model_files(model))
+        detector = PACKAGED_DETECTOR(**model_options(model))
         rng = np.random.default_rng(args.seed + 1)
         real = faces.crops[colour]
         fake = np.stack([self_blend(faces.crops[i], faces.landmarks[i], rng).image for i in colour])
@@ -113,7 +138,7 @@ def colour_table(args: argparse.Namespace) -> None:
         fake_scores = detector.score_crops(fake)[0]
         colour_auc = auc(np.concatenate([real_scores, fake_scores]),
                          np.r_[np.zeros(len(real), bool), np.ones(len(fake), bool)])
-        use_model(model_files(model))
+        use_model(model)
         checker = ForgeryChecker("sbi")
         scores = [checker.check_rgb(image)[0].result.score for image in photos.values()]
         print(f"| {model} | {', '.join(f'{v:.2f}' for v in scores)} | {sum(v >= 0.5 for v in scores)} / "

@@ -2,7 +2,7 @@
 
     FACETRUST_THREADS=1 python bench/sbi_ensemble_cost.py A.onnx A.onnx+B.onnx [--faces 200] [--repeats 3]
 
-For each model spec (``A+B``: the ensemble of those files) on the same UTKFace ``calibration``
+For each model spec (``A+B``: the ensemble of those files; ``A@shifted``: A over test-time views) on the same UTKFace ``calibration``
 faces (200x200 crops, no evaluation data): the median time of (1) scoring the 96x96 crop alone
 (``score_crops`` on one crop) and (2) the whole check of one face (detection, crop, score;
 ``ForgeryChecker.check_rgb``). The specs run interleaved, ``--repeats`` times, so a change in
@@ -23,16 +23,18 @@ from common import SHARED  # noqa: E402
 from facetrust.forensics.checker import ForgeryChecker  # noqa: E402
 from facetrust.forensics.colour_faces import read_utkface  # noqa: E402
 from facetrust.io.image import load_image  # noqa: E402
+from sbi_candidates import model_options  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("models", nargs="+", help="ONNX files; A.onnx+B.onnx: their score ensemble")
+    parser.add_argument("models", nargs="+", help="ONNX files; A.onnx+B.onnx: their score ensemble; "
+                        "A.onnx@shifted: A averaged over test-time views")
     parser.add_argument("--faces", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     images = [load_image(f.path) for f in read_utkface(SHARED / "data" / "utkface", "calibration")[:args.faces]]
-    checkers = {m: ForgeryChecker("sbi", detector_options={"model_file": m.split("+")}) for m in args.models}
+    checkers = {m: ForgeryChecker("sbi", detector_options=model_options(m)) for m in args.models}
     first = next(iter(checkers.values()))
     crops = []
     for image in images:  # the 96x96 crops, made once

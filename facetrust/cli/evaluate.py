@@ -214,6 +214,7 @@ def forgery_false_alarms(
     utkface: Path = typer.Option(..., "--utkface", help="UTKFace folder (labels.csv + images/): real colour faces with gender and race."),
     forgery_model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Forgery model (repeatable; default: sbi and mesonet, plus their fusion)."),
     sbi_model: Optional[list[Path]] = typer.Option(None, "--sbi-model", help="Score this trained SBI ONNX file as sbi (a candidate); repeated, the mean P(fake) of the files (an ensemble)."),
+    sbi_views: str = typer.Option("one", "--sbi-views", help="Test-time views sbi averages: one, mirror (and the mirror image) or shifted (5 positions x mirror)."),
     per_race_calibration: Optional[int] = typer.Option(None, "--per-race-calibration", help="At most N calibration faces per race."),
     per_race_evaluation: Optional[int] = typer.Option(None, "--per-race-evaluation", help="At most N evaluation faces per race."),
     shipped: bool = typer.Option(False, "--shipped", help="No calibration: the first model at its shipped threshold on the evaluation split, FPR per gender, race and age group."),
@@ -231,12 +232,14 @@ def forgery_false_alarms(
                 model = (forgery_model or ["sbi"])[0]
                 result = false_alarms_at_threshold(utkface, model, shipped_threshold(model), store,
                                                    [str(p) for p in sbi_model] if sbi_model else None,
-                                                   per_race=per_race_evaluation, device=device, progress=True)
+                                                   per_race=per_race_evaluation, device=device, progress=True,
+                                                   sbi_views=sbi_views)
             else:
                 result = evaluate_false_alarms(utkface, list(forgery_model or ("sbi", "mesonet")), store,
                                                [str(p) for p in sbi_model] if sbi_model else None, device=device,
                                                per_race={"calibration": per_race_calibration,
-                                                         "evaluation": per_race_evaluation}, progress=True)
+                                                         "evaluation": per_race_evaluation}, progress=True,
+                                               sbi_views=sbi_views)
     if as_json:
         print_json(result)
     elif shipped:

@@ -153,10 +153,12 @@ def _group_order(name: str) -> tuple[int, str]:
 
 
 def build_checkers(models: Sequence[str], sbi_model_file: ModelFiles | None = None, device: str = "cpu",
-                   face_detector: str = DEFAULT_CHECK_DETECTOR) -> tuple[dict[str, Any], dict[str, str]]:
+                   face_detector: str = DEFAULT_CHECK_DETECTOR, sbi_views: str = "one",
+                   ) -> tuple[dict[str, Any], dict[str, str]]:
     """Checkers (sharing one face analyzer with ``face_detector``, ``crop_fallback=True``) and their
     cache versions; with ``sbi_model_file``, ``sbi`` runs that file (a candidate) instead of the
-    packaged model — several files, their score ensemble (keyed like the packaged ones would be).
+    packaged model — several files, their score ensemble (keyed like the packaged ones would be);
+    ``sbi_views``: the test-time views ``sbi`` averages (``SBIDetector(views=...)``).
     Another face detector gives other crops, so it is part of the version."""
     from facetrust.forensics.cache import detector_version
     from facetrust.forensics.checker import ForgeryChecker
@@ -169,20 +171,23 @@ def build_checkers(models: Sequence[str], sbi_model_file: ModelFiles | None = No
     faces = "" if face_detector == DEFAULT_CHECK_DETECTOR else f"|faces={face_detector}"
     for name in models:
         files = as_model_files(sbi_model_file) if name == "sbi" and sbi_model_file else []
-        options = {"model_file": files} if files else {}
+        options: dict[str, Any] = {"model_file": files} if files else {}
+        views = sbi_views if name == "sbi" else "one"
+        if views != "one":
+            options["views"] = views
         checker = ForgeryChecker(name, analyzer=analyzer, face_detector=face_detector, device=device,
                                  crop_fallback=True, detector_options=options)
         analyzer = checker.analyzer
         checkers[name] = checker
         versions[name] = ("sbi@" + ",".join(sha256_of(f)[:16] for f in files) if files
-                          else detector_version(name)) + faces
+                          else detector_version(name)) + ("" if views == "one" else f"|views={views}") + faces
     return checkers, versions
 
 
 def evaluate_false_alarms(root: Any, models: Sequence[str], cache: ScoreCache, sbi_model_file: ModelFiles | None = None,
                           fusion: Sequence[str] = ("sbi", "mesonet"), device: str = "cpu",
                           per_race: Mapping[str, int | None] | None = None,
-                          progress: Progress = False) -> dict[str, Any]:
+                          progress: Progress = False, sbi_views: str = "one") -> dict[str, Any]:
     """Thresholds from the calibration split, false alarms on the evaluation split (see the module doc).
 
     ``fusion``: when all its members are among ``models``, their mean is scored as ``fusion``.
@@ -193,7 +198,7 @@ def evaluate_false_alarms(root: Any, models: Sequence[str], cache: ScoreCache, s
     """
     from facetrust.forensics.colour_faces import read_utkface
 
-    checkers, versions = build_checkers(models, sbi_model_file, device)
+    checkers, versions = build_checkers(models, sbi_model_file, device, sbi_views=sbi_views)
     limits = dict(per_race or {})
     rows = {split: score_colour_faces(read_utkface(root, split, limits.get(split)), checkers, versions, cache,
                                       progress) for split in ("calibration", "evaluation")}
@@ -284,14 +289,14 @@ def false_alarms_at_threshold(root: Any, model: str, threshold: float, cache: Sc
                               sbi_model_file: ModelFiles | None = None, split: Split = "evaluation",
                               per_race: int | None = None, device: str = "cpu",
                               progress: Progress = False, face_detector: str = DEFAULT_CHECK_DETECTOR,
-                              ) -> dict[str, Any]:
+                              sbi_views: str = "one") -> dict[str, Any]:
     """False alarms of one model at a fixed ``threshold`` (e.g. the shipped one) on a whole split:
     per crop form, :func:`false_alarm_rates` per gender, race and age group, and the target check
     (:func:`target_check`; age groups are reported, not part of it). No threshold is fitted.
     ``face_detector`` finds (and, for aligned crops, aligns) the faces."""
     from facetrust.forensics.colour_faces import read_utkface
 
-    checkers, versions = build_checkers([model], sbi_model_file, device, face_detector)
+    checkers, versions = build_checkers([model], sbi_model_file, device, face_detector, sbi_views)
     rows = score_colour_faces(read_utkface(root, split, per_race), checkers, versions, cache, progress)
     rates = {form: false_alarm_rates([r for r in rows if r["form"] == form], model, threshold,
                                      GROUP_COLUMNS + (AGE_COLUMN,)) for form in CROP_FORMS}
@@ -301,13 +306,14 @@ def false_alarms_at_threshold(root: Any, model: str, threshold: float, cache: Sc
 
 
 def calibrate_model(root: Any, model: str, cache: ScoreCache, sbi_model_file: ModelFiles | None = None,
-                    per_race: int | None = None, device: str = "cpu", progress: Progress = False) -> dict[str, Any]:
+                    per_race: int | None = None, device: str = "cpu", progress: Progress = False,
+                    sbi_views: str = "one") -> dict[str, Any]:
     """The operating threshold of one model from the ``calibration`` split alone: per crop form the
     :func:`calibrated_threshold` of the faces it decided (faces it declines, e.g. gray ones for a
     colour-only detector, are left out and counted), and the larger of the two."""
     from facetrust.forensics.colour_faces import read_utkface
 
-    checkers, versions = build_checkers([model], sbi_model_file, device)
+    checkers, versions = build_checkers([model], sbi_model_file, device, sbi_views=sbi_views)
     rows = score_colour_faces(read_utkface(root, "calibration", per_race), checkers, versions, cache, progress)
     per_form, decided = {}, {}
     for form in CROP_FORMS:

@@ -22,6 +22,12 @@ from facetrust.forensics.crop import aligned_crop
 from facetrust.forensics.sbi_inputs import CROP_MARGIN, INPUT_SIZE, model_inputs
 from facetrust.runtime import onnx_session
 
+#: Test-time views of a crop that ``sbi`` can average: ``one`` (the crop), ``mirror`` (the crop and its
+#: left-right mirror), ``shifted`` (the crop moved by 0 and by VIEW_SHIFT pixels left, right, up and down,
+#: each also mirrored: 10 views).
+VIEWS = ("one", "mirror", "shifted")
+#: Shift of the ``shifted`` views, in crop pixels (2 of 96: about the jitter of re-detected landmarks).
+VIEW_SHIFT = 2
 MODEL_NAME = "sbi-rgbfreq-96.onnx"
 MODEL_SHA256 = "732c7b22b0f71bfeeea80d91a561e846eebbd270999bfac6ae6d4c76cdfe888a"
 #: (file name, sha256) of every packaged model ``sbi`` runs; with several, ``sbi`` is their score ensemble.
@@ -57,6 +63,21 @@ def model_paths() -> list[Path]:
     return [_packaged(name, sha256) for name, sha256 in PACKAGED_MODELS]
 
 
+def view_stack(crops: np.ndarray, views: str) -> np.ndarray:
+    """(V, N, S, S, 3): the ``views`` of (N, S, S, 3) crops, unmirrored first, then their mirrors in the same
+    order. Shifted views move the crop by whole pixels and fill the uncovered edge by reflection."""
+    if views == "one":
+        return crops[None]
+    placed = [crops]
+    if views == "shifted":
+        d = VIEW_SHIFT
+        padded = np.pad(crops, ((0, 0), (d, d), (d, d), (0, 0)), mode="reflect")
+        size = crops.shape[1]
+        placed += [padded[:, d + dy:d + dy + size, d + dx:d + dx + size]
+                   for dx, dy in ((d, 0), (-d, 0), (0, d), (0, -d))]
+    return np.ascontiguousarray(np.stack(placed + [view[:, :, ::-1] for view in placed]))
+
+
 def as_model_files(model_file: ModelFiles) -> list[Path]:
     """``model_file`` (one file or a sequence of files) as a list of paths, each an existing file
     (:class:`ModelNotAvailableError` naming the first that is not)."""
@@ -80,15 +101,20 @@ class SBIDetector:
     zoo_models: tuple[str, ...] = ()
     packaged_sha256 = tuple(sha256 for _, sha256 in PACKAGED_MODELS)
 
-    def __init__(self, device: str = "cpu", model_file: ModelFiles | None = None) -> None:
+    def __init__(self, device: str = "cpu", model_file: ModelFiles | None = None, views: str = "one") -> None:
         """``model_file``: other trained SBI models (e.g. a candidate run) instead of the packaged ones;
         several files (a sequence) are run as a score ensemble.
-        Their checksums are the caller's business."""
+        Their checksums are the caller's business.
+        ``views``: which views of each crop are scored and averaged (:data:`VIEWS`; test-time
+        augmentation, docs/forensics.md, follow-up 4)."""
+        if views not in VIEWS:
+            raise ConfigError(f"sbi's views must be one of {', '.join(VIEWS)}; got {views!r}")
         files = model_paths() if model_file is None else as_model_files(model_file)
         if not files:
             raise ConfigError("sbi needs at least one model file, got an empty list")
         self._sessions = [onnx_session(path, device) for path in files]
         self.device = device
+        self.views = views
 
     def crop(self, image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return aligned_crop(image, landmarks, INPUT_SIZE, CROP_MARGIN)
@@ -96,7 +122,19 @@ class SBIDetector:
     def score_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(scores (N,), heat maps (N, 24, 24)) for (N, 96, 96, 3) uint8 RGB crops. With several models:
         the mean of their P(fake) and of their heat maps (equal weights, nothing fitted; probabilities,
-        not logits, are averaged, as the ensemble's pre-registered rule says, docs/forensics.md)."""
+        not logits, are averaged, as the ensemble's pre-registered rule says, docs/forensics.md).
+        With several :attr:`views`: the mean over each crop's views (mirrored heat maps mirrored back; the
+        half-cell offset of a shifted view's heat map is not undone)."""
+        if self.views == "one":
+            return self._score(crops)
+        stack = view_stack(np.asarray(crops), self.views)
+        scores, heatmaps = self._score(stack.reshape(-1, *stack.shape[2:]))
+        scores, heatmaps = scores.reshape(stack.shape[:2]), heatmaps.reshape(*stack.shape[:2], *heatmaps.shape[1:])
+        mirrored = len(stack) // 2  # the second half of the views are the mirrors of the first
+        heatmaps[mirrored:] = heatmaps[mirrored:, :, :, ::-1].copy()
+        return scores.mean(axis=0), heatmaps.mean(axis=0).astype(heatmaps.dtype)
+
+    def _score(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         feed = model_inputs(crops)  # one input for every member: same crop, same spectrum
         outputs = [session.run(None, feed) for session in self._sessions]
         if len(outputs) == 1:

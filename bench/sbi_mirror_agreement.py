@@ -1,6 +1,6 @@
 """Does mirroring a real face photo change `sbi`'s verdict? UTKFace faces, both crop forms.
 
-    nice python bench/sbi_mirror_agreement.py [--split calibration] [--sbi-views shifted] [--threshold T]
+    nice python bench/sbi_mirror_agreement.py [--split calibration] [--sbi-model F] [--sbi-views shifted] [--threshold T]
 
 Every face of a UTKFace split (default ``calibration``; ``train`` and ``evaluation`` too) in the
 two crop forms of the false-alarm evaluation (``original`` 200x200, ``aligned112``) is checked
@@ -36,13 +36,14 @@ def score(checker, image: np.ndarray) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", default="calibration", choices=("train", "calibration", "evaluation"))
+    parser.add_argument("--sbi-model", action="append", help="a trained SBI ONNX file instead of the packaged one")
     parser.add_argument("--sbi-views", default="one", choices=VIEWS, help="test-time views sbi averages")
     parser.add_argument("--threshold", type=float, default=SBIDetector.default_threshold,
                         help="verdict threshold (default: the shipped one)")
     args = parser.parse_args()
     if not 0.0 <= args.threshold <= 1.0:
         parser.error(f"--threshold must be in [0, 1], got {args.threshold}")
-    checker = build_checkers(["sbi"], sbi_views=args.sbi_views)[0]["sbi"]
+    checker = build_checkers(["sbi"], args.sbi_model, sbi_views=args.sbi_views)[0]["sbi"]
     faces = read_utkface(SHARED / "data" / "utkface", args.split)
     pairs: dict[str, list[tuple[float, float]]] = {form: [] for form in CROP_FORMS}
     for face in track(faces, len(faces), f"checking {args.split} faces and their mirrors", True, unit="faces"):

@@ -21,6 +21,7 @@ from common import SHARED  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from facetrust.errors import FacetrustError  # noqa: E402
 from facetrust.forensics.colour_faces import read_utkface  # noqa: E402
 from facetrust.forensics.false_alarms import CROP_FORMS, build_checkers, crop_form  # noqa: E402
 from facetrust.forensics.sbi import VIEWS, SBIDetector  # noqa: E402
@@ -43,7 +44,11 @@ def main() -> None:
     args = parser.parse_args()
     if not 0.0 <= args.threshold <= 1.0:
         parser.error(f"--threshold must be in [0, 1], got {args.threshold}")
-    checker = build_checkers(["sbi"], args.sbi_model, sbi_views=args.sbi_views)[0]["sbi"]
+    try:
+        checker = build_checkers(["sbi"], args.sbi_model, sbi_views=args.sbi_views)[0]["sbi"]
+        checker.detector  # loads the model now: a missing or unreadable file is one line, not a traceback
+    except FacetrustError as error:
+        sys.exit(f"error: {error}")
     faces = read_utkface(SHARED / "data" / "utkface", args.split)
     pairs: dict[str, list[tuple[float, float]]] = {form: [] for form in CROP_FORMS}
     for face in track(faces, len(faces), f"checking {args.split} faces and their mirrors", True, unit="faces"):

@@ -94,3 +94,34 @@ def test_clip_blending_loss_log_and_checkpoint(faces_dir: Path, tmp_path: Path) 
     assert len(rows) == stats["steps"] >= 1 and stats["clip_pairs_per_batch"] == 4
     assert all(float(r["loss"]) == pytest.approx(float(r["loss_score"]) + float(r["loss_mask"]), abs=2e-5) for r in rows)
     assert (tmp_path / "w.pt").is_file()
+
+
+def test_shift_augment_moves_real_and_blended_crops_with_their_masks(faces_dir: Path) -> None:
+    from facetrust.forensics.training.data import build_face_set
+    from facetrust.forensics.training.train_sbi import make_batch, shift
+
+    faces = build_face_set([faces_dir / "examples" / "obama.jpg"], 96, 0.3, 32)
+    crop = faces.crops[0]
+    mask = np.zeros(crop.shape[:2], np.float32)
+    mask[40:60, 30:50] = 1.0
+    moved, moved_mask = shift(crop, mask, 3, -2)  # 3 right, 2 up
+    np.testing.assert_array_equal(moved[:-2, 3:], crop[2:, :-3])
+    np.testing.assert_array_equal(moved_mask[:-2, 3:], mask[2:, :-3])
+    assert moved_mask[38:58, 33:53].sum() == 400.0  # the blended region moved with the face
+    assert shift(crop, mask, 0, 0)[0] is crop
+    # with the augmentation on, the same draw gives other inputs than without it
+    plain, _, _ = make_batch(faces, np.zeros(1, int), np.random.default_rng(3))
+    shifted, labels, masks = make_batch(faces, np.zeros(1, int), np.random.default_rng(3), shift_pixels=4)
+    assert shifted["rgb"].shape == plain["rgb"].shape and list(labels) == [0, 1] and masks[0].max() == 0
+    assert not np.array_equal(shifted["rgb"], plain["rgb"])
+
+
+@pytest.mark.parametrize("pixels", ["-1", "24", "x"])
+def test_shift_augment_out_of_range_is_one_usage_line(pixels: str, tmp_path: Path, capsys) -> None:
+    from facetrust.forensics.training.train_sbi import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--out", str(tmp_path / "m.onnx"), "--shift-augment", pixels])
+    assert exit_info.value.code == 2
+    assert "--shift-augment" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()

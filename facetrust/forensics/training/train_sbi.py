@@ -26,7 +26,6 @@ validation AUC on held-out source files, and the sha256 of the ONNX file.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os

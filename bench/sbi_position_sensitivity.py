@@ -55,11 +55,10 @@ def main() -> None:
     views = dict(zip(VIEW_NAMES + tuple(f"mirrored, {name}" for name in VIEW_NAMES), view_stack(crops, "shifted")))
     views[f"moved right {d} px, circular"] = np.roll(crops, d, axis=2)
     views[f"moved right {d} px, edge replicated"] = np.pad(crops, ((0, 0), (0, 0), (d, 0), (0, 0)), mode="edge")[:, :, :-d]
-    plain = SBIDetector(detector.device, args.sbi_model)  # one view per call
     print(f"{len(crops)} real faces of the {args.split} split, threshold {args.threshold}\n")
     print("| view | mean P(fake) | share >= threshold |\n|---|---|---|")
     for name, view in views.items():
-        scores = plain.score_crops(np.ascontiguousarray(view))[0]
+        scores = detector.score_crops(np.ascontiguousarray(view))[0]  # views "one": each view alone
         print(f"| {name} | {scores.mean():.3f} | {np.mean(scores >= args.threshold):.3f} |")
 
 

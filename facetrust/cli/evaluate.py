@@ -178,7 +178,7 @@ def identification(
 
 @app.command("forgery")
 def forgery_(
-    labels: Path = typer.Option(..., "--labels", help="CSV with columns file,label (real|fake)[,method]."),
+    labels: Path = typer.Option(..., "--labels", help="CSV with columns file,label (real|fake), optional method."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder the CSV's paths are relative to (default: its folder)."),
     forgery_model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Forgery model (repeatable; default: sbi and mesonet, plus their fusion)."),
     method_column: str = typer.Option("method", "--method-column", help="CSV column for the per-method breakdown (default: method, else the top-level folder)."),

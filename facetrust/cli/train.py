@@ -9,7 +9,7 @@ import typer
 
 from facetrust.cli.common import fail, print_json, user_errors
 
-app = typer.Typer(help="Train recognition models ([train] extra: torch).", no_args_is_help=True)
+app = typer.Typer(help="Train recognition models (needs the train extra: pip install 'facetrust\\[train]').", no_args_is_help=True)
 
 
 class _FORGET:

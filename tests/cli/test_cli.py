@@ -129,3 +129,31 @@ def test_models_list_and_verify(shared, tmp_path, monkeypatch):
     bad = run("models", "verify", "ultraface")
     assert bad.exit_code == 1 and "MISMATCH" in bad.stdout
     assert run("detect", shared / "data" / EXAMPLES / "obama.jpg", "-d", "ultraface").exit_code == 1
+
+
+def _commands(command, path=()):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_help_keeps_every_bracketed_word():
+    """Rich markup eats an unescaped `[train]` in a help text; every command's help must show it."""
+    import re
+
+    import typer
+
+    bracketed = re.compile(r"(?<!\\)\[[^\]\s]*\]")
+    checked = 0
+    for path, command in _commands(typer.main.get_command(app)):
+        texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
+        words = [w for text in texts for w in bracketed.findall(text.replace("\\[", "["))]
+        if not words:
+            continue
+        result = run(*path, "--help")
+        assert result.exit_code == 0, result.output
+        shown = " ".join(result.output.replace("│", " ").split())
+        for word in words:
+            assert word in shown, f"facetrust {' '.join(path)} --help lost {word}"
+        checked += 1
+    assert checked >= 1

@@ -122,7 +122,7 @@ def identity_fairness(comparisons: Comparisons, threshold: float) -> dict[str, A
     }
 
 
-def _bootstrap(hits: np.ndarray, totals: np.ndarray, rng: np.random.Generator) -> tuple[float, float] | str:
+def bootstrap_over_identities(hits: np.ndarray, totals: np.ndarray, rng: np.random.Generator) -> tuple[float, float] | str:
     """95% interval of sum(hits)/sum(totals) resampling identities; a reason string when too few."""
     present = totals > 0
     if present.sum() < MIN_IDENTITIES_FOR_CI:
@@ -135,7 +135,7 @@ def _bootstrap(hits: np.ndarray, totals: np.ndarray, rng: np.random.Generator) -
     return float(low), float(high)
 
 
-def _ratio(values: list[float]) -> float | None:
+def max_over_min(values: list[float]) -> float | None:
     return max(values) / min(values) if values and min(values) > 0 else None
 
 
@@ -186,7 +186,7 @@ def group_fairness(comparisons: Comparisons, labels: Sequence[str], threshold: f
             hits, totals = _per_identity(comparisons, flags, idx[kind])
             if metric == "fnmr":  # a genuine pair belongs to one identity: counted twice above
                 hits, totals = hits / 2, totals / 2
-            interval = _bootstrap(hits, totals, rng)
+            interval = bootstrap_over_identities(hits, totals, rng)
             entry[f"{metric}_ci95"] = list(interval) if isinstance(interval, tuple) else interval
         if entry["impostor_comparisons"] * fmr < 1:
             entry["fmr_resolution"] = (f"{entry['impostor_comparisons']} impostor comparisons cannot resolve "
@@ -206,8 +206,8 @@ def group_fairness(comparisons: Comparisons, labels: Sequence[str], threshold: f
     summary: dict[str, Any] = {
         "groups_compared": sorted(measured),
         "groups_too_small_to_compare": sorted(set(groups) - set(measured)),
-        "fmr_max_over_min": _ratio(fmrs),
-        "fnmr_max_over_min": _ratio(fnmrs),
+        "fmr_max_over_min": max_over_min(fmrs),
+        "fnmr_max_over_min": max_over_min(fnmrs),
         "fairness_discrepancy_rate": (1 - (0.5 * (max(fmrs) - min(fmrs)) + 0.5 * (max(fnmrs) - min(fnmrs))))
         if len(measured) >= 2 else None,
         "cross_group_impostor_comparisons_left_out": int(np.sum((left != right) & (left >= 0) & (right >= 0))),

@@ -29,6 +29,10 @@ class AuditSet:
         return AuditSet([self.paths[i] for i in chosen], [self.identities[i] for i in chosen],
                         {c: [v[i] for i in chosen] for c, v in self.groups.items()}, list(self.notes))
 
+    def labels_by_path(self) -> dict[str, dict[Path, str]]:
+        """Per group column: image path -> group, labelled images only."""
+        return {column: {p: v for p, v in zip(self.paths, values) if v} for column, values in self.groups.items()}
+
 
 def folder_set(root: str | Path) -> AuditSet:
     """Every image under ``root``; identity = the image's folder name."""

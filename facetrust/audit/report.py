@@ -126,34 +126,66 @@ ROBUSTNESS_NOTES = [
     "severities are listed mildest first; their units are in facetrust/perturb.py (SEVERITY_GRID)",
 ]
 
+ROBUSTNESS_GROUP_NOTES = [
+    "groups: a pair counts for a group when both images carry its label (pairs across groups are left out); "
+    "FNMR at the shipped threshold over the group's genuine pairs, 95% interval by bootstrap over identities "
+    "(groups under 10 identities get none and are not compared); tar_lost_vs_clean = clean TAR - TAR; "
+    "false_matches counts same-group impostor pairs accepted (too few pairs to resolve a per-group FMR)",
+]
+
 
 def robustness_figures(robustness: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
-    """Per recognizer and metric: one curve per perturbation over severity levels 1-5 (0 = clean)."""
+    """Per recognizer and metric: one curve per perturbation over severity levels 1-5 (0 = clean); with
+    group labels, per column the FNMR gap between its groups (max - min) the same way."""
     figures = {}
     for label, result in robustness.items():
-        for metric, caption in (("accuracy", "accuracy (10-fold, threshold re-fit)"),
-                                ("tar_at_threshold", "TAR at the FMR threshold")):
-            curves = {kind: (list(range(len(levels) + 1)), [result["clean"][metric]] + [lv[metric] for lv in levels])
+        series = [(caption, lambda level, metric=metric: level[metric], f"robustness_{metric}_{_safe(label)}")
+                  for metric, caption in (("accuracy", "accuracy (10-fold, threshold re-fit)"),
+                                          ("tar_at_threshold", "TAR at the FMR threshold"))]
+        series += [(f"FNMR max - min over {column} groups",
+                    lambda level, column=column: level["groups"][column]["summary"]["fnmr_max_minus_min"],
+                    f"robustness_fnmr_gap_{_safe(column)}_{_safe(label)}")
+                   for column in result["clean"].get("groups", {})]
+        for caption, read, stem in series:
+            curves = {kind: (list(range(len(levels) + 1)),
+                             [np.nan if v is None else v for v in map(read, [result["clean"], *levels])])
                       for kind, levels in result["perturbations"].items()}
             name = f"{caption} under perturbations ({label})"
-            figures[name] = plot_curves(curves, out_dir / f"robustness_{metric}_{_safe(label)}.png", name,
-                                        "severity level (0 = clean)", caption)
+            figures[name] = plot_curves(curves, out_dir / f"{stem}.png", name, "severity level (0 = clean)", caption)
     return figures
+
+
+def _conditions(result: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """("clean", metrics) then ("blur 1", metrics), ... in the audit's order."""
+    return [("clean", result["clean"])] + [(f"{kind} {level['severity']:g}", level)
+                                          for kind, levels in result["perturbations"].items() for level in levels]
+
+
+def _with_group_summaries(level: Mapping[str, Any]) -> dict[str, Any]:
+    """A condition's metrics with only the summary of each group column (the per-group rates get a section)."""
+    entry = {k: v for k, v in level.items() if k not in ("severity", "groups")}
+    if "groups" in level:
+        entry["groups"] = {column: rates["summary"] for column, rates in level["groups"].items()}
+    return entry
 
 
 def robustness_report(robustness: Mapping[str, Any], configuration: Mapping[str, Any],
                       dataset: Mapping[str, Any]) -> dict[str, Any]:
     metrics = {}
+    per_group: dict[str, Any] = {}
     for label, result in robustness.items():
         entry: dict[str, Any] = {k: result[k] for k in ("pairs", "left_out", "probes", "threshold")}
-        entry["clean"] = result["clean"]
+        entry["clean"] = _with_group_summaries(result["clean"])
         entry["timing"] = result["timing"]  # where the time went: detection, perturbation, alignment, embedding
         for kind, levels in result["perturbations"].items():
-            entry[kind] = {f"{level['severity']:g}": {k: v for k, v in level.items() if k != "severity"}
-                           for level in levels}
+            entry[kind] = {f"{level['severity']:g}": _with_group_summaries(level) for level in levels}
         metrics[label] = entry
+        for column in result["clean"].get("groups", {}):
+            per_group[f"{column} groups ({label})"] = {name: level["groups"][column]["groups"]
+                                                      for name, level in _conditions(result)}
+    notes = list(ROBUSTNESS_NOTES) + (list(ROBUSTNESS_GROUP_NOTES) if per_group else [])
     return {"protocol": "audit: robustness", "dataset": dict(dataset), "configuration": dict(configuration),
-            "metrics": metrics, "notes": list(ROBUSTNESS_NOTES)}
+            "metrics": metrics, **per_group, "notes": notes}
 
 
 CHECK_FLIP_NOTES = [

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from facetrust.audit.cache import RobustnessCache
+from facetrust.audit.robustness_groups import add_tar_lost, group_rates, pair_labels
 from facetrust.evaluation.lfw import Pair
 from facetrust.evaluation.metrics import kfold_accuracy
 from facetrust.perturb import SEVERITY_GRID, perturb_face
@@ -136,11 +137,14 @@ def _metrics(scores: np.ndarray, same: np.ndarray, folds: np.ndarray, threshold:
 
 def audit_robustness(pairs: Sequence[Pair], analyzer: Any, threshold: float,
                      grid: Mapping[str, Sequence[float]] = SEVERITY_GRID, progress: Progress = True,
-                     cache: RobustnessCache | None = None) -> dict[str, Any]:
+                     cache: RobustnessCache | None = None,
+                     groups: Mapping[str, Mapping[Path, str]] | None = None) -> dict[str, Any]:
     """Verification metrics on ``pairs`` clean and under every perturbation of ``grid``.
 
     ``threshold``: the operating threshold (normally the recognizer's calibrated one at the audit's FMR).
     ``cache``: where detections and embeddings are kept between runs (None: in memory, this run only).
+    ``groups``: label column -> {image path: group}; every condition then also gets ``groups``: per column
+    the per-group TAR / FNMR at ``threshold`` (:func:`facetrust.audit.robustness_groups.group_rates`).
     Pairs whose images are unreadable or without a face (and no fallback box) are left out and counted.
     Returns {"clean": metrics, "perturbations": {kind: [{"severity", **metrics}, ...]}, "pairs", "left_out",
     "probes", "threshold", "timing": {"wall_s", "cpu_s", "stages_s", "embeddings_computed", ...}}.
@@ -164,6 +168,8 @@ def audit_robustness(pairs: Sequence[Pair], analyzer: Any, threshold: float,
     probes = list(dict.fromkeys(p.path_b for p in usable))
     same = np.array([p.same for p in usable], dtype=bool)
     folds = np.array([p.fold for p in usable])
+    labels = {column: pair_labels(usable, by_path) for column, by_path in (groups or {}).items()}
+    identities = np.array([Path(p.path_a).parent.name for p in usable], dtype=object)
     conditions: list[tuple[str, float] | None] = [None] + [(k, float(v)) for k, values in grid.items() for v in values]
     total = len(enrolled) + len(conditions) * len(probes)
     bar = iter(track(range(total), total, f"embedding ({len(conditions)} conditions x {len(probes)} probes)",
@@ -182,6 +188,12 @@ def audit_robustness(pairs: Sequence[Pair], analyzer: Any, threshold: float,
         vectors = embed_condition(probes, hashes, detections, condition, analyzer, store, timer, images, tick)
         scores = np.array([float(enrolled_vectors[p.path_a] @ vectors[p.path_b]) for p in usable])
         metrics = _metrics(scores, same, folds, threshold)
+        if labels:
+            metrics["groups"] = {column: group_rates(scores, same, per_pair, identities, threshold)
+                                 for column, per_pair in labels.items()}
+            if condition is not None:  # clean comes first
+                for column, rates in metrics["groups"].items():
+                    add_tar_lost(rates, result["clean"]["groups"][column])
         if condition is None:
             result["clean"] = metrics
         else:

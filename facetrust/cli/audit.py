@@ -93,10 +93,13 @@ def robustness(
     recognizer: Optional[str] = RecognizerOpt,
     compare: Optional[list[str]] = CompareOpt, report: Optional[Path] = ReportOpt, as_json: bool = JsonOpt,
     cache: Optional[Path] = typer.Option(None, "--cache", help="Audit cache of detections and perturbed embeddings (default ~/.cache/facetrust/robustness.sqlite): a rerun or an interrupted run resumes from it."),
+    groups: Optional[Path] = typer.Option(None, "--groups", help="CSV file,group,... of group labels (paths relative to --root): FNMR per group under every perturbation."),
+    group_column: Optional[list[str]] = typer.Option(None, "--group-column", help="Group column to audit (repeatable; default: all)."),
 ) -> None:
-    """Accuracy and TAR at the FMR threshold under 10 perturbations at 5 severities each."""
+    """Accuracy and TAR at the FMR threshold under 10 perturbations at 5 severities each (per group with --groups)."""
     from facetrust.analyzer import AnalyzerConfig, FaceAnalyzer
     from facetrust.audit.cache import RobustnessCache
+    from facetrust.audit.groups import read_group_csv
     from facetrust.audit.report import robustness_figures, robustness_report, write_audit_report
     from facetrust.audit.robustness import audit_robustness, first_per_class, fold_subset
     from facetrust.errors import ConfigError
@@ -108,7 +111,10 @@ def robustness(
         unknown = sorted(set(perturbation or ()) - set(SEVERITY_GRID))
         if unknown:
             raise ConfigError(f"unknown perturbation {', '.join(unknown)}; known: {', '.join(SEVERITY_GRID)}")
+        if group_column and not groups:
+            raise ConfigError("--group-column needs --groups (the CSV of group labels)")
         grid = {k: v for k, v in SEVERITY_GRID.items() if not perturbation or k in perturbation}
+        labels = read_group_csv(groups, root, group_column).labels_by_path() if groups else None
         pair_list = read_lfw_pairs(pairs, root)
         if fold:
             pair_list = fold_subset(pair_list, fold)
@@ -120,13 +126,18 @@ def robustness(
             for model in models:
                 analyzer = FaceAnalyzer(AnalyzerConfig(detector=model.detector, recognizer=model.recognizer,
                                                        fallback_box=LFW_FALLBACK_BOX))
-                audited[model.label] = audit_robustness(pair_list, analyzer, analyzer.threshold(fmr), grid, cache=store)
+                audited[model.label] = audit_robustness(pair_list, analyzer, analyzer.threshold(fmr), grid, cache=store,
+                                                        groups=labels)
         dataset = {"root": str(root), "pairs_file": str(pairs), "folds": fold or "all", "pairs_per_class": per_class or "all",
-                   "fmr": fmr}
+                   "fmr": fmr, "groups_csv": str(groups) if groups else None}
         result = robustness_report(audited, describe_models(models), dataset)
         rows = [("pairs", "pairs"), ("clean accuracy", "clean/accuracy"), ("clean TAR @ threshold", "clean/tar_at_threshold")]
         rows += [(f"{kind} {value:g}: accuracy", f"{kind}/{value:g}/accuracy") for kind, values in grid.items()
                  for value in values]
+        rows += [(f"{name}: {column} FNMR max - min", f"{path}/groups/{column}/fnmr_max_minus_min")
+                 for column in (labels or {})
+                 for name, path in [("clean", "clean")] + [(f"{kind} {values[-1]:g}", f"{kind}/{values[-1]:g}")
+                                                           for kind, values in grid.items()]]
         _print(result, rows, as_json, report,
                lambda folder: write_audit_report(result, robustness_figures(audited, folder), folder))
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "facetrust.cli.main", "audit", *args], capture_output=True, text=True)
@@ -40,6 +42,32 @@ def test_robustness_report(shared, tmp_path):
     metrics = json.loads(out.stdout)["metrics"]["yunet+mobilefacenet"]
     assert metrics["pairs"] == 10 and list(metrics["jpeg"]) == ["50", "30", "20", "10", "5"]
     assert (tmp_path / "report" / "robustness_accuracy_yunet_mobilefacenet.png").stat().st_size > 0
+
+
+def test_robustness_report_per_group(shared, tmp_path):
+    out = _cli("robustness", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               "--fold", "1", "--per-class", "5", "--perturbation", "jpeg", "-d", "yunet", "-r", "mobilefacenet",
+               "--groups", str(shared / "data" / "lfw_demographics" / "labels.csv"), "--group-column", "gender_afifi",
+               "--cache", str(tmp_path / "robustness.sqlite"), "--report", str(tmp_path / "report"), "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    summary = result["metrics"]["yunet+mobilefacenet"]["jpeg"]["5"]["groups"]["gender_afifi"]
+    assert set(summary) >= {"groups_compared", "fnmr_max_minus_min", "highest_fnmr_group"}
+    per_group = result["gender_afifi groups (yunet+mobilefacenet)"]
+    assert list(per_group)[:2] == ["clean", "jpeg 50"] and sum(e["genuine_pairs"] for e in per_group["clean"].values()) == 5
+    assert (tmp_path / "report" / "robustness_fnmr_gap_gender_afifi_yunet_mobilefacenet.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--group-column", "gender_afifi"], "--group-column needs --groups"),
+    (["--groups", "LABELS", "--group-column", "hair"], "no column 'hair'"),
+])
+def test_robustness_bad_group_options_fail_with_one_line(shared, args, message):
+    labels = str(shared / "data" / "lfw_demographics" / "labels.csv")
+    out = _cli("robustness", "--root", str(shared / "data" / "lfw"), "--pairs", str(shared / "data" / "lfw_pairs.txt"),
+               *[labels if a == "LABELS" else a for a in args])
+    assert out.returncode != 0
+    assert len(out.stderr.strip().splitlines()) == 1 and message in out.stderr
 
 
 def test_unknown_perturbation_fails_with_one_line(shared):

@@ -139,19 +139,19 @@ def robustness_figures(robustness: Mapping[str, Any], out_dir: Path) -> dict[str
     group labels, per column the FNMR gap between its groups (max - min) the same way."""
     figures = {}
     for label, result in robustness.items():
-        series = [(caption, lambda level, metric=metric: level[metric], f"robustness_{metric}_{_safe(label)}")
+        series = [(f"{caption} under perturbations ({label})", caption,
+                   lambda level, metric=metric: level[metric], f"robustness_{metric}_{_safe(label)}")
                   for metric, caption in (("accuracy", "accuracy (10-fold, threshold re-fit)"),
                                           ("tar_at_threshold", "TAR at the FMR threshold"))]
-        series += [(f"FNMR max - min over {column} groups",
+        series += [(f"FNMR gap between {column} groups ({label})", f"FNMR max - min over the {column} groups",
                     lambda level, column=column: level["groups"][column]["summary"]["fnmr_max_minus_min"],
                     f"robustness_fnmr_gap_{_safe(column)}_{_safe(label)}")
                    for column in result["clean"].get("groups", {})]
-        for caption, read, stem in series:
+        for name, ylabel, read, stem in series:
             curves = {kind: (list(range(len(levels) + 1)),
                              [np.nan if v is None else v for v in map(read, [result["clean"], *levels])])
                       for kind, levels in result["perturbations"].items()}
-            name = f"{caption} under perturbations ({label})"
-            figures[name] = plot_curves(curves, out_dir / f"{stem}.png", name, "severity level (0 = clean)", caption)
+            figures[name] = plot_curves(curves, out_dir / f"{stem}.png", name, "severity level (0 = clean)", ylabel)
     return figures
 
 

@@ -64,6 +64,8 @@ def read_group_csv(csv_path: str | Path, root: str | Path, columns: Sequence[str
     unknown = [c for c in [*columns, *([only_labelled] if only_labelled else [])] if c not in header]
     if unknown:
         raise ConfigError(f"{csv_path}: no column {', '.join(map(repr, unknown))}; group columns: {', '.join(available)}")
+    if not set(columns) <= set(available):  # 'file' / 'identity': one group per image or person, nothing to compare
+        raise ConfigError(f"{csv_path}: 'file' and 'identity' are not group columns; group columns: {', '.join(available)}")
     if only_labelled:
         rows = [r for r in rows if (r.get(only_labelled) or "").strip()]
     if not rows:

@@ -61,6 +61,7 @@ def test_robustness_report_per_group(shared, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--group-column", "gender_afifi"], "--group-column needs --groups"),
     (["--groups", "LABELS", "--group-column", "hair"], "no column 'hair'"),
+    (["--groups", "LABELS", "--group-column", "file"], "'file' and 'identity' are not group columns"),
 ])
 def test_robustness_bad_group_options_fail_with_one_line(shared, args, message):
     labels = str(shared / "data" / "lfw_demographics" / "labels.csv")

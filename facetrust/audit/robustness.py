@@ -169,7 +169,7 @@ def audit_robustness(pairs: Sequence[Pair], analyzer: Any, threshold: float,
     same = np.array([p.same for p in usable], dtype=bool)
     folds = np.array([p.fold for p in usable])
     labels = {column: pair_labels(usable, by_path) for column, by_path in (groups or {}).items()}
-    identities = np.array([Path(p.path_a).parent.name for p in usable], dtype=object)
+    identities = np.array([Path(p.path_a).parent.name for p in usable], dtype=object) if labels else None
     conditions: list[tuple[str, float] | None] = [None] + [(k, float(v)) for k, values in grid.items() for v in values]
     total = len(enrolled) + len(conditions) * len(probes)
     bar = iter(track(range(total), total, f"embedding ({len(conditions)} conditions x {len(probes)} probes)",
